@@ -1,0 +1,163 @@
+/**
+ * `cairn`: one command line for the three daemons. Global flags are declared once here; each
+ * daemon contributes its subcommand tree from its own `cli` module, loaded on demand so that
+ * `cairn agent status` does not load the authority. Errors map to exit codes in one place
+ * ({@link exitCodeFor}, DECISIONS.md: 0, 1, 2, 3, 10, 11, 12, 78, 130).
+ */
+import { Command, CommanderError, Option } from "commander";
+import { type CommandContext, CairnError, EXIT, exitCodeFor, isCairnError } from "@cairn/protocol";
+
+type Factory = (ctx: CommandContext) => Command | Promise<Command>;
+
+interface Entry {
+  description: string;
+  load(): Promise<Factory>;
+}
+
+const ENTRIES: Record<string, Entry> = {
+  authority: {
+    description: "the authority server: organizations, users, devices, settings, REST API and console",
+    load: async () => (await import("@cairn/authority/cli")).createCommand,
+  },
+  storenode: {
+    description: "a storage node: store points, archives, versions, retention and verification",
+    load: async () => (await import("@cairn/storenode/cli")).createCommand,
+  },
+  agent: {
+    description: "the device agent: selection, real-time backup and restore",
+    load: async () => (await import("@cairn/agent/cli")).createCommand,
+  },
+  demo: {
+    description: "start all three daemons on 127.0.0.1, back up, restore and check",
+    load: async () => (await import("./demo.js")).createCommand,
+  },
+};
+
+/** Finds the first non-option argument: the daemon to load. */
+function firstCommand(argv: readonly string[]): string | undefined {
+  const withValue = new Set(["--log-level", "--config"]);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (withValue.has(a)) {
+      i++;
+      continue;
+    }
+    if (!a.startsWith("-")) return a;
+  }
+  return undefined;
+}
+
+function buildRoot(): Command {
+  const program = new Command("cairn")
+    .description("Cairn: encrypted, deduplicated endpoint backup (agent, storage node, authority)")
+    .version(VERSION, "-V, --version")
+    .option("--json", "machine-readable output (JSON, or JSON Lines for long runs)", false)
+    .option("-q, --quiet", "no progress and no informational messages", false)
+    .option("-v, --verbose", "more detail", false)
+    .addOption(new Option("--log-level <level>", "daemon log level").choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"]))
+    .option("--config <file>", "configuration file (TOML)")
+    .option("--no-color", "no colours in human output")
+    .showHelpAfterError("(add --help for usage)")
+    .enablePositionalOptions(false)
+    .exitOverride();
+  program.configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
+  return program;
+}
+
+/** The package version. */
+export const VERSION = "0.1.0";
+
+function makeContext(program: Command, signal: AbortSignal, exit: { code: number }): CommandContext {
+  const g = () => program.opts<{ json?: boolean; quiet?: boolean; verbose?: boolean; logLevel?: string; config?: string }>();
+  const env = process.env;
+  return {
+    get json() {
+      return g().json === true;
+    },
+    get quiet() {
+      return g().quiet === true;
+    },
+    get verbose() {
+      return g().verbose === true;
+    },
+    get logLevel() {
+      return g().logLevel ?? env.CAIRN_LOG_LEVEL ?? "info";
+    },
+    get configFile() {
+      return g().config ?? env.CAIRN_CONFIG;
+    },
+    env,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    signal,
+    print(value: unknown, human?: string) {
+      if (g().json) process.stdout.write(`${JSON.stringify(value)}\n`);
+      else if (!g().quiet || human === undefined) process.stdout.write(`${human ?? JSON.stringify(value, null, 2)}\n`);
+    },
+    printJsonLine(value: Record<string, unknown>) {
+      if (g().json) process.stdout.write(`${JSON.stringify(value)}\n`);
+    },
+    get progressAllowed() {
+      return !g().json && !g().quiet && process.stderr.isTTY === true;
+    },
+    setExitCode(code: number) {
+      exit.code = code;
+    },
+  };
+}
+
+/** Runs the command line; resolves to the exit code (only `bin/cairn.js` calls process.exit). */
+export async function run(argv: readonly string[]): Promise<number> {
+  const controller = new AbortController();
+  let interrupted = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (sig === "SIGINT") interrupted = true;
+    controller.abort(new CairnError("CANCELLED", `interrupted by ${sig}`));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  const program = buildRoot();
+  const exit = { code: EXIT.OK as number };
+  const ctx = makeContext(program, controller.signal, exit);
+  const wanted = firstCommand(argv);
+  try {
+    for (const [name, entry] of Object.entries(ENTRIES)) {
+      if (name === wanted) {
+        const factory = await entry.load();
+        const cmd = await factory(ctx);
+        cmd.exitOverride();
+        program.addCommand(cmd);
+      } else {
+        program.command(name).description(entry.description).allowUnknownOption().helpOption(false);
+      }
+    }
+    await program.parseAsync(argv as string[], { from: "user" });
+    if (wanted === undefined) {
+      program.outputHelp();
+      return EXIT.USAGE;
+    }
+    return interrupted ? EXIT.INTERRUPTED : exit.code;
+  } catch (err) {
+    return reportError(err, ctx, interrupted);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+function reportError(err: unknown, ctx: CommandContext, interrupted: boolean): number {
+  if (err instanceof CommanderError) {
+    if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return EXIT.OK;
+    return EXIT.USAGE;
+  }
+  const code = interrupted ? EXIT.INTERRUPTED : exitCodeFor(err);
+  const message = isCairnError(err) ? err.message : err instanceof Error ? err.message : String(err);
+  if (ctx.json) {
+    const errCode = isCairnError(err) ? err.code : "INTERNAL";
+    process.stderr.write(`${JSON.stringify({ message_type: "exit_error", code, error: errCode, message })}\n`);
+  } else {
+    process.stderr.write(`cairn: ${message}\n`);
+    if (ctx.verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  }
+  return code;
+}
