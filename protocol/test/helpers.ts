@@ -22,7 +22,11 @@ export function chunkDigests(data: Buffer, lens: number[]): string[] {
   const out: string[] = [];
   let off = 0;
   for (const l of lens) {
-    out.push(createHash("sha256").update(data.subarray(off, off + l)).digest("hex"));
+    out.push(
+      createHash("sha256")
+        .update(data.subarray(off, off + l))
+        .digest("hex"),
+    );
     off += l;
   }
   return out;
