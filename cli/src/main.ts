@@ -147,7 +147,7 @@ export async function run(argv: readonly string[]): Promise<number> {
 
 function reportError(err: unknown, ctx: CommandContext, interrupted: boolean): number {
   if (err instanceof CommanderError) {
-    if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return EXIT.OK;
+    if (err.code === "commander.helpDisplayed" || err.code === "commander.version") return EXIT.OK;
     return EXIT.USAGE;
   }
   const code = interrupted ? EXIT.INTERRUPTED : exitCodeFor(err);

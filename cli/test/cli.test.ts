@@ -1,0 +1,38 @@
+import { spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+
+const bin = new URL("../bin/cairn.js", import.meta.url).pathname;
+const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 30_000, env: { ...process.env, CAIRN_LOG_LEVEL: "silent" } });
+
+describe("the cairn command", () => {
+  it("prints help listing every daemon and exits 0", () => {
+    const r = run("--help");
+    expect(r.status).toBe(0);
+    for (const c of ["authority", "storenode", "agent", "demo"]) expect(r.stdout).toContain(c);
+    expect(r.stdout).toContain("--json");
+  });
+
+  it.each(["authority", "storenode", "agent", "demo"])("has --help on `%s`", (c) => {
+    const r = run(c, "--help");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`cairn ${c}`);
+  });
+
+  it("exits 2 on an unknown command or flag", () => {
+    expect(run("bogus").status).toBe(2);
+    expect(run("--bogus-flag").status).toBe(2);
+    expect(run("agent", "--bogus-flag").status).toBe(2);
+  });
+
+  it("exits 2 and prints usage when called with no command", () => {
+    const r = run();
+    expect(r.status).toBe(2);
+    expect(r.stdout + r.stderr).toContain("Usage: cairn");
+  });
+
+  it("prints its version", () => {
+    const r = run("--version");
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});
