@@ -2,7 +2,8 @@ import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 
 const bin = new URL("../bin/cairn.js", import.meta.url).pathname;
-const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 30_000, env: { ...process.env, CAIRN_LOG_LEVEL: "silent" } });
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 30_000, env: { ...process.env, CAIRN_LOG_LEVEL: "silent" } });
 
 describe("the cairn command", () => {
   it("prints help listing every daemon and exits 0", () => {

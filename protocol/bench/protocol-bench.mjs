@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // npm run bench:protocol: throughput of chunking, chunk ids, sealing and opening on mixed data,
 // each beside the raw node:crypto primitive it uses. Env: BENCH_MIB (default 256).
-import { createCipheriv, createHash, createHmac, randomBytes } from "node:crypto";
+import { createCipheriv, createHash, randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import * as p from "../dist/index.js";

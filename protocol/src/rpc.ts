@@ -37,7 +37,7 @@ export interface CallContext {
 
 /** Handlers for the methods a side serves. */
 export type Handlers<M extends MethodTable> = {
-  [K in keyof M]?: (params: Infer<M[K]["params"]>, ctx: CallContext) => Promise<Infer<M[K]["result"]>> | Infer<M[K]["result"]>;
+  -readonly [K in keyof M]?: (params: Infer<M[K]["params"]>, ctx: CallContext) => Promise<Infer<M[K]["result"]>> | Infer<M[K]["result"]>;
 };
 
 /** Options for {@link RpcPeer}. */

@@ -26,7 +26,7 @@ describe("error registry", () => {
 
   it("docs/errors.md lists every code, and nothing else", () => {
     const doc = readFileSync(new URL("../../docs/errors.md", import.meta.url), "utf8");
-    const documented = new Set([...doc.matchAll(/^\| `([A-Z][A-Z0-9_]+)` \|/gm)].map((m) => m[1]));
+    const documented = new Set([...doc.matchAll(/^\|\s*`([A-Z][A-Z0-9_]+)`\s*\|/gm)].map((m) => m[1]));
     expect([...documented].sort()).toEqual(Object.keys(ERROR_CODES).sort());
   });
 

@@ -116,7 +116,14 @@ describe("RPC peer", () => {
 
   it("passes put/ack frames to onFrame and refuses them without one", () => {
     const seen: string[] = [];
-    const peer = createPeer(DATA_CHANNEL, "a", { send: () => {}, maxFrameBytes: 1 << 20, onFrame: (m) => (seen.push(m.type), true) });
+    const peer = createPeer(DATA_CHANNEL, "a", {
+      send: () => {},
+      maxFrameBytes: 1 << 20,
+      onFrame: (m) => {
+        seen.push(m.type);
+        return true;
+      },
+    });
     peer.receive(encodeFrame(DATA_CHANNEL.id, { type: "put", id: Buffer.alloc(32), sha: Buffer.alloc(32), data: Buffer.from("x") }));
     expect(seen).toEqual(["put"]);
     const errs: string[] = [];
