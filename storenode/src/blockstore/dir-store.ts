@@ -1,0 +1,383 @@
+/**
+ * A block store on a directory: blocks appended, batch by batch, to write-once pack files under
+ * `<dir>/packs/<xx>/<packId>.pack` (xx = low byte of the pack id, to keep directories small),
+ * indexed in SQLite tables `bs_packs` and `bs_blocks` of a database the caller owns (the
+ * archive's index, so that version rows and block rows share one transaction log).
+ *
+ * Write path of one batch (group commit: many blocks share one fsync):
+ *   write `<id>.pack.tmp` → fsync → rename to `<id>.pack` → fsync the directory → index rows
+ *   committed (SQLite, synchronous=FULL) → resolve (the caller acknowledges).
+ */
+import { join } from "node:path";
+import type Database from "better-sqlite3";
+import { CairnError, type Clock, MAX_SEALED_BLOCK_BYTES } from "@cairn/protocol";
+import { type CrashPoint, noCrash } from "../crash.js";
+import type { BlockInfo, BlockStore, BlockStoreStats, CompactOptions, CompactResult, PutBlock, PutOutcome, RecoverResult, VerifyResult } from "./blockstore.js";
+import { blockSha, encodePackHeader, encodeRecordHeader, PACK_HEADER_BYTES, RECORD_HEADER_BYTES, scanPack } from "./pack-format.js";
+import { nodeStoreFs, type StoreFs } from "./store-fs.js";
+import { DirStoreIndex, type PackRow } from "./dir-store-index.js";
+
+/** Options of {@link DirStore}. */
+export interface DirStoreOptions {
+  /** The archive directory; packs go to `<dir>/packs`. */
+  dir: string;
+  /** Database holding the index tables (created if absent). */
+  db: Database.Database;
+  clock: Clock;
+  /** File-system calls (a faulty or recording one in tests). */
+  fs?: StoreFs;
+  crash?: CrashPoint;
+}
+
+/** Largest pack compaction writes. */
+const MAX_PACK_BYTES = 64 * 1024 * 1024;
+
+/** Maps an fs error to the node's error codes: a full disk is DESTINATION_FULL, nothing else. */
+export function storeError(err: unknown, what: string): CairnError {
+  if (err instanceof CairnError) return err;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "ENOSPC" || code === "EDQUOT") return new CairnError("DESTINATION_FULL", "destination full: the store point is out of space", { cause: err });
+  return new CairnError("STORE_IO", `${what} failed`, { cause: err });
+}
+
+/** The directory block store. */
+export class DirStore implements BlockStore {
+  private readonly dir: string;
+  private readonly packsDir: string;
+  private readonly fs: StoreFs;
+  private readonly clock: Clock;
+  private readonly crash: CrashPoint;
+  private readonly index: DirStoreIndex;
+  private nextPackId: number;
+  private chain: Promise<unknown> = Promise.resolve();
+  private readonly knownDirs = new Set<string>();
+  private closed = false;
+
+  constructor(opts: DirStoreOptions) {
+    this.dir = opts.dir;
+    this.packsDir = join(opts.dir, "packs");
+    this.fs = opts.fs ?? nodeStoreFs;
+    this.clock = opts.clock;
+    this.crash = opts.crash ?? noCrash;
+    this.index = new DirStoreIndex(opts.db);
+    this.nextPackId = this.index.maxPackId() + 1;
+  }
+
+  /** Path of a pack file. */
+  packPath(packId: number): string {
+    return join(this.packsDir, (packId & 0xff).toString(16).padStart(2, "0"), `${packId.toString(16).padStart(16, "0")}.pack`);
+  }
+
+  putBatch(blocks: readonly PutBlock[]): Promise<PutOutcome[]> {
+    return this.serial(() => this.writeBatch(blocks));
+  }
+
+  /** Runs pack writes one after the other (pack ids, index commits and closing stay ordered). */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn);
+    this.chain = run.catch(() => {});
+    return run;
+  }
+
+  private async writeBatch(blocks: readonly PutBlock[]): Promise<PutOutcome[]> {
+    if (this.closed) throw new CairnError("UNAVAILABLE", "block store is closed");
+    const out: PutOutcome[] = [];
+    const toWrite: PutBlock[] = [];
+    const inBatch = new Set<string>();
+    for (const b of blocks) {
+      const key = b.id.toString("hex");
+      if (b.data.length < 1 || b.data.length > MAX_SEALED_BLOCK_BYTES || b.id.length !== 32 || !blockSha(b.data).equals(b.sha)) {
+        out.push("integrity");
+      } else if (inBatch.has(key) || this.has(b.id)) {
+        out.push("present");
+      } else {
+        inBatch.add(key);
+        toWrite.push(b);
+        out.push("stored");
+      }
+    }
+    if (toWrite.length === 0) return out;
+    const packId = this.nextPackId++;
+    const now = this.clock.now();
+    const bufs: Buffer[] = [encodePackHeader(packId, now)];
+    const rows: { id: Buffer; offset: number; length: number; sha: Buffer }[] = [];
+    let pos = PACK_HEADER_BYTES;
+    for (const b of toWrite) {
+      bufs.push(encodeRecordHeader(b.id, b.data.length, b.sha), b.data);
+      rows.push({ id: b.id, offset: pos + RECORD_HEADER_BYTES, length: b.data.length, sha: b.sha });
+      pos += RECORD_HEADER_BYTES + b.data.length;
+    }
+    await this.writePack(packId, bufs, "put");
+    this.index.insertPack({ id: packId, bytes: pos, createdAt: now }, rows, now);
+    this.crash("put.afterIndexCommitBeforeAck");
+    return out;
+  }
+
+  /** Writes a pack durably: temp file, fsync, rename, fsync of the directory. */
+  private async writePack(packId: number, bufs: readonly Buffer[], kind: "put" | "compact"): Promise<void> {
+    const final = this.packPath(packId);
+    const sub = join(final, "..");
+    const tmp = `${final}.tmp`;
+    let renamed = false;
+    try {
+      if (!this.knownDirs.has(sub)) {
+        if (await this.fs.mkdirp(sub)) await this.fs.syncDir(this.packsDir);
+        this.knownDirs.add(sub);
+      }
+      const f = await this.fs.create(tmp);
+      try {
+        await f.write(bufs);
+        if (kind === "put") this.crash("put.beforeFsync");
+        await f.sync();
+      } finally {
+        await f.close();
+      }
+      if (kind === "put") this.crash("put.afterFsyncBeforeRename");
+      await this.fs.rename(tmp, final);
+      renamed = true;
+      if (kind === "put") this.crash("put.afterRenameBeforeDirFsync");
+      await this.fs.syncDir(sub);
+    } catch (err) {
+      await this.fs.unlink(renamed ? final : tmp).catch(() => {});
+      throw storeError(err, "writing a pack");
+    }
+  }
+
+  has(id: Buffer): boolean {
+    const r = this.index.block(id);
+    return r !== undefined && !r.damaged;
+  }
+
+  stat(id: Buffer): BlockInfo | null {
+    const r = this.index.block(id);
+    return r ? { id: r.id, length: r.length, sha: r.sha, storedAt: r.storedAt, damaged: r.damaged } : null;
+  }
+
+  async get(id: Buffer): Promise<Buffer> {
+    const r = this.index.block(id);
+    if (!r) throw new CairnError("NOT_FOUND", "block not found");
+    if (r.damaged) throw new CairnError("INTEGRITY", "block is damaged", { details: { blockId: id.toString("hex") } });
+    const data = await this.readBlock(r.pack, r.offset, r.length);
+    if (!data || !blockSha(data).equals(r.sha)) {
+      this.index.markDamaged([id]);
+      throw new CairnError("INTEGRITY", "block failed its SHA-256 check", { details: { blockId: id.toString("hex") } });
+    }
+    return data;
+  }
+
+  /** Reads `length` bytes of a pack; null when the pack is missing or short. */
+  private async readBlock(packId: number, offset: number, length: number): Promise<Buffer | null> {
+    let f: Awaited<ReturnType<StoreFs["openRead"]>>;
+    try {
+      f = await this.fs.openRead(this.packPath(packId));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+      throw storeError(err, "reading a pack");
+    }
+    try {
+      const buf = Buffer.allocUnsafe(length);
+      const n = await f.read(buf, 0, length, offset);
+      return n === length ? buf : null;
+    } catch (err) {
+      throw storeError(err, "reading a pack");
+    } finally {
+      await f.close().catch(() => {});
+    }
+  }
+
+  list(afterId: Buffer | null, limit: number): BlockInfo[] {
+    return this.index.list(afterId, limit);
+  }
+
+  deleteIndex(ids: readonly Buffer[]): number {
+    return this.index.deleteBlocks(ids);
+  }
+
+  markDamaged(ids: readonly Buffer[]): void {
+    this.index.markDamaged(ids);
+  }
+
+  async verify(opts: { signal?: AbortSignal } = {}): Promise<VerifyResult> {
+    const damaged: Buffer[] = [];
+    let checked = 0;
+    for (const pack of this.index.packs()) {
+      for (const b of this.index.blocksOfPack(pack.id)) {
+        opts.signal?.throwIfAborted();
+        checked++;
+        if (b.damaged) {
+          damaged.push(b.id);
+          continue;
+        }
+        const data = await this.readBlock(pack.id, b.offset, b.length);
+        if (!data || !blockSha(data).equals(b.sha)) damaged.push(b.id);
+      }
+    }
+    this.index.markDamaged(damaged);
+    return { checked, damaged };
+  }
+
+  async compact(opts: CompactOptions = {}): Promise<CompactResult> {
+    const minLive = opts.minLiveRatio ?? 0.5;
+    const small = opts.smallPackBytes ?? 4 * 1024 * 1024;
+    let budget = opts.spaceBudgetBytes ?? Number.POSITIVE_INFINITY;
+    const packs = this.index.packs();
+    const sparse = packs.filter((p) => p.liveBytes < p.bytes * minLive);
+    const smalls = packs.filter((p) => p.liveBytes >= p.bytes * minLive && p.bytes < small);
+    const chosen = [...sparse, ...(smalls.length >= 2 ? smalls : [])];
+    let packsRewritten = 0;
+    let bytesRemoved = 0;
+    let group: PackRow[] = [];
+    let groupLive = 0;
+    const flush = async () => {
+      if (group.length === 0) return;
+      if (groupLive > budget) throw new CairnError("DESTINATION_FULL", "not enough free space to compact");
+      const r = await this.rewrite(group);
+      budget -= r.newBytes;
+      packsRewritten += group.length;
+      bytesRemoved += r.removed;
+      group = [];
+      groupLive = 0;
+    };
+    for (const p of chosen) {
+      opts.signal?.throwIfAborted();
+      if (groupLive + p.liveBytes > MAX_PACK_BYTES) await flush();
+      group.push(p);
+      groupLive += p.liveBytes;
+    }
+    await flush();
+    return { packsRewritten, bytesRemoved };
+  }
+
+  /** Copies the live blocks of `old` packs into one new pack, switches the index, deletes them. */
+  private rewrite(old: readonly PackRow[]): Promise<{ removed: number; newBytes: number }> {
+    return this.serial(() => this.rewriteNow(old));
+  }
+
+  private async rewriteNow(old: readonly PackRow[]): Promise<{ removed: number; newBytes: number }> {
+    const now = this.clock.now();
+    const packId = this.nextPackId++;
+    const bufs: Buffer[] = [encodePackHeader(packId, now)];
+    const moves: { id: Buffer; from: number; offset: number; length: number }[] = [];
+    const bad: Buffer[] = [];
+    let pos = PACK_HEADER_BYTES;
+    for (const p of old) {
+      for (const b of this.index.blocksOfPack(p.id)) {
+        if (b.damaged) continue;
+        const data = await this.readBlock(p.id, b.offset, b.length);
+        if (!data || !blockSha(data).equals(b.sha)) {
+          bad.push(b.id);
+          continue;
+        }
+        bufs.push(encodeRecordHeader(b.id, b.length, b.sha), data);
+        moves.push({ id: b.id, from: p.id, offset: pos + RECORD_HEADER_BYTES, length: b.length });
+        pos += RECORD_HEADER_BYTES + b.length;
+      }
+    }
+    this.index.markDamaged(bad);
+    if (moves.length > 0) await this.writePack(packId, bufs, "compact");
+    this.crash("compact.afterWrite");
+    const emptied = this.index.switchPacks(
+      moves.length > 0 ? { id: packId, bytes: pos, createdAt: now } : null,
+      moves,
+      old.map((p) => p.id),
+    );
+    let deleted = 0;
+    let removed = 0;
+    if (emptied.length > 0) this.crash("compact.afterIndexSwitch");
+    for (const p of old) {
+      if (!emptied.includes(p.id)) continue;
+      await this.fs.unlink(this.packPath(p.id)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== "ENOENT") throw storeError(err, "deleting a pack");
+      });
+      removed += p.bytes;
+      if (++deleted === 1) this.crash("gc.midDelete");
+    }
+    this.index.forgetRetired(emptied);
+    return { removed: removed - (moves.length > 0 ? pos : 0), newBytes: moves.length > 0 ? pos : 0 };
+  }
+
+  async recover(): Promise<RecoverResult> {
+    const res: RecoverResult = { tempFilesRemoved: 0, orphanPacks: 0, blocksAdopted: 0, blocksMissing: 0 };
+    const maxIndexed = this.index.maxPackId();
+    const retired = new Set(this.index.retired());
+    const onDisk = new Map<number, string>();
+    for (const sub of await this.fs.readdir(this.packsDir)) {
+      const subDir = join(this.packsDir, sub);
+      for (const name of await this.fs.readdir(subDir)) {
+        const m = /^([0-9a-f]{16})\.pack(\.tmp)?$/.exec(name);
+        if (!m || m[2]) {
+          // A temp pack was never acknowledged (and anything else here is not ours to serve).
+          await this.fs.unlink(join(subDir, name));
+          res.tempFilesRemoved++;
+          continue;
+        }
+        onDisk.set(Number.parseInt(m[1] as string, 16), join(subDir, name));
+      }
+    }
+    // An index with no packs at all while packs exist on disk was lost: adopt everything (T08).
+    const indexLost = this.index.packs().length === 0 && retired.size === 0;
+    for (const [id, path] of onDisk) {
+      if (this.index.pack(id)) continue;
+      res.orphanPacks++;
+      if (!indexLost && (retired.has(id) || id > maxIndexed)) {
+        // Retired by compaction, or the newest write that crashed before its index commit.
+        await this.fs.unlink(path);
+        continue;
+      }
+      res.blocksAdopted += await this.adopt(id, path);
+    }
+    this.index.forgetRetired([...retired]);
+    for (const p of this.index.packs()) {
+      const size = onDisk.has(p.id) ? await this.fs.size(this.packPath(p.id)) : null;
+      const lost = this.index.blocksOfPack(p.id).filter((b) => !b.damaged && (size === null || b.offset + b.length > size));
+      this.index.markDamaged(lost.map((b) => b.id));
+      res.blocksMissing += lost.length;
+    }
+    this.nextPackId = Math.max(this.nextPackId, this.index.maxPackId() + 1, ...[...onDisk.keys()].map((k) => k + 1));
+    return res;
+  }
+
+  /** Indexes the valid blocks of a pack the index does not know; returns how many were new. */
+  private async adopt(packId: number, path: string): Promise<number> {
+    const size = (await this.fs.size(path)) ?? 0;
+    const f = await this.fs.openRead(path);
+    let scan: Awaited<ReturnType<typeof scanPack>>;
+    try {
+      scan = await scanPack(f, size);
+    } finally {
+      await f.close();
+    }
+    const fresh = scan.records.filter((r) => !this.has(r.id));
+    this.index.insertPack(
+      { id: packId, bytes: size, createdAt: scan.header?.createdMs ?? this.clock.now() },
+      fresh,
+      scan.header?.createdMs ?? this.clock.now(),
+    );
+    return fresh.length;
+  }
+
+  async rebuildIndex(): Promise<{ blocks: number; packs: number }> {
+    this.index.clear();
+    let blocks = 0;
+    let packs = 0;
+    for (const sub of await this.fs.readdir(this.packsDir)) {
+      for (const name of await this.fs.readdir(join(this.packsDir, sub))) {
+        const m = /^([0-9a-f]{16})\.pack$/.exec(name);
+        if (!m) continue;
+        blocks += await this.adopt(Number.parseInt(m[1] as string, 16), join(this.packsDir, sub, name));
+        packs++;
+      }
+    }
+    this.nextPackId = Math.max(this.nextPackId, this.index.maxPackId() + 1);
+    return { blocks, packs };
+  }
+
+  stats(): BlockStoreStats {
+    return this.index.stats();
+  }
+
+  async close(): Promise<void> {
+    await this.chain.catch(() => {});
+    this.closed = true;
+  }
+}
