@@ -39,3 +39,4 @@ export * from "./token.js";
 export * from "./secrets.js";
 export * from "./retention.js";
 export * from "./command.js";
+export * from "./config.js";
