@@ -115,6 +115,7 @@ export const ERROR_CODES = {
   DEVICE_NOT_CONNECTED: spec(409, 1, true, "The target device is offline."),
   SELECTION_LOCKED: spec(403, 1, false, "The organization locks the file selection."),
   PARTIAL: spec(200, 3, false, "Backup finished, but some files could not be read."),
+  UNSAFE_PATH: spec(400, 1, false, "A restore entry's path is unsafe (absolute escape, '..', NUL, or through a symlink) and was skipped."),
 } as const satisfies Record<string, ErrorSpec>;
 
 /** A stable error code. */

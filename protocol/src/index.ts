@@ -37,6 +37,7 @@ export * from "./crypto.js";
 export * from "./objects.js";
 export * from "./token.js";
 export * from "./secrets.js";
+export * from "./provider-key.js";
 export * from "./retention.js";
 export * from "./command.js";
 export * from "./config.js";

@@ -87,6 +87,12 @@ export const dataNodeMethods = {
       retention: retentionPolicy,
     }),
   ),
+  /**
+   * Which of `ids` the archive holds: `present` is a bitmap of ceil(n / 8) bytes, bit i (most
+   * significant bit first: `present[i >> 3] & (0x80 >> (i & 7))`) set when `ids[i]` is held.
+   * Damaged blocks count as absent (send them again); in a backup session the node protects the
+   * blocks it reports present from garbage collection until the session ends.
+   */
   have: method(obj({ ids: idList() }), obj({ present: bin({ max: 8192 }) })),
   "stage-files": method(obj({ sessionId: str({ max: 64 }), files: arr(stagedFile, { max: MAX_FILES_PER_STAGE }) }), obj({ staged: int() })),
   commit: method(

@@ -1,0 +1,132 @@
+/** Organizations: API.md §4 and §5, and Cairn's `/api/v1/orgs/…` routes (docs/console.md). */
+import { del, get, post, put } from "./client.js";
+import type { Org, OrgWithSettings, Page, SettingPacket } from "./types.js";
+
+/** Filters and paging of the org list. */
+export interface OrgQuery {
+  active: boolean;
+  q?: string | undefined;
+  parentOrgId?: number | undefined;
+  pgNum: number;
+  pgSize: number;
+  srtKey?: string | undefined;
+  srtDir?: "asc" | "desc" | undefined;
+}
+
+/** A page of orgs with their counts (`GET /api/Org`; `parentOrgId` is a Cairn filter). */
+export async function listOrgs(q: OrgQuery, signal?: AbortSignal): Promise<Page<Org>> {
+  const r = await get<{ totalCount: number; orgs: Org[] }>(
+    "/api/Org",
+    {
+      pgNum: q.pgNum,
+      pgSize: q.pgSize,
+      active: q.active,
+      q: q.q,
+      parentOrgId: q.parentOrgId,
+      srtKey: q.srtKey,
+      srtDir: q.srtDir,
+      incCounts: true,
+    },
+    signal,
+  );
+  return { totalCount: r.totalCount, items: r.orgs };
+}
+
+/** The caller's own org, the root of what they see. */
+export function myOrg(signal?: AbortSignal): Promise<Org> {
+  return get<Org>("/api/Org/my", { incCounts: true }, signal);
+}
+
+/** One org with its counts and figures. */
+export function getOrg(orgId: number, signal?: AbortSignal): Promise<Org & OrgFigures> {
+  return get<Org & OrgFigures>(`/api/Org/${orgId}`, { incCounts: true }, signal);
+}
+
+/** Storage figures and alert counts of an org (the CSV export's columns, with `incCounts`). */
+export interface OrgFigures {
+  selectedFiles?: number;
+  selectedBytes?: number;
+  todoFiles?: number;
+  todoBytes?: number;
+  archiveBytes?: number;
+  warningCount?: number;
+  criticalCount?: number;
+}
+
+/** One org with every settings part (py42's call 1 of §5.1). */
+export function getOrgSettings(orgId: number, signal?: AbortSignal): Promise<OrgWithSettings> {
+  return get<OrgWithSettings>(`/api/Org/${orgId}`, { incSettings: true, incDeviceDefaults: true, incInheritedOrgInfo: true, incCounts: true }, signal);
+}
+
+/** The org's setting packets (§5.3). */
+export function getPackets(orgId: number, signal?: AbortSignal): Promise<Record<string, SettingPacket>> {
+  return get<Record<string, SettingPacket>>(`/api/OrgSetting/${orgId}`, undefined, signal);
+}
+
+/** Sets packets at this org (`locked` locks them for descendants). */
+export function putPackets(orgId: number, packets: { key: string; value: string; locked: boolean }[]): Promise<unknown> {
+  return put(`/api/OrgSetting/${orgId}`, { packets });
+}
+
+/** Writes the whole org object back (§5.5). */
+export function putOrg(org: OrgWithSettings | Org): Promise<OrgWithSettings> {
+  return put<OrgWithSettings>(`/api/Org/${org.orgId}`, org);
+}
+
+/** Creates an org under `parentOrgUid`. */
+export function createOrg(orgName: string, parentOrgUid: string, orgExtRef: string | null = null, notes: string | null = null): Promise<Org> {
+  return post<Org>("/api/Org/", { orgName, orgExtRef, notes, parentOrgUid });
+}
+
+/** Renames an org: the whole object with a new name (§4 update). */
+export async function renameOrg(orgId: number, orgName: string): Promise<void> {
+  const org = await getOrgSettings(orgId);
+  await putOrg({ ...org, orgName });
+}
+
+/** Saves the external reference and notes. */
+export async function saveReference(orgId: number, orgExtRef: string | null, notes: string | null): Promise<void> {
+  const org = await getOrgSettings(orgId);
+  await putOrg({ ...org, orgExtRef, notes });
+}
+
+/** Deactivates an org and its subtree. */
+export function deactivateOrg(orgId: number): Promise<void> {
+  return put<void>(`/api/OrgDeactivation/${orgId}`);
+}
+
+/** Reactivates an org. */
+export function activateOrg(orgId: number): Promise<void> {
+  return del<void>(`/api/OrgDeactivation/${orgId}`);
+}
+
+/** Moves an org under another parent (Cairn route). */
+export function changeParent(orgId: number, parentOrgId: number): Promise<Org> {
+  return put<Org>(`/api/v1/orgs/${orgId}/parent`, { parentOrgId });
+}
+
+/** Orders every device of this org (not its children) to upgrade its agent (Cairn route). */
+export function upgradeClients(orgId: number): Promise<{ deviceCount: number }> {
+  return post<{ deviceCount: number }>(`/api/v1/orgs/${orgId}/upgrade-clients`);
+}
+
+/** Emails a backup report for the last `days` days to `recipients` (Cairn route). */
+export function emailBackupReport(orgId: number, recipients: string[], days: number): Promise<{ recipients: string[] }> {
+  return post<{ recipients: string[] }>(`/api/v1/orgs/${orgId}/backup-report`, { recipients, days });
+}
+
+/** The ancestors of an org, nearest first, each with its settings (for "inherited from"). */
+export async function ancestorsWithSettings(org: OrgWithSettings, signal?: AbortSignal): Promise<OrgWithSettings[]> {
+  const out: OrgWithSettings[] = [];
+  let parentId = org.parentOrgId;
+  while (parentId !== null && parentId !== undefined && out.length < 64) {
+    try {
+      const p = await getOrgSettings(parentId, signal);
+      out.push(p);
+      parentId = p.parentOrgId;
+    } catch {
+      break; // an ancestor above the caller's own org is not visible to them
+    }
+  }
+  return out;
+}

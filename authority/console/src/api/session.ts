@@ -1,0 +1,62 @@
+/**
+ * Console sessions (docs/console.md, "Sessions"): sign in with username and password, plus a TOTP
+ * code when the authority answers `TOTP_REQUIRED`; the authority sets an HttpOnly, Secure,
+ * SameSite=Strict cookie and hands back the CSRF token that every POST, PUT and DELETE carries.
+ */
+import { signal } from "@preact/signals";
+import { ApiError, csrfToken, del, get, post, sessionLost } from "./client.js";
+import type { User } from "./types.js";
+
+/** What the session routes return. */
+export interface SessionInfo {
+  user: User;
+  csrfToken: string;
+}
+
+/** The signed-in user; null when signed out; undefined while the console checks. */
+export const currentUser = signal<User | null | undefined>(undefined);
+
+function accept(s: SessionInfo): User {
+  csrfToken.value = s.csrfToken;
+  sessionLost.value = false;
+  currentUser.value = s.user;
+  return s.user;
+}
+
+/** Asks the authority for the current session (page load). */
+export async function loadSession(): Promise<void> {
+  try {
+    accept(await get<SessionInfo>("/api/v1/session"));
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 401) throw e;
+    currentUser.value = null;
+  }
+}
+
+/** The outcome of a sign-in attempt. */
+export type SignInResult = { ok: true } | { ok: false; totpRequired: boolean; message: string };
+
+/** Signs in; `totp` is the six-digit code of the second step, when the authority asked for it. */
+export async function signIn(username: string, password: string, totp: string | null): Promise<SignInResult> {
+  try {
+    accept(await post<SessionInfo>("/api/v1/session", { username, password, totp }, { allow401: true }));
+    return { ok: true };
+  } catch (e) {
+    if (!(e instanceof ApiError)) throw e;
+    if (e.code === "TOTP_REQUIRED") return { ok: false, totpRequired: true, message: "Enter the code from your authenticator app." };
+    if (e.code === "TOTP_INVALID") return { ok: false, totpRequired: true, message: "That code is not valid. Try the current one." };
+    if (e.status === 401) return { ok: false, totpRequired: false, message: "The username or password is not correct." };
+    if (e.status === 429) return { ok: false, totpRequired: false, message: "Too many attempts. Wait a minute and try again." };
+    return { ok: false, totpRequired: false, message: e.message };
+  }
+}
+
+/** Signs out (the authority forgets the session and clears the cookie). */
+export async function signOut(): Promise<void> {
+  try {
+    await del<void>("/api/v1/session", { allow401: true });
+  } finally {
+    csrfToken.value = null;
+    currentUser.value = null;
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The console's shell: the session gate (sign-in screen until signed in), the header with the
+ * signed-in user and Sign out, the navigation, and the page for the current route.
+ */
+import { useEffect } from "preact/hooks";
+import { errorMessage, sessionLost } from "./api/client.js";
+import { currentUser, loadSession, signOut } from "./api/session.js";
+import { routePage } from "./routes.js";
+import { location } from "./router.js";
+import { ErrorState, Loading, notify, Toasts } from "./ui/status.js";
+import { SignIn } from "./pages/sign-in.js";
+
+const NAV: { section: string; items: [string, string][] }[] = [
+  {
+    section: "Environment",
+    items: [
+      ["Organizations", "/orgs"],
+      ["Users", "/users"],
+      ["Devices", "/devices"],
+    ],
+  },
+  {
+    section: "Storage",
+    items: [
+      ["Destinations", "/storage/destinations"],
+      ["Servers", "/storage/servers"],
+      ["Store points", "/storage/store-points"],
+    ],
+  },
+  {
+    section: "Restores",
+    items: [
+      ["Restore files", "/restore"],
+      ["Restore history", "/restore-history"],
+      ["Cold storage", "/cold-storage"],
+    ],
+  },
+  {
+    section: "Settings",
+    items: [
+      ["Organization", "/settings/organization"],
+      ["Audit log", "/audit-log"],
+    ],
+  },
+];
+
+function Nav() {
+  const path = location.value.path;
+  return (
+    <nav class="nav" aria-label="Main">
+      {NAV.map((s) => (
+        <div key={s.section} class="nav-section">
+          <h2 class="nav-title">{s.section}</h2>
+          <ul>
+            {s.items.map(([label, to]) => {
+              const current = path === to || path.startsWith(`${to}/`);
+              return (
+                <li key={to}>
+                  <a href={`#${to}`} aria-current={current ? "page" : undefined} class={current ? "current" : undefined}>
+                    {label}
+                  </a>
+                </li>
+              );
+            })}
+          </ul>
+        </div>
+      ))}
+    </nav>
+  );
+}
+
+/** The whole console. */
+export function App() {
+  useEffect(() => {
+    loadSession().catch((e: unknown) => {
+      currentUser.value = null;
+      notify(`Could not reach the authority: ${errorMessage(e)}`, "error");
+    });
+  }, []);
+  const user = currentUser.value;
+  if (user === undefined) return <Loading label="Connecting to the authority…" />;
+  if (user === null || sessionLost.value) return <SignIn expired={sessionLost.value && user !== null} />;
+  return (
+    <div class="shell">
+      <button type="button" class="skip" onClick={() => document.getElementById("main")?.focus()}>
+        Skip to content
+      </button>
+      <header class="topbar">
+        <a class="brand" href="#/orgs">
+          Cairn <span>administration console</span>
+        </a>
+        <div class="who">
+          <span data-testid="signed-in-as">{user.username}</span>
+          <button
+            type="button"
+            class="btn btn-small"
+            onClick={() => {
+              signOut().catch((e: unknown) => notify(errorMessage(e), "error"));
+            }}
+          >
+            Sign out
+          </button>
+        </div>
+      </header>
+      <Nav />
+      <main id="main" class="main" tabIndex={-1}>
+        <RouteView />
+      </main>
+      <Toasts />
+    </div>
+  );
+}
+
+function RouteView() {
+  try {
+    return routePage(location.value.path);
+  } catch (e) {
+    return <ErrorState message={errorMessage(e)} />;
+  }
+}

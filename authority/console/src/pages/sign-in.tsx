@@ -1,0 +1,80 @@
+/** Sign in: username and password, then the TOTP code when the authority asks for one. */
+import { useState } from "preact/hooks";
+import { signIn } from "../api/session.js";
+import { TextField } from "../ui/forms.js";
+
+/** The sign-in screen. */
+export function SignIn({ expired }: { expired: boolean }) {
+  const [username, setUsername] = useState("");
+  const [password, setPassword] = useState("");
+  const [totp, setTotp] = useState("");
+  const [step, setStep] = useState<"password" | "totp">("password");
+  const [message, setMessage] = useState<string | null>(expired ? "Your session has ended. Sign in again." : null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    try {
+      const r = await signIn(username.trim(), password, step === "totp" ? totp.trim() : null);
+      if (!r.ok) {
+        if (r.totpRequired) setStep("totp");
+        setMessage(r.message);
+      }
+    } catch (err) {
+      setMessage(err instanceof Error ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <main class="sign-in" id="main">
+      <form class="card sign-in-card" onSubmit={submit} aria-labelledby="sign-in-title">
+        <p class="brand" aria-hidden="true">
+          Cairn
+        </p>
+        <h1 id="sign-in-title">{step === "totp" ? "Two-factor authentication" : "Sign in to the console"}</h1>
+        {step === "password" ? (
+          <>
+            <TextField label="Username" name="username" value={username} onInput={setUsername} required autoComplete="username" />
+            <TextField label="Password" name="password" type="password" value={password} onInput={setPassword} required autoComplete="current-password" />
+          </>
+        ) : (
+          <TextField
+            label="Authentication code"
+            name="totp"
+            value={totp}
+            onInput={setTotp}
+            required
+            autoComplete="one-time-code"
+            inputMode="numeric"
+            pattern="[0-9]{6}"
+            hint="The six-digit code from your authenticator app."
+          />
+        )}
+        {message && (
+          <p class={step === "totp" && message.startsWith("Enter") ? "hint" : "form-error"} role="alert" data-testid="sign-in-message">
+            {message}
+          </p>
+        )}
+        <div class="actions">
+          {step === "totp" && (
+            <button
+              type="button"
+              class="btn"
+              onClick={() => {
+                setStep("password");
+                setTotp("");
+                setMessage(null);
+              }}
+            >
+              Back
+            </button>
+          )}
+          <button type="submit" class="btn btn-primary" disabled={busy}>
+            {busy ? "Signing in…" : step === "totp" ? "Verify" : "Sign in"}
+          </button>
+        </div>
+      </form>
+    </main>
+  );
+}

@@ -1,0 +1,90 @@
+/**
+ * A menu button (WAI-ARIA menu pattern): the button toggles a `role="menu"` list; arrow keys move
+ * between items, Escape closes and returns focus to the button, Enter or click runs an item.
+ */
+import { useEffect, useRef, useState } from "preact/hooks";
+
+/** One item. */
+export interface MenuItem {
+  id: string;
+  label: string;
+  run: () => void;
+  danger?: boolean;
+}
+
+/** The menu button and its list. */
+export function Menu({ label, items, testId }: { label: string; items: MenuItem[]; testId?: string }) {
+  const [open, setOpen] = useState(false);
+  const button = useRef<HTMLButtonElement>(null);
+  const list = useRef<HTMLDivElement>(null);
+  const focusItem = (i: number) => {
+    const els = list.current?.querySelectorAll<HTMLElement>("[role=menuitem]");
+    if (!els || els.length === 0) return;
+    els[(i + els.length) % els.length]?.focus();
+  };
+  useEffect(() => {
+    if (!open) return;
+    focusItem(0);
+    const away = (e: MouseEvent) => {
+      if (!(e.target instanceof Node) || (!list.current?.contains(e.target) && !button.current?.contains(e.target))) setOpen(false);
+    };
+    document.addEventListener("mousedown", away);
+    return () => document.removeEventListener("mousedown", away);
+  }, [open]);
+  const onKey = (e: KeyboardEvent) => {
+    const els = Array.from(list.current?.querySelectorAll<HTMLElement>("[role=menuitem]") ?? []);
+    const i = els.indexOf(document.activeElement as HTMLElement);
+    if (e.key === "ArrowDown") focusItem(i + 1);
+    else if (e.key === "ArrowUp") focusItem(i - 1);
+    else if (e.key === "Home") focusItem(0);
+    else if (e.key === "End") focusItem(els.length - 1);
+    else if (e.key === "Escape" || e.key === "Tab") {
+      setOpen(false);
+      if (e.key === "Escape") button.current?.focus();
+    } else return;
+    e.preventDefault();
+  };
+  const menuId = `menu-${label.replace(/\W+/g, "-").toLowerCase()}`;
+  return (
+    <div class="menu">
+      <button
+        ref={button}
+        type="button"
+        class="btn"
+        aria-haspopup="menu"
+        aria-expanded={open}
+        aria-controls={menuId}
+        data-testid={testId}
+        onClick={() => setOpen(!open)}
+        onKeyDown={(e) => {
+          if (e.key === "ArrowDown") {
+            e.preventDefault();
+            setOpen(true);
+          }
+        }}
+      >
+        {label} <span aria-hidden="true">▾</span>
+      </button>
+      {open && (
+        <div ref={list} id={menuId} role="menu" aria-label={label} class="menu-list" onKeyDown={onKey}>
+          {items.map((it) => (
+            <button
+              key={it.id}
+              type="button"
+              role="menuitem"
+              tabIndex={-1}
+              class={it.danger ? "menu-item danger" : "menu-item"}
+              data-testid={`action-${it.id}`}
+              onClick={() => {
+                setOpen(false);
+                it.run();
+              }}
+            >
+              {it.label}
+            </button>
+          ))}
+        </div>
+      )}
+    </div>
+  );
+}

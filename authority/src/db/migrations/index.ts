@@ -1,0 +1,12 @@
+/**
+ * Every migration, in order. Add a file `NNNN-description.ts` with a default export and append
+ * it here; `migrate` refuses gaps, and each migration gets its own test in `test/`.
+ */
+import initial from "./0001-initial.js";
+import type { Migration } from "./migration.js";
+
+/** All migrations, oldest first; `MIGRATIONS[i].version === i + 1`. */
+export const MIGRATIONS: readonly Migration[] = [initial];
+
+/** The schema version this build writes. */
+export const LATEST_SCHEMA_VERSION = MIGRATIONS.length;
