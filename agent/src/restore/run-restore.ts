@@ -1,0 +1,189 @@
+/**
+ * A restore of one archive (the engine behind `cairn agent restore` and pushed restore orders):
+ * opens a restore session, lists the newest file versions at or before `at`, keeps those under
+ * the requested paths, maps them below the restore root, and hands them to the {@link Restorer}.
+ * Also `file-history` for `versions PATH`.
+ */
+import { mkdirSync, realpathSync } from "node:fs";
+import { dirname } from "node:path";
+import type { Logger } from "pino";
+import { CairnError, type Clock, deriveArchiveKeys, fileIdFor, openFileMeta } from "@cairn/protocol";
+import { type ArchiveEndpoint, DataSession } from "../net/data-session.js";
+import type { ProgressSink } from "../progress.js";
+import { normalizeSelectionPath } from "../selection.js";
+import { type RestoreEntry, type RestoreError, Restorer, type RestoreResult } from "./restorer.js";
+import { archivePathComponents, RestoreMapper } from "./safe-path.js";
+
+/** Options of {@link runArchiveRestore}. */
+export interface ArchiveRestoreOptions {
+  endpoint: ArchiveEndpoint;
+  archiveKey: Buffer;
+  clock: Clock;
+  logger: Logger;
+  agentVersion: string;
+  proxy?: string | null;
+  /** Newest version at or before this time (epoch ms); null or absent: the latest. */
+  at?: number | null;
+  /** Absolute source paths (a directory restores its subtree); empty: everything. */
+  paths?: readonly string[];
+  /** Target folder; null or absent: the original place. */
+  target?: string | null;
+  existing?: "overwrite" | "rename";
+  /** With a target: keep each file's full path below it (default: only from the requested item down; full path when restoring everything). */
+  fullPath?: boolean;
+  progress?: ProgressSink;
+  signal?: AbortSignal;
+}
+
+/** What a restore did, with the version time it restored. */
+export interface ArchiveRestoreResult extends RestoreResult {
+  versionTime: number | null;
+}
+
+function depthOf(p: string): number {
+  return p === "/" ? 0 : p.split("/").length - 1;
+}
+
+/** Restores (part of) one archive. */
+export async function runArchiveRestore(o: ArchiveRestoreOptions): Promise<ArchiveRestoreResult> {
+  const keys = deriveArchiveKeys(o.archiveKey, o.endpoint.archiveGuid);
+  const requested = (o.paths ?? []).map(normalizeSelectionPath);
+  let root = "/";
+  if (o.target) {
+    mkdirSync(o.target, { recursive: true, mode: 0o700 });
+    root = realpathSync(o.target);
+  }
+  const session = new DataSession({
+    endpoint: o.endpoint,
+    mode: "restore",
+    agentVersion: o.agentVersion,
+    clock: o.clock,
+    logger: o.logger,
+    proxy: o.proxy ?? null,
+  });
+  try {
+    await session.open();
+    const at = o.at ?? null;
+    const versions = (await session.call("list-versions", {})).versions.filter((v) => at === null || v.time <= at);
+    if (versions.length === 0)
+      throw new CairnError("NOT_FOUND", at === null ? "the archive has no version yet" : "the archive has no version at or before that time");
+    const versionTime = Math.max(...versions.map((v) => v.time));
+    const entries: RestoreEntry[] = [];
+    const bad: RestoreError[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { files: Array<{ fileId: Buffer; deleted: boolean; blocks: Buffer; meta: Buffer | null }>; cursor: string | null } = await session.call(
+        "list-files",
+        {
+          at,
+          cursor,
+          limit: 5000,
+          includeDeleted: false,
+        },
+      );
+      for (const f of page.files) {
+        if (f.deleted || !f.meta) continue;
+        let meta: ReturnType<typeof openFileMeta>;
+        try {
+          meta = openFileMeta(keys, f.fileId, f.meta);
+        } catch (err) {
+          bad.push({ path: `(file id ${f.fileId.toString("hex")})`, code: (err as CairnError).code ?? "DECRYPT_FAILED", message: (err as Error).message });
+          continue;
+        }
+        const base = pickBase(meta.path, requested);
+        if (base === undefined) continue;
+        let parts: string[];
+        try {
+          parts = archivePathComponents(meta.path);
+        } catch (err) {
+          bad.push({ path: meta.path.slice(0, 200), code: "UNSAFE_PATH", message: (err as Error).message });
+          continue;
+        }
+        const drop = o.target && !(o.fullPath ?? requested.length === 0) ? depthOf(base === "/" ? "/" : dirname(base)) : 0;
+        entries.push({ meta, blocks: f.blocks, parts: parts.slice(drop) });
+      }
+      cursor = page.cursor;
+    } while (cursor);
+    if (!o.target) markTrust(entries);
+    const restorer = new Restorer({
+      keys,
+      session,
+      mapper: new RestoreMapper(root, 0),
+      existing: o.existing ?? "overwrite",
+      ...(o.progress ? { progress: o.progress } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+    const usable = entries.filter((e) => e.parts.length > 0);
+    const res = await restorer.run(usable);
+    res.errors += bad.length;
+    res.errorList.unshift(...bad.slice(0, 100));
+    return { ...res, versionTime };
+  } finally {
+    await session.close(false);
+  }
+}
+
+/** The requested path an archive path falls under ("/" when everything is requested), or undefined. */
+function pickBase(path: string, requested: readonly string[]): string | undefined {
+  if (requested.length === 0) return "/";
+  let best: string | undefined;
+  for (const r of requested) {
+    if (r === "/" || path === r || path.startsWith(`${r}/`)) {
+      if (best === undefined || r.length > best.length) best = r;
+    }
+  }
+  return best;
+}
+
+/** Original-place restores: parents the archive does not describe are the device's own layout. */
+function markTrust(entries: RestoreEntry[]): void {
+  const dirs = new Set(entries.filter((e) => e.meta.type === "dir").map((e) => `/${e.parts.join("/")}`));
+  for (const e of entries) {
+    let k = 0;
+    let prefix = "";
+    for (let i = 0; i < e.parts.length - 1; i++) {
+      prefix += `/${e.parts[i]}`;
+      if (dirs.has(prefix)) break;
+      k = i + 1;
+    }
+    e.trust = k;
+  }
+}
+
+/** One version of one file, as `versions PATH` shows it. */
+export interface FileVersionInfo {
+  seq: number;
+  versionTime: number;
+  size: number;
+  deleted: boolean;
+}
+
+/** Lists every version of one file (`file-history`). */
+export async function archiveFileHistory(o: {
+  endpoint: ArchiveEndpoint;
+  archiveKey: Buffer;
+  path: string;
+  clock: Clock;
+  logger: Logger;
+  agentVersion: string;
+  proxy?: string | null;
+}): Promise<FileVersionInfo[]> {
+  const keys = deriveArchiveKeys(o.archiveKey, o.endpoint.archiveGuid);
+  const session = new DataSession({
+    endpoint: o.endpoint,
+    mode: "restore",
+    agentVersion: o.agentVersion,
+    clock: o.clock,
+    logger: o.logger,
+    proxy: o.proxy ?? null,
+  });
+  try {
+    await session.open();
+    const res = await session.call("file-history", { fileId: fileIdFor(keys, normalizeSelectionPath(o.path)) });
+    return res.versions
+      .map((v) => ({ seq: v.seq, versionTime: v.time, size: v.size, deleted: v.deleted }))
+      .sort((a, b) => a.versionTime - b.versionTime || a.seq - b.seq);
+  } finally {
+    await session.close(false);
+  }
+}

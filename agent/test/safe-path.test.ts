@@ -1,0 +1,36 @@
+import { mkdirSync, symlinkSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { archivePathComponents, RestoreMapper, restoredName } from "../src/restore/safe-path.js";
+import { tempDir } from "./helpers.js";
+
+describe("restore path safety", () => {
+  it("refuses relative, dot-dot, empty-component and NUL paths", () => {
+    expect(archivePathComponents("/home/u/a.txt")).toEqual(["home", "u", "a.txt"]);
+    for (const bad of ["../../etc/x", "a/b", "/a/../../b", "/a/./b", "/a//b", "/a/b\0c", "", "/x/" + "y".repeat(300)]) {
+      expect(() => archivePathComponents(bad), bad).toThrow(expect.objectContaining({ code: "UNSAFE_PATH" }));
+    }
+    // backslashes are ordinary name characters on POSIX: they cannot escape
+    expect(archivePathComponents("/..\\..\\x")).toEqual(["..\\..\\x"]);
+  });
+
+  it("never walks through a symlinked parent below the target", () => {
+    const t = tempDir();
+    const target = join(t.dir, "target");
+    const outside = join(t.dir, "outside");
+    mkdirSync(target);
+    mkdirSync(outside);
+    symlinkSync(outside, join(target, "evil"));
+    const m = new RestoreMapper(target, 0);
+    expect(() => m.ensureParents(["evil", "passwd"], "/evil/passwd")).toThrow(expect.objectContaining({ code: "UNSAFE_PATH" }));
+    m.ensureParents(["ok", "deep", "file"], "/ok/deep/file");
+    expect(m.local(["ok", "deep", "file"])).toBe(join(target, "ok/deep/file"));
+    t.cleanup();
+  });
+
+  it("picks a free name for rename-existing restores", () => {
+    const taken = new Set(["/d/a (restored).txt"]);
+    expect(restoredName("/d/a.txt", (p) => taken.has(p))).toBe("/d/a (restored 2).txt");
+    expect(restoredName("/d/noext", () => false)).toBe("/d/noext (restored)");
+  });
+});

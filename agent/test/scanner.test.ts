@@ -1,0 +1,104 @@
+import { chmodSync, mkdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Scanner } from "../src/scan/scanner.js";
+import { Selection } from "../src/selection.js";
+import { openAgentDb } from "../src/state/agent-db.js";
+import { FileCache, KIND, type PendingEntry } from "../src/state/file-cache.js";
+import { tempDir } from "./helpers.js";
+
+function commitAll(cache: FileCache, changed: ReturnType<Scanner["full"]>): void {
+  const pending: PendingEntry[] = changed.changed.map((e) => ({ ...e, deleted: false, blocks: null, fileId: Buffer.alloc(16), meta: null }));
+  for (const d of changed.deleted)
+    pending.push({
+      path: d.path,
+      deleted: true,
+      kind: d.kind,
+      size: 0,
+      mtime: 0,
+      ctime: 0,
+      ino: 0,
+      mode: 0,
+      blocks: null,
+      fileId: Buffer.alloc(16),
+      meta: null,
+    });
+  cache.addPending(pending);
+  cache.applyPending();
+}
+
+describe("scanner and file cache", () => {
+  let t: ReturnType<typeof tempDir>;
+  let root: string;
+  let cache: FileCache;
+  beforeEach(() => {
+    t = tempDir();
+    root = join(t.dir, "tree");
+    mkdirSync(join(root, "a/b/c"), { recursive: true });
+    writeFileSync(join(root, "a/one.txt"), "one");
+    writeFileSync(join(root, "a/b/two.txt"), "two");
+    writeFileSync(join(root, "a/b/c/three.txt"), "three");
+    writeFileSync(join(root, "empty"), "");
+    symlinkSync("a/one.txt", join(root, "link"));
+    const db = openAgentDb(t.dir);
+    cache = new FileCache(db, "111111111111111111");
+  });
+  afterEach(() => t.cleanup());
+
+  it("a first scan finds everything; an unchanged tree finds nothing and reads no content", () => {
+    const sel = new Selection({ include: [root], exclude: [], excludePatterns: [] });
+    const first = new Scanner(cache, sel).full();
+    expect(first.changed.map((e) => e.path.slice(root.length)).sort()).toEqual(
+      ["", "/a", "/a/b", "/a/b/c", "/a/b/c/three.txt", "/a/b/two.txt", "/a/one.txt", "/empty", "/link"].sort(),
+    );
+    expect(first.stats.selectedFiles).toBe(4);
+    expect(first.stats.selectedBytes).toBe(11);
+    commitAll(cache, first);
+    const second = new Scanner(cache, sel).full();
+    expect(second.changed).toEqual([]);
+    expect(second.deleted).toEqual([]);
+    expect(second.stats.todoFiles).toBe(0);
+    expect(second.stats.selectedFiles).toBe(4);
+  });
+
+  it("finds edits, mode changes, additions and deletions (with descendants)", () => {
+    const sel = new Selection({ include: [root], exclude: [], excludePatterns: [] });
+    commitAll(cache, new Scanner(cache, sel).full());
+    writeFileSync(join(root, "a/b/two.txt"), "TWO!");
+    chmodSync(join(root, "a/one.txt"), 0o600);
+    writeFileSync(join(root, "new.txt"), "n");
+    rmSync(join(root, "a/b/c"), { recursive: true });
+    const r = new Scanner(cache, sel).full();
+    const changed = r.changed
+      .filter((e) => e.kind === KIND.FILE)
+      .map((e) => e.path.slice(root.length))
+      .sort();
+    expect(changed).toEqual(["/a/b/two.txt", "/a/one.txt", "/new.txt"]);
+    expect(r.deleted.map((d) => d.path.slice(root.length)).sort()).toEqual(["/a/b/c", "/a/b/c/three.txt"]);
+  });
+
+  it("an excluded subtree is reported deleted; an unreadable directory keeps its cached children", () => {
+    const sel = new Selection({ include: [root], exclude: [], excludePatterns: [] });
+    commitAll(cache, new Scanner(cache, sel).full());
+    const r1 = new Scanner(cache, new Selection({ include: [root], exclude: [join(root, "a/b")], excludePatterns: [] })).full();
+    expect(r1.deleted.map((d) => d.path.slice(root.length)).sort()).toEqual(["/a/b", "/a/b/c", "/a/b/c/three.txt", "/a/b/two.txt"]);
+    if (process.getuid?.() !== 0) {
+      chmodSync(join(root, "a/b"), 0o000);
+      const r2 = new Scanner(cache, sel).full();
+      chmodSync(join(root, "a/b"), 0o755);
+      expect(r2.errors.map((e) => e.path)).toEqual([join(root, "a/b")]);
+      expect(r2.deleted).toEqual([]);
+    }
+  });
+
+  it("a paths scan looks only at the given paths", () => {
+    const sel = new Selection({ include: [root], exclude: [], excludePatterns: [] });
+    commitAll(cache, new Scanner(cache, sel).full());
+    writeFileSync(join(root, "a/b/c/three.txt"), "THREE");
+    utimesSync(join(root, "a/b/c/three.txt"), new Date(2020, 1, 1), new Date(2020, 1, 1));
+    writeFileSync(join(root, "a/one.txt"), "changed but not reported");
+    const r = new Scanner(cache, sel).paths([join(root, "a/b/c/three.txt")]);
+    expect(r.changed.map((e) => e.path)).toEqual([join(root, "a/b/c/three.txt")]);
+    expect(r.stats.statted).toBe(1);
+  });
+});

@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import { addExcludePatterns, addToSelection, effectiveSelection, removeFromSelection, Selection } from "../src/selection.js";
+
+describe("selection", () => {
+  it("includes paths under roots, minus excluded paths and patterns", () => {
+    const s = new Selection({ include: ["/home/u/", "/home/u/docs", "/srv"], exclude: ["/home/u/tmp"], excludePatterns: ["\\.cache/", "\\.o$"] });
+    expect(s.roots()).toEqual(["/home/u", "/srv"]);
+    expect(s.includes("/home/u/a.txt")).toBe(true);
+    expect(s.includes("/home/u/tmp/x")).toBe(false);
+    expect(s.includes("/home/u/tmp")).toBe(false);
+    expect(s.includes("/home/u/tmpfile")).toBe(true);
+    expect(s.includes("/home/u/.cache", true)).toBe(false);
+    expect(s.includes("/home/u/.cache", false)).toBe(true);
+    expect(s.includes("/home/u/x.o")).toBe(false);
+    expect(s.includes("/etc/passwd")).toBe(false);
+  });
+
+  it("add, remove and exclude edit the local selection", () => {
+    let spec = addToSelection({ include: [], exclude: [], excludePatterns: [] }, ["/data"]);
+    spec = removeFromSelection(spec, ["/data/big"]);
+    expect(spec).toEqual({ include: ["/data"], exclude: ["/data/big"], excludePatterns: [] });
+    spec = addToSelection(spec, ["/data/big"]);
+    expect(spec.exclude).toEqual([]);
+    spec = removeFromSelection(spec, ["/data"]);
+    expect(spec.include).toEqual(["/data/big"]);
+    expect(() => addExcludePatterns(spec, ["("])).toThrow(/invalid exclusion pattern/);
+    expect(() => addToSelection(spec, ["relative/x"])).toThrow(/absolute/);
+  });
+
+  it("a locked organization selection ignores the user's own", () => {
+    const settings = {
+      backupSets: [{ id: "1", name: "d", include: ["/org"], exclude: [], excludePatterns: [], destinations: [], locked: true, legalHold: false }],
+      selectionLocked: false,
+    } as never;
+    const sel = effectiveSelection(settings, "123456789012345678", { include: ["/mine"], exclude: [], excludePatterns: [] });
+    expect(sel.roots()).toEqual(["/org"]);
+  });
+});
