@@ -1,5 +1,5 @@
 /** Sign in: username and password, then the TOTP code when the authority asks for one. */
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { signIn } from "../api/session.js";
 import { TextField } from "../ui/forms.js";
 
@@ -11,6 +11,9 @@ export function SignIn({ expired }: { expired: boolean }) {
   const [step, setStep] = useState<"password" | "totp">("password");
   const [message, setMessage] = useState<string | null>(expired ? "Your session has ended. Sign in again." : null);
   const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    document.querySelector<HTMLInputElement>(".sign-in-card input")?.focus();
+  }, [step]);
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
