@@ -1,0 +1,402 @@
+/**
+ * The agent as a library: back up, restore, status, versions and the local selection, for one
+ * data directory. Every function works with no daemon running (`cairn agent backup` is a cold
+ * process in the benchmark) and takes the run lock where it reads or writes files.
+ *
+ * Two ways to name what to back up to:
+ * - registered (the normal case): archives, tokens, keys and settings come from the authority,
+ *   synced when it is reachable, cached otherwise;
+ * - `archives` given (engine mode, tests and tools): endpoint, token and archive key directly.
+ */
+import pino, { type Logger } from "pino";
+import { CairnError, type Clock, type DeviceConfig, isoTime, systemClock } from "@cairn/protocol";
+import { backsUpTo, connectAuthority, syncConfig } from "./auth/registration.js";
+import type { AuthorityClient } from "./auth/authority-client.js";
+import { acquireRunLock } from "./lock.js";
+import type { ArchiveEndpoint } from "./net/data-session.js";
+import { RateLimiter } from "./net/rate-limiter.js";
+import type { ProgressSink } from "./progress.js";
+import { archiveFileHistory, runArchiveRestore } from "./restore/run-restore.js";
+import {
+  addExcludePatterns,
+  addToSelection,
+  EMPTY_SELECTION,
+  effectiveSelection,
+  removeFromSelection,
+  Selection,
+  type SelectionSpec,
+  selectionLocked,
+} from "./selection.js";
+import { type Db, kvGet, kvSet, openAgentDb } from "./state/agent-db.js";
+import { ArchiveStore } from "./state/archive-store.js";
+import { archiveKeyOf, ensureDataDir, readCredentials, requireCredentials } from "./state/credentials.js";
+import { type BackupSummary, runArchiveBackup } from "./upload/backup-run.js";
+import { AGENT_VERSION } from "./version.js";
+import { inRunWindow } from "./daemon/run-window.js";
+
+/** Common options. */
+export interface AgentCommonOptions {
+  dataDir: string;
+  clock?: Clock;
+  logger?: Logger;
+  /** HTTPS CONNECT proxy (the CLI passes `HTTPS_PROXY`). */
+  proxy?: string | null;
+}
+
+/** An archive given directly (engine mode). */
+export interface DirectArchive {
+  endpoint: ArchiveEndpoint;
+  archiveKey: Buffer;
+  destinationGuid?: string;
+}
+
+/** Options of {@link runBackup}. */
+export interface RunBackupOptions extends AgentCommonOptions {
+  archives?: DirectArchive[];
+  /** Selection for engine mode (default: the local selection). */
+  selection?: SelectionSpec;
+  /** Only these paths (watcher); full scan when absent. */
+  paths?: Iterable<string>;
+  progress?: ProgressSink;
+  signal?: AbortSignal;
+  workers?: number;
+  cpuPercent?: number;
+  limiter?: RateLimiter;
+  /** Talk to the authority first (default: when registered). */
+  syncAuthority?: boolean;
+  /** Hold the run lock (default true; the daemon takes it itself). */
+  lock?: boolean;
+  onSession?: Parameters<typeof runArchiveBackup>[0]["onSession"];
+}
+
+/** The result of {@link runBackup} (`backup --json` prints it as its summary). */
+export interface RunBackupResult {
+  versionTime: string;
+  files: number;
+  bytes: number;
+  changedFiles: number;
+  uploadedBytes: number;
+  errors: number;
+  destinations: BackupSummary[];
+}
+
+function loggerOf(o: AgentCommonOptions): Logger {
+  return (o.logger ?? pino({ level: "silent" })).child({ component: "agent" });
+}
+
+/** The local selection of a data directory. */
+export function localSelection(db: Db): SelectionSpec {
+  return kvGet<SelectionSpec>(db, "selection") ?? EMPTY_SELECTION;
+}
+
+async function trySync(o: AgentCommonOptions, logger: Logger, clock: Clock): Promise<AuthorityClient | null> {
+  let client: AuthorityClient | null = null;
+  try {
+    client = await connectAuthority(o.dataDir, { timeoutMs: 5000 }, o.proxy);
+    await syncConfig(o.dataDir, client, clock, logger);
+    return client;
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, "the authority is not reachable; using the stored configuration and tokens");
+    client?.close();
+    return null;
+  }
+}
+
+/** Network limits of the current settings (LAN when the node is on a private or loopback address). */
+export function bandwidthFor(settings: DeviceConfig["settings"] | undefined, url: string): number {
+  if (!settings) return 0;
+  const host = new URL(url).hostname;
+  const lan = /^(127\.|10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|\[?::1\]?$|localhost$)/.test(host);
+  return lan ? settings.lanBytesPerSec : settings.wanBytesPerSec;
+}
+
+/** Backs up now to every destination and returns when each version is committed. */
+export async function runBackup(o: RunBackupOptions): Promise<RunBackupResult> {
+  const clock = o.clock ?? systemClock;
+  const logger = loggerOf(o);
+  ensureDataDir(o.dataDir);
+  const release = o.lock === false ? () => undefined : acquireRunLock(o.dataDir);
+  let client: AuthorityClient | null = null;
+  const db = openAgentDb(o.dataDir);
+  try {
+    const jobs: Array<{ direct: DirectArchive; selection: Selection; settings: DeviceConfig["settings"] | undefined }> = [];
+    if (o.archives) {
+      const sel = new Selection(o.selection ?? localSelection(db));
+      for (const a of o.archives) jobs.push({ direct: a, selection: sel, settings: undefined });
+    } else {
+      const creds = requireCredentials(o.dataDir);
+      const archives = new ArchiveStore(db);
+      const soon = clock.now() + 60 * 60 * 1000;
+      const needSync = archives.list().length === 0 || archives.list().some((a) => a.tokenExpiresAt < soon);
+      const sync = o.syncAuthority === false ? Promise.resolve(null) : trySync(o, logger, clock);
+      if (needSync) client = await sync;
+      else void sync.then((c) => (client = c));
+      const config = kvGet<DeviceConfig>(db, "config");
+      const wanted = config ? new Set(config.destinations.filter(backsUpTo).map((d) => d.destinationGuid)) : null;
+      for (const row of archives.list()) {
+        if (wanted && !wanted.has(row.destinationGuid)) continue;
+        const key = archiveKeyOf(readCredentials(o.dataDir) ?? creds, row.archiveGuid);
+        if (!key) {
+          logger.warn({ archiveGuid: row.archiveGuid }, "no key for this archive on this device; skipped");
+          continue;
+        }
+        jobs.push({
+          direct: {
+            endpoint: { archiveGuid: row.archiveGuid, url: row.url, fingerprint: row.fingerprint, token: row.token },
+            archiveKey: key,
+            destinationGuid: row.destinationGuid,
+          },
+          selection: o.selection ? new Selection(o.selection) : effectiveSelection(config?.settings, row.destinationGuid, localSelection(db)),
+          settings: config?.settings,
+        });
+      }
+      if (jobs.length === 0) throw new CairnError("NOT_FOUND", "no destination to back up to (none offered, or the authority was never reached)");
+    }
+    const summaries: BackupSummary[] = [];
+    for (const j of jobs) {
+      const s = j.settings;
+      const limiter = o.limiter ?? new RateLimiter(bandwidthFor(s, j.direct.endpoint.url), () => inRunWindow(s?.runWindow ?? null, clock.now()));
+      summaries.push(
+        await runArchiveBackup({
+          db,
+          endpoint: j.direct.endpoint,
+          archiveKey: j.direct.archiveKey,
+          selection: j.selection,
+          clock,
+          logger,
+          agentVersion: AGENT_VERSION,
+          limiter,
+          proxy: o.proxy ?? null,
+          ...(o.paths ? { paths: o.paths } : {}),
+          ...(o.progress ? { progress: o.progress } : {}),
+          ...(o.signal ? { signal: o.signal } : {}),
+          ...(o.workers ? { workers: o.workers } : {}),
+          ...(o.cpuPercent ? { cpuPercent: o.cpuPercent } : s ? { cpuPercent: s.cpuPresentPercent } : {}),
+          ...(o.onSession ? { onSession: o.onSession } : {}),
+        }),
+      );
+    }
+    if (client) await reportStatus(client, db).catch((err: unknown) => logger.warn({ err }, "report-status failed"));
+    const last = summaries.reduce((a, b) => (b.versionTime > a.versionTime ? b : a));
+    return {
+      versionTime: isoTime(last.versionTime),
+      files: last.files,
+      bytes: last.bytes,
+      changedFiles: last.changedFiles,
+      uploadedBytes: summaries.reduce((a, b) => a + b.uploadedBytes, 0),
+      errors: Math.max(...summaries.map((x) => x.errors)),
+      destinations: summaries,
+    };
+  } finally {
+    (client as AuthorityClient | null)?.close();
+    db.close();
+    release();
+  }
+}
+
+/** Sends every archive's figures to the authority. */
+export async function reportStatus(client: AuthorityClient, db: Db, backingUp = false, restoring = false): Promise<void> {
+  const rows = new ArchiveStore(db).list();
+  await client.call("report-status", {
+    agentVersion: AGENT_VERSION,
+    destinations: rows.map((r) => ({
+      destinationGuid: r.destinationGuid,
+      archiveGuid: r.archiveGuid,
+      selectedFiles: r.selectedFiles,
+      selectedBytes: r.selectedBytes,
+      todoFiles: r.todoFiles,
+      todoBytes: r.todoBytes,
+      lastBackup: r.lastBackup,
+      lastCompletedBackup: r.lastCompletedBackup,
+      backingUp,
+      restoring,
+    })),
+  });
+}
+
+/** Options of {@link runRestore}. */
+export interface RunRestoreOptions extends AgentCommonOptions {
+  /** Engine mode: restore from this archive. */
+  archive?: DirectArchive;
+  /** Registered mode: which archive (default: the first destination's). */
+  archiveGuid?: string;
+  at?: number | null;
+  paths?: string[];
+  target?: string | null;
+  existing?: "overwrite" | "rename";
+  fullPath?: boolean;
+  progress?: ProgressSink;
+  signal?: AbortSignal;
+  lock?: boolean;
+}
+
+function pickArchive(o: AgentCommonOptions & { archive?: DirectArchive; archiveGuid?: string }, db: Db): DirectArchive {
+  if (o.archive) return o.archive;
+  const creds = requireCredentials(o.dataDir);
+  const rows = new ArchiveStore(db).list();
+  const row = o.archiveGuid ? rows.find((r) => r.archiveGuid === o.archiveGuid) : (rows.find((r) => r.lastSeq > 0) ?? rows[0]);
+  if (!row) throw new CairnError("NOT_FOUND", "this device has no archive yet");
+  const key = archiveKeyOf(creds, row.archiveGuid);
+  if (!key) throw new CairnError("NOT_FOUND", `no key for archive ${row.archiveGuid} on this device`);
+  return {
+    endpoint: { archiveGuid: row.archiveGuid, url: row.url, fingerprint: row.fingerprint, token: row.token },
+    archiveKey: key,
+    destinationGuid: row.destinationGuid,
+  };
+}
+
+/** Restores files (see {@link runArchiveRestore}). */
+export async function runRestore(o: RunRestoreOptions): Promise<Awaited<ReturnType<typeof runArchiveRestore>>> {
+  const clock = o.clock ?? systemClock;
+  ensureDataDir(o.dataDir);
+  const release = o.lock === false ? () => undefined : acquireRunLock(o.dataDir, "restore");
+  const db = openAgentDb(o.dataDir);
+  try {
+    const a = pickArchive(o, db);
+    return await runArchiveRestore({
+      endpoint: a.endpoint,
+      archiveKey: a.archiveKey,
+      clock,
+      logger: loggerOf(o),
+      agentVersion: AGENT_VERSION,
+      proxy: o.proxy ?? null,
+      at: o.at ?? null,
+      paths: o.paths ?? [],
+      target: o.target ?? null,
+      existing: o.existing ?? "overwrite",
+      ...(o.fullPath !== undefined ? { fullPath: o.fullPath } : {}),
+      ...(o.progress ? { progress: o.progress } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+  } finally {
+    db.close();
+    release();
+  }
+}
+
+/** `versions PATH`: every version of one file. */
+export async function listVersions(
+  o: AgentCommonOptions & { path: string; archive?: DirectArchive; archiveGuid?: string },
+): Promise<Array<{ versionTime: string; size: number; deleted: boolean; seq: number }>> {
+  const db = openAgentDb(o.dataDir);
+  try {
+    const a = pickArchive(o, db);
+    const v = await archiveFileHistory({
+      endpoint: a.endpoint,
+      archiveKey: a.archiveKey,
+      path: o.path,
+      clock: o.clock ?? systemClock,
+      logger: loggerOf(o),
+      agentVersion: AGENT_VERSION,
+      proxy: o.proxy ?? null,
+    });
+    return v.map((x) => ({ versionTime: isoTime(x.versionTime), size: x.size, deleted: x.deleted, seq: x.seq }));
+  } finally {
+    db.close();
+  }
+}
+
+/** What `status` shows. */
+export interface AgentStatus {
+  registered: boolean;
+  guid: string | null;
+  userUid: string | null;
+  orgUid: string | null;
+  deviceName: string | null;
+  username: string | null;
+  keyPolicy: string | null;
+  visibility: "visible" | "hidden";
+  selection: SelectionSpec;
+  selectionLocked: boolean;
+  destinations: Array<{
+    destinationGuid: string;
+    name: string;
+    archiveGuid: string;
+    lastBackup: string | null;
+    lastCompletedBackup: string | null;
+    selectedFiles: number;
+    selectedBytes: number;
+    todoFiles: number;
+    todoBytes: number;
+    tokenExpiresAt: string | null;
+  }>;
+  selectedFiles: number;
+  selectedBytes: number;
+  todoFiles: number;
+  todoBytes: number;
+  offered: Array<{ destinationGuid: string; name: string; autoStart: boolean; optedIn: boolean }>;
+}
+
+/** The device's status from its local state (works without the daemon and the authority). */
+export function agentStatus(o: AgentCommonOptions): AgentStatus {
+  ensureDataDir(o.dataDir);
+  const creds = readCredentials(o.dataDir);
+  const db = openAgentDb(o.dataDir);
+  try {
+    const config = kvGet<DeviceConfig>(db, "config");
+    const rows = new ArchiveStore(db).list();
+    const dest = rows.map((r) => ({
+      destinationGuid: r.destinationGuid,
+      name: r.destinationName,
+      archiveGuid: r.archiveGuid,
+      lastBackup: r.lastBackup === null ? null : isoTime(r.lastBackup),
+      lastCompletedBackup: r.lastCompletedBackup === null ? null : isoTime(r.lastCompletedBackup),
+      selectedFiles: r.selectedFiles,
+      selectedBytes: r.selectedBytes,
+      todoFiles: r.todoFiles,
+      todoBytes: r.todoBytes,
+      tokenExpiresAt: r.tokenExpiresAt ? isoTime(r.tokenExpiresAt) : null,
+    }));
+    const max = (k: "selectedFiles" | "selectedBytes" | "todoFiles" | "todoBytes") => dest.reduce((a, d) => Math.max(a, d[k]), 0);
+    return {
+      registered: creds !== undefined,
+      guid: creds?.deviceGuid ?? null,
+      userUid: creds?.userUid ?? null,
+      orgUid: creds?.orgUid ?? null,
+      deviceName: creds?.deviceName ?? null,
+      username: creds?.username ?? null,
+      keyPolicy: creds?.keyPolicy ?? null,
+      visibility: config?.settings.visibility ?? "visible",
+      selection: localSelection(db),
+      selectionLocked: selectionLocked(config?.settings),
+      destinations: dest,
+      selectedFiles: max("selectedFiles"),
+      selectedBytes: max("selectedBytes"),
+      todoFiles: max("todoFiles"),
+      todoBytes: max("todoBytes"),
+      offered: (config?.destinations ?? []).map((d) => ({ destinationGuid: d.destinationGuid, name: d.name, autoStart: d.autoStart, optedIn: d.optedIn })),
+    };
+  } finally {
+    db.close();
+  }
+}
+
+/** Changes the local selection: `add`/`remove` paths or add `exclude` patterns; refused where locked. */
+export function changeSelection(o: AgentCommonOptions & { op: "add" | "remove" | "exclude"; items: string[] }): SelectionSpec {
+  ensureDataDir(o.dataDir);
+  const db = openAgentDb(o.dataDir);
+  try {
+    const config = kvGet<DeviceConfig>(db, "config");
+    if (selectionLocked(config?.settings)) throw new CairnError("SELECTION_LOCKED", "the organization locks the file selection on this device");
+    const cur = localSelection(db);
+    const next = o.op === "add" ? addToSelection(cur, o.items) : o.op === "remove" ? removeFromSelection(cur, o.items) : addExcludePatterns(cur, o.items);
+    kvSet(db, "selection", next);
+    return next;
+  } finally {
+    db.close();
+  }
+}
+
+/** The effective selection of each destination (for `select list`). */
+export function listSelection(o: AgentCommonOptions): { local: SelectionSpec; locked: boolean; effective: Record<string, SelectionSpec> } {
+  const db = openAgentDb(o.dataDir);
+  try {
+    const config = kvGet<DeviceConfig>(db, "config");
+    const local = localSelection(db);
+    const effective: Record<string, SelectionSpec> = {};
+    for (const r of new ArchiveStore(db).list()) effective[r.destinationGuid] = effectiveSelection(config?.settings, r.destinationGuid, local).spec;
+    return { local, locked: selectionLocked(config?.settings), effective };
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,238 @@
+/**
+ * Registration, configuration and keys: `register` with the organization's registration key and
+ * the user's credentials; `get-config` (stored locally so the agent works while the authority is
+ * away); archives created on the destinations the device backs up to (`create-archive`, then an
+ * archive key made here and uploaded wrapped by the user key with `set-archive-key`); storage
+ * tokens renewed whenever the authority is reachable (`renew-tokens`).
+ *
+ * Key policies: `escrow` (the authority hands the user key over TLS at register), `password`
+ * (the user key is wrapped by the archive password; the device unwraps it with the password given
+ * at register and keeps it), `custom` (the user key is a 256-bit key the user supplies; it never
+ * leaves the device).
+ */
+import { hostname, release } from "node:os";
+import type { Logger } from "pino";
+import {
+  CairnError,
+  type Clock,
+  type DeviceConfig,
+  generateKey,
+  unwrapKey,
+  unwrapKeyWithPassword,
+  wrapContext,
+  wrapKey,
+  wrapKeyWithPassword,
+} from "@cairn/protocol";
+import { openAgentDb, kvGet, kvSet } from "../state/agent-db.js";
+import { ArchiveStore } from "../state/archive-store.js";
+import { type Credentials, ensureDataDir, readCredentials, requireCredentials, writeCredentials } from "../state/credentials.js";
+import { AGENT_VERSION } from "../version.js";
+import { AuthorityClient } from "./authority-client.js";
+
+/** Options of {@link registerAgent}. */
+export interface RegisterOptions {
+  dataDir: string;
+  authorityUrl: string;
+  authorityFingerprint: string;
+  registrationKey: string;
+  username: string;
+  password: string;
+  totp?: string | null;
+  deviceName?: string;
+  /** Archive password (key policy `password`). */
+  archivePassword?: string;
+  /** Custom key, 64 hex digits (key policy `custom`). */
+  customKey?: string;
+  clock: Clock;
+  logger: Logger;
+  proxy?: string | null;
+}
+
+/** What registration returns. */
+export interface RegisterResult {
+  guid: string;
+  userUid: string;
+  orgUid: string;
+  keyPolicy: string;
+  deviceName: string;
+}
+
+/** Registers this device and stores its credentials (0600) and configuration. */
+export async function registerAgent(o: RegisterOptions): Promise<RegisterResult> {
+  ensureDataDir(o.dataDir);
+  const previous = readCredentials(o.dataDir);
+  const deviceName = o.deviceName ?? hostname();
+  const anon = await AuthorityClient.connect({ url: o.authorityUrl, fingerprint: o.authorityFingerprint, token: null, proxy: o.proxy ?? null });
+  let res: Awaited<ReturnType<AuthorityClient["call"]>> & { deviceGuid: string };
+  try {
+    res = (await anon.call("register", {
+      registrationKey: o.registrationKey,
+      username: o.username,
+      password: o.password,
+      totp: o.totp ?? null,
+      deviceName,
+      hostname: hostname().slice(0, 255),
+      osName: process.platform === "darwin" ? "mac" : process.platform === "win32" ? "win" : "linux",
+      osVersion: release().slice(0, 64),
+      osArch: process.arch.slice(0, 32),
+      agentVersion: AGENT_VERSION,
+      timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone.slice(0, 64),
+      existingDeviceGuid: previous?.deviceGuid ?? null,
+    })) as never;
+  } finally {
+    anon.close();
+  }
+  const r = res as unknown as {
+    deviceGuid: string;
+    deviceToken: string;
+    userUid: string;
+    orgUid: string;
+    keyPolicy: "escrow" | "password" | "custom";
+    userKey: Buffer | null;
+    wrappedUserKey: Buffer | null;
+  };
+  let userKey: Buffer;
+  let uploadWrapped: Buffer | null = null;
+  if (r.keyPolicy === "escrow") {
+    if (!r.userKey) throw new CairnError("INTERNAL", "the authority sent no user key for the escrow policy");
+    userKey = r.userKey;
+  } else if (r.keyPolicy === "password") {
+    if (!o.archivePassword) throw new CairnError("PRIVATE_PASSWORD_INVALID", "this organization uses archive passwords: pass --archive-password");
+    if (r.wrappedUserKey) userKey = unwrapKeyWithPassword(o.archivePassword, r.wrappedUserKey, wrapContext.userKey(r.userUid));
+    else {
+      userKey = generateKey();
+      uploadWrapped = wrapKeyWithPassword(o.archivePassword, userKey, wrapContext.userKey(r.userUid));
+    }
+  } else {
+    if (!o.customKey || !/^[0-9a-fA-F]{64}$/.test(o.customKey))
+      throw new CairnError("CUSTOM_KEY_INVALID", "this organization uses custom keys: pass --custom-key (64 hex digits)");
+    userKey = Buffer.from(o.customKey, "hex");
+  }
+  const creds: Credentials = {
+    authorityUrl: o.authorityUrl,
+    authorityFingerprint: o.authorityFingerprint,
+    deviceGuid: r.deviceGuid,
+    deviceToken: r.deviceToken,
+    deviceName,
+    userUid: r.userUid,
+    orgUid: r.orgUid,
+    username: o.username,
+    keyPolicy: r.keyPolicy,
+    userKey: userKey.toString("base64"),
+    archiveKeys: previous && previous.userUid === r.userUid ? previous.archiveKeys : {},
+  };
+  writeCredentials(o.dataDir, creds);
+  const client = await connectAuthority(o.dataDir, {}, o.proxy);
+  try {
+    if (uploadWrapped) await client.call("set-user-key", { keyPolicy: "password", wrappedUserKey: uploadWrapped });
+    await syncConfig(o.dataDir, client, o.clock, o.logger);
+  } finally {
+    client.close();
+  }
+  return { guid: r.deviceGuid, userUid: r.userUid, orgUid: r.orgUid, keyPolicy: r.keyPolicy, deviceName };
+}
+
+/** Connects to the authority with the stored device token. */
+export async function connectAuthority(
+  dataDir: string,
+  extra: Omit<Parameters<typeof AuthorityClient.connect>[0], "url" | "fingerprint" | "token" | "proxy"> = {},
+  proxy?: string | null,
+): Promise<AuthorityClient> {
+  const c = requireCredentials(dataDir);
+  return AuthorityClient.connect({ url: c.authorityUrl, fingerprint: c.authorityFingerprint, token: c.deviceToken, proxy: proxy ?? null, ...extra });
+}
+
+/** The stored configuration, if any. */
+export function storedConfig(dataDir: string): DeviceConfig | undefined {
+  const db = openAgentDb(dataDir);
+  try {
+    return kvGet<DeviceConfig>(db, "config");
+  } finally {
+    db.close();
+  }
+}
+
+/** Whether a destination offer is one this device backs up to. */
+export function backsUpTo(d: DeviceConfig["destinations"][number]): boolean {
+  return d.autoStart || d.optedIn;
+}
+
+/**
+ * Fetches the configuration, stores it, makes sure every destination the device backs up to has
+ * an archive and a key, and renews storage tokens. Returns the configuration.
+ */
+export async function syncConfig(dataDir: string, client: AuthorityClient, clock: Clock, logger: Logger): Promise<DeviceConfig> {
+  const config = await client.call("get-config", {});
+  const db = openAgentDb(dataDir);
+  try {
+    kvSet(db, "config", config);
+    const archives = new ArchiveStore(db);
+    let creds = requireCredentials(dataDir);
+    const userKey = creds.userKey ? Buffer.from(creds.userKey, "base64") : null;
+    for (const d of config.destinations) {
+      if (!backsUpTo(d)) continue;
+      let guid = d.archiveGuid;
+      let server = d.server;
+      let token = d.token;
+      let expires = d.tokenExpiresAt ?? 0;
+      let created = false;
+      if (!guid || !server || !token) {
+        const a = await client.call("create-archive", { destinationGuid: d.destinationGuid });
+        guid = a.archiveGuid;
+        server = a.server;
+        token = a.token;
+        expires = a.tokenExpiresAt;
+        created = a.created;
+      }
+      if (!creds.archiveKeys[guid]) {
+        if (!userKey) throw new CairnError("PRIVATE_PASSWORD_INVALID", "the user key is not available on this device");
+        let ak: Buffer | undefined;
+        if (!created) {
+          const keys = await client.call("get-archive-keys", {});
+          const w = keys.keys.find((k) => k.archiveGuid === guid);
+          if (w) ak = unwrapKey(userKey, w.wrappedArchiveKey, wrapContext.archiveKey(creds.userUid, guid, w.keyVersion));
+        }
+        if (!ak) {
+          ak = generateKey();
+          await client.call("set-archive-key", {
+            archiveGuid: guid,
+            wrappedArchiveKey: wrapKey(userKey, ak, wrapContext.archiveKey(creds.userUid, guid, 1)),
+            keyVersion: 1,
+          });
+        }
+        creds = { ...creds, archiveKeys: { ...creds.archiveKeys, [guid]: ak.toString("base64") } };
+        writeCredentials(dataDir, creds);
+      }
+      archives.upsertEndpoint({
+        archiveGuid: guid,
+        destinationGuid: d.destinationGuid,
+        destinationName: d.name,
+        serverGuid: server.serverGuid,
+        url: server.url,
+        fingerprint: server.fingerprint,
+        token,
+        tokenExpiresAt: expires,
+      });
+    }
+    // renew tokens of every archive (the authority is reachable now)
+    try {
+      const renewed = await client.call("renew-tokens", {});
+      for (const t of renewed.tokens) {
+        if (!archives.get(t.archiveGuid)) continue;
+        archives.update(t.archiveGuid, {
+          token: t.token,
+          tokenExpiresAt: t.tokenExpiresAt,
+          url: t.server.url,
+          fingerprint: t.server.fingerprint,
+          serverGuid: t.server.serverGuid,
+        });
+      }
+    } catch (err) {
+      logger.warn({ err }, "token renewal failed; keeping the current tokens");
+    }
+    kvSet(db, "configSyncedAt", clock.now());
+    return config;
+  } finally {
+    db.close();
+  }
+}
