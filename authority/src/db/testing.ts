@@ -19,7 +19,7 @@ export interface StoreUnderTest {
 let seq = 0;
 function uid(): string {
   seq++;
-  return String(100000000000000000 + seq * 7919 + Math.floor(Math.random() * 1000));
+  return `1${String(seq).padStart(9, "0")}${String(Math.floor(Math.random() * 1e8)).padStart(8, "0")}`;
 }
 
 /** A new org record for tests. */
