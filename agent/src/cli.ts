@@ -1,12 +1,337 @@
 /**
  * `cairn agent …`: the thin command line over this daemon's library. The only module of the
- * package that reads flags and the environment.
+ * package that reads flags and the environment (`HTTPS_PROXY`, `CAIRN_AGENT_DATA`).
+ *
+ * JSON shapes (other tools depend on these names; docs/agent.md lists them all):
+ * - `register --json` → `{guid, userUid, orgUid, keyPolicy, deviceName}`
+ * - `status --json` → {@link AgentStatus} (`guid`, `userUid`, `orgUid`, `destinations[]` with
+ *   `lastCompletedBackup`, `selectedFiles`, `selectedBytes`, `todoFiles`, `todoBytes`)
+ * - `backup --json` → JSON Lines `{message_type: "status", …}` then one
+ *   `{message_type: "summary", versionTime, files, bytes, changedFiles, uploadedBytes, errors, …}`
+ * - `versions --json` → `[{versionTime, size, deleted, seq}]`
+ * - `restore --json` → status lines then `{message_type: "summary", files, bytes, errors, …}`
  */
-import type { CommandContext } from "@cairn/protocol";
-import { Command } from "commander";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { CairnError, type CommandContext, EXIT } from "@cairn/protocol";
+import { Command, Option } from "commander";
+import pino, { type Logger } from "pino";
+import type { ProgressEvent, ProgressSink } from "./progress.js";
+
+interface DataOpt {
+  data?: string;
+}
+
+function dataDir(ctx: CommandContext, o: DataOpt): string {
+  return resolve(o.data ?? ctx.env.CAIRN_AGENT_DATA ?? join(homedir(), ".local/share/cairn-agent"));
+}
+
+function proxyOf(ctx: CommandContext): string | null {
+  return ctx.env.HTTPS_PROXY ?? ctx.env.https_proxy ?? null;
+}
+
+function cliLogger(ctx: CommandContext, daemon = false): Logger {
+  const level = daemon ? ctx.logLevel : ctx.verbose ? "debug" : "warn";
+  return pino(
+    { level, redact: ["password", "token", "deviceToken", "userKey", "archiveKey", "*.password", "*.token", "authorization"] },
+    pino.destination(daemon ? 1 : 2),
+  );
+}
+
+function parseTime(s: string | undefined): number | null {
+  if (s === undefined) return null;
+  const t = Date.parse(s);
+  if (!Number.isFinite(t)) throw new CairnError("USAGE", `--at wants an ISO-8601 time, got ${JSON.stringify(s)}`);
+  return t;
+}
+
+async function progressSink(ctx: CommandContext, label: string): Promise<{ sink: ProgressSink; stop: () => void }> {
+  const { throttled, rateAndEta } = await import("./progress.js");
+  const t0 = performance.now();
+  if (ctx.json) {
+    const sink = throttled((p: ProgressEvent) => {
+      const { bytesPerSec, etaSec } = rateAndEta(p.doneBytes, p.totalBytes, performance.now() - t0);
+      ctx.printJsonLine({
+        message_type: "status",
+        phase: p.phase,
+        total_files: p.totalFiles,
+        total_bytes: p.totalBytes,
+        files_done: p.doneFiles,
+        bytes_done: p.doneBytes,
+        uploaded_bytes: p.uploadedBytes,
+        errors: p.errors,
+        bytes_per_second: Math.round(bytesPerSec),
+        seconds_remaining: etaSec === null ? null : Math.round(etaSec),
+      });
+    }, 1000);
+    return { sink, stop: () => undefined };
+  }
+  if (!ctx.progressAllowed) return { sink: () => undefined, stop: () => undefined };
+  const [{ default: cliProgress }, { default: prettyBytes }] = await Promise.all([import("cli-progress"), import("pretty-bytes")]);
+  const bar = new cliProgress.SingleBar(
+    {
+      format: `${label} [{bar}] {percentage}% | {done} / {total} | {rate}/s | ETA {eta_formatted} | {files} files`,
+      stream: ctx.stderr as NodeJS.WriteStream,
+      hideCursor: true,
+      clearOnComplete: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  const sink = throttled((p: ProgressEvent) => {
+    const { bytesPerSec } = rateAndEta(p.doneBytes, p.totalBytes, performance.now() - t0);
+    const payload = { done: prettyBytes(p.doneBytes), total: prettyBytes(p.totalBytes), rate: prettyBytes(bytesPerSec), files: p.doneFiles };
+    if (!started) {
+      bar.start(Math.max(1, p.totalBytes), p.doneBytes, payload);
+      started = true;
+    }
+    bar.setTotal(Math.max(1, p.totalBytes));
+    bar.update(p.doneBytes, payload);
+  }, 200);
+  return { sink, stop: () => started && bar.stop() };
+}
 
 /** Builds the `agent` subcommand tree. */
-export function createCommand(_ctx: CommandContext): Command {
+export function createCommand(ctx: CommandContext): Command {
   const cmd = new Command("agent").description("the device agent: selection, real-time backup and restore");
+  const data = () => new Option("--data <dir>", "agent data directory (default $CAIRN_AGENT_DATA or ~/.local/share/cairn-agent)");
+
+  cmd
+    .command("register")
+    .description("register this device with an authority")
+    .addOption(data())
+    .requiredOption("--authority <url>", "authority URL (https://host:port)")
+    .requiredOption("--authority-fingerprint <fp>", "SHA-256 fingerprint of the authority's certificate")
+    .requiredOption("--registration-key <key>", "the organization's registration key")
+    .requiredOption("--username <user>", "user name")
+    .requiredOption("--password <password>", "user password")
+    .option("--name <device>", "device name (default: host name)")
+    .option("--totp <code>", "two-factor code, when the organization requires one")
+    .option("--archive-password <pw>", "archive password (key policy: password)")
+    .option("--custom-key <hex>", "custom key, 64 hex digits (key policy: custom)")
+    .action(async (o: DataOpt & Record<string, string | undefined>) => {
+      const { registerAgent } = await import("./auth/registration.js");
+      const { systemClock } = await import("@cairn/protocol");
+      const r = await registerAgent({
+        dataDir: dataDir(ctx, o),
+        authorityUrl: o.authority as string,
+        authorityFingerprint: o.authorityFingerprint as string,
+        registrationKey: o.registrationKey as string,
+        username: o.username as string,
+        password: o.password as string,
+        totp: o.totp ?? null,
+        ...(o.name ? { deviceName: o.name } : {}),
+        ...(o.archivePassword ? { archivePassword: o.archivePassword } : {}),
+        ...(o.customKey ? { customKey: o.customKey } : {}),
+        clock: systemClock,
+        logger: cliLogger(ctx),
+        proxy: proxyOf(ctx),
+      });
+      ctx.print(r, `registered device ${r.guid} (${r.deviceName}) for user ${r.userUid}`);
+    });
+
+  cmd
+    .command("serve")
+    .description("run the agent daemon: watch, back up on schedule, take restore orders")
+    .addOption(data())
+    .action(async (o: DataOpt) => {
+      const { startAgent } = await import("./daemon/agent-daemon.js");
+      const logger = cliLogger(ctx, true);
+      const agent = await startAgent({ dataDir: dataDir(ctx, o), logger, proxy: proxyOf(ctx) });
+      await new Promise<void>((r) => {
+        if (ctx.signal.aborted) r();
+        ctx.signal.addEventListener("abort", () => r(), { once: true });
+      });
+      await agent.close();
+    });
+
+  cmd
+    .command("backup")
+    .description("back up now; returns when the version is committed")
+    .addOption(data())
+    .action(async (o: DataOpt) => {
+      const { runBackup } = await import("./agent-api.js");
+      const p = await progressSink(ctx, "backup");
+      try {
+        const r = await runBackup({ dataDir: dataDir(ctx, o), logger: cliLogger(ctx), proxy: proxyOf(ctx), progress: p.sink, signal: ctx.signal });
+        p.stop();
+        const summary = {
+          message_type: "summary",
+          ...r,
+          destinations: r.destinations.map(({ errorList, ...d }) => ({ ...d, errorList: errorList.slice(0, 50) })),
+        };
+        if (ctx.json) ctx.printJsonLine(summary);
+        else {
+          const { default: prettyBytes } = await import("pretty-bytes");
+          const lines = [
+            `version ${r.versionTime}: ${r.files} files (${prettyBytes(r.bytes)}), ${r.changedFiles} changed, ${prettyBytes(r.uploadedBytes)} uploaded`,
+          ];
+          for (const d of r.destinations) for (const e of d.errorList.slice(0, 20)) lines.push(`  error: ${e.path}: ${e.message}`);
+          if (r.errors > 0) lines.push(`${r.errors} file(s) could not be read`);
+          if (!ctx.quiet) ctx.stdout.write(`${lines.join("\n")}\n`);
+        }
+        if (r.errors > 0) ctx.setExitCode(EXIT.PARTIAL);
+      } finally {
+        p.stop();
+      }
+    });
+
+  const select = cmd.command("select").description("the local file selection");
+  for (const op of ["add", "remove"] as const) {
+    select
+      .command(op)
+      .description(op === "add" ? "add paths to the selection" : "remove paths from the selection")
+      .argument("<paths...>")
+      .addOption(data())
+      .action(async (paths: string[], o: DataOpt) => {
+        const { changeSelection } = await import("./agent-api.js");
+        const s = changeSelection({ dataDir: dataDir(ctx, o), op, items: paths.map((p) => resolve(p)) });
+        await notifyDaemon(dataDir(ctx, o));
+        ctx.print(s, `include: ${s.include.join(", ") || "(none)"}; exclude: ${s.exclude.join(", ") || "(none)"}`);
+      });
+  }
+  select
+    .command("exclude")
+    .description("add exclusion patterns (regular expressions on absolute paths)")
+    .argument("<patterns...>")
+    .addOption(data())
+    .action(async (patterns: string[], o: DataOpt) => {
+      const { changeSelection } = await import("./agent-api.js");
+      const s = changeSelection({ dataDir: dataDir(ctx, o), op: "exclude", items: patterns });
+      await notifyDaemon(dataDir(ctx, o));
+      ctx.print(s, `exclusion patterns: ${s.excludePatterns.join(", ")}`);
+    });
+  select
+    .command("list")
+    .description("show the selection (local and effective per destination)")
+    .addOption(data())
+    .action(async (o: DataOpt) => {
+      const { listSelection } = await import("./agent-api.js");
+      const s = listSelection({ dataDir: dataDir(ctx, o) });
+      ctx.print(
+        s,
+        [
+          `include: ${s.local.include.join(", ") || "(none)"}`,
+          `exclude: ${s.local.exclude.join(", ") || "(none)"}`,
+          `patterns: ${s.local.excludePatterns.join(", ") || "(none)"}`,
+          s.locked ? "(locked by the organization)" : "",
+        ]
+          .filter(Boolean)
+          .join("\n"),
+      );
+    });
+
+  cmd
+    .command("status")
+    .description("registration, destinations and backup figures")
+    .addOption(data())
+    .action(async (o: DataOpt) => {
+      const { agentStatus } = await import("./agent-api.js");
+      const s = agentStatus({ dataDir: dataDir(ctx, o) });
+      if (ctx.json) return ctx.print(s);
+      if (s.visibility === "hidden") return;
+      const lines = [s.registered ? `device ${s.guid} (${s.deviceName}), user ${s.username} (${s.userUid}), org ${s.orgUid}` : "not registered"];
+      for (const d of s.destinations) {
+        lines.push(
+          `  ${d.name || d.destinationGuid}: archive ${d.archiveGuid}, last completed backup ${d.lastCompletedBackup ?? "never"}, ${d.selectedFiles} files / ${d.selectedBytes} bytes selected, to do ${d.todoFiles} files / ${d.todoBytes} bytes`,
+        );
+      }
+      ctx.stdout.write(`${lines.join("\n")}\n`);
+    });
+
+  cmd
+    .command("versions")
+    .description("every backed-up version of one file")
+    .argument("<path>")
+    .addOption(data())
+    .action(async (path: string, o: DataOpt) => {
+      const { listVersions } = await import("./agent-api.js");
+      const v = await listVersions({ dataDir: dataDir(ctx, o), path: resolve(path), logger: cliLogger(ctx), proxy: proxyOf(ctx) });
+      ctx.print(v, v.map((x) => `${x.versionTime}  ${x.deleted ? "deleted" : `${x.size} bytes`}`).join("\n") || "no versions");
+    });
+
+  cmd
+    .command("restore")
+    .description("restore files from the archive")
+    .argument("[paths...]", "absolute paths to restore (default: everything)")
+    .addOption(data())
+    .option("--at <time>", "restore the newest version at or before this ISO-8601 time")
+    .option("--to <dir>", "restore into this folder (default: the original place)")
+    .addOption(new Option("--existing <policy>", "what to do with existing files").choices(["overwrite", "rename"]).default("overwrite"))
+    .option("--full-path", "with --to: keep each file's full original path below the folder")
+    .action(async (paths: string[], o: DataOpt & { at?: string; to?: string; existing: "overwrite" | "rename"; fullPath?: boolean }) => {
+      const { runRestore } = await import("./agent-api.js");
+      const p = await progressSink(ctx, "restore");
+      try {
+        const r = await runRestore({
+          dataDir: dataDir(ctx, o),
+          at: parseTime(o.at),
+          paths: paths.map((x) => resolve(x)),
+          target: o.to ? resolve(o.to) : null,
+          existing: o.existing,
+          ...(o.fullPath ? { fullPath: true } : {}),
+          logger: cliLogger(ctx),
+          proxy: proxyOf(ctx),
+          progress: p.sink,
+          signal: ctx.signal,
+        });
+        p.stop();
+        const versionTime = r.versionTime === null ? null : new Date(r.versionTime).toISOString();
+        if (ctx.json) ctx.printJsonLine({ message_type: "summary", ...r, versionTime });
+        else if (!ctx.quiet) {
+          const lines = [`restored ${r.files} files (${r.bytes} bytes), ${r.dirs} folders, ${r.symlinks} links from the version of ${versionTime}`];
+          for (const e of r.errorList.slice(0, 20)) lines.push(`  error: ${e.path}: ${e.message}`);
+          if (r.errors > 0) lines.push(`${r.errors} item(s) failed`);
+          ctx.stdout.write(`${lines.join("\n")}\n`);
+        }
+        if (r.errors > 0) ctx.setExitCode(EXIT.FAILURE);
+      } finally {
+        p.stop();
+      }
+    });
+
+  cmd
+    .command("deauthorize")
+    .description("sign this device out: wipes the device credential and every key")
+    .addOption(data())
+    .action(async (o: DataOpt) => {
+      const { deauthorizeLocal } = await import("./daemon/deauthorize.js");
+      deauthorizeLocal(dataDir(ctx, o));
+      ctx.print({ deauthorized: true }, "credentials and keys wiped");
+    });
+
+  cmd
+    .command("destinations")
+    .description("destinations offered to this device; opt in or out of one")
+    .addOption(data())
+    .option("--opt-in <guid>", "back up to a destination offered without auto-start")
+    .option("--opt-out <guid>", "stop backing up to an opted-in destination")
+    .action(async (o: DataOpt & { optIn?: string; optOut?: string }) => {
+      const dir = dataDir(ctx, o);
+      if (o.optIn || o.optOut) {
+        const { connectAuthority, syncConfig } = await import("./auth/registration.js");
+        const { systemClock } = await import("@cairn/protocol");
+        const client = await connectAuthority(dir, {}, proxyOf(ctx));
+        try {
+          await client.call("opt-in", { destinationGuid: (o.optIn ?? o.optOut) as string, optIn: o.optIn !== undefined });
+          await syncConfig(dir, client, systemClock, cliLogger(ctx));
+        } finally {
+          client.close();
+        }
+      }
+      const { agentStatus } = await import("./agent-api.js");
+      const s = agentStatus({ dataDir: dir });
+      ctx.print(
+        s.offered,
+        s.offered.map((d) => `${d.destinationGuid}  ${d.name}  ${d.autoStart ? "auto-start" : d.optedIn ? "opted in" : "offered"}`).join("\n") ||
+          "none offered",
+      );
+    });
+
   return cmd;
+}
+
+async function notifyDaemon(dir: string): Promise<void> {
+  const { callDaemon } = await import("./daemon/local-api.js");
+  await callDaemon(dir, "POST", "/reload").catch(() => undefined);
 }

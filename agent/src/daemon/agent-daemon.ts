@@ -1,0 +1,348 @@
+/**
+ * The agent daemon (`cairn agent serve`): keeps the authority link (config pushed and applied
+ * without a restart, tokens renewed, status reported, restore orders served), watches the
+ * selection, and runs backups on schedule:
+ *
+ * - a full scan at start and whenever `verifyScanIntervalMs` (daily) has passed since the last;
+ * - between them, the watcher's coalesced paths, at most once per `frequencyMs`;
+ * - only inside the run window (nothing is sent outside it: the send gate closes too).
+ *
+ * Time comes from the injected clock; {@link AgentHandle.tick} runs whatever is due now, so tests
+ * drive the schedule without sleeping. A real timer calls it every `tickMs`.
+ */
+import pino, { type Logger } from "pino";
+import { type AGENT_CHANNEL, CairnError, type Clock, DAY_MS, type ParamsOf, type DeviceConfig, isCairnError, MINUTE_MS, systemClock } from "@cairn/protocol";
+import { bandwidthFor, type DirectArchive, localSelection, reportStatus, type RunBackupResult, runBackup } from "../agent-api.js";
+import type { AuthorityClient } from "../auth/authority-client.js";
+import { connectAuthority, syncConfig } from "../auth/registration.js";
+import { acquireRunLock } from "../lock.js";
+import { RateLimiter } from "../net/rate-limiter.js";
+import type { ProgressEvent } from "../progress.js";
+import { runArchiveRestore } from "../restore/run-restore.js";
+import { effectiveSelection, mergeSelections, Selection, type SelectionSpec } from "../selection.js";
+import { kvGet, openAgentDb } from "../state/agent-db.js";
+import { ArchiveStore } from "../state/archive-store.js";
+import { ensureDataDir, readCredentials } from "../state/credentials.js";
+import { AGENT_VERSION } from "../version.js";
+import { deauthorizeLocal } from "./deauthorize.js";
+import { startLocalApi } from "./local-api.js";
+import { inRunWindow } from "./run-window.js";
+import { ChangeWatcher } from "./watcher.js";
+
+/** Options of {@link startAgent}. */
+export interface StartAgentOptions {
+  dataDir: string;
+  clock?: Clock;
+  logger?: Logger;
+  proxy?: string | null;
+  /** Real-time interval of the scheduler timer (default 1000 ms; 0: no timer, call tick()). */
+  tickMs?: number;
+  /** Watch in real time (default: the settings' `watch`). */
+  watch?: boolean;
+  /** Engine mode (tests): back up these archives with this selection, no authority. */
+  archives?: DirectArchive[];
+  selection?: SelectionSpec;
+  /** Settings for engine mode. */
+  settings?: Partial<DeviceConfig["settings"]>;
+  /** Serve the unix-socket API (default true). */
+  localApi?: boolean;
+}
+
+/** A running agent. */
+export interface AgentHandle {
+  /** Runs what is due now (per the injected clock); resolves when it is done. */
+  tick(): Promise<RunBackupResult | null>;
+  /** Backs up now (full scan). */
+  backupNow(): Promise<RunBackupResult>;
+  /** Paths the watcher reported that are not backed up yet. */
+  readonly pendingChanges: number;
+  /** The last backup's result. */
+  readonly lastResult: RunBackupResult | null;
+  /** The effective settings now. */
+  readonly settings: EffectiveSettings;
+  /** Re-reads configuration and selection (after `config-changed` or `select`). */
+  reload(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What the scheduler uses. */
+export interface EffectiveSettings {
+  frequencyMs: number;
+  verifyScanIntervalMs: number;
+  watch: boolean;
+  runWindow: DeviceConfig["settings"]["runWindow"];
+  bytesPerSec: number;
+  cpuPercent: number;
+}
+
+const DEFAULTS: EffectiveSettings = {
+  frequencyMs: 15 * MINUTE_MS,
+  verifyScanIntervalMs: DAY_MS,
+  watch: true,
+  runWindow: null,
+  bytesPerSec: 0,
+  cpuPercent: 100,
+};
+
+/** Starts the agent daemon. */
+export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
+  const clock = o.clock ?? systemClock;
+  ensureDataDir(o.dataDir);
+  const logger = (o.logger ?? pino({ level: "silent" })).child({ component: "agent" });
+  const watcher = new ChangeWatcher();
+  const limiter = new RateLimiter(0);
+  let settings = DEFAULTS;
+  let config: DeviceConfig | undefined;
+  let client: AuthorityClient | null = null;
+  let closed = false;
+  let running: Promise<RunBackupResult | null> | null = null;
+  let lastFull: number | null = null;
+  let lastBackup: number | null = null;
+  let lastResult: RunBackupResult | null = null;
+  let progress: ProgressEvent | null = null;
+  let restoring = 0;
+  let watchedKey = "";
+
+  const selectionNow = (): Selection => {
+    if (o.archives) return new Selection(o.selection ?? { include: [], exclude: [], excludePatterns: [] });
+    const db = openAgentDb(o.dataDir);
+    try {
+      const local = localSelection(db);
+      const specs = new ArchiveStore(db).list().map((r) => effectiveSelection(config?.settings, r.destinationGuid, local).spec);
+      return new Selection(mergeSelections(...specs, ...(specs.length === 0 ? [local] : [])));
+    } finally {
+      db.close();
+    }
+  };
+
+  const apply = async (): Promise<void> => {
+    if (!o.archives) {
+      const db = openAgentDb(o.dataDir);
+      try {
+        config = kvGet<DeviceConfig>(db, "config");
+      } finally {
+        db.close();
+      }
+    }
+    const s = { ...(config?.settings ?? {}), ...(o.settings ?? {}) } as Partial<DeviceConfig["settings"]>;
+    const firstUrl = o.archives?.[0]?.endpoint.url ?? "wss://127.0.0.1/";
+    settings = {
+      frequencyMs: s.frequencyMs ?? DEFAULTS.frequencyMs,
+      verifyScanIntervalMs: s.verifyScanIntervalMs ?? DEFAULTS.verifyScanIntervalMs,
+      watch: o.watch ?? s.watch ?? DEFAULTS.watch,
+      runWindow: s.runWindow ?? null,
+      bytesPerSec: s.wanBytesPerSec !== undefined ? bandwidthFor(s as DeviceConfig["settings"], firstUrl) : 0,
+      cpuPercent: s.cpuPresentPercent ?? 100,
+    };
+    limiter.setRate(settings.bytesPerSec);
+    limiter.setGate(() => inRunWindow(settings.runWindow, clock.now()));
+    const sel = selectionNow();
+    const key = `${settings.watch}|${JSON.stringify(sel.spec)}`;
+    if (key !== watchedKey && !closed) {
+      watchedKey = key;
+      if (settings.watch) await watcher.watch(sel);
+      else await watcher.close();
+    }
+  };
+
+  const backup = async (paths: string[] | null): Promise<RunBackupResult> => {
+    const release = acquireRunLock(o.dataDir);
+    try {
+      const r = await runBackup({
+        dataDir: o.dataDir,
+        clock,
+        logger,
+        proxy: o.proxy ?? null,
+        lock: false,
+        limiter,
+        cpuPercent: settings.cpuPercent,
+        syncAuthority: false,
+        progress: (p) => {
+          progress = p;
+        },
+        ...(o.archives ? { archives: o.archives, selection: selectionNow().spec } : {}),
+        ...(paths ? { paths } : {}),
+      });
+      lastResult = r;
+      if (!paths) lastFull = clock.now();
+      lastBackup = clock.now();
+      if (client) {
+        const db = openAgentDb(o.dataDir);
+        await reportStatus(client, db).catch(() => undefined);
+        db.close();
+      }
+      return r;
+    } finally {
+      progress = null;
+      release();
+    }
+  };
+
+  const tick = async (): Promise<RunBackupResult | null> => {
+    if (running) return running;
+    if (closed || (!o.archives && !readCredentials(o.dataDir))) return null;
+    const now = clock.now();
+    if (!inRunWindow(settings.runWindow, now)) return null;
+    const full = lastFull === null || now - lastFull >= settings.verifyScanIntervalMs;
+    const due = lastBackup === null || now - lastBackup >= settings.frequencyMs;
+    if (!full && !(due && watcher.pending > 0)) return null;
+    const paths = full ? null : watcher.drain();
+    if (full) watcher.drain();
+    running = backup(paths).catch((err: unknown) => {
+      if (paths) watcher.restore(paths);
+      if (isCairnError(err, "LOCKED")) return null;
+      logger.error({ err }, "backup failed");
+      lastBackup = clock.now();
+      return null;
+    });
+    try {
+      return await running;
+    } finally {
+      running = null;
+    }
+  };
+
+  const restoreOrder = (p: ParamsOf<(typeof AGENT_CHANNEL)["b"]["methods"], "restore-order">) => {
+    restoring++;
+    const report = (state: "running" | "done" | "failed", r?: { files: number; bytes: number; errors: number }, message?: string) =>
+      client
+        ?.call("restore-status", {
+          jobId: p.jobId,
+          state,
+          files: r?.files ?? 0,
+          bytes: r?.bytes ?? 0,
+          errors: r?.errors ?? 0,
+          totalFiles: 0,
+          totalBytes: 0,
+          ...(message ? { message: message.slice(0, 2000) } : {}),
+        })
+        .catch(() => undefined);
+    void (async () => {
+      await report("running");
+      try {
+        const r = await runArchiveRestore({
+          endpoint: { archiveGuid: p.source.archiveGuid, url: p.source.server.url, fingerprint: p.source.server.fingerprint, token: p.source.token },
+          archiveKey: p.source.archiveKey,
+          clock,
+          logger,
+          agentVersion: AGENT_VERSION,
+          proxy: o.proxy ?? null,
+          at: p.at,
+          paths: p.paths,
+          target: p.targetPath,
+          existing: p.existing,
+          fullPath: p.restoreFullPath,
+        });
+        await report(r.errors > 0 && r.files === 0 ? "failed" : "done", r, r.errors ? r.errorList[0]?.message : undefined);
+      } catch (err) {
+        await report("failed", undefined, (err as Error).message);
+      } finally {
+        restoring--;
+      }
+    })();
+    return { accepted: true };
+  };
+
+  const connectLoop = async (): Promise<void> => {
+    let attempt = 0;
+    while (!closed && !o.archives && readCredentials(o.dataDir)) {
+      try {
+        const c = await connectAuthority(
+          o.dataDir,
+          {
+            handlers: {
+              "restore-order": restoreOrder as never,
+              "cancel-restore": () => ({}),
+              ping: () => ({ agentVersion: AGENT_VERSION, backingUp: running !== null, restoring: restoring > 0 }),
+            },
+            events: {
+              onConfigChanged: () => {
+                void (async () => {
+                  if (!client) return;
+                  await syncConfig(o.dataDir, client, clock, logger).catch((err: unknown) => logger.warn({ err }, "config sync failed"));
+                  await apply();
+                })();
+              },
+              onDeauthorized: (reason) => {
+                logger.warn({ reason }, "deauthorized: wiping credentials and keys");
+                deauthorizeLocal(o.dataDir);
+                client?.close();
+              },
+            },
+          },
+          o.proxy,
+        );
+        client = c;
+        attempt = 0;
+        await syncConfig(o.dataDir, c, clock, logger);
+        await apply();
+        const db = openAgentDb(o.dataDir);
+        await reportStatus(c, db).catch(() => undefined);
+        db.close();
+        await c.closed;
+        client = null;
+      } catch (err) {
+        client = null;
+        if (isCairnError(err) && (err.code === "UNAUTHORIZED" || err.code === "DEVICE_DEAUTHORIZED" || err.code === "TOKEN_REVOKED")) {
+          logger.error({ err: err.message }, "the authority refused this device");
+        } else logger.warn({ err: (err as Error).message }, "authority unreachable; retrying");
+      }
+      if (closed) break;
+      attempt++;
+      await new Promise((r) => setTimeout(r, Math.min(60_000, 1000 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2)).unref?.());
+    }
+  };
+
+  await apply();
+  const authorityLoop = connectLoop();
+  const stopApi =
+    o.localApi === false
+      ? null
+      : await startLocalApi(o.dataDir, {
+          status: () => ({ backingUp: running !== null, restoring: restoring > 0, progress, pendingChanges: watcher.pending, lastResult }),
+          reload: async () => {
+            await apply();
+            return { ok: true };
+          },
+          backup: async () => {
+            lastFull = null;
+            return tick();
+          },
+        }).catch((err: unknown) => {
+          logger.warn({ err }, "local API not available");
+          return null;
+        });
+  const timer = (o.tickMs ?? 1000) > 0 ? setInterval(() => void tick(), o.tickMs ?? 1000) : null;
+  timer?.unref();
+  logger.info({ dataDir: o.dataDir }, "agent started");
+
+  return {
+    tick,
+    backupNow: async () => {
+      if (running) await running;
+      lastFull = null;
+      const r = await tick();
+      if (!r) throw new CairnError("UNAVAILABLE", "the backup did not run (outside the run window, or it failed: see the log)");
+      return r;
+    },
+    get pendingChanges() {
+      return watcher.pending;
+    },
+    get lastResult() {
+      return lastResult;
+    },
+    get settings() {
+      return settings;
+    },
+    reload: apply,
+    close: async () => {
+      closed = true;
+      if (timer) clearInterval(timer);
+      client?.close();
+      if (running) await running;
+      await watcher.close();
+      if (stopApi) await stopApi();
+      await Promise.race([authorityLoop, new Promise((r) => setTimeout(r, 100))]);
+    },
+  };
+}
