@@ -179,7 +179,7 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
   };
 
   const tick = async (): Promise<RunBackupResult | null> => {
-    if (running) return running;
+    if (running !== null) return running;
     if (closed || (!o.archives && !readCredentials(o.dataDir))) return null;
     const now = clock.now();
     if (!inRunWindow(settings.runWindow, now)) return null;
@@ -319,7 +319,7 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
   return {
     tick,
     backupNow: async () => {
-      if (running) await running;
+      if (running !== null) await running;
       lastFull = null;
       const r = await tick();
       if (!r) throw new CairnError("UNAVAILABLE", "the backup did not run (outside the run window, or it failed: see the log)");
@@ -339,7 +339,7 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
       closed = true;
       if (timer) clearInterval(timer);
       client?.close();
-      if (running) await running;
+      if (running !== null) await running;
       await watcher.close();
       if (stopApi) await stopApi();
       await Promise.race([authorityLoop, new Promise((r) => setTimeout(r, 100))]);
