@@ -92,10 +92,20 @@ export interface CompactOptions {
   spaceBudgetBytes?: number;
 }
 
+/** Options of {@link BlockStore.putBatch}. */
+export interface PutBatchOptions {
+  /**
+   * Called synchronously inside the index transaction that makes the batch visible (alone when
+   * nothing needed writing), with the outcomes: rows the caller writes to the same database here
+   * commit atomically with the index rows.
+   */
+  onIndexed?: (outcomes: readonly PutOutcome[]) => void;
+}
+
 /** The block store of one archive. */
 export interface BlockStore {
   /** Stores a batch durably (see the contract above). One result per block, in order. */
-  putBatch(blocks: readonly PutBlock[]): Promise<PutOutcome[]>;
+  putBatch(blocks: readonly PutBlock[], opts?: PutBatchOptions): Promise<PutOutcome[]>;
   /** Whether the store holds `id` undamaged. */
   has(id: Buffer): boolean;
   /** Index entry of `id`, damaged or not. */

@@ -110,6 +110,7 @@ export class DirStoreIndex {
     pack: { id: number; bytes: number; createdAt: number },
     rows: readonly { id: Buffer; offset: number; length: number; sha: Buffer }[],
     storedAt: number,
+    alsoInTransaction?: () => void,
   ): void {
     this.db.transaction(() => {
       const touched = new Set<number>([pack.id]);
@@ -120,6 +121,7 @@ export class DirStoreIndex {
         this.st.insertBlock.run(r.id, pack.id, r.offset, r.length, r.sha, storedAt);
       }
       for (const p of touched) this.st.relive.run(p);
+      alsoInTransaction?.();
     })();
   }
 

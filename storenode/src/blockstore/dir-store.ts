@@ -12,7 +12,18 @@ import { join } from "node:path";
 import type Database from "better-sqlite3";
 import { CairnError, type Clock, MAX_SEALED_BLOCK_BYTES } from "@cairn/protocol";
 import { type CrashPoint, noCrash } from "../crash.js";
-import type { BlockInfo, BlockStore, BlockStoreStats, CompactOptions, CompactResult, PutBlock, PutOutcome, RecoverResult, VerifyResult } from "./blockstore.js";
+import type {
+  BlockInfo,
+  BlockStore,
+  BlockStoreStats,
+  CompactOptions,
+  CompactResult,
+  PutBatchOptions,
+  PutBlock,
+  PutOutcome,
+  RecoverResult,
+  VerifyResult,
+} from "./blockstore.js";
 import { blockSha, encodePackHeader, encodeRecordHeader, PACK_HEADER_BYTES, RECORD_HEADER_BYTES, scanPack } from "./pack-format.js";
 import { nodeStoreFs, type StoreFs } from "./store-fs.js";
 import { DirStoreIndex, type PackRow } from "./dir-store-index.js";
@@ -68,8 +79,8 @@ export class DirStore implements BlockStore {
     return join(this.packsDir, (packId & 0xff).toString(16).padStart(2, "0"), `${packId.toString(16).padStart(16, "0")}.pack`);
   }
 
-  putBatch(blocks: readonly PutBlock[]): Promise<PutOutcome[]> {
-    return this.serial(() => this.writeBatch(blocks));
+  putBatch(blocks: readonly PutBlock[], opts: PutBatchOptions = {}): Promise<PutOutcome[]> {
+    return this.serial(() => this.writeBatch(blocks, opts));
   }
 
   /** Runs pack writes one after the other (pack ids, index commits and closing stay ordered). */
@@ -79,7 +90,7 @@ export class DirStore implements BlockStore {
     return run;
   }
 
-  private async writeBatch(blocks: readonly PutBlock[]): Promise<PutOutcome[]> {
+  private async writeBatch(blocks: readonly PutBlock[], opts: PutBatchOptions): Promise<PutOutcome[]> {
     if (this.closed) throw new CairnError("UNAVAILABLE", "block store is closed");
     const out: PutOutcome[] = [];
     const toWrite: PutBlock[] = [];
@@ -96,7 +107,10 @@ export class DirStore implements BlockStore {
         out.push("stored");
       }
     }
-    if (toWrite.length === 0) return out;
+    if (toWrite.length === 0) {
+      opts.onIndexed?.(out);
+      return out;
+    }
     const packId = this.nextPackId++;
     const now = this.clock.now();
     const bufs: Buffer[] = [encodePackHeader(packId, now)];
@@ -108,7 +122,7 @@ export class DirStore implements BlockStore {
       pos += RECORD_HEADER_BYTES + b.data.length;
     }
     await this.writePack(packId, bufs, "put");
-    this.index.insertPack({ id: packId, bytes: pos, createdAt: now }, rows, now);
+    this.index.insertPack({ id: packId, bytes: pos, createdAt: now }, rows, now, () => opts.onIndexed?.(out));
     this.crash("put.afterIndexCommitBeforeAck");
     return out;
   }

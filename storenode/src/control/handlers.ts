@@ -1,0 +1,120 @@
+/**
+ * The node's side of the node control channel (protocol/src/messages/node-control.ts), served
+ * to one namespace's authority: the own authority over the link the node dials, or a tenant
+ * authority over `wss://N/v1/tenant`. Every method sees only that namespace's archives; an
+ * archive of another namespace is NOT_FOUND, exactly like one that does not exist.
+ */
+import { type ArchiveReport, CairnError, type Handlers, type nodeStorenodeMethods, type StorePointInfo } from "@cairn/protocol";
+import type { NodeContext } from "../context.js";
+import { OWN_NS } from "../node-db.js";
+import { runMaintenance } from "../maintenance/maintenance.js";
+import { streamBlocks } from "../server/data-handlers.js";
+import { diskSpace, storePointInfo } from "../space.js";
+import { NODE_VERSION } from "../version.js";
+
+/** Store points as a namespace sees them. */
+export function storePointsFor(ctx: NodeContext, ns: string): Promise<StorePointInfo[]> {
+  return Promise.all(ctx.registry.storePoints.map((sp) => storePointInfo(sp, (s) => ctx.registry.storePointIdFor(ns, s.id), ctx.opts.reserveBytes)));
+}
+
+/** Figures of every archive of a namespace (live for open archives, recorded for the rest). */
+export async function reportsFor(ctx: NodeContext, ns: string): Promise<ArchiveReport[]> {
+  const out: ArchiveReport[] = [];
+  for (const row of ctx.db.archives(ns)) {
+    if (row.report) out.push(row.report);
+    else {
+      const a = await ctx.registry.get(ns, row.guid);
+      if (a) out.push(a.report(ctx.registry.storePointIdFor(ns, row.storePointId)));
+    }
+  }
+  return out;
+}
+
+/** Builds the handlers for one namespace's control link. */
+export function controlHandlers(ctx: NodeContext, ns: string): Handlers<typeof nodeStorenodeMethods> {
+  const archive = async (guid: string) => {
+    const a = await ctx.registry.get(ns, guid);
+    if (!a) throw new CairnError("NOT_FOUND", "no such archive");
+    return a;
+  };
+  return {
+    "tenant-register"() {
+      throw new CairnError("PROTOCOL_UNEXPECTED", "this link is already registered");
+    },
+
+    "set-authority-keys"(p) {
+      ctx.db.setKeys(ns, p.authorityPublicKeys);
+      return {};
+    },
+
+    async "place-archive"(p) {
+      if (ctx.stopping) throw new CairnError("UNAVAILABLE", "the node is shutting down");
+      return ctx.registry.place(ns, p, async (sp) => (await diskSpace(sp.path)).freeBytes);
+    },
+
+    async "update-archive"(p) {
+      const a = await ctx.registry.update(ns, p);
+      if (p.cold) for (const c of ctx.hub.onArchive(ns, p.archiveGuid)) if (c.mode === "backup") c.close(4409, "archive moved to cold storage");
+      ctx.registry.saveReport(ns, a);
+      return {};
+    },
+
+    "purge-archive"(p) {
+      return ctx.registry.purge(ns, p.archiveGuid, async () => {
+        for (const c of ctx.hub.onArchive(ns, p.archiveGuid)) c.close(4404, "archive purged");
+      });
+    },
+
+    revoke(p) {
+      ctx.db.addRevocations(ns, p.revocations);
+      const closed = ctx.hub.revoke(ns, p.revocations);
+      ctx.logger.info({ ns, revocations: p.revocations.length, closed }, "revocations applied");
+      return {};
+    },
+
+    maintain(p) {
+      return runMaintenance(ctx, ns, p.archiveGuid, { verify: p.verify });
+    },
+
+    async "list-archives"() {
+      return { archives: await reportsFor(ctx, ns) };
+    },
+
+    async "archive-versions"(p) {
+      return { versions: (await archive(p.archiveGuid)).catalog.versions() };
+    },
+
+    async "archive-files"(p) {
+      return (await archive(p.archiveGuid)).catalog.listFiles(p.at, p.cursor, p.limit, p.includeDeleted);
+    },
+
+    async "archive-file-history"(p) {
+      return { versions: (await archive(p.archiveGuid)).catalog.fileHistory(p.fileId) };
+    },
+
+    async "archive-get"(p, call) {
+      const a = await archive(p.archiveGuid);
+      a.users++;
+      try {
+        return { count: await streamBlocks(a, p.ids, call) };
+      } finally {
+        a.users--;
+      }
+    },
+
+    "device-connected"(p) {
+      return { connected: ctx.hub.ofDevice(ns, p.deviceGuid).length > 0 };
+    },
+
+    async status() {
+      const storePoints = await storePointsFor(ctx, ns);
+      const degraded = storePoints.some((s) => !s.acceptingData);
+      return { serverGuid: ctx.serverGuid, nodeVersion: NODE_VERSION, state: degraded ? "degraded" : "ok", storePoints, serverTime: ctx.clock.now() };
+    },
+  };
+}
+
+/** Whether a namespace is the own authority's. */
+export function isOwn(ns: string): boolean {
+  return ns === OWN_NS;
+}

@@ -1,0 +1,74 @@
+/**
+ * A WebSocket client connection that pins the server's certificate by its SHA-256 fingerprint.
+ * The check runs in the TLS handshake (`secureConnect`), before the HTTP upgrade request (and
+ * its Authorization header) is written, so no credential reaches a server that is not the
+ * pinned one (T34).
+ */
+import { type ConnectionOptions, connect as tlsConnect, type TLSSocket } from "node:tls";
+import { CairnError, fingerprintsMatch, fromWire, MAX_CONTROL_FRAME_BYTES, PROTOCOL_VERSIONS, subprotocolName } from "@cairn/protocol";
+import WebSocket from "ws";
+
+/** Options of {@link connectPinned}. */
+export interface PinnedOptions {
+  fingerprint: string;
+  /** Sent as `Authorization: Bearer …` when set. */
+  bearer?: string;
+  maxPayload?: number;
+  handshakeTimeoutMs?: number;
+}
+
+/** Turns `https://h:p` or `wss://h:p/` into `wss://h:p`. */
+export function wsBase(url: string): string {
+  return url.replace(/^https:/i, "wss:").replace(/\/+$/, "");
+}
+
+/** Opens a pinned wss connection; resolves once open. Throws TLS_FINGERPRINT_MISMATCH or CONNECTION_LOST. */
+export function connectPinned(url: string, opts: PinnedOptions): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    let mismatch = false;
+    const ws = new WebSocket(url, PROTOCOL_VERSIONS.map(subprotocolName), {
+      perMessageDeflate: false,
+      maxPayload: opts.maxPayload ?? MAX_CONTROL_FRAME_BYTES,
+      handshakeTimeout: opts.handshakeTimeoutMs ?? 10_000,
+      headers: opts.bearer ? { authorization: `Bearer ${opts.bearer}` } : {},
+      createConnection: ((o: ConnectionOptions) => {
+        const socket: TLSSocket = tlsConnect({ ...o, rejectUnauthorized: false });
+        socket.once("secureConnect", () => {
+          const fp = socket.getPeerCertificate().fingerprint256;
+          if (!fp || !fingerprintsMatch(fp, opts.fingerprint)) {
+            mismatch = true;
+            socket.destroy(new CairnError("TLS_FINGERPRINT_MISMATCH", "the server's certificate does not match the pinned fingerprint"));
+          }
+        });
+        return socket;
+      }) as never,
+    });
+    let status = 0;
+    let body = "";
+    ws.once("unexpected-response", (_req, res) => {
+      status = res.statusCode ?? 0;
+      res.setEncoding("utf8");
+      res.on("data", (c: string) => {
+        if (body.length < 4000) body += c;
+      });
+      res.on("end", () => ws.emit("error", new Error("refused")));
+    });
+    ws.once("open", () => resolve(ws));
+    ws.once("error", (err) => {
+      if (mismatch) reject(new CairnError("TLS_FINGERPRINT_MISMATCH", "the server's certificate does not match the pinned fingerprint"));
+      else if (status) reject(refusal(status, body));
+      else reject(new CairnError("CONNECTION_LOST", `cannot connect to ${url}`, { cause: err }));
+      ws.terminate();
+    });
+  });
+}
+
+function refusal(status: number, body: string): CairnError {
+  try {
+    const j = JSON.parse(body) as { error?: { code?: string; message?: string } };
+    if (j.error?.code) return fromWire({ code: j.error.code, message: j.error.message ?? `refused with HTTP ${status}` });
+  } catch {
+    // not JSON: fall through
+  }
+  return new CairnError(status === 401 ? "UNAUTHORIZED" : status === 426 ? "PROTOCOL_VERSION_UNSUPPORTED" : "CONNECTION_LOST", `refused with HTTP ${status}`);
+}

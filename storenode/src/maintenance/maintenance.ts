@@ -1,0 +1,124 @@
+/**
+ * Maintenance of archives, on demand (`maintain` over a control link) or on schedule:
+ *   prune (retention) → verify (optional: SHA-256 of every block; damaged ones marked, the
+ *   connected agent asked to re-send them, otherwise the authority told by file id) → garbage
+ *   collection (refused on a missing referenced block or a clock that went backwards) →
+ *   compaction (rewrites mostly-dead and small packs within the free space above the reserve) →
+ *   the archive's figures recorded.
+ */
+import { CairnError, isCairnError } from "@cairn/protocol";
+import type { Archive } from "../archive/archive.js";
+import type { NodeContext } from "../context.js";
+import { collectGarbage, missingReferencedBlocks } from "./gc.js";
+import { pruneArchive } from "./prune.js";
+
+/** Options of one maintenance run. */
+export interface MaintainOptions {
+  verify: boolean;
+  /** Test hook: runs between GC's mark and sweep (T13). */
+  afterMark?: () => Promise<void>;
+}
+
+/** What a run did (the `maintain` result). */
+export interface MaintainResult {
+  archives: number;
+  prunedVersions: number;
+  removedBlocks: number;
+  compactBytesRemoved: number;
+  damagedBlocks: number;
+}
+
+const running = new WeakSet<Archive>();
+
+/** Maintains one archive. Throws CLOCK_WENT_BACKWARDS or STORE_INCONSISTENT (after verifying). */
+export async function maintainArchive(ctx: NodeContext, ns: string, a: Archive, opts: MaintainOptions): Promise<MaintainResult> {
+  if (running.has(a)) throw new CairnError("CONFLICT", "maintenance is already running on this archive");
+  running.add(a);
+  a.users++;
+  try {
+    return await maintainNow(ctx, ns, a, opts);
+  } finally {
+    a.users--;
+    running.delete(a);
+  }
+}
+
+async function maintainNow(ctx: NodeContext, ns: string, a: Archive, opts: MaintainOptions): Promise<MaintainResult> {
+  const now = ctx.clock.now();
+  const started = now;
+  const last = a.getMeta("lastMaintenance");
+  if (last !== undefined && last !== null && now < last) {
+    throw new CairnError("CLOCK_WENT_BACKWARDS", "the server clock is earlier than the last maintenance; refusing", { details: { lastMaintenance: last } });
+  }
+  const guid = a.placement.archiveGuid;
+  const log = ctx.logger.child({ ns, archiveGuid: guid });
+  a.sessions.expireStale(ctx.opts.sessionMaxIdleMs);
+  const pruned = pruneArchive(a, a.placement.retention, now);
+  let damaged = a.store.stats().damaged;
+  if (opts.verify) {
+    if (missingReferencedBlocks(a).count > 0 && a.store.stats().blocks === 0) await a.store.rebuildIndex();
+    const v = await a.store.verify();
+    damaged = v.damaged.length;
+    if (damaged > 0) {
+      ctx.metrics.damagedBlocks.inc(damaged);
+      log.error({ damagedBlocks: damaged }, "verification found damaged blocks");
+      await reportDamage(ctx, ns, a, v.damaged);
+    }
+  }
+  const sp = ctx.registry.row(ns, guid)?.storePointId ?? 0;
+  let removedBlocks = 0;
+  let compactBytes = 0;
+  try {
+    removedBlocks = (await collectGarbage(a, { now, graceMs: ctx.opts.gcGraceMs, crash: ctx.crash, ...(opts.afterMark ? { afterMark: opts.afterMark } : {}) }))
+      .removedBlocks;
+    compactBytes = (await a.store.compact({ spaceBudgetBytes: Math.max(0, ctx.space.room(sp)) })).bytesRemoved;
+    ctx.crash("gc.afterDeleteBeforeCatalog");
+  } finally {
+    a.setMeta("lastMaintenance", now);
+    a.setMeta("maintenanceDurationMs", Math.max(0, ctx.clock.now() - started));
+    a.setMeta("compactBytesRemoved", (a.getMeta("compactBytesRemoved") ?? 0) + compactBytes);
+    a.recount();
+    ctx.registry.saveReport(ns, a);
+  }
+  log.info({ prunedVersions: pruned.fileVersions, removedBlocks, compactBytesRemoved: compactBytes, damagedBlocks: damaged }, "maintenance ran");
+  return { archives: 1, prunedVersions: pruned.fileVersions, removedBlocks, compactBytesRemoved: compactBytes, damagedBlocks: damaged };
+}
+
+/** Damaged blocks: the connected agent re-sends them (heal); otherwise the authority hears which files. */
+async function reportDamage(ctx: NodeContext, ns: string, a: Archive, ids: readonly Buffer[]): Promise<void> {
+  const guid = a.placement.archiveGuid;
+  if (ctx.hub.heal(ns, guid, Buffer.concat(ids as Buffer[]))) return;
+  const q = a.db.prepare<[Buffer], { file_id: Buffer }>("SELECT DISTINCT file_id FROM file_blocks WHERE block_id = ?");
+  const files = new Map<string, Buffer>();
+  for (const id of ids) for (const r of q.all(id)) files.set(r.file_id.toString("hex"), r.file_id);
+  for (const link of ctx.hub.links(ns)) {
+    await link.peer
+      .call("report-damage", { archiveGuid: guid, damagedBlocks: ids.length, fileIds: [...files.values()].slice(0, 10_000) })
+      .catch((err: unknown) => ctx.logger.warn({ err }, "report-damage failed"));
+  }
+}
+
+/**
+ * Maintains one archive of a namespace, or all of them (`archiveGuid` null). With one archive a
+ * refusal is the call's error; across many, refused archives are logged and skipped.
+ */
+export async function runMaintenance(ctx: NodeContext, ns: string, archiveGuid: string | null, opts: MaintainOptions): Promise<MaintainResult> {
+  const total: MaintainResult = { archives: 0, prunedVersions: 0, removedBlocks: 0, compactBytesRemoved: 0, damagedBlocks: 0 };
+  const guids = archiveGuid ? [archiveGuid] : ctx.db.archives(ns).map((r) => r.guid);
+  for (const guid of guids) {
+    const a = await ctx.registry.get(ns, guid);
+    if (!a) throw new CairnError("NOT_FOUND", "no such archive");
+    try {
+      const r = await maintainArchive(ctx, ns, a, opts);
+      total.archives++;
+      total.prunedVersions += r.prunedVersions;
+      total.removedBlocks += r.removedBlocks;
+      total.compactBytesRemoved += r.compactBytesRemoved;
+      total.damagedBlocks += r.damagedBlocks;
+    } catch (err) {
+      if (archiveGuid) throw err;
+      ctx.logger.error({ err, ns, archiveGuid: guid, code: isCairnError(err) ? err.code : undefined }, "maintenance refused");
+    }
+  }
+  return total;
+}
