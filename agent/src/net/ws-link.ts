@@ -229,6 +229,7 @@ function upgradeError(status: number, body: string, host: string): CairnError {
   let parsed: { code?: unknown; error?: unknown; message?: unknown } | undefined;
   try {
     parsed = JSON.parse(body) as typeof parsed;
+    if (parsed && typeof parsed.error === "object" && parsed.error !== null) parsed = parsed.error as typeof parsed;
   } catch {
     parsed = undefined;
   }

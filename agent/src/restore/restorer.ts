@@ -145,7 +145,7 @@ export class Restorer {
         const fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
         try {
           fchmodSync(fd, e.meta.mode);
-          futimesSync(fd, e.meta.mtimeMs / 1000, e.meta.mtimeMs / 1000);
+          futimesSync(fd, unixSeconds(e.meta.mtimeMs), unixSeconds(e.meta.mtimeMs));
         } finally {
           closeSync(fd);
         }
@@ -354,7 +354,7 @@ export class Restorer {
       if (t.failed) throw t.failed;
       ftruncateSync(t.fd, m.size);
       fchmodSync(t.fd, m.mode);
-      futimesSync(t.fd, m.mtimeMs / 1000, m.mtimeMs / 1000);
+      futimesSync(t.fd, unixSeconds(m.mtimeMs), unixSeconds(m.mtimeMs));
       closeSync(t.fd);
       t.fd = -1;
       this.place(t.temp, t.dest);
@@ -379,4 +379,9 @@ function writeAll(fd: number, buf: Buffer, position: number): void {
 
 function tempName(dest: string): string {
   return join(dirname(dest), `.${basename(dest).slice(0, 180)}.cairn-${randomBytes(6).toString("hex")}.tmp`);
+}
+
+/** Epoch ms → seconds for futimes, nudged by 500 ns (above the double precision of today's epoch seconds) so the kernel's truncation keeps the millisecond. */
+function unixSeconds(ms: number): number {
+  return ms / 1000 + 5e-7;
 }

@@ -1,0 +1,103 @@
+import { createHash, randomBytes } from "node:crypto";
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  openSync,
+  ftruncateSync,
+  closeSync,
+  writeSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runBackup, runRestore } from "@cairn/agent";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestNode, type TestArchive, type TestNode } from "./agent-helpers.js";
+
+const logger = pino({ level: "silent" });
+
+function treeOf(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (d: string, rel: string) => {
+    for (const n of readdirSync(d).sort()) {
+      const p = join(d, n);
+      const r = `${rel}/${n}`;
+      const st = lstatSync(p);
+      if (st.isSymbolicLink()) out.set(r, `link ${readlinkSync(p)}`);
+      else if (st.isDirectory()) {
+        out.set(r, `dir ${(st.mode & 0o7777).toString(8)} ${Math.floor(st.mtimeMs)}`);
+        walk(p, r);
+      } else
+        out.set(r, `file ${(st.mode & 0o7777).toString(8)} ${st.size} ${Math.floor(st.mtimeMs)} ${createHash("sha256").update(readFileSync(p)).digest("hex")}`);
+    }
+  };
+  walk(dir, "");
+  return out;
+}
+
+describe("agent backup and restore against the real storage node", () => {
+  let tn: TestNode;
+  let archive: TestArchive;
+  const work = mkdtempSync(join(tmpdir(), "cairn-e2e-agent-"));
+  const src = join(work, "src");
+  const data = join(work, "agent");
+  const sel = { include: [src], exclude: [], excludePatterns: [] };
+  beforeAll(async () => {
+    tn = await startTestNode();
+    archive = await tn.newArchive();
+    mkdirSync(join(src, "d1/d2/d3/d4/d5/d6/d7/d8/d9/d10"), { recursive: true });
+    writeFileSync(join(src, "d1/d2/d3/d4/d5/d6/d7/d8/d9/d10/deep.txt"), "deep\n");
+    writeFileSync(join(src, "empty.txt"), "");
+    writeFileSync(join(src, "ünïcødé — 文件 🗂.txt"), "unicode name\n");
+    writeFileSync(join(src, "random.bin"), randomBytes(3 * 1024 * 1024));
+    writeFileSync(join(src, "text.log"), "2026-01-01 INFO something happened here\n".repeat(60_000));
+    writeFileSync(join(src, "script.sh"), "#!/bin/sh\n");
+    chmodSync(join(src, "script.sh"), 0o755);
+    writeFileSync(join(src, "private.txt"), "secret\n");
+    chmodSync(join(src, "private.txt"), 0o600);
+    mkdirSync(join(src, "locked-dir"));
+    chmodSync(join(src, "locked-dir"), 0o700);
+    symlinkSync("text.log", join(src, "rel-link"));
+    symlinkSync("/nonexistent/target", join(src, "dangling-link"));
+    // a sparse file larger than 1 GiB with a little data in it
+    const fd = openSync(join(src, "sparse.img"), "w");
+    writeSync(fd, Buffer.from("head"), 0, 4, 0);
+    writeSync(fd, Buffer.from("tail"), 0, 4, 1024 * 1024 * 1024 + 100);
+    ftruncateSync(fd, 1024 * 1024 * 1024 + 4096);
+    closeSync(fd);
+  }, 60_000);
+  afterAll(async () => {
+    await tn?.close();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("backs up a tree and restores every version byte for byte and mode for mode", async () => {
+    const r1 = await runBackup({ dataDir: data, archives: [archive], selection: sel, logger });
+    expect(r1.errors).toBe(0);
+    expect(r1.files).toBe(8);
+    const v1 = treeOf(src);
+    writeFileSync(join(src, "text.log"), "a changed log\n".repeat(1000));
+    rmSync(join(src, "private.txt"));
+    writeFileSync(join(src, "new.txt"), "new file\n");
+    const r2 = await runBackup({ dataDir: data, archives: [archive], selection: sel, logger });
+    expect(r2.errors).toBe(0);
+    const v2 = treeOf(src);
+    const out1 = join(work, "restore-v1");
+    const rr1 = await runRestore({ dataDir: data, archive, at: Date.parse(r1.versionTime), target: out1, paths: [src], logger });
+    expect(rr1.errorList).toEqual([]);
+    expect(treeOf(join(out1, "src"))).toEqual(v1);
+    const out2 = join(work, "restore-v2");
+    const rr2 = await runRestore({ dataDir: data, archive, target: out2, paths: [src], logger });
+    expect(rr2.errors).toBe(0);
+    expect(treeOf(join(out2, "src"))).toEqual(v2);
+    expect(lstatSync(join(out2, "src/sparse.img")).blocks * 512).toBeLessThan(16 * 1024 * 1024);
+  }, 120_000);
+});

@@ -1,0 +1,174 @@
+/**
+ * Helpers for the agent's end-to-end tests: a real storage node on 127.0.0.1 (standalone, no
+ * authority), with this test playing only the authority's signing role. The archive is placed
+ * through the node's tenant control link (`/v1/tenant`, provider key → `tenant-register` →
+ * `place-archive`), and storage tokens are signed with the test's Ed25519 key.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  createPeer,
+  DEFAULT_RETENTION,
+  decodeProviderKey,
+  generateKey,
+  generateSigningKey,
+  MAX_CONTROL_FRAME_BYTES,
+  newGuid,
+  NODE_CHANNEL,
+  publicKeyInfo,
+  type SigningKey,
+  signToken,
+  STORAGE_TOKEN_TTL_MS,
+  systemClock,
+  type Clock,
+  toBuffer,
+} from "@cairn/protocol";
+import { createProviderKey, initStorenode, type StorenodeHandle, startStorenode } from "@cairn/storenode";
+import WebSocket from "ws";
+
+/** A node, its tenant link and a way to make archives. */
+export interface TestNode {
+  dir: string;
+  node: StorenodeHandle;
+  signing: SigningKey;
+  /** Places a new archive and returns what the agent needs to back up to it. */
+  newArchive(o?: { quotaBytes?: number; deviceGuid?: string; userUid?: string }): Promise<TestArchive>;
+  /** Signs another storage token for an archive. */
+  token(a: TestArchive, clock?: Clock): string;
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** An archive placed on the test node. */
+export interface TestArchive {
+  endpoint: { archiveGuid: string; url: string; fingerprint: string; token: string };
+  archiveKey: Buffer;
+  deviceGuid: string;
+  userUid: string;
+  orgUid: string;
+  destinationGuid: string;
+}
+
+async function tenantCall(url: string, fingerprint: string, secret: string | null, method: string, params: unknown): Promise<unknown> {
+  const ws = new WebSocket(url, ["cairn.v1"], {
+    rejectUnauthorized: false,
+    perMessageDeflate: false,
+    headers: secret ? { authorization: `Bearer ${secret}` } : {},
+  });
+  void fingerprint;
+  ws.binaryType = "nodebuffer";
+  await new Promise<void>((res, rej) => {
+    ws.once("open", () => res());
+    ws.once("error", rej);
+    ws.once("unexpected-response", (_q, r) => rej(new Error(`tenant upgrade refused: ${r.statusCode}`)));
+  });
+  const peer = createPeer(NODE_CHANNEL, "a", {
+    send: (f) => ws.send(f),
+    maxFrameBytes: MAX_CONTROL_FRAME_BYTES,
+    handlers: {
+      announce: async () => {
+        throw new Error("not served");
+      },
+      "report-archives": () => ({}),
+    } as never,
+  });
+  ws.on("message", (d) => peer.receive(toBuffer(d as Buffer)));
+  try {
+    return await (peer.call as (m: string, p: unknown) => Promise<unknown>)(method, params);
+  } finally {
+    ws.close();
+  }
+}
+
+/** Starts a standalone storage node on 127.0.0.1:0 with a tenant this test controls. */
+export async function startTestNode(opts: { clock?: Clock } = {}): Promise<TestNode> {
+  const dir = mkdtempSync(join(tmpdir(), "cairn-e2e-node-"));
+  const signing = generateSigningKey();
+  const dataDir = join(dir, "node");
+  await initStorenode({ dataDir, storePoints: [join(dir, "sp1")], trustedAuthorityKeys: [publicKeyInfo(signing)] });
+  const start = () =>
+    startStorenode({
+      dataDir,
+      host: "127.0.0.1",
+      port: 0,
+      connectAuthority: false,
+      maintenanceSchedule: null,
+      verifySchedule: null,
+      ...(opts.clock ? { clock: opts.clock } : {}),
+    });
+  let node = await start();
+  const pk = createProviderKey({ dataDir, tenantName: "agent-tests", urls: [node.url] });
+  const key = decodeProviderKey(pk.providerKey);
+  const tenantUrl = `${node.url.replace(/\/+$/, "")}/v1/tenant`;
+  const authorityGuid = newGuid();
+  const reg = (await tenantCall(tenantUrl, node.fingerprint, null, "tenant-register", {
+    credential: key.credential,
+    authorityGuid,
+    authorityName: "test authority",
+    authorityPublicKeys: [publicKeyInfo(signing)],
+  })) as { tenantSecret: string };
+  const clock = opts.clock ?? systemClock;
+  const t: TestNode = {
+    dir,
+    get node() {
+      return node;
+    },
+    signing,
+    async newArchive(o = {}) {
+      const a = {
+        archiveGuid: newGuid(),
+        deviceGuid: o.deviceGuid ?? newGuid(),
+        userUid: o.userUid ?? newGuid(),
+        orgUid: newGuid(),
+        destinationGuid: newGuid(),
+      };
+      await tenantCall(`${node.url.replace(/\/+$/, "")}/v1/tenant`, node.fingerprint, reg.tenantSecret, "place-archive", {
+        archiveGuid: a.archiveGuid,
+        storePointId: null,
+        deviceGuid: a.deviceGuid,
+        userUid: a.userUid,
+        orgUid: a.orgUid,
+        destinationGuid: a.destinationGuid,
+        quotaBytes: o.quotaBytes ?? -1,
+        retention: DEFAULT_RETENTION,
+        cold: false,
+      });
+      const archive: TestArchive = {
+        endpoint: { archiveGuid: a.archiveGuid, url: `${node.url.replace(/\/+$/, "")}/v1/data`, fingerprint: node.fingerprint, token: "" },
+        archiveKey: generateKey(),
+        ...a,
+      };
+      archive.endpoint.token = t.token(archive, clock);
+      return archive;
+    },
+    token(a, c = clock) {
+      return signToken(
+        {
+          typ: "storage",
+          iss: authorityGuid,
+          sub: a.deviceGuid,
+          aud: a.destinationGuid,
+          dev: a.deviceGuid,
+          usr: a.userUid,
+          org: a.orgUid,
+          arc: a.endpoint.archiveGuid,
+          dst: a.destinationGuid,
+          scope: "all",
+        },
+        signing,
+        c,
+        STORAGE_TOKEN_TTL_MS,
+      );
+    },
+    async restart() {
+      await node.close();
+      node = await start();
+    },
+    async close() {
+      await node.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return t;
+}
