@@ -28,7 +28,7 @@ export { type RegisterOptions, type RegisterResult, registerAgent, syncConfig } 
 export { type AgentHandle, type StartAgentOptions, startAgent } from "./daemon/agent-daemon.js";
 export { deauthorizeLocal } from "./daemon/deauthorize.js";
 export { inRunWindow, type RunWindow } from "./daemon/run-window.js";
-export type { ArchiveEndpoint } from "./net/data-session.js";
+export { type ArchiveEndpoint, DataSession } from "./net/data-session.js";
 export { RateLimiter } from "./net/rate-limiter.js";
 export type { ProgressEvent, ProgressSink } from "./progress.js";
 export { type ArchiveRestoreOptions, type ArchiveRestoreResult, archiveFileHistory, runArchiveRestore } from "./restore/run-restore.js";

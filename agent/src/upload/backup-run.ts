@@ -178,6 +178,7 @@ class Run {
   private stageBytes = 0;
   private stageChain: Promise<void> = Promise.resolve();
   private staged = 0;
+  private changedFiles = 0;
   private readonly errors: ScanError[] = [];
   private uploadedBytes = 0;
   private uploadedBlocks = 0;
@@ -270,7 +271,7 @@ class Run {
       mode,
       files: totals.files,
       bytes: totals.bytes,
-      changedFiles: this.staged,
+      changedFiles: this.changedFiles,
       changedBytes: this.changedBytes,
       deletedFiles: this.deletedFiles,
       uploadedBytes: this.uploadedBytes,
@@ -384,6 +385,7 @@ class Run {
   }
 
   private stage(p: PendingEntry): void {
+    if (p.kind === KIND.FILE && !p.deleted) this.changedFiles++;
     this.stageBuf.push(p);
     this.stageBytes += (p.blocks?.length ?? 0) + (p.meta?.length ?? 0) + 64;
     if (this.stageBuf.length >= STAGE_BATCH_FILES || this.stageBytes >= STAGE_BATCH_BYTES) this.flushStage();

@@ -1,0 +1,221 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer, type Server, type Socket, connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AGENT_VERSION, DataSession, runBackup, runRestore } from "@cairn/agent";
+import { deriveArchiveKeys, encodeFrame, DATA_CHANNEL, chunkId, fileIdFor, sealBlock, sealFileMeta, sealManifest, sha256, systemClock } from "@cairn/protocol";
+import Database from "better-sqlite3";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestNode, type TestNode } from "./agent-helpers.js";
+
+const logger = pino({ level: "silent" });
+
+/** H4: a loopback TCP proxy that can cut the first connection after N upstream bytes. */
+async function cuttingProxy(
+  target: number,
+  cutAfter: number,
+): Promise<{ port: number; upstream: () => number; cuts: () => number; close: () => Promise<void> }> {
+  let up = 0;
+  let cuts = 0;
+  let cutDone = false;
+  const socks = new Set<Socket>();
+  const server: Server = createServer((c) => {
+    const s = connect(target, "127.0.0.1");
+    socks.add(c);
+    socks.add(s);
+    let seen = 0;
+    c.on("data", (d) => {
+      up += d.length;
+      seen += d.length;
+      if (!cutDone && seen > cutAfter) {
+        cutDone = true;
+        cuts++;
+        c.destroy();
+        s.destroy();
+        return;
+      }
+      s.write(d);
+    });
+    s.on("data", (d) => c.write(d));
+    c.on("close", () => s.destroy());
+    s.on("close", () => c.destroy());
+    c.on("error", () => s.destroy());
+    s.on("error", () => c.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    port,
+    upstream: () => up,
+    cuts: () => cuts,
+    close: async () => {
+      for (const s of socks) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+describe("agent reliability against the real storage node", () => {
+  let tn: TestNode;
+  const work = mkdtempSync(join(tmpdir(), "cairn-e2e-rel-"));
+  beforeAll(async () => {
+    tn = await startTestNode();
+  });
+  afterAll(async () => {
+    await tn?.close();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("dedup: a copy grows the archive by under 1%, a one-byte insert uploads under 3 MB, a lost cache re-uploads nothing", async () => {
+    const a = await tn.newArchive();
+    const src = join(work, "dedup");
+    mkdirSync(src);
+    const big = randomBytes(20 * 1024 * 1024);
+    writeFileSync(join(src, "a.bin"), big);
+    const data = join(work, "dedup-agent");
+    const sel = { include: [src], exclude: [], excludePatterns: [] };
+    const r1 = await runBackup({ dataDir: data, archives: [a], selection: sel, logger });
+    writeFileSync(join(src, "copy.bin"), big);
+    const r2 = await runBackup({ dataDir: data, archives: [a], selection: sel, logger });
+    expect(r2.changedFiles).toBe(1);
+    expect(r2.uploadedBytes).toBeLessThan(r1.uploadedBytes * 0.01);
+    writeFileSync(join(src, "a.bin"), Buffer.concat([Buffer.from([7]), big]));
+    const r3 = await runBackup({ dataDir: data, archives: [a], selection: sel, logger });
+    expect(r3.uploadedBytes).toBeLessThan(3 * 1000 * 1000);
+    // no-change backup: nothing read, nothing sent
+    const r4 = await runBackup({ dataDir: data, archives: [a], selection: sel, logger });
+    expect(r4.changedFiles).toBe(0);
+    expect(r4.uploadedBytes).toBe(0);
+    // lose the cache: everything is read again, nothing uploaded
+    rmSync(join(data, "agent.db"));
+    rmSync(join(data, "agent.db-wal"), { force: true });
+    rmSync(join(data, "agent.db-shm"), { force: true });
+    const r5 = await runBackup({ dataDir: data, archives: [a], selection: sel, logger });
+    expect(r5.changedFiles).toBeGreaterThanOrEqual(2);
+    expect(r5.uploadedBytes).toBe(0);
+  }, 60_000);
+
+  it("T09: a cut connection resumes without re-sending acknowledged blocks, and the version restores", async () => {
+    const a = await tn.newArchive();
+    const src = join(work, "resume");
+    mkdirSync(src);
+    for (let i = 0; i < 12; i++) writeFileSync(join(src, `r${i}.bin`), randomBytes(1024 * 1024));
+    const port = Number(new URL(a.endpoint.url).port);
+    const proxy = await cuttingProxy(port, 4 * 1024 * 1024);
+    const viaProxy = { ...a, endpoint: { ...a.endpoint, url: a.endpoint.url.replace(`:${port}`, `:${proxy.port}`) } };
+    try {
+      const r = await runBackup({
+        dataDir: join(work, "resume-agent"),
+        archives: [viaProxy],
+        selection: { include: [src], exclude: [], excludePatterns: [] },
+        logger,
+      });
+      expect(proxy.cuts()).toBe(1);
+      expect(r.destinations[0]?.reconnects).toBeGreaterThanOrEqual(1);
+      expect(r.errors).toBe(0);
+      // bytes beyond one copy of the data: at most the unacknowledged window (48 MiB) — here far less
+      expect(proxy.upstream() - r.uploadedBytes).toBeLessThan(12 * 1024 * 1024);
+      const out = join(work, "resume-out");
+      const rr = await runRestore({ dataDir: join(work, "resume-agent"), archive: a, target: out, paths: [src], logger });
+      expect(rr.errors).toBe(0);
+      for (let i = 0; i < 12; i++) expect(readFileSync(join(out, "resume", `r${i}.bin`)).equals(readFileSync(join(src, `r${i}.bin`)))).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  }, 60_000);
+
+  it("T20: a head older than (or forked from) the last committed version is refused", async () => {
+    const a = await tn.newArchive();
+    const src = join(work, "rollback");
+    mkdirSync(src);
+    writeFileSync(join(src, "f.txt"), "v1");
+    const data = join(work, "rollback-agent");
+    const sel = { include: [src], exclude: [], excludePatterns: [] };
+    await runBackup({ dataDir: data, archives: [a], selection: sel, logger });
+    const db = new Database(join(data, "agent.db"));
+    db.prepare("UPDATE archives SET last_seq = last_seq + 1").run();
+    await expect(runBackup({ dataDir: data, archives: [a], selection: sel, logger })).rejects.toMatchObject({ code: "ROLLBACK_DETECTED" });
+    db.prepare("UPDATE archives SET last_seq = last_seq - 1, last_manifest_hash = ?").run(Buffer.alloc(32, 1));
+    await expect(runBackup({ dataDir: data, archives: [a], selection: sel, logger })).rejects.toMatchObject({ code: "ROLLBACK_DETECTED" });
+    db.close();
+  }, 60_000);
+
+  it("T36: malicious archive entries cannot escape the restore target", async () => {
+    const a = await tn.newArchive();
+    const keys = deriveArchiveKeys(a.archiveKey, a.endpoint.archiveGuid);
+    const outside = join(work, "outside");
+    mkdirSync(outside);
+    writeFileSync(join(outside, "passwd"), "sentinel");
+    const before = statSync(join(outside, "passwd")).mtimeMs;
+    const s = new DataSession({ endpoint: a.endpoint, mode: "backup", agentVersion: AGENT_VERSION, clock: systemClock, logger });
+    const opened = await s.open();
+    const plain = Buffer.from("pwned\n");
+    const id = chunkId(keys, plain);
+    const sealed = sealBlock(keys, id, plain);
+    s.put(id.toString("latin1"), encodeFrame(DATA_CHANNEL.id, { type: "put", id, sha: sha256(sealed), data: sealed }));
+    await s.flush();
+    const entry = (path: string, type: "file" | "symlink" | "dir", target?: string) => {
+      const fileId = fileIdFor(keys, path);
+      const isFile = type === "file";
+      const meta = sealFileMeta(keys, fileId, {
+        path,
+        type,
+        mode: 0o644,
+        mtimeMs: 0,
+        size: isFile ? plain.length : 0,
+        blockSizes: isFile ? [plain.length] : [],
+        ...(target ? { target } : {}),
+      });
+      return { fileId, deleted: false, size: isFile ? plain.length : 0, blocks: isFile ? id : Buffer.alloc(0), meta };
+    };
+    const files = [
+      entry("/evil", "symlink", outside),
+      entry("/evil/passwd", "file"),
+      entry("../../escape.txt", "file"),
+      entry("/a/../../escape2.txt", "file"),
+      entry("/nul\0name", "file"),
+      entry("/ok/fine.txt", "file"),
+    ];
+    await s.call("stage-files", { sessionId: s.sessionId ?? "", files });
+    const { blob, hash } = sealManifest(keys, {
+      v: 1,
+      archiveGuid: a.endpoint.archiveGuid,
+      seq: 1,
+      prevManifestHash: null,
+      createdClient: 0,
+      files: 6,
+      bytes: 6,
+      changedFiles: 6,
+    });
+    await s.call("commit", {
+      sessionId: s.sessionId ?? "",
+      seq: (opened.head?.seq ?? 0) + 1,
+      prevManifestHash: null,
+      manifest: blob,
+      manifestHash: hash,
+      clientTime: 0,
+      stats: { selectedFiles: 6, selectedBytes: 6, todoFiles: 0, todoBytes: 0 },
+      complete: true,
+    });
+    await s.close();
+    const target = join(work, "t36-target");
+    const r = await runRestore({ dataDir: join(work, "t36-agent"), archive: a, target, logger });
+    expect(readFileSync(join(outside, "passwd"), "utf8")).toBe("sentinel");
+    expect(statSync(join(outside, "passwd")).mtimeMs).toBe(before);
+    expect(readFileSync(join(target, "ok/fine.txt"), "utf8")).toBe("pwned\n");
+    expect(existsSync(join(work, "escape.txt"))).toBe(false);
+    // the file went inside the target; the symlink then found a directory in its way
+    expect(readFileSync(join(target, "evil/passwd"), "utf8")).toBe("pwned\n");
+    expect(r.errorList.map((e) => e.code).sort()).toEqual(["CONFLICT", "UNSAFE_PATH", "UNSAFE_PATH", "UNSAFE_PATH"]);
+    // a symlink planted in the target where a directory will go is never followed
+    const target2 = join(work, "t36-target2");
+    mkdirSync(target2);
+    symlinkSync(outside, join(target2, "evil"));
+    const r2 = await runRestore({ dataDir: join(work, "t36-agent"), archive: a, target: target2, logger });
+    expect(readFileSync(join(outside, "passwd"), "utf8")).toBe("sentinel");
+    expect(statSync(join(outside, "passwd")).mtimeMs).toBe(before);
+    expect(r2.errorList.filter((e) => e.code === "UNSAFE_PATH").length).toBe(4);
+  }, 60_000);
+});
