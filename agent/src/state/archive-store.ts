@@ -27,10 +27,26 @@ export interface ArchiveRow {
   lastFullScan: number | null;
 }
 
-const COLS = `archive_guid AS archiveGuid, destination_guid AS destinationGuid, destination_name AS destinationName, server_guid AS serverGuid,
-  url, fingerprint, token, token_expires_at AS tokenExpiresAt, last_seq AS lastSeq, last_manifest_hash AS lastManifestHash,
-  session_id AS sessionId, last_backup AS lastBackup, last_completed_backup AS lastCompletedBackup, selected_files AS selectedFiles,
-  selected_bytes AS selectedBytes, todo_files AS todoFiles, todo_bytes AS todoBytes, last_full_scan AS lastFullScan`;
+/** One static UPDATE per updatable field (SQL is never built from values). */
+const UPDATES: Record<string, string> = {
+  destinationGuid: "UPDATE archives SET destination_guid = @value WHERE archive_guid = @archiveGuid",
+  destinationName: "UPDATE archives SET destination_name = @value WHERE archive_guid = @archiveGuid",
+  serverGuid: "UPDATE archives SET server_guid = @value WHERE archive_guid = @archiveGuid",
+  url: "UPDATE archives SET url = @value WHERE archive_guid = @archiveGuid",
+  fingerprint: "UPDATE archives SET fingerprint = @value WHERE archive_guid = @archiveGuid",
+  token: "UPDATE archives SET token = @value WHERE archive_guid = @archiveGuid",
+  tokenExpiresAt: "UPDATE archives SET token_expires_at = @value WHERE archive_guid = @archiveGuid",
+  lastSeq: "UPDATE archives SET last_seq = @value WHERE archive_guid = @archiveGuid",
+  lastManifestHash: "UPDATE archives SET last_manifest_hash = @value WHERE archive_guid = @archiveGuid",
+  sessionId: "UPDATE archives SET session_id = @value WHERE archive_guid = @archiveGuid",
+  lastBackup: "UPDATE archives SET last_backup = @value WHERE archive_guid = @archiveGuid",
+  lastCompletedBackup: "UPDATE archives SET last_completed_backup = @value WHERE archive_guid = @archiveGuid",
+  selectedFiles: "UPDATE archives SET selected_files = @value WHERE archive_guid = @archiveGuid",
+  selectedBytes: "UPDATE archives SET selected_bytes = @value WHERE archive_guid = @archiveGuid",
+  todoFiles: "UPDATE archives SET todo_files = @value WHERE archive_guid = @archiveGuid",
+  todoBytes: "UPDATE archives SET todo_bytes = @value WHERE archive_guid = @archiveGuid",
+  lastFullScan: "UPDATE archives SET last_full_scan = @value WHERE archive_guid = @archiveGuid",
+};
 
 /** Reads and writes archive rows. */
 export class ArchiveStore {
@@ -38,12 +54,12 @@ export class ArchiveStore {
 
   /** Every archive. */
   list(): ArchiveRow[] {
-    return this.db.prepare(`SELECT ${COLS} FROM archives ORDER BY destination_name, archive_guid`).all() as ArchiveRow[];
+    return this.db.prepare("SELECT archive_guid AS archiveGuid, destination_guid AS destinationGuid, destination_name AS destinationName, server_guid AS serverGuid, url, fingerprint, token, token_expires_at AS tokenExpiresAt, last_seq AS lastSeq, last_manifest_hash AS lastManifestHash, session_id AS sessionId, last_backup AS lastBackup, last_completed_backup AS lastCompletedBackup, selected_files AS selectedFiles, selected_bytes AS selectedBytes, todo_files AS todoFiles, todo_bytes AS todoBytes, last_full_scan AS lastFullScan FROM archives ORDER BY destination_name, archive_guid").all() as ArchiveRow[];
   }
 
   /** One archive. */
   get(archiveGuid: string): ArchiveRow | undefined {
-    return this.db.prepare(`SELECT ${COLS} FROM archives WHERE archive_guid = ?`).get(archiveGuid) as ArchiveRow | undefined;
+    return this.db.prepare("SELECT archive_guid AS archiveGuid, destination_guid AS destinationGuid, destination_name AS destinationName, server_guid AS serverGuid, url, fingerprint, token, token_expires_at AS tokenExpiresAt, last_seq AS lastSeq, last_manifest_hash AS lastManifestHash, session_id AS sessionId, last_backup AS lastBackup, last_completed_backup AS lastCompletedBackup, selected_files AS selectedFiles, selected_bytes AS selectedBytes, todo_files AS todoFiles, todo_bytes AS todoBytes, last_full_scan AS lastFullScan FROM archives WHERE archive_guid = ?").get(archiveGuid) as ArchiveRow | undefined;
   }
 
   /** Creates or updates the endpoint and token of an archive (keeps its history). */
@@ -70,29 +86,12 @@ export class ArchiveStore {
 
   /** Updates selected fields. */
   update(archiveGuid: string, fields: Partial<Omit<ArchiveRow, "archiveGuid">>): void {
-    const map: Record<string, string> = {
-      destinationGuid: "destination_guid",
-      destinationName: "destination_name",
-      serverGuid: "server_guid",
-      url: "url",
-      fingerprint: "fingerprint",
-      token: "token",
-      tokenExpiresAt: "token_expires_at",
-      lastSeq: "last_seq",
-      lastManifestHash: "last_manifest_hash",
-      sessionId: "session_id",
-      lastBackup: "last_backup",
-      lastCompletedBackup: "last_completed_backup",
-      selectedFiles: "selected_files",
-      selectedBytes: "selected_bytes",
-      todoFiles: "todo_files",
-      todoBytes: "todo_bytes",
-      lastFullScan: "last_full_scan",
-    };
-    const keys = Object.keys(fields).filter((k) => map[k] !== undefined);
-    if (keys.length === 0) return;
-    const sets = keys.map((k) => `${map[k]} = @${k}`).join(", ");
-    this.db.prepare(`UPDATE archives SET ${sets} WHERE archive_guid = @archiveGuid`).run({ ...fields, archiveGuid });
+    this.db.transaction(() => {
+      for (const [k, value] of Object.entries(fields)) {
+        const sql = UPDATES[k];
+        if (sql) this.db.prepare(sql).run({ value, archiveGuid });
+      }
+    })();
   }
 
   /** Removes an archive row and its cache. */
