@@ -54,12 +54,20 @@ export class ArchiveStore {
 
   /** Every archive. */
   list(): ArchiveRow[] {
-    return this.db.prepare("SELECT archive_guid AS archiveGuid, destination_guid AS destinationGuid, destination_name AS destinationName, server_guid AS serverGuid, url, fingerprint, token, token_expires_at AS tokenExpiresAt, last_seq AS lastSeq, last_manifest_hash AS lastManifestHash, session_id AS sessionId, last_backup AS lastBackup, last_completed_backup AS lastCompletedBackup, selected_files AS selectedFiles, selected_bytes AS selectedBytes, todo_files AS todoFiles, todo_bytes AS todoBytes, last_full_scan AS lastFullScan FROM archives ORDER BY destination_name, archive_guid").all() as ArchiveRow[];
+    return this.db
+      .prepare(
+        "SELECT archive_guid AS archiveGuid, destination_guid AS destinationGuid, destination_name AS destinationName, server_guid AS serverGuid, url, fingerprint, token, token_expires_at AS tokenExpiresAt, last_seq AS lastSeq, last_manifest_hash AS lastManifestHash, session_id AS sessionId, last_backup AS lastBackup, last_completed_backup AS lastCompletedBackup, selected_files AS selectedFiles, selected_bytes AS selectedBytes, todo_files AS todoFiles, todo_bytes AS todoBytes, last_full_scan AS lastFullScan FROM archives ORDER BY destination_name, archive_guid",
+      )
+      .all() as ArchiveRow[];
   }
 
   /** One archive. */
   get(archiveGuid: string): ArchiveRow | undefined {
-    return this.db.prepare("SELECT archive_guid AS archiveGuid, destination_guid AS destinationGuid, destination_name AS destinationName, server_guid AS serverGuid, url, fingerprint, token, token_expires_at AS tokenExpiresAt, last_seq AS lastSeq, last_manifest_hash AS lastManifestHash, session_id AS sessionId, last_backup AS lastBackup, last_completed_backup AS lastCompletedBackup, selected_files AS selectedFiles, selected_bytes AS selectedBytes, todo_files AS todoFiles, todo_bytes AS todoBytes, last_full_scan AS lastFullScan FROM archives WHERE archive_guid = ?").get(archiveGuid) as ArchiveRow | undefined;
+    return this.db
+      .prepare(
+        "SELECT archive_guid AS archiveGuid, destination_guid AS destinationGuid, destination_name AS destinationName, server_guid AS serverGuid, url, fingerprint, token, token_expires_at AS tokenExpiresAt, last_seq AS lastSeq, last_manifest_hash AS lastManifestHash, session_id AS sessionId, last_backup AS lastBackup, last_completed_backup AS lastCompletedBackup, selected_files AS selectedFiles, selected_bytes AS selectedBytes, todo_files AS todoFiles, todo_bytes AS todoBytes, last_full_scan AS lastFullScan FROM archives WHERE archive_guid = ?",
+      )
+      .get(archiveGuid) as ArchiveRow | undefined;
   }
 
   /** Creates or updates the endpoint and token of an archive (keeps its history). */
