@@ -47,16 +47,21 @@ export interface RequestOptions {
   /** Do not treat a 401 as the end of the session (the sign-in calls). */
   allow401?: boolean;
   accept?: string;
+  /** Extra headers (the storage hop's `Authorization: token …`, API.md §9). */
+  headers?: Record<string, string>;
+  /** Another origin to send to (a storage URL that is not the console's own origin). */
+  origin?: string;
 }
 
 async function send(method: string, path: string, opts: RequestOptions): Promise<Response> {
-  const headers: Record<string, string> = { Accept: opts.accept ?? "application/json" };
+  const headers: Record<string, string> = { Accept: opts.accept ?? "application/json", ...opts.headers };
   if (opts.body !== undefined) headers["Content-Type"] = "application/json";
   if (method !== "GET" && method !== "HEAD" && csrfToken.value) headers[CSRF_HEADER] = csrfToken.value;
   const init: RequestInit = { method, headers, credentials: "same-origin", cache: "no-store" };
   if (opts.body !== undefined) init.body = JSON.stringify(opts.body);
   if (opts.signal) init.signal = opts.signal;
-  const res = await fetch(withQuery(path, opts.query), init);
+  const sameOrigin = !opts.origin || opts.origin === window.location.origin;
+  const res = await fetch((sameOrigin ? "" : opts.origin) + withQuery(path, opts.query), init);
   if (!res.ok) throw await toError(res, opts.allow401 === true);
   return res;
 }
@@ -99,8 +104,8 @@ async function unwrap<T>(res: Response): Promise<T> {
 }
 
 /** GET a JSON payload. */
-export async function get<T>(path: string, query?: Query, signal?: AbortSignal): Promise<T> {
-  const opts: RequestOptions = {};
+export async function get<T>(path: string, query?: Query, signal?: AbortSignal, extra: RequestOptions = {}): Promise<T> {
+  const opts: RequestOptions = { ...extra };
   if (query) opts.query = query;
   if (signal) opts.signal = signal;
   return unwrap<T>(await send("GET", path, opts));

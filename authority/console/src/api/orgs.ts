@@ -63,8 +63,8 @@ export function getPackets(orgId: number, signal?: AbortSignal): Promise<Record<
   return get<Record<string, SettingPacket>>(`/api/OrgSetting/${orgId}`, undefined, signal);
 }
 
-/** Sets packets at this org (`locked` locks them for descendants). */
-export function putPackets(orgId: number, packets: { key: string; value: string; locked: boolean }[]): Promise<unknown> {
+/** Sets packets at this org (`locked` locks them for descendants; a null value inherits again). */
+export function putPackets(orgId: number, packets: { key: string; value: string | null; locked: boolean }[]): Promise<unknown> {
   return put(`/api/OrgSetting/${orgId}`, { packets });
 }
 

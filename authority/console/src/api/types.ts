@@ -170,6 +170,8 @@ export interface SettingPacket {
   locked: boolean;
   /** The orgId that supplies the value. */
   id?: number;
+  /** Cairn: this org itself locks the key for its descendants. */
+  lockedForChildren?: boolean;
 }
 
 /** A cold-storage row (API.md §7.2). */

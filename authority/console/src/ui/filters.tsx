@@ -73,7 +73,7 @@ export interface Chip {
 }
 
 /** "Filtered by: <chip ✕> …", shown when a non-default filter is applied. */
-export function FilterChips({ chips }: { chips: (Chip | null | false | undefined | 0)[] }) {
+export function FilterChips({ chips }: { chips: (Chip | null | false | undefined | 0 | "")[] }) {
   const shown = chips.filter((c): c is Chip => !!c);
   if (shown.length === 0) return null;
   return (
