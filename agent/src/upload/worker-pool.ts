@@ -55,7 +55,7 @@ export class WorkerPool {
   private start(): void {
     const url = workerUrl();
     for (let i = 0; i < this.size; i++) {
-      const worker = new Worker(url, { workerData: this.init });
+      const worker = new Worker(url, { workerData: this.init, execArgv: [] });
       const slot: Slot = { worker, outstandingBytes: 0, tasks: new Map() };
       worker.on("message", (msg: FromWorker) => {
         if (msg.t === "taskdone") {
