@@ -175,6 +175,8 @@ export interface AuthWrites {
   touchSession(sessionHash: string, at: number, expiresAt: number): Promise<void>;
   revokeSession(sessionHash: string, at: number): Promise<void>;
   revokeSessionsOf(userId: number, at: number): Promise<void>;
+  /** A session that finished two-factor enrollment may do everything. */
+  clearSessionEnrollOnly(sessionHash: string): Promise<void>;
   insertApiToken(t: Omit<ApiTokenRecord, "tokenId">): Promise<ApiTokenRecord>;
   revokeApiToken(tokenId: number, at: number): Promise<void>;
   touchApiToken(tokenId: number, at: number): Promise<void>;

@@ -92,6 +92,10 @@ export class SqliteAuthQueries implements AuthReads, AuthWrites {
     this.q.run("UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL", at, userId);
   }
 
+  async clearSessionEnrollOnly(sessionHash: string): Promise<void> {
+    this.q.run("UPDATE sessions SET enroll_only = 0 WHERE session_hash = ?", sessionHash);
+  }
+
   async insertApiToken(t: Omit<ApiTokenRecord, "tokenId">): Promise<ApiTokenRecord> {
     const r = this.q.run(
       "INSERT INTO api_tokens (token_hash, user_id, name, created_at, expires_at, last_used_at, revoked_at) VALUES (@tokenHash, @userId, @name, @createdAt, @expiresAt, @lastUsedAt, @revokedAt)",

@@ -1,0 +1,39 @@
+/**
+ * In-process notifications from the core to the parts that push things to agents and storage
+ * nodes (devices and storage): "the effective settings of these orgs changed", "these
+ * credentials were revoked". Listeners must not throw; errors are the listener's to log.
+ */
+import type { NewRevocation } from "./db/records.js";
+
+/** Events and their payloads. */
+export interface AuthorityEventMap {
+  /** Effective settings (or the offered destinations) of these orgs' subtrees changed. */
+  "settings-changed": { orgIds: number[] };
+  /** These users moved to another org (their devices' settings changed). */
+  "users-moved": { userIds: number[]; toOrgId: number };
+  /** Credentials were revoked: storage nodes must learn it, open sockets must close. */
+  revoked: { revocations: NewRevocation[]; userIds: number[]; deviceIds: number[] };
+}
+
+type Listener<T> = (payload: T) => void;
+
+/** A small typed event bus. */
+export class AuthorityEvents {
+  private readonly listeners = new Map<keyof AuthorityEventMap, Set<Listener<never>>>();
+
+  /** Subscribes; returns the unsubscribe function. */
+  on<K extends keyof AuthorityEventMap>(event: K, fn: Listener<AuthorityEventMap[K]>): () => void {
+    let set = this.listeners.get(event);
+    if (set === undefined) {
+      set = new Set();
+      this.listeners.set(event, set);
+    }
+    set.add(fn as Listener<never>);
+    return () => set.delete(fn as Listener<never>);
+  }
+
+  /** Notifies every listener (after the change committed). */
+  emit<K extends keyof AuthorityEventMap>(event: K, payload: AuthorityEventMap[K]): void {
+    for (const fn of this.listeners.get(event) ?? []) (fn as Listener<AuthorityEventMap[K]>)(payload);
+  }
+}
