@@ -81,9 +81,30 @@ export function readBool(tree: SettingsTree | undefined, dotted: string, fallbac
   return v === null ? fallback : v.toLowerCase() === "true";
 }
 
+/** Reads an object value (a run window, a retention policy), unwrapping a lock; null for nil. */
+export function readObject(tree: SettingsTree | undefined, dotted: string): { value: Node | null; locked: boolean } {
+  const v = walk(tree, dotted.split("."));
+  if (!isObj(v)) return { value: null, locked: false };
+  const locked = v["@locked"] === "true";
+  if ("#text" in v) return { value: isObj(v["#text"]) ? (v["#text"] as Node) : null, locked };
+  if (v["@nil"] === "true") return { value: null, locked };
+  return { value: v, locked: false };
+}
+
+/** Writes an object value (null: nil), keeping a lock form. */
+export function writeObject(tree: SettingsTree, dotted: string, value: Node | null): void {
+  const path = dotted.split(".");
+  const key = path[path.length - 1] as string;
+  const p = parentOf(tree, path);
+  const prev = p[key];
+  const inner: unknown = value === null ? { "@nil": "true" } : value;
+  p[key] = isObj(prev) && prev["@locked"] === "true" ? { "@locked": "true", "#text": value === null ? { "@nil": "true" } : value } : inner;
+}
+
 /** Reads a list of strings stored as a JSON array (or a single string). */
 export function readList(tree: SettingsTree | undefined, dotted: string): string[] {
-  const v = walk(tree, dotted.split("."));
+  let v = walk(tree, dotted.split("."));
+  if (isObj(v) && "#text" in v) v = v["#text"];
   if (Array.isArray(v)) return v.map((x) => (isObj(x) ? String(x["#text"] ?? "") : String(x))).filter(Boolean);
   if (typeof v === "string") return v ? [v] : [];
   return [];
@@ -92,7 +113,10 @@ export function readList(tree: SettingsTree | undefined, dotted: string): string
 /** Writes a list of strings. */
 export function writeList(tree: SettingsTree, dotted: string, values: string[]): void {
   const path = dotted.split(".");
-  parentOf(tree, path)[path[path.length - 1] as string] = values;
+  const key = path[path.length - 1] as string;
+  const p = parentOf(tree, path);
+  const prev = p[key];
+  p[key] = isObj(prev) && prev["@locked"] === "true" ? { "@locked": "true", "#text": values } : values;
 }
 
 /** The backup sets of a tree, as a mutable array view (the locked-count form included). */

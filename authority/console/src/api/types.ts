@@ -153,6 +153,24 @@ export interface OrgInherit {
   orgNameProvidingDeviceDefaults?: string | null;
 }
 
+/** An org named in settings metadata. */
+export interface OrgRef {
+  orgId: number;
+  orgName: string;
+}
+
+/**
+ * Cairn: where each setting comes from and which locks hold it (the resolver's answer,
+ * docs/console.md "Settings metadata"). Keys are `group.field` (`quota.maxSeats`,
+ * `packets.device_webRestore_enabled`).
+ */
+export interface SettingsMeta {
+  groupSource: Record<string, OrgRef>;
+  inherits: Record<string, boolean>;
+  lockedBy: Record<string, OrgRef>;
+  ownLocks: string[];
+}
+
 /** The org with every `inc` part: what PUT /api/Org/{id} takes back whole (API.md §5.1). */
 export interface OrgWithSettings extends Org {
   settings: OrgSettingsValues;
@@ -160,6 +178,9 @@ export interface OrgWithSettings extends Org {
   settingsSummary?: Partial<OrgSettingsValues>;
   orgInheritDto?: OrgInherit;
   deviceDefaults?: SettingsTree;
+  settingsMeta?: SettingsMeta;
+  /** Cairn, in PUT bodies only: this org's locks for its descendants (absent keys unchanged). */
+  settingsLocks?: Record<string, boolean>;
   [key: string]: unknown;
 }
 

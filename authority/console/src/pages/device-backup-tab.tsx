@@ -1,20 +1,29 @@
 /**
- * Device backup defaults → Backup: what to include and exclude (per backup set: paths, file
- * name exclusions, destinations), how often to back up, when, and how long to keep versions.
+ * Device backup defaults → Backup: what to include and exclude (per backup set: paths, file name
+ * exclusions, destinations, lock for users), how often and when to back up, and how long to keep
+ * versions (the retention bands of the protocol's RetentionPolicy).
  */
 import type { DestinationRef } from "../api/types.js";
-import { minutesLabel } from "../device-keys.js";
-import { backupSets, setDestinations, setInfo, setPaths, setPatterns, writeSetDestinations, writeSetPaths, writeSetPatterns } from "../settings-tree.js";
+import { DEFAULT_BANDS, DEVICE_OBJECTS, msLabel } from "../device-keys.js";
+import {
+  backupSets,
+  readObject,
+  setDestinations,
+  setInfo,
+  setPaths,
+  setPatterns,
+  writeObject,
+  writeSetDestinations,
+  writeSetPaths,
+  writeSetPatterns,
+} from "../settings-tree.js";
 import { NumberField, Select, Switch, TextArea } from "../ui/forms.js";
 import type { TreeAccess } from "./device-defaults.js";
 
-const FREQUENCIES = [1, 5, 15, 30, 60, 120, 240, 480, 1440];
-const BANDS = {
-  lastWeekIntervalMinutes: [0, 15, 30, 60, 240, 1440],
-  lastNinetyDaysIntervalMinutes: [60, 240, 1440, 10080],
-  lastYearIntervalMinutes: [1440, 10080, 43200],
-  previousYearsIntervalMinutes: [10080, 43200, 129600, -1],
-} as const;
+const MIN = 60_000;
+const DAY = 86_400_000;
+const FREQUENCIES = [1, 5, 15, 30, 60, 120, 240, 480, 1440].map((m) => m * MIN);
+const SPACINGS = [0, 15 * MIN, 30 * MIN, 60 * MIN, 4 * 60 * MIN, DAY, 7 * DAY, 30 * DAY, 90 * DAY];
 const DAYS = "SMTWTFS";
 const DAY_NAMES = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 
@@ -28,6 +37,32 @@ const toMin = (s: string) => {
   const [h, m] = s.split(":").map((x) => Number.parseInt(x, 10));
   return (h ?? 0) * 60 + (m ?? 0);
 };
+const num = (v: unknown, d: number) => {
+  const n = Number(v);
+  return Number.isFinite(n) ? n : d;
+};
+
+interface Band {
+  untilAgeMs: number;
+  spacingMs: number;
+}
+
+function readRetention(at: TreeAccess): { bands: Band[]; deletedRetentionMs: number } {
+  const r = readObject(at.tree, DEVICE_OBJECTS.retention.path).value;
+  const raw = r?.bands;
+  const list = Array.isArray(raw) ? raw : raw ? [raw] : [];
+  const bands = list.map((b) => ({ untilAgeMs: num((b as Band).untilAgeMs, -1), spacingMs: num((b as Band).spacingMs, 0) }));
+  return { bands: bands.length ? bands : DEFAULT_BANDS, deletedRetentionMs: num(r?.deletedRetentionMs, -1) };
+}
+
+function writeRetention(at: TreeAccess, r: { bands: Band[]; deletedRetentionMs: number }) {
+  at.edit((t) =>
+    writeObject(t, DEVICE_OBJECTS.retention.path, {
+      bands: r.bands.map((b) => ({ untilAgeMs: String(b.untilAgeMs), spacingMs: String(b.spacingMs) })),
+      deletedRetentionMs: String(r.deletedRetentionMs),
+    }),
+  );
+}
 
 /** The Backup tab. */
 export function BackupTab({ at, offered }: { at: TreeAccess; offered: DestinationRef[] }) {
@@ -37,7 +72,12 @@ export function BackupTab({ at, offered }: { at: TreeAccess; offered: Destinatio
       const s = backupSets(t)[i];
       if (s) fn(s);
     });
-  const days = at.str("runDays").padEnd(7, "_");
+  const win = readObject(at.tree, DEVICE_OBJECTS.runWindow.path).value;
+  const days = String(win?.days ?? DAYS).padEnd(7, "_");
+  const setWin = (w: { startMinute: number; endMinute: number; days: string } | null) =>
+    at.edit((t) => writeObject(t, DEVICE_OBJECTS.runWindow.path, w && { startMinute: String(w.startMinute), endMinute: String(w.endMinute), days: w.days }));
+  const cur = { startMinute: num(win?.startMinute, 0), endMinute: num(win?.endMinute, 0), days };
+  const ret = readRetention(at);
   return (
     <>
       <h2>File selection</h2>
@@ -53,7 +93,7 @@ export function BackupTab({ at, offered }: { at: TreeAccess; offered: Destinatio
         const paths = setPaths(set);
         const dests = setDestinations(set);
         return (
-          <fieldset key={info.id} class="group" data-testid={`backup-set-${info.id}`}>
+          <fieldset key={info.id} class="group" data-testid={`backup-set-${info.id}`} disabled={at.inherit}>
             <legend>{info.name}</legend>
             <TextArea
               label="Include (one path per line)"
@@ -76,24 +116,21 @@ export function BackupTab({ at, offered }: { at: TreeAccess; offered: Destinatio
             <fieldset class="field">
               <legend>Destinations</legend>
               {offered.length === 0 && <p class="hint">No destination is offered to this organization.</p>}
-              {offered.map((d) => {
-                const on = dests.some((x) => x.guid === d.guid);
-                return (
-                  <label key={d.guid} class="inline" style={{ marginRight: "1rem" }}>
-                    <input
-                      type="checkbox"
-                      checked={on}
-                      onChange={(e) =>
-                        editSet(i, (s) => {
-                          const cur = setDestinations(s).filter((x) => x.guid !== d.guid);
-                          writeSetDestinations(s, e.currentTarget.checked ? [...cur, { guid: d.guid, locked: false }] : cur);
-                        })
-                      }
-                    />
-                    {d.destinationName}
-                  </label>
-                );
-              })}
+              {offered.map((d) => (
+                <label key={d.guid} class="inline" style={{ marginRight: "1rem" }}>
+                  <input
+                    type="checkbox"
+                    checked={dests.some((x) => x.guid === d.guid)}
+                    onChange={(e) =>
+                      editSet(i, (s) => {
+                        const rest = setDestinations(s).filter((x) => x.guid !== d.guid);
+                        writeSetDestinations(s, e.currentTarget.checked ? [...rest, { guid: d.guid, locked: false }] : rest);
+                      })
+                    }
+                  />
+                  {d.destinationName}
+                </label>
+              ))}
             </fieldset>
             <Switch
               label="Lock this selection: users cannot change it on their devices"
@@ -109,72 +146,112 @@ export function BackupTab({ at, offered }: { at: TreeAccess; offered: Destinatio
         );
       })}
       <h2>Frequency</h2>
-      <Select
-        label="Back up changed files every"
-        value={String(at.int("backupIntervalMinutes"))}
-        options={FREQUENCIES.map((m) => ({ value: String(m), label: minutesLabel(m) }))}
-        onChange={(v) => at.set("backupIntervalMinutes", v)}
-      />
-      <NumberField
-        label="Verify the whole selection every"
-        unit="days"
-        min={1}
-        value={Math.max(1, Math.round(at.int("verifyIntervalMinutes") / 1440))}
-        onInput={(v) => at.set("verifyIntervalMinutes", v * 1440)}
-      />
-      <Switch label="Watch files in real time between scans" checked={at.bool("watchFiles")} onChange={(v) => at.set("watchFiles", v)} />
-      <Switch label="Back up at any time" checked={at.bool("runAlways")} onChange={(v) => at.set("runAlways", v)} />
-      {!at.bool("runAlways") && (
-        <fieldset class="field">
-          <legend>Only back up between</legend>
-          <label class="inline">
-            from <input type="time" value={hhmm(at.int("runStartMinute"))} onInput={(e) => at.set("runStartMinute", toMin(e.currentTarget.value))} />
-          </label>{" "}
-          <label class="inline">
-            to <input type="time" value={hhmm(at.int("runEndMinute"))} onInput={(e) => at.set("runEndMinute", toMin(e.currentTarget.value))} />
-          </label>
-          <div>
-            {DAY_NAMES.map((d, i) => (
-              <label key={d} class="inline" style={{ marginRight: "0.7rem" }}>
-                <input
-                  type="checkbox"
-                  checked={days[i] !== "_"}
-                  onChange={(e) => {
-                    const c = days.split("");
-                    c[i] = e.currentTarget.checked ? (DAYS[i] as string) : "_";
-                    at.set("runDays", c.join(""));
-                  }}
-                />
-                {d}
-              </label>
-            ))}
-          </div>
-        </fieldset>
-      )}
-      <h2>Versions</h2>
-      <p class="hint">How many versions of each file to keep as they age. The newest version of a file is always kept.</p>
-      {(
-        [
-          ["lastWeekIntervalMinutes", "Last week: keep one version every"],
-          ["lastNinetyDaysIntervalMinutes", "Last 90 days: one version every"],
-          ["lastYearIntervalMinutes", "Last year: one version every"],
-          ["previousYearsIntervalMinutes", "Previous years: one version every"],
-        ] as const
-      ).map(([k, label]) => (
+      {at.row("device.frequencyMs", "Backup frequency", (d) => (
         <Select
-          key={k}
-          label={label}
-          value={String(at.int(k))}
-          options={[...new Set<number>([...BANDS[k], at.int(k)])].map((m) => ({ value: String(m), label: m < 0 ? "keep none" : minutesLabel(m) }))}
-          onChange={(v) => at.set(k, v)}
+          label="Back up changed files every"
+          value={String(at.int("frequencyMs"))}
+          disabled={d}
+          options={[...new Set([...FREQUENCIES, at.int("frequencyMs")])].sort((a, b) => a - b).map((ms) => ({ value: String(ms), label: msLabel(ms) }))}
+          onChange={(v) => at.set("frequencyMs", v)}
         />
       ))}
-      <Select
-        label="Remove deleted files"
-        value={String(at.int("deletedRetentionDays"))}
-        options={[...new Set([-1, 30, 90, 365, at.int("deletedRetentionDays")])].map((d) => ({ value: String(d), label: d < 0 ? "Never" : `After ${d} days` }))}
-        onChange={(v) => at.set("deletedRetentionDays", v)}
-      />
+      {at.row("device.verifyScanIntervalMs", "Verification", (d) => (
+        <NumberField
+          label="Verify the whole selection every"
+          unit="days"
+          min={1}
+          disabled={d}
+          value={Math.max(1, Math.round(at.int("verifyScanIntervalMs") / DAY))}
+          onInput={(v) => at.set("verifyScanIntervalMs", v * DAY)}
+        />
+      ))}
+      {at.row("device.watch", "Real-time watching", (d) => (
+        <Switch label="Watch files in real time between scans" checked={at.bool("watch")} disabled={d} onChange={(v) => at.set("watch", v)} />
+      ))}
+      {at.row(DEVICE_OBJECTS.runWindow.lock, "Backup window", (d) => (
+        <>
+          <Switch
+            label="Back up at any time"
+            checked={win === null}
+            disabled={d}
+            onChange={(v) => setWin(v ? null : { startMinute: 18 * 60, endMinute: 6 * 60, days: DAYS })}
+          />
+          {win !== null && (
+            <fieldset class="field" disabled={d}>
+              <legend>Only back up between</legend>
+              <label class="inline">
+                from <input type="time" value={hhmm(cur.startMinute)} onInput={(e) => setWin({ ...cur, startMinute: toMin(e.currentTarget.value) })} />
+              </label>{" "}
+              <label class="inline">
+                to <input type="time" value={hhmm(cur.endMinute)} onInput={(e) => setWin({ ...cur, endMinute: toMin(e.currentTarget.value) })} />
+              </label>
+              <div>
+                {DAY_NAMES.map((name, i) => (
+                  <label key={name} class="inline" style={{ marginRight: "0.7rem" }}>
+                    <input
+                      type="checkbox"
+                      checked={days[i] !== "_"}
+                      onChange={(e) => {
+                        const c = days.split("");
+                        c[i] = e.currentTarget.checked ? (DAYS[i] as string) : "_";
+                        setWin({ ...cur, days: c.join("") });
+                      }}
+                    />
+                    {name}
+                  </label>
+                ))}
+              </div>
+            </fieldset>
+          )}
+        </>
+      ))}
+      <h2>Versions</h2>
+      {at.row(DEVICE_OBJECTS.retention.lock, "Versions", (d) => (
+        <fieldset class="field" disabled={d} data-testid="retention">
+          <legend>How many versions of each file to keep as they age (the newest version of a file is always kept)</legend>
+          {ret.bands.map((b, i) => {
+            const prev = i === 0 ? 0 : (ret.bands[i - 1]?.untilAgeMs ?? 0);
+            const label =
+              b.untilAgeMs < 0
+                ? `Older than ${msLabel(prev)}: one version every`
+                : `${i === 0 ? "Last" : `From ${msLabel(prev)} to`} ${msLabel(b.untilAgeMs)}: one version every`;
+            return (
+              <Select
+                key={`${b.untilAgeMs}`}
+                label={label}
+                value={String(b.spacingMs)}
+                options={[...new Set([...SPACINGS, b.spacingMs])]
+                  .sort((x, y) => x - y)
+                  .map((ms) => ({ value: String(ms), label: ms === 0 ? "every version" : msLabel(ms) }))}
+                onChange={(v) => writeRetention(at, { ...ret, bands: ret.bands.map((x, j) => (j === i ? { ...x, spacingMs: Number(v) } : x)) })}
+              />
+            );
+          })}
+          <Select
+            label="Remove deleted files"
+            value={String(ret.deletedRetentionMs)}
+            options={[...new Set([-1, 30 * DAY, 90 * DAY, 365 * DAY, ret.deletedRetentionMs])].map((ms) => ({
+              value: String(ms),
+              label: ms < 0 ? "Never" : `After ${msLabel(ms)}`,
+            }))}
+            onChange={(v) => writeRetention(at, { ...ret, deletedRetentionMs: Number(v) })}
+          />
+        </fieldset>
+      ))}
     </>
   );
+}
+
+/** "last 7 days: every 15 minutes; …" for the org details' Preservation section. */
+export function retentionSummary(tree: Parameters<typeof readObject>[0]): string {
+  const at = { tree } as TreeAccess;
+  const { bands } = readRetention(at);
+  let prev = 0;
+  return bands
+    .map((b) => {
+      const span = b.untilAgeMs < 0 ? `older than ${msLabel(prev)}` : `up to ${msLabel(b.untilAgeMs)}`;
+      prev = b.untilAgeMs;
+      return `${span}: ${b.spacingMs === 0 ? "every version" : `one every ${msLabel(b.spacingMs)}`}`;
+    })
+    .join("; ");
 }

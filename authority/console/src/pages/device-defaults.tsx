@@ -1,20 +1,22 @@
 /**
  * Device backup defaults (seed 001): "Use device defaults from parent", and the General, Backup,
  * Reporting, Security and Network tabs over the org's `deviceDefaults` tree (API.md §5.4) and its
- * key policy (`settings.securityKeyType`, raise-only). Saved with the whole-object PUT (§5.5).
+ * key policy (`settings.securityKeyType`, raise-only). Each setting shows the lock of an ancestor
+ * or offers this org's own lock for its children. Saved with the whole-object PUT (§5.5).
  */
+import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { getOrgSettings, putOrg } from "../api/orgs.js";
 import type { OrgWithSettings, SettingsTree } from "../api/types.js";
 import { DEVICE_KEYS, DEVICE_LISTS, KEY_TYPES } from "../device-keys.js";
 import { href, param, setQuery } from "../router.js";
-import { cloneTree, readBool, readInt, readList, readScalar, writeList, writeScalar } from "../settings-tree.js";
+import { cloneTree, readBool, readInt, readList, writeList, writeScalar } from "../settings-tree.js";
 import { useAsync } from "../ui/async.js";
-import { LockedBadge, NumberField, Switch, TextArea, TextField } from "../ui/forms.js";
+import { LockedBadge, NumberField, Switch, TextArea } from "../ui/forms.js";
 import { ErrorState, Loading } from "../ui/status.js";
 import { TabPanel, Tabs } from "../ui/tabs.js";
 import { BackupTab } from "./device-backup-tab.js";
-import { InheritBox, SaveBar } from "./settings-common.js";
+import { InheritBox, LockedRow, type Locks, SaveBar, useLocks } from "./settings-common.js";
 
 const TABS = [
   { id: "general", label: "General" },
@@ -32,23 +34,27 @@ export interface DefaultsDraft {
   keyLocked: boolean;
 }
 
+type K = keyof typeof DEVICE_KEYS;
+
 /** A typed accessor over the draft tree for the tabs. */
 export interface TreeAccess {
-  int: (k: keyof typeof DEVICE_KEYS) => number;
-  bool: (k: keyof typeof DEVICE_KEYS) => boolean;
-  str: (k: keyof typeof DEVICE_KEYS) => string;
-  locked: (k: keyof typeof DEVICE_KEYS) => boolean;
-  set: (k: keyof typeof DEVICE_KEYS, v: string | number | boolean) => void;
+  int: (k: K) => number;
+  bool: (k: K) => boolean;
+  set: (k: K, v: string | number | boolean) => void;
   list: (k: keyof typeof DEVICE_LISTS) => string[];
   setList: (k: keyof typeof DEVICE_LISTS, v: string[]) => void;
   edit: (fn: (tree: SettingsTree) => void) => void;
   tree: SettingsTree;
-  disabled: boolean;
+  inherit: boolean;
+  locks: Locks;
+  /** A setting row with its lock (key: `device.<field>`). */
+  row: (lock: string, label: string, control: (disabled: boolean) => ComponentChildren) => ComponentChildren;
 }
 
 function inheriting(org: OrgWithSettings): boolean {
   const flag = (org.settings as Record<string, unknown>).isUsingDeviceDefaults;
   if (typeof flag === "boolean") return flag;
+  if (org.settingsMeta) return org.settingsMeta.inherits.device !== false;
   const by = org.orgInheritDto?.orgIdProvidingDeviceDefaults;
   return by !== undefined && by !== null && by !== org.orgId;
 }
@@ -62,16 +68,27 @@ const initialDraft = (org: OrgWithSettings): DefaultsDraft => ({
 
 /** The screen. */
 export function DeviceDefaults({ orgId }: { orgId: number }) {
-  const tab = TABS.some((t) => t.id === param("tab")) ? param("tab") : "general";
   const data = useAsync((s) => getOrgSettings(orgId, s), [orgId]);
-  const [draft, setDraft] = useState<DefaultsDraft | null>(null);
-  useEffect(() => {
-    if (data.data) setDraft(initialDraft(data.data));
-  }, [data.data]);
   if (data.status === "error") return <ErrorState message={data.error} onRetry={data.reload} />;
-  if (!data.data || !draft) return <Loading />;
-  const org = data.data;
-  const from = org.orgInheritDto?.orgNameProvidingDeviceDefaults ?? "the parent organization";
+  if (!data.data) return <Loading />;
+  return (
+    <DefaultsForm
+      key={JSON.stringify(data.data.deviceDefaults ?? null) + JSON.stringify(data.data.settingsMeta ?? null)}
+      org={data.data}
+      reload={data.reload}
+    />
+  );
+}
+
+function DefaultsForm({ org, reload }: { org: OrgWithSettings; reload: () => void }) {
+  const tab = TABS.some((t) => t.id === param("tab")) ? param("tab") : "general";
+  const [draft, setDraft] = useState<DefaultsDraft>(() => initialDraft(org));
+  const locks = useLocks(org);
+  useEffect(() => setDraft(initialDraft(org)), [org]);
+  const from =
+    org.parentOrgId === null
+      ? "the system-wide defaults"
+      : (org.orgInheritDto?.orgNameProvidingDeviceDefaults ?? org.settingsMeta?.groupSource.device?.orgName ?? "the parent organization");
   const edit = (fn: (t: SettingsTree) => void) => {
     const t = cloneTree(draft.tree);
     fn(t);
@@ -80,16 +97,20 @@ export function DeviceDefaults({ orgId }: { orgId: number }) {
   const at: TreeAccess = {
     int: (k) => readInt(draft.tree, DEVICE_KEYS[k].path, DEVICE_KEYS[k].def as number),
     bool: (k) => readBool(draft.tree, DEVICE_KEYS[k].path, DEVICE_KEYS[k].def as boolean),
-    str: (k) => readScalar(draft.tree, DEVICE_KEYS[k].path).value ?? String(DEVICE_KEYS[k].def),
-    locked: (k) => readScalar(draft.tree, DEVICE_KEYS[k].path).locked,
     set: (k, v) => edit((t) => writeScalar(t, DEVICE_KEYS[k].path, String(v))),
-    list: (k) => readList(draft.tree, DEVICE_LISTS[k]),
-    setList: (k, v) => edit((t) => writeList(t, DEVICE_LISTS[k], v)),
+    list: (k) => readList(draft.tree, DEVICE_LISTS[k].path),
+    setList: (k, v) => edit((t) => writeList(t, DEVICE_LISTS[k].path, v)),
     edit,
     tree: draft.tree,
-    disabled: draft.inherit,
+    inherit: draft.inherit,
+    locks,
+    row: (lock, label, control) => (
+      <LockedRow locks={locks} k={lock} label={label} inheriting={draft.inherit}>
+        {control}
+      </LockedRow>
+    ),
   };
-  const dirty = JSON.stringify(draft) !== JSON.stringify(initialDraft(org));
+  const dirty = JSON.stringify(draft) !== JSON.stringify(initialDraft(org)) || Object.keys(locks.changes).length > 0;
   return (
     <article aria-labelledby="dd-title">
       <p class="breadcrumbs">
@@ -100,132 +121,108 @@ export function DeviceDefaults({ orgId }: { orgId: number }) {
         label="Use device defaults from parent"
         inherit={draft.inherit}
         onChange={(v) => setDraft(v ? { ...initialDraft(org), inherit: true } : { ...draft, inherit: false })}
-        from={org.parentOrgId === null ? "the system-wide defaults" : from}
+        from={from}
         testId="inherit-device-defaults"
       />
       <Tabs tabs={TABS} current={tab} onSelect={(t) => setQuery({ tab: t }, true)} label="Device backup defaults" />
       <TabPanel id={tab}>
-        <fieldset class="plain" disabled={draft.inherit} style={{ border: "none", padding: 0, margin: 0 }}>
-          {tab === "general" && <GeneralTab at={at} />}
-          {tab === "backup" && <BackupTab at={at} offered={org.settings.destinations ?? []} />}
-          {tab === "reporting" && <ReportingTab at={at} />}
-          {tab === "security" && <SecurityTab org={org} draft={draft} onChange={setDraft} />}
-          {tab === "network" && <NetworkTab at={at} />}
-        </fieldset>
+        {tab === "general" && <GeneralTab at={at} />}
+        {tab === "backup" && <BackupTab at={at} offered={org.settings.destinations ?? []} />}
+        {tab === "reporting" && <ReportingTab at={at} />}
+        {tab === "security" && <SecurityTab org={org} draft={draft} onChange={setDraft} />}
+        {tab === "network" && <NetworkTab at={at} />}
       </TabPanel>
       <SaveBar
         dirty={dirty}
         testId="save-device-defaults"
-        onRevert={() => setDraft(initialDraft(org))}
+        onRevert={() => {
+          setDraft(initialDraft(org));
+          locks.reset();
+        }}
         onSave={async () => {
-          const base = draft.inherit ? org.deviceDefaults : draft.tree;
-          await putOrg({
+          const body: OrgWithSettings = {
             ...org,
-            deviceDefaults: base ?? {},
+            deviceDefaults: draft.inherit ? (org.deviceDefaults ?? {}) : draft.tree,
             settings: { ...org.settings, isUsingDeviceDefaults: draft.inherit, securityKeyType: draft.keyType, securityKeyLocked: draft.keyLocked },
-          });
-          data.reload();
+          };
+          if (Object.keys(locks.changes).length) body.settingsLocks = locks.changes;
+          delete body.settingsMeta;
+          await putOrg(body);
+          reload();
         }}
       />
     </article>
   );
 }
 
-/** A lock badge for a value an ancestor (or the platform) locked in the tree. */
-function Locked({ on }: { on: boolean }) {
-  return on ? <LockedBadge by="a parent organization" /> : null;
-}
+const DAY_MIN = 1440;
 
 function GeneralTab({ at }: { at: TreeAccess }) {
+  const pct = (k: "cpuAwayPercent" | "cpuPresentPercent", label: string) =>
+    at.row(DEVICE_KEYS[k].lock, label, (d) => (
+      <NumberField label={label} unit="% CPU" min={1} max={100} value={at.int(k)} disabled={d} onInput={(v) => at.set(k, v)} />
+    ));
+  const bw = (k: "wanBytesPerSec" | "lanBytesPerSec", label: string) =>
+    at.row(DEVICE_KEYS[k].lock, label, (d) => (
+      <NumberField label={label} unit="KB/s (0: unlimited)" min={0} value={Math.round(at.int(k) / 1024)} disabled={d} onInput={(v) => at.set(k, v * 1024)} />
+    ));
+  const days = (k: "minutesUntilWarning" | "minutesUntilSevere", label: string) =>
+    at.row(DEVICE_KEYS[k].lock, label, (d) => (
+      <NumberField
+        label={label}
+        unit="days without a completed backup"
+        min={1}
+        value={Math.round(at.int(k) / DAY_MIN)}
+        disabled={d}
+        onInput={(v) => at.set(k, v * DAY_MIN)}
+      />
+    ));
   return (
     <>
       <h2>CPU</h2>
-      <NumberField
-        label="When the user is away, use up to"
-        unit="% CPU"
-        min={1}
-        max={100}
-        value={at.int("cpuAwayPercent")}
-        onInput={(v) => at.set("cpuAwayPercent", v)}
-      />
-      <NumberField
-        label="When the user is present, use up to"
-        unit="% CPU"
-        min={1}
-        max={100}
-        value={at.int("cpuPresentPercent")}
-        onInput={(v) => at.set("cpuPresentPercent", v)}
-      />
+      {pct("cpuAwayPercent", "When the user is away, use up to")}
+      {pct("cpuPresentPercent", "When the user is present, use up to")}
       <h2>Bandwidth</h2>
-      <NumberField
-        label="Limit sending over WAN to"
-        unit="KB/s (0: unlimited)"
-        min={0}
-        value={at.int("wanBandwidthKbps")}
-        onInput={(v) => at.set("wanBandwidthKbps", v)}
-      />
-      <NumberField
-        label="Limit sending over LAN to"
-        unit="KB/s (0: unlimited)"
-        min={0}
-        value={at.int("lanBandwidthKbps")}
-        onInput={(v) => at.set("lanBandwidthKbps", v)}
-      />
+      {bw("wanBytesPerSec", "Limit sending over WAN to")}
+      {bw("lanBytesPerSec", "Limit sending over LAN to")}
       <h2>Device backup alerts</h2>
-      <NumberField
-        label="Warning after"
-        unit="days without a completed backup"
-        min={1}
-        value={Math.round(at.int("minutesUntilWarning") / 1440)}
-        onInput={(v) => at.set("minutesUntilWarning", v * 1440)}
-      />
-      <Locked on={at.locked("minutesUntilWarning")} />
-      <NumberField
-        label="Critical after"
-        unit="days without a completed backup"
-        min={1}
-        value={Math.round(at.int("minutesUntilSevere") / 1440)}
-        onInput={(v) => at.set("minutesUntilSevere", v * 1440)}
-      />
-      <Locked on={at.locked("minutesUntilSevere")} />
-      <p class="hint">File exclusions (file name patterns) are set per backup set on the Backup tab.</p>
+      {days("minutesUntilWarning", "Warning after")}
+      {days("minutesUntilSevere", "Critical after")}
+      <p class="hint">File exclusions (file name patterns) are part of each backup set on the Backup tab.</p>
     </>
   );
 }
 
 function ReportingTab({ at }: { at: TreeAccess }) {
+  const sw = (k: "backupStatusEmailEnabled" | "warningEmailEnabled" | "severeEmailEnabled", label: string) =>
+    at.row(DEVICE_KEYS[k].lock, label, (d) => <Switch label={label} checked={at.bool(k)} disabled={d} onChange={(v) => at.set(k, v)} />);
   return (
     <>
-      <Switch label="Send users a backup status email" checked={at.bool("backupStatusEmailEnabled")} onChange={(v) => at.set("backupStatusEmailEnabled", v)} />
-      <NumberField
-        label="Backup status email every"
-        unit="days"
-        min={1}
-        value={Math.round(at.int("backupStatusEmailFreqInMinutes") / 1440)}
-        onInput={(v) => at.set("backupStatusEmailFreqInMinutes", v * 1440)}
-      />
-      <Switch
-        label="Email the user when the device reaches the warning threshold"
-        checked={at.bool("warningEmailEnabled")}
-        onChange={(v) => at.set("warningEmailEnabled", v)}
-      />
-      <Switch
-        label="Email the user when the device reaches the critical threshold"
-        checked={at.bool("severeEmailEnabled")}
-        onChange={(v) => at.set("severeEmailEnabled", v)}
-      />
-      <p class="hint">Organization reports to administrators are set in Edit organization info → Reporting.</p>
+      {sw("backupStatusEmailEnabled", "Send users a backup status email")}
+      {at.row(DEVICE_KEYS.backupStatusEmailFreqInMinutes.lock, "Backup status email frequency", (d) => (
+        <NumberField
+          label="Backup status email every"
+          unit="days"
+          min={1}
+          value={Math.round(at.int("backupStatusEmailFreqInMinutes") / DAY_MIN)}
+          disabled={d}
+          onInput={(v) => at.set("backupStatusEmailFreqInMinutes", v * DAY_MIN)}
+        />
+      ))}
+      {sw("warningEmailEnabled", "Email the user when the device reaches the warning threshold")}
+      {sw("severeEmailEnabled", "Email the user when the device reaches the critical threshold")}
+      <p class="hint">Reports to administrators are set in Edit organization info › Reporting.</p>
     </>
   );
 }
 
 function SecurityTab({ org, draft, onChange }: { org: OrgWithSettings; draft: DefaultsDraft; onChange: (d: DefaultsDraft) => void }) {
   const current = KEY_TYPES.findIndex((k) => k.value === (org.settings.securityKeyType ?? "AccountPassword"));
-  const lockedAbove = org.settingsInherited?.securityKeyLocked === true && org.parentOrgId !== null;
+  const lockedBy = org.settingsMeta?.lockedBy["security.keyPolicy"]?.orgName ?? null;
   return (
-    <fieldset class="field" disabled={lockedAbove}>
+    <fieldset class="field" disabled={lockedBy !== null}>
       <legend>Encryption key policy</legend>
-      {lockedAbove && <LockedBadge by="the parent organization" />}
+      {lockedBy && <LockedBadge by={lockedBy} />}
       {KEY_TYPES.map((k, i) => (
         <label key={k.value} class="radio">
           <input
@@ -245,7 +242,7 @@ function SecurityTab({ org, draft, onChange }: { org: OrgWithSettings; draft: De
         checked={draft.keyLocked}
         onChange={(v) => onChange({ ...draft, keyLocked: v })}
       />
-      <p class="hint">After the policy is raised, devices can never go back to a weaker one.</p>
+      <p class="hint">After the policy is raised, devices never go back to a weaker one. Archives already made keep their key.</p>
     </fieldset>
   );
 }
@@ -258,24 +255,25 @@ function NetworkTab({ at }: { at: TreeAccess }) {
       .filter(Boolean);
   return (
     <>
-      <TextArea
-        label="Excluded wireless networks"
-        value={at.list("excludedWifi").join("\n")}
-        onInput={(v) => at.setList("excludedWifi", lines(v))}
-        hint="One network name (SSID) per line; nothing is sent over them."
-      />
-      <TextArea
-        label="Excluded network interfaces"
-        value={at.list("excludedInterfaces").join("\n")}
-        onInput={(v) => at.setList("excludedInterfaces", lines(v))}
-        hint="One interface name per line (e.g. tun0)."
-      />
-      <TextField
-        label="Proxy auto-configuration (PAC) URL"
-        value={at.str("proxyPacUrl")}
-        onInput={(v) => at.set("proxyPacUrl", v)}
-        hint="Empty: connect directly."
-      />
+      {at.row(DEVICE_LISTS.excludedWifi.lock, "Excluded wireless networks", (d) => (
+        <TextArea
+          label="Excluded wireless networks"
+          value={at.list("excludedWifi").join("\n")}
+          disabled={d}
+          onInput={(v) => at.setList("excludedWifi", lines(v))}
+          hint="One network name (SSID) per line; nothing is sent over them."
+        />
+      ))}
+      {at.row(DEVICE_LISTS.excludedInterfaces.lock, "Excluded network interfaces", (d) => (
+        <TextArea
+          label="Excluded network interfaces"
+          value={at.list("excludedInterfaces").join("\n")}
+          disabled={d}
+          onInput={(v) => at.setList("excludedInterfaces", lines(v))}
+          hint="One interface name per line (for example tun0)."
+        />
+      ))}
+      <p class="hint">Bandwidth limits for WAN and LAN are on the General tab.</p>
     </>
   );
 }

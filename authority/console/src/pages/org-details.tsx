@@ -5,9 +5,9 @@
  */
 import { useState } from "preact/hooks";
 import { listColdStorage, listRestoreHistory } from "../api/archives.js";
-import { getOrg, getOrgSettings, getPackets, saveReference } from "../api/orgs.js";
+import { getOrg, getOrgSettings, saveReference } from "../api/orgs.js";
 import type { Org } from "../api/types.js";
-import { DEVICE_KEYS, minutesLabel } from "../device-keys.js";
+import { DEVICE_KEYS, msLabel } from "../device-keys.js";
 import { bytes, count, date } from "../format.js";
 import { href } from "../router.js";
 import { backupSets, readInt } from "../settings-tree.js";
@@ -15,6 +15,7 @@ import { useAsync } from "../ui/async.js";
 import { Dialog } from "../ui/dialog.js";
 import { Facts, TextArea, TextField } from "../ui/forms.js";
 import { ErrorState, Loading, notify } from "../ui/status.js";
+import { retentionSummary } from "./device-backup-tab.js";
 import { OrgActions } from "./org-actions.js";
 import { StatusBadge } from "./orgs-list.js";
 
@@ -29,7 +30,6 @@ export function OrgDetails({ orgId }: { orgId: number }) {
     [org.data?.parentOrgId],
   );
   const settings = useAsync((s) => getOrgSettings(orgId, s), [orgId, org.data?.modificationDate]);
-  const packets = useAsync((s) => getPackets(orgId, s), [orgId]);
   const restores = useAsync((s) => listRestoreHistory({ orgId, days: ALL_DAYS, pgNum: 1, pgSize: 1 }, s), [orgId]);
   const cold = useAsync((s) => listColdStorage({ orgId, pgNum: 1, pgSize: 1 }, s), [orgId]);
   const [editRef, setEditRef] = useState(false);
@@ -44,7 +44,7 @@ export function OrgDetails({ orgId }: { orgId: number }) {
   const s = settings.data;
   const tree = s?.deviceDefaults;
   const set1 = backupSets(tree)[0];
-  const twoFactor = packets.data?.org_localTwoFactor_enabled?.value === "true";
+  const twoFactor = s?.settings.twoFactorRequired === true;
   const small = (r: { status: string; error: string | null; data: { totalCount: number } | undefined }, unit: string, link: string) =>
     r.status === "error" ? (
       <span class="muted" title={r.error ?? ""}>
@@ -136,7 +136,7 @@ export function OrgDetails({ orgId }: { orgId: number }) {
               ["Authentication provider", "Local: users authenticate against the authority's own directory"],
               [
                 "Local two-factor authentication",
-                packets.status === "error" ? <span class="muted">unavailable</span> : packets.data ? twoFactor ? "Enabled" : "Disabled" : "…",
+                settings.status === "error" ? <span class="muted">unavailable</span> : s ? twoFactor ? "Enabled" : "Disabled" : "…",
               ],
             ]}
           />
@@ -149,13 +149,8 @@ export function OrgDetails({ orgId }: { orgId: number }) {
               ["Archive size", bytes(o.archiveBytes ?? 0)],
               ["To do", `${count(o.todoFiles ?? 0)} files, ${bytes(o.todoBytes ?? 0)}`],
               ["Alerts", `${count(o.warningCount ?? 0)} warning, ${count(o.criticalCount ?? 0)} critical`],
-              ["Backup frequency", tree ? `every ${minutesLabel(readInt(tree, DEVICE_KEYS.backupIntervalMinutes.path, 15))}` : "…"],
-              [
-                "Versions",
-                tree
-                  ? `last week every ${minutesLabel(readInt(tree, DEVICE_KEYS.lastWeekIntervalMinutes.path, 15))}, last 90 days every ${minutesLabel(readInt(tree, DEVICE_KEYS.lastNinetyDaysIntervalMinutes.path, 1440))}`
-                  : "…",
-              ],
+              ["Backup frequency", tree ? `every ${msLabel(readInt(tree, DEVICE_KEYS.frequencyMs.path, 900_000))}` : "…"],
+              ["Versions", tree ? retentionSummary(tree) : "…"],
               ["Backup sets", tree ? count(backupSets(tree).length) : "…"],
               ["Destinations offered", s ? s.settings.destinations.map((d) => d.destinationName).join(", ") || "none" : "…"],
               ["Device defaults from", s?.orgInheritDto?.orgNameProvidingDeviceDefaults ?? (s ? o.orgName : "…")],

@@ -1,122 +1,118 @@
 /**
- * Edit organization info → Security (seed 001 Security a–c): web restores (zip) enabled or
- * disabled, client visibility, each with a Lock that keeps child organizations from changing it.
- * These are `/api/OrgSetting` packets: a packet locked by an ancestor is shown with the org that
- * locked it and cannot be changed here (the authority refuses it too, `SETTING_LOCKED`).
+ * Edit organization info → Security (seed 001 Security a–c, and the Authentication section's
+ * local two-factor setting). Web restores is the `device_webRestore_enabled` packet (inherited key
+ * by key; its Lock keeps child organizations from changing it); client visibility and two-factor
+ * authentication are the security group, inherited together. A setting locked by an ancestor is
+ * shown with the org that locked it and cannot be changed (the authority refuses it too,
+ * `SETTING_LOCKED`).
  */
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import { putPackets } from "../api/orgs.js";
-import type { OrgWithSettings, SettingPacket } from "../api/types.js";
+import type { SettingPacket } from "../api/types.js";
 import { LockedBadge, LockToggle, Select, Switch } from "../ui/forms.js";
-import { InheritBox, SaveBar } from "./settings-common.js";
+import { useGroupDraft } from "./group-draft.js";
+import type { OrgInfoData } from "./org-info.js";
+import { InheritBox, LockedRow, providerOf, SaveBar } from "./settings-common.js";
 
-/** The packets of this tab and their defaults. */
-export const SECURITY_PACKETS = { webRestore: "device_webRestore_enabled", visibility: "device_client_visibility" } as const;
-const DEFAULTS: Record<string, string> = { [SECURITY_PACKETS.webRestore]: "true", [SECURITY_PACKETS.visibility]: "visible" };
-
-interface Item {
-  value: string;
-  locked: boolean;
-}
+/** The web-restore packet key. */
+export const WEB_RESTORE = "device_webRestore_enabled";
 
 /** The Security tab. */
-export function SecurityTab(p: { org: OrgWithSettings; ancestors: OrgWithSettings[]; packets: Record<string, SettingPacket>; onSaved: () => void }) {
-  const keys = Object.values(SECURITY_PACKETS);
-  const nameOf = (id: number | undefined) =>
-    id === p.org.orgId ? p.org.orgName : (p.ancestors.find((a) => a.orgId === id)?.orgName ?? `organization ${id ?? "?"}`);
-  const pk = (k: string): SettingPacket => p.packets[k] ?? { value: DEFAULTS[k] as string, locked: false };
-  /** Set at this org (not inherited). */
-  const ownHere = (k: string) => p.packets[k]?.id === p.org.orgId;
-  /** Locked by an ancestor: cannot be changed here. */
-  const lockedAbove = (k: string) => pk(k).locked === true && pk(k).id !== p.org.orgId;
-  /** Locked by this org for its children. */
-  const lockingHere = (k: string) => ownHere(k) && p.packets[k]?.lockedForChildren === true;
-  const initial = (): { inherit: boolean; items: Record<string, Item> } => ({
-    inherit: !keys.some(ownHere),
-    items: Object.fromEntries(keys.map((k) => [k, { value: pk(k).value, locked: lockingHere(k) }])),
-  });
-  const [draft, setDraft] = useState(initial);
-  const anyLockedAbove = keys.some(lockedAbove);
-  const dirty = JSON.stringify(draft) !== JSON.stringify(initial());
-  const from = (() => {
-    const ids = keys.map((k) => pk(k).id).filter((id) => id !== undefined && id !== p.org.orgId);
-    return ids.length ? nameOf(ids[0]) : "the system-wide defaults";
-  })();
-  const setItem = (k: string, change: Partial<Item>) => setDraft({ ...draft, items: { ...draft.items, [k]: { ...(draft.items[k] as Item), ...change } } });
-  const row = (k: string, label: string, control: (disabled: boolean) => ComponentChildren, hint: string) => {
-    const above = lockedAbove(k);
-    const disabled = above || draft.inherit;
-    return (
-      <div class="setting-row" data-testid={`setting-${k}`}>
-        <div>
-          {control(disabled)}
-          <p class="hint">{hint}</p>
-          {draft.inherit && !above && <p class="from">Inherited from {ownHere(k) ? from : nameOf(pk(k).id)}</p>}
+export function SecurityTab({ data, packets, onSaved }: { data: OrgInfoData; packets: Record<string, SettingPacket>; onSaved: () => void }) {
+  const { org, ancestors } = data;
+  const g = useGroupDraft(org, "security", ["twoFactorRequired", "clientVisibility"]);
+  const from = providerOf(org, ancestors, "security");
+  const nameOf = (id: number | undefined) => (id === org.orgId ? org.orgName : (ancestors.find((a) => a.orgId === id)?.orgName ?? `organization ${id ?? "?"}`));
+  const wr: SettingPacket = packets[WEB_RESTORE] ?? { value: "true", locked: false };
+  const wrLockedAbove = wr.locked === true && wr.id !== org.orgId;
+  const wrOwnLock = wr.lockedForChildren ?? org.settingsMeta?.ownLocks.includes(`packets.${WEB_RESTORE}`) ?? false;
+  const initialWr = { inherit: wr.id !== org.orgId, value: wr.value, locked: wrOwnLock };
+  const [wrDraft, setWrDraft] = useState(initialWr);
+  const wrDirty = JSON.stringify(wrDraft) !== JSON.stringify(initialWr);
+  const groupRow = (field: string, label: string, control: (disabled: boolean) => ComponentChildren) => (
+    <LockedRow locks={g.locks} k={`security.${field}`} label={label} inheriting={g.inherit}>
+      {control}
+    </LockedRow>
+  );
+  return (
+    <form onSubmit={(e) => e.preventDefault()} aria-label="Security" data-testid="security-form">
+      <h2>Web restores</h2>
+      <div class="setting-row" data-testid={`setting-packets.${WEB_RESTORE}`}>
+        <div class="setting-main">
+          <Switch
+            label="Web restores (zip file)"
+            checked={wrDraft.value === "true"}
+            disabled={wrLockedAbove || wrDraft.inherit}
+            testId="web-restores"
+            onChange={(v) => setWrDraft({ ...wrDraft, value: v ? "true" : "false" })}
+          />
+          <p class="hint">
+            Whether users can restore files from the console as a zip file (device restores are not affected). Disabled, the authority never decrypts archive
+            data.
+          </p>
+          {!wrLockedAbove && (
+            <label class="inline">
+              <input
+                type="checkbox"
+                checked={wrDraft.inherit}
+                onChange={(e) => setWrDraft({ ...wrDraft, inherit: e.currentTarget.checked, value: wr.value })}
+              />{" "}
+              Inherit from parent
+            </label>
+          )}
+          {(wrDraft.inherit || wrLockedAbove) && (
+            <p class="from" data-testid="web-restores-from">
+              {wrLockedAbove ? "Set" : "Inherited"} by {wr.id === undefined ? "the system-wide defaults" : nameOf(wr.id)}
+            </p>
+          )}
         </div>
         <div>
-          {above ? (
-            <LockedBadge by={nameOf(pk(k).id)} />
+          {wrLockedAbove ? (
+            <LockedBadge by={nameOf(wr.id)} />
           ) : (
-            <LockToggle label={label} locked={draft.items[k]?.locked ?? false} disabled={draft.inherit} onChange={(v) => setItem(k, { locked: v })} />
+            <LockToggle label="Web restores" locked={wrDraft.locked} disabled={wrDraft.inherit} onChange={(v) => setWrDraft({ ...wrDraft, locked: v })} />
           )}
         </div>
       </div>
-    );
-  };
-  return (
-    <form onSubmit={(e) => e.preventDefault()} aria-label="Security" data-testid="security-form">
-      <InheritBox
-        label="Inherit security settings from parent"
-        inherit={draft.inherit}
-        from={from}
-        testId="inherit-security"
-        disabled={anyLockedAbove && draft.inherit}
-        onChange={(v) => setDraft(v ? { ...draft, inherit: true } : { ...draft, inherit: false })}
-        note={anyLockedAbove ? " Settings locked by a parent organization stay as the parent set them." : undefined}
-      />
-      {row(
-        SECURITY_PACKETS.webRestore,
-        "Web restores",
-        (disabled) => (
-          <Switch
-            label="Web restores (zip file)"
-            checked={draft.items[SECURITY_PACKETS.webRestore]?.value === "true"}
-            disabled={disabled}
-            testId="web-restores"
-            onChange={(v) => setItem(SECURITY_PACKETS.webRestore, { value: v ? "true" : "false" })}
-          />
-        ),
-        "Whether users of this organization can restore files from the console as a zip file. Device restores are not affected. Disabled, no plaintext ever touches the server.",
-      )}
-      {row(
-        SECURITY_PACKETS.visibility,
-        "Client visibility",
-        (disabled) => (
-          <Select
-            label="Client visibility"
-            value={(draft.items[SECURITY_PACKETS.visibility]?.value ?? "visible") as "visible" | "hidden"}
-            disabled={disabled}
-            onChange={(v) => setItem(SECURITY_PACKETS.visibility, { value: v })}
-            options={[
-              { value: "visible", label: "Visible: users see the agent's status and notifications" },
-              { value: "hidden", label: "Hidden: the agent shows no status output or notifications; backups continue" },
-            ]}
-          />
-        ),
-        "How the Cairn agent appears to users on their devices.",
-      )}
+      <h2>Client and sign-in</h2>
+      <InheritBox label="Inherit security settings from parent" inherit={g.inherit} onChange={g.toggle} from={from} testId="inherit-security" />
+      {groupRow("clientVisibility", "Client visibility", (d) => (
+        <Select
+          label="Client visibility"
+          value={(g.shown("clientVisibility") ?? "visible") as "visible" | "hidden"}
+          disabled={d}
+          onChange={(v) => g.set("clientVisibility", v)}
+          hint="Hidden: the agent shows no status output or notifications on the device; backups continue."
+          options={[
+            { value: "visible", label: "Visible" },
+            { value: "hidden", label: "Hidden" },
+          ]}
+        />
+      ))}
+      {groupRow("twoFactorRequired", "Local two-factor authentication", (d) => (
+        <Switch
+          label="Local two-factor authentication"
+          checked={g.shown("twoFactorRequired") === true}
+          disabled={d}
+          onChange={(v) => g.set("twoFactorRequired", v)}
+          hint="Enabled: local users of this organization sign in to the console with a code from an authenticator app as well as their password."
+        />
+      ))}
       <SaveBar
-        dirty={dirty}
+        dirty={g.dirty || wrDirty}
         testId="save-security"
-        onRevert={() => setDraft(initial())}
+        onRevert={() => {
+          g.revert();
+          setWrDraft(initialWr);
+        }}
         onSave={async () => {
-          const editable = keys.filter((k) => !lockedAbove(k));
-          const packets = editable.map((k) =>
-            draft.inherit ? { key: k, value: null, locked: false } : { key: k, value: draft.items[k]?.value ?? "", locked: draft.items[k]?.locked ?? false },
-          );
-          await putPackets(p.org.orgId, packets);
-          p.onSaved();
+          if (wrDirty && !wrLockedAbove)
+            await putPackets(org.orgId, [
+              wrDraft.inherit ? { key: WEB_RESTORE, value: null, locked: false } : { key: WEB_RESTORE, value: wrDraft.value, locked: wrDraft.locked },
+            ]);
+          if (g.dirty) await g.save();
+          onSaved();
         }}
       />
     </form>

@@ -1,15 +1,95 @@
-/** Pieces shared by the settings screens: the inherit switch box, "from" labels, the save bar. */
+/**
+ * Pieces shared by the settings screens: where a group's values come from, locks (held by an
+ * ancestor, or set here for the children), the inherit switch box, and the save bar.
+ */
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import { errorMessage } from "../api/client.js";
 import type { OrgWithSettings } from "../api/types.js";
-import { Switch } from "../ui/forms.js";
+import { LockedBadge, LockToggle, Switch } from "../ui/forms.js";
 import { notify } from "../ui/status.js";
 
-/** The org a group's values come from: the nearest ancestor overriding it, else the system defaults. */
-export function providerOf(ancestors: OrgWithSettings[], flag: string): string {
-  for (const a of ancestors) if ((a.settings as Record<string, unknown>)[flag] === false) return a.orgName;
+/** The platform flag of each whole-group setting group. */
+export const GROUP_FLAGS = {
+  quota: "isUsingQuotaDefaults",
+  reporting: "isUsingReportingDefaults",
+  security: "securityKeyInherit",
+  destinations: "isUsingDestinationDefaults",
+  device: "isUsingDeviceDefaults",
+} as const;
+
+/** A settings group. */
+export type Group = keyof typeof GROUP_FLAGS;
+
+/**
+ * The org a group's inherited values come from: the authority's `settingsMeta` when it sends it,
+ * else the nearest ancestor overriding the group, else the system-wide defaults.
+ */
+export function providerOf(org: OrgWithSettings, ancestors: OrgWithSettings[], group: Group): string {
+  const meta = org.settingsMeta;
+  if (meta) {
+    const src = meta.groupSource[group];
+    if (src && src.orgId !== org.orgId) return src.orgName;
+    if (src && org.parentOrgId === null) return "the system-wide defaults";
+    if (src) {
+      // The org overrides the group: its values would otherwise come from the nearest ancestor that does.
+      for (const a of ancestors) if (a.settingsMeta?.inherits[group] === false) return a.orgName;
+    }
+  }
+  for (const a of ancestors) if ((a.settings as Record<string, unknown>)[GROUP_FLAGS[group]] === false) return a.orgName;
   return "the system-wide defaults";
+}
+
+/** Locks of one org and the draft of its own lock changes. */
+export interface Locks {
+  /** Whether the authority tells the console about locks of this group's fields. */
+  known: boolean;
+  /** The ancestor that locks `key`, or null. */
+  lockedBy: (key: string) => string | null;
+  /** Whether this org locks `key` for its children (draft value). */
+  own: (key: string) => boolean;
+  set: (key: string, on: boolean) => void;
+  /** The changed locks, for `settingsLocks` in the PUT. */
+  changes: Record<string, boolean>;
+  reset: () => void;
+}
+
+/** Lock state over `settingsMeta`. */
+export function useLocks(org: OrgWithSettings): Locks {
+  const [changes, setChanges] = useState<Record<string, boolean>>({});
+  const meta = org.settingsMeta;
+  return {
+    known: meta !== undefined,
+    lockedBy: (k) => meta?.lockedBy[k]?.orgName ?? null,
+    own: (k) => changes[k] ?? meta?.ownLocks.includes(k) ?? false,
+    set: (k, on) => {
+      const c = { ...changes };
+      if ((meta?.ownLocks.includes(k) ?? false) === on) delete c[k];
+      else c[k] = on;
+      setChanges(c);
+    },
+    changes,
+    reset: () => setChanges({}),
+  };
+}
+
+/** A setting with its lock: the badge when an ancestor locks it, else the lock toggle. */
+export function LockedRow(p: { locks: Locks; k: string; label: string; children: (disabled: boolean) => ComponentChildren; inheriting: boolean }) {
+  const by = p.locks.lockedBy(p.k);
+  return (
+    <div class="setting-row" data-testid={`setting-${p.k}`}>
+      <div class="setting-main">{p.children(by !== null || p.inheriting)}</div>
+      {p.locks.known && (
+        <div>
+          {by !== null ? (
+            <LockedBadge by={by} />
+          ) : (
+            <LockToggle label={p.label} locked={p.locks.own(p.k)} disabled={p.inheriting} onChange={(v) => p.locks.set(p.k, v)} />
+          )}
+        </div>
+      )}
+    </div>
+  );
 }
 
 /** The "Inherit … from parent" switch with where the values come from. */
