@@ -4,11 +4,11 @@
  */
 import { useEffect } from "preact/hooks";
 import { errorMessage, sessionLost } from "./api/client.js";
-import { currentUser, loadSession, signOut } from "./api/session.js";
+import { currentUser, enrollOnly, loadSession, signOut } from "./api/session.js";
 import { routePage } from "./routes.js";
 import { location } from "./router.js";
 import { ErrorState, Loading, notify, Toasts } from "./ui/status.js";
-import { SignIn } from "./pages/sign-in.js";
+import { SignIn, TotpEnroll } from "./pages/sign-in.js";
 
 const NAV: { section: string; items: [string, string][] }[] = [
   {
@@ -80,6 +80,7 @@ export function App() {
   const user = currentUser.value;
   if (user === undefined) return <Loading label="Connecting to the authority…" />;
   if (user === null || sessionLost.value) return <SignIn expired={sessionLost.value && user !== null} />;
+  if (enrollOnly.value) return <TotpEnroll />;
   return (
     <div class="shell">
       <button type="button" class="skip" onClick={() => document.getElementById("main")?.focus()}>

@@ -11,7 +11,12 @@ import type { User } from "./types.js";
 export interface SessionInfo {
   user: User;
   csrfToken: string;
+  /** The org requires two-factor authentication and the user has not enrolled: the session may only enroll. */
+  enrollOnly?: boolean;
 }
+
+/** True while the session may only enroll two-factor authentication. */
+export const enrollOnly = signal(false);
 
 /** The signed-in user; null when signed out; undefined while the console checks. */
 export const currentUser = signal<User | null | undefined>(undefined);
@@ -19,6 +24,7 @@ export const currentUser = signal<User | null | undefined>(undefined);
 function accept(s: SessionInfo): User {
   csrfToken.value = s.csrfToken;
   sessionLost.value = false;
+  enrollOnly.value = s.enrollOnly === true;
   currentUser.value = s.user;
   return s.user;
 }
@@ -57,6 +63,25 @@ export async function signOut(): Promise<void> {
     await del<void>("/api/v1/session", { allow401: true });
   } finally {
     csrfToken.value = null;
+    enrollOnly.value = false;
     currentUser.value = null;
   }
+}
+
+/** What an enrolling user scans or types (the authority's TotpEnrollment). */
+export interface TotpEnrollment {
+  secret: string;
+  otpauthUri: string;
+  qrCodeDataUrl: string;
+}
+
+/** Starts two-factor enrollment for the signed-in user. */
+export function beginTotp(): Promise<TotpEnrollment> {
+  return post<TotpEnrollment>("/api/v1/totp");
+}
+
+/** Confirms the enrollment with a code, then reloads the (now full) session. */
+export async function confirmTotp(code: string): Promise<void> {
+  await post<void>("/api/v1/totp/confirm", { code });
+  await loadSession();
 }

@@ -108,3 +108,8 @@ export function addRole(userId: number, roleName: string): Promise<unknown> {
 export function removeRole(userId: number, roleName: string): Promise<void> {
   return del<void>("/api/UserRole", { query: { userId, roleName } });
 }
+
+/** Removes a user's two-factor enrollment (lost authenticator; Cairn route). */
+export function resetTotp(userId: number): Promise<void> {
+  return del<void>(`/api/v1/users/${userId}/totp`);
+}

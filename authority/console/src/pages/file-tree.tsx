@@ -3,6 +3,7 @@ import { useEffect, useState } from "preact/hooks";
 import { errorMessage } from "../api/client.js";
 import { type RestoreSession, type Selection, type TreeNode, treeNodes } from "../api/restore.js";
 import { bytes, dateTime } from "../format.js";
+import { FileIcon, FolderIcon } from "../ui/icons.js";
 
 interface Branch {
   loading: boolean;
@@ -91,7 +92,7 @@ export function FileTree(p: FileTreeProps) {
                   disabled={inherited}
                   onChange={(e) => p.onToggle({ path: n.path, fileType: dir ? "DIRECTORY" : "FILE" }, e.currentTarget.checked)}
                 />
-                <span aria-hidden="true">{dir ? "📁" : "📄"}</span>
+                {dir ? <FolderIcon /> : <FileIcon />}
                 <span class={n.deleted ? "muted" : undefined}>
                   {n.filename || n.path}
                   {n.deleted && " (deleted)"}

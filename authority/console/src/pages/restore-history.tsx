@@ -15,6 +15,7 @@ import { Select } from "../ui/forms.js";
 import { PAGE_SIZE } from "../ui/list-params.js";
 import { ErrorState, Loading, notify } from "../ui/status.js";
 import { type Column, DataTable, Pager, Toolbar } from "../ui/table.js";
+import { WarningIcon } from "../ui/icons.js";
 
 const OS: Record<string, string> = { win: "Windows", mac: "macOS", linux: "Linux" };
 
@@ -34,7 +35,7 @@ const COLUMNS: Column<RestoreEvent>[] = [
           {e.sourceUsername ?? "—"}
           {other && (
             <span class="badge badge-bad" title={`Restored by ${e.requestingUsername}`} style={{ marginLeft: "0.3rem" }}>
-              <span aria-hidden="true">⚠</span>
+              <WarningIcon />
               <span class="sr-only">Warning: restored</span> by {e.requestingUsername}
             </span>
           )}

@@ -2,7 +2,7 @@
 import { useState } from "preact/hooks";
 import { listDevices } from "../api/devices.js";
 import type { Org } from "../api/types.js";
-import { addRole, assignableRoles, getUser, moveUser, removeRole, setUserActive, setUserBlocked, updateUser, userRoles } from "../api/users.js";
+import { addRole, assignableRoles, getUser, moveUser, removeRole, resetTotp, setUserActive, setUserBlocked, updateUser, userRoles } from "../api/users.js";
 import { errorMessage } from "../api/client.js";
 import { dateTime } from "../format.js";
 import { href } from "../router.js";
@@ -16,7 +16,7 @@ import { DeviceTable } from "./devices-list.js";
 import { StatusBadge } from "./orgs-list.js";
 import { fullName } from "./users-list.js";
 
-type Open = "block" | "active" | "move" | "edit" | null;
+type Open = "block" | "active" | "move" | "edit" | "totp" | null;
 
 /** The screen. */
 export function UserDetails({ userId }: { userId: number }) {
@@ -38,6 +38,7 @@ export function UserDetails({ userId }: { userId: number }) {
   const items: MenuItem[] = [
     { id: "edit", label: "Edit user", run: () => setOpen("edit") },
     { id: u.blocked ? "unblock" : "block", label: u.blocked ? "Unblock" : "Block", run: () => setOpen("block") },
+    { id: "reset-totp", label: "Reset two-factor authentication", run: () => setOpen("totp") },
     { id: u.active ? "deactivate" : "reactivate", label: u.active ? "Deactivate" : "Reactivate", run: () => setOpen("active"), danger: u.active },
   ];
   if (u.active) items.splice(1, 0, { id: "move", label: "Move to another organization", run: () => setOpen("move") });
@@ -107,6 +108,23 @@ export function UserDetails({ userId }: { userId: number }) {
             {u.active
               ? "The user and their devices become inactive and the user cannot sign in. Their archives go to cold storage until they are purged."
               : "The user and the devices their deactivation deactivated become active again; their archives leave cold storage unless already purged."}
+          </p>
+        </Dialog>
+      )}
+      {open === "totp" && (
+        <Dialog
+          title={`Reset two-factor authentication of ${u.username}?`}
+          submitLabel="Reset"
+          danger
+          onClose={() => setOpen(null)}
+          onSubmit={async () => {
+            await resetTotp(u.userId);
+            notify(`Two-factor authentication of ${u.username} is reset.`);
+          }}
+        >
+          <p>
+            For a user who lost their authenticator: their enrollment is removed; if their organization requires two-factor authentication, they set it up again
+            at the next sign-in.
           </p>
         </Dialog>
       )}

@@ -1,5 +1,6 @@
 /** The list filter: a "Filter" button opening a status choice with Apply, and the "Filtered by" chips. */
 import { useEffect, useRef, useState } from "preact/hooks";
+import { FilterIcon } from "./icons.js";
 
 /** Filter by status: Active (the default) or Deactivated. */
 export function StatusFilter({ value, onApply }: { value: "active" | "deactivated"; onApply: (v: "active" | "deactivated") => void }) {
@@ -23,7 +24,7 @@ export function StatusFilter({ value, onApply }: { value: "active" | "deactivate
         data-testid="filter-button"
         onClick={() => setOpen(!open)}
       >
-        <span aria-hidden="true">⛃ </span>Filter
+        <FilterIcon /> Filter
       </button>
       {open && (
         <form

@@ -1,6 +1,7 @@
 /** Form controls with their labels: text and number fields, switches, "unlimited" numbers, locks. */
 import type { ComponentChildren } from "preact";
 import { useId } from "preact/hooks";
+import { LockIcon, UnlockIcon } from "./icons.js";
 
 /** A labelled text input. */
 export function TextField(p: {
@@ -187,7 +188,7 @@ export function LockToggle(p: { label: string; locked: boolean; onChange: (v: bo
       disabled={p.disabled}
       onClick={() => p.onChange(!p.locked)}
     >
-      <span aria-hidden="true">{p.locked ? "🔒" : "🔓"}</span> {p.locked ? "Locked" : "Lock"}
+      {p.locked ? <LockIcon /> : <UnlockIcon />} {p.locked ? "Locked" : "Lock"}
     </button>
   );
 }
@@ -196,7 +197,7 @@ export function LockToggle(p: { label: string; locked: boolean; onChange: (v: bo
 export function LockedBadge({ by }: { by: string }) {
   return (
     <span class="badge badge-lock" data-testid="locked-badge">
-      <span aria-hidden="true">🔒</span> Locked by {by}
+      <LockIcon /> Locked by {by}
     </span>
   );
 }
