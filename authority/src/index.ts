@@ -1,1 +1,216 @@
-export {};
+/**
+ * @packageDocumentation
+ * `@cairn/authority`: the administrators' server. Organizations in a tree, users and roles,
+ * inherited settings, the platform REST API (API.md, py42-compatible) and Cairn's own `/api/v1`
+ * routes, over one HTTPS listener on which the device and storage parts add their WebSocket
+ * control channels.
+ *
+ * Vocabulary: an **org** is a node of the tree (the top-level org has no parent); a **layer**
+ * is what one org stores of its settings; **effective** settings are the layers merged top-down
+ * (`settings/resolve.ts`); a **principal** is an authenticated caller, and `authorize()`
+ * (`auth/access.ts`) is the one place that decides what it may see and change.
+ *
+ * Layout of a data directory (`init` makes it, `serve` uses it):
+ * - `authority.db` (+ `-wal`, `-shm`): SQLite, WAL, synchronous=FULL;
+ * - `keys/signing-keys.json`, `keys/escrow.key` (0600): token-signing keys and the escrow KEK,
+ *   never in SQLite; `keys/tls.key` (0600) and `keys/tls.crt`: the certificate peers pin.
+ *
+ * Not guaranteed: reads are not snapshot-consistent across two calls; a crash loses nothing
+ * committed, and nothing of a transaction in flight.
+ */
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { CairnError, certFingerprint, type Clock, systemClock } from "@cairn/protocol";
+import type { FastifyInstance } from "fastify";
+import { type Logger, pino } from "pino";
+import type { LoginThrottleOptions } from "./auth/login-throttle.js";
+import type { Argon2Params } from "./auth/passwords.js";
+import { bootstrapAuthority, META, newAuthorityGuid } from "./bootstrap.js";
+import { type AuthorityContext, createContext } from "./context.js";
+import { openSqliteStore } from "./db/sqlite-store.js";
+import type { Faults } from "./faults.js";
+import { CORE_PLUGINS, type HttpPlugin, buildHttpServer } from "./http/server.js";
+import { generateAuthorityKeys, KEY_FILES, keysDir, loadAuthorityKeys, saveAuthorityKeys, writeSecretFile } from "./keys/authority-keys.js";
+import { createCertificate } from "./keys/tls.js";
+
+export type { Principal, Target } from "./auth/access.js";
+export { authorize, canSee, requirePermission, scopeOf, SYSTEM_PRINCIPAL } from "./auth/access.js";
+export type { AuthorityContext } from "./context.js";
+export type { AuthorityStore, StoreReader, StoreWriter } from "./db/store.js";
+export type { AuthorityEventMap } from "./events.js";
+export type { ApiCall, ApiRouter, RouteDef } from "./http/api-router.js";
+export { NO_CONTENT, SENT } from "./http/api-router.js";
+export { CORE_PLUGINS, type HttpPlugin } from "./http/server.js";
+export { type ResolvedSettings, resolveSettings, type SettingsLayer } from "./settings/resolve.js";
+export { toDeviceSettings } from "./settings/device-settings.js";
+
+/** The database file in a data directory. */
+export const DB_FILE = "authority.db";
+/** The platform's port (seed 000: HTTPS on 4285). */
+export const DEFAULT_PORT = 4285;
+
+/** Options of {@link initAuthority}. */
+export interface InitAuthorityOptions {
+  dataDir: string;
+  /** The primary administrator (default `admin`). */
+  adminUsername?: string;
+  /** Generated (and returned once) when absent. */
+  adminPassword?: string;
+  /** The top-level org's name (default `Cairn`). */
+  orgName?: string;
+  /** Host names the certificate is valid for, besides the loopback names. */
+  hostnames?: readonly string[];
+  clock?: Clock;
+  logger?: Logger;
+  /** argon2id cost (tests only). */
+  argon2?: Argon2Params;
+}
+
+/** What {@link initAuthority} made. */
+export interface InitAuthorityResult {
+  orgUid: string;
+  registrationKey: string;
+  adminUsername: string;
+  /** Only when it was generated: shown once, never stored in clear. */
+  adminPassword?: string;
+  certFingerprint: string;
+  authorityGuid: string;
+}
+
+/** Creates a new authority in `dataDir`; refuses one that is already initialized (CONFLICT). */
+export async function initAuthority(opts: InitAuthorityOptions): Promise<InitAuthorityResult> {
+  const clock = opts.clock ?? systemClock;
+  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(opts.dataDir, 0o700);
+  const dbFile = join(opts.dataDir, DB_FILE);
+  if (existsSync(dbFile)) {
+    const probe = openSqliteStore({ file: dbFile, clock });
+    const done = (await probe.getTopLevelOrg()) !== undefined;
+    await probe.close();
+    if (done) throw new CairnError("CONFLICT", `${opts.dataDir} already holds an initialized authority`);
+  }
+  const keys = generateAuthorityKeys();
+  saveAuthorityKeys(opts.dataDir, { signing: [keys.signing], escrowKek: keys.escrowKek });
+  const tls = await createCertificate(opts.hostnames ?? [], clock);
+  const dir = keysDir(opts.dataDir);
+  writeSecretFile(join(dir, KEY_FILES.tlsKey), tls.key);
+  writeSecretFile(join(dir, KEY_FILES.tlsCert), tls.cert);
+  chmodSync(join(dir, KEY_FILES.tlsCert), 0o644);
+  const generated = opts.adminPassword === undefined ? randomBytes(18).toString("base64url") : undefined;
+  const store = openSqliteStore({ file: dbFile, clock });
+  try {
+    const authorityGuid = newAuthorityGuid();
+    const ctx = createContext({
+      store,
+      clock,
+      keys,
+      authorityGuid,
+      log: opts.logger ?? pino({ level: "silent" }),
+      ...(opts.argon2 ? { argon2: opts.argon2 } : {}),
+    });
+    const adminUsername = opts.adminUsername ?? "admin";
+    const { org } = await bootstrapAuthority(ctx, {
+      orgName: opts.orgName ?? "Cairn",
+      adminUsername,
+      adminPassword: opts.adminPassword ?? (generated as string),
+    });
+    return {
+      orgUid: org.orgUid,
+      registrationKey: org.registrationKey,
+      adminUsername,
+      ...(generated !== undefined ? { adminPassword: generated } : {}),
+      certFingerprint: tls.fingerprint,
+      authorityGuid,
+    };
+  } finally {
+    await store.close();
+  }
+}
+
+/** Options of {@link startAuthority}. */
+export interface StartAuthorityOptions {
+  dataDir: string;
+  /** Address to bind (default 127.0.0.1; the command line's default is 0.0.0.0). */
+  host?: string;
+  /** Port (default 4285; 0 picks a free one). */
+  port?: number;
+  clock?: Clock;
+  logger?: Logger;
+  /** Route modules added after the core's (devices, storage, console…). */
+  plugins?: readonly HttpPlugin[];
+  /** Fault injection (tests: T04 crash points). */
+  faults?: Faults;
+  /** argon2id cost (tests only). */
+  argon2?: Argon2Params;
+  loginThrottle?: LoginThrottleOptions;
+  /** Caps the database size in pages (T06; an operator's guard). */
+  maxDbPages?: number;
+}
+
+/** A running authority. */
+export interface RunningAuthority {
+  port: number;
+  /** `https://host:port` as bound. */
+  url: string;
+  /** SHA-256 fingerprint of the certificate (`AB:CD:…`). */
+  fingerprint: string;
+  /** The certificate (PEM), for clients that trust it directly. */
+  certPem: string;
+  app: FastifyInstance;
+  ctx: AuthorityContext;
+  /** Stops listening, closes sockets (WebSockets with 1001), then the database. */
+  close(): Promise<void>;
+}
+
+/** Opens the data directory and serves HTTPS. */
+export async function startAuthority(opts: StartAuthorityOptions): Promise<RunningAuthority> {
+  const clock = opts.clock ?? systemClock;
+  const log = (opts.logger ?? pino({ level: "silent" })).child({ component: "authority" });
+  const dbFile = join(opts.dataDir, DB_FILE);
+  if (!existsSync(dbFile)) throw new CairnError("CONFIG_INVALID", `no authority in ${opts.dataDir}: run \`cairn authority init --data ${opts.dataDir}\` first`);
+  const keys = loadAuthorityKeys(opts.dataDir);
+  const dir = join(opts.dataDir, "keys");
+  const tls = { key: readFileSync(join(dir, KEY_FILES.tlsKey), "utf8"), cert: readFileSync(join(dir, KEY_FILES.tlsCert), "utf8") };
+  const store = openSqliteStore({ file: dbFile, clock, ...(opts.maxDbPages !== undefined ? { maxPageCount: opts.maxDbPages } : {}) });
+  try {
+    const authorityGuid = await store.getMeta(META.authorityGuid);
+    if (authorityGuid === undefined) throw new CairnError("CONFIG_INVALID", `the authority in ${opts.dataDir} was never initialized`);
+    const ctx = createContext({
+      store,
+      clock,
+      keys,
+      authorityGuid,
+      log,
+      ...(opts.faults ? { faults: opts.faults } : {}),
+      ...(opts.argon2 ? { argon2: opts.argon2 } : {}),
+      ...(opts.loginThrottle ? { loginThrottle: opts.loginThrottle } : {}),
+    });
+    const { app } = await buildHttpServer({ ctx, tls, logger: log, plugins: [...CORE_PLUGINS, ...(opts.plugins ?? [])] });
+    const host = opts.host ?? "127.0.0.1";
+    await app.listen({ host, port: opts.port ?? DEFAULT_PORT });
+    const address = app.server.address();
+    const port = typeof address === "object" && address !== null ? address.port : (opts.port ?? DEFAULT_PORT);
+    log.info({ port, host }, "listening");
+    const urlHost = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host;
+    let closed = false;
+    return {
+      port,
+      url: `https://${urlHost}:${port}`,
+      fingerprint: certFingerprint(tls.cert),
+      certPem: tls.cert,
+      app,
+      ctx,
+      async close() {
+        if (closed) return;
+        closed = true;
+        await app.close();
+        await store.close();
+        log.info("stopped");
+      },
+    };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}

@@ -46,3 +46,8 @@ export async function auditDenied(store: AuthorityStore, p: Principal, at: numbe
     // a full database must not turn a 403/404 into a 507
   }
 }
+
+/** Writes one entry in its own transaction (for actions without other rows to write). */
+export async function appendAuditNow(store: AuthorityStore, entry: ReturnType<typeof auditEntry>): Promise<void> {
+  await store.transaction((tx) => tx.appendAudit(entry));
+}
