@@ -1,12 +1,174 @@
 /**
  * `cairn storenode …`: the thin command line over this daemon's library. The only module of the
- * package that reads flags and the environment.
+ * package that reads flags and the environment (FAULT_CRASH_AT for crash tests).
+ *
+ *   init          --data DIR --store-point DIR… [--name N] [--url URL…]
+ *                 [--authority URL --authority-fingerprint FP --enroll-key KEY]
+ *   serve         --data DIR [--host H] [--port P] [--url URL…] [--reserve-bytes N]
+ *                 [--gc-grace-ms N] [--metrics-address HOST:PORT] [--no-authority]
+ *   provider-key  --data DIR --tenant NAME [--quota BYTES] [--url URL…]
  */
-import type { CommandContext } from "@cairn/protocol";
-import { Command } from "commander";
+import { CairnError, type CommandContext } from "@cairn/protocol";
+import { Command, Option } from "commander";
+import pino, { type Logger } from "pino";
+import { createProviderKey, initStorenode, startStorenode } from "./index.js";
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+/** Parses a byte count: plain bytes or with a binary suffix (K, M, G, T); -1 means unlimited. */
+export function parseBytes(text: string): number {
+  const m = /^(-1|\d+)\s*([kmgt]i?b?)?$/i.exec(text.trim());
+  if (!m) throw new CairnError("USAGE", `not a byte count: ${text}`);
+  const n = Number(m[1]);
+  const unit = (m[2] ?? "").charAt(0).toLowerCase();
+  const mult = { "": 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }[unit] ?? 1;
+  if (n === -1) return -1;
+  return n * mult;
+}
+
+function parsePort(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CairnError("USAGE", `not a port: ${text}`);
+  return n;
+}
+
+function makeLogger(ctx: CommandContext, fd: 1 | 2 = 1): Logger {
+  return pino(
+    {
+      level: ctx.logLevel,
+      redact: {
+        paths: ["*.authorization", "*.token", "*.secret", "*.password", "*.credential", "*.nodeSecret", "*.tenantSecret", "*.cookie", "*.enrollKey"],
+        censor: "[redacted]",
+      },
+    },
+    pino.destination({ dest: fd, sync: true }),
+  );
+}
 
 /** Builds the `storenode` subcommand tree. */
-export function createCommand(_ctx: CommandContext): Command {
+export function createCommand(ctx: CommandContext): Command {
   const cmd = new Command("storenode").description("a storage node: store points, archives, versions, retention and verification");
+
+  cmd
+    .command("init")
+    .description("prepare a data directory: certificate, store points, enrollment with the authority")
+    .requiredOption("--data <dir>", "data directory")
+    .option("--store-point <dir>", "store point directory (repeatable)", collect, [])
+    .option("--name <name>", "the node's name")
+    .option("--url <url>", "wss URL agents reach this node at (repeatable)", collect, [])
+    .option("--authority <url>", "the authority to enroll with (https://host:4285)")
+    .option("--authority-fingerprint <fp>", "the authority certificate's SHA-256 fingerprint")
+    .option("--enroll-key <key>", "one-time server enroll key from the authority")
+    .action(
+      async (o: {
+        data: string;
+        storePoint: string[];
+        name?: string;
+        url: string[];
+        authority?: string;
+        authorityFingerprint?: string;
+        enrollKey?: string;
+      }) => {
+        const given = [o.authority, o.authorityFingerprint, o.enrollKey].filter((v) => v !== undefined).length;
+        if (given !== 0 && given !== 3) throw new CairnError("USAGE", "--authority, --authority-fingerprint and --enroll-key go together");
+        if (o.storePoint.length === 0) throw new CairnError("USAGE", "at least one --store-point is required");
+        const r = await initStorenode({
+          dataDir: o.data,
+          storePoints: o.storePoint,
+          ...(o.name ? { name: o.name } : {}),
+          ...(o.url.length ? { urls: o.url } : {}),
+          ...(o.authority && o.authorityFingerprint && o.enrollKey
+            ? { authority: { url: o.authority, fingerprint: o.authorityFingerprint, enrollKey: o.enrollKey } }
+            : {}),
+          // Logs to stderr: stdout carries the result (one JSON document under --json).
+          logger: makeLogger(ctx, 2),
+        });
+        ctx.print(r, `storage node ${r.serverGuid} initialized${r.enrolled ? " and enrolled" : " (standalone)"}\ncertificate fingerprint ${r.fingerprint}`);
+      },
+    );
+
+  cmd
+    .command("serve")
+    .description("serve agents and authorities (wss, port 443 by default)")
+    .requiredOption("--data <dir>", "data directory")
+    .option("--host <host>", "address to listen on", "0.0.0.0")
+    .addOption(new Option("--port <port>", "port to listen on (0 picks a free one)").argParser(parsePort))
+    .option("--url <url>", "wss URL to announce (repeatable)", collect, [])
+    .addOption(new Option("--reserve-bytes <bytes>", "free space kept on each store point").argParser(parseBytes))
+    .addOption(new Option("--gc-grace-ms <ms>", "grace period before unreferenced blocks are collected").argParser(Number))
+    .option("--metrics-address <host:port>", "serve /metrics on a separate plain-HTTP address")
+    .option("--no-authority", "do not dial the own authority")
+    .action(
+      async (o: {
+        data: string;
+        host: string;
+        port?: number;
+        url: string[];
+        reserveBytes?: number;
+        gcGraceMs?: number;
+        metricsAddress?: string;
+        authority: boolean;
+      }) => {
+        const logger = makeLogger(ctx);
+        let metrics: { host: string; port: number } | undefined;
+        if (o.metricsAddress) {
+          const m = /^(.*):(\d+)$/.exec(o.metricsAddress);
+          if (!m) throw new CairnError("USAGE", "--metrics-address is HOST:PORT");
+          metrics = { host: (m[1] as string).replace(/^\[|\]$/g, ""), port: parsePort(m[2] as string) };
+        }
+        const port = o.port ?? 443;
+        let node: Awaited<ReturnType<typeof startStorenode>>;
+        try {
+          node = await startStorenode({
+            dataDir: o.data,
+            host: o.host,
+            port,
+            logger,
+            connectAuthority: o.authority,
+            ...(o.url.length ? { urls: o.url } : {}),
+            ...(o.reserveBytes === undefined ? {} : { reserveBytes: o.reserveBytes }),
+            ...(o.gcGraceMs === undefined ? {} : { gcGraceMs: o.gcGraceMs }),
+            ...(metrics ? { metrics } : {}),
+            ...(ctx.env.FAULT_CRASH_AT ? { crashAt: ctx.env.FAULT_CRASH_AT } : {}),
+          });
+        } catch (err) {
+          if (o.port === undefined && err instanceof CairnError && err.code === "UNAVAILABLE") {
+            throw new CairnError(
+              "UNAVAILABLE",
+              `cannot bind port 443 (${String(err.details?.errno ?? "error")}): grant CAP_NET_BIND_SERVICE or pass --port (4285 is the documented choice for a dedicated storage host)`,
+            );
+          }
+          throw err;
+        }
+        if (!ctx.json && !ctx.quiet) ctx.stderr.write(`storage node ${node.serverGuid} serving ${node.url} (fingerprint ${node.fingerprint})\n`);
+        await new Promise<void>((resolve) => {
+          if (ctx.signal.aborted) resolve();
+          else ctx.signal.addEventListener("abort", () => resolve(), { once: true });
+        });
+        // Watchdog: a shutdown that hangs (a stuck disk) must not keep the service from stopping.
+        const watchdog = setTimeout(() => process.exit(1), 30_000);
+        watchdog.unref();
+        await node.close();
+        clearTimeout(watchdog);
+      },
+    );
+
+  cmd
+    .command("provider-key")
+    .description("issue a provider key that lets another authority use this node as a tenant")
+    .requiredOption("--data <dir>", "data directory")
+    .requiredOption("--tenant <name>", "tenant name")
+    .addOption(new Option("--quota <bytes>", "tenant quota (bytes, or with K/M/G/T; -1 unlimited)").argParser(parseBytes))
+    .option("--url <url>", "wss URL to put in the key (repeatable)", collect, [])
+    .action((o: { data: string; tenant: string; quota?: number; url: string[] }) => {
+      const r = createProviderKey({
+        dataDir: o.data,
+        tenantName: o.tenant,
+        ...(o.quota === undefined ? {} : { quotaBytes: o.quota }),
+        ...(o.url.length ? { urls: o.url } : {}),
+      });
+      ctx.print(r, r.providerKey);
+    });
+
   return cmd;
 }

@@ -37,6 +37,8 @@ const NS = /^(own|[1-9][0-9]{5,19})$/;
 /** Placed archives and their open handles. */
 export class ArchiveRegistry {
   private readonly open = new Map<string, Promise<Archive>>();
+  /** The open archives whose opening finished (synchronous access for quota sums). */
+  private readonly loaded = new Map<string, Archive>();
   private readonly lastUse = new Map<string, number>();
   /** Bytes recorded in the registry row of each open archive (to correct the SQL sum with live figures). */
   private readonly savedBytes = new Map<string, number>();
@@ -121,7 +123,10 @@ export class ArchiveRegistry {
       });
       this.open.set(key, p);
       this.savedBytes.set(key, row.bytes);
-      p.catch(() => this.open.delete(key));
+      p.then(
+        (a) => this.loaded.set(key, a),
+        () => this.open.delete(key),
+      );
       void this.evictIdle();
     }
     return p;
@@ -138,6 +143,7 @@ export class ArchiveRegistry {
       if (!a || a.users > 0 || a.writer.pendingBytes > 0) continue;
       this.saveReport(key.split("/")[0] as string, a);
       this.open.delete(key);
+      this.loaded.delete(key);
       this.lastUse.delete(key);
       this.savedBytes.delete(key);
       await a.close();
@@ -149,13 +155,11 @@ export class ArchiveRegistry {
     return [...this.open.entries()].filter(([k]) => k.startsWith(`${ns}/`)).map(([, p]) => p);
   }
 
-  /** Bytes a namespace stores (tenant quota), counting blocks not yet durable. */
-  async namespaceBytes(ns: string): Promise<number> {
+  /** Bytes a namespace stores (tenant quota), counting blocks not yet durable. Synchronous. */
+  namespaceBytes(ns: string): number {
     let total = this.opts.db.namespaceBytes(ns);
-    for (const [key, p] of this.open) {
-      if (!key.startsWith(`${ns}/`)) continue;
-      const a = await p.catch(() => null);
-      if (a) total += a.usedBytes() + a.writer.pendingBytes - (this.savedBytes.get(key) ?? 0);
+    for (const [key, a] of this.loaded) {
+      if (key.startsWith(`${ns}/`)) total += a.usedBytes() + a.writer.pendingBytes - (this.savedBytes.get(key) ?? 0);
     }
     return total;
   }
@@ -220,6 +224,7 @@ export class ArchiveRegistry {
     if (p) {
       const a = await p.catch(() => null);
       this.open.delete(key);
+      this.loaded.delete(key);
       this.lastUse.delete(key);
       this.savedBytes.delete(key);
       if (a) {
@@ -244,6 +249,7 @@ export class ArchiveRegistry {
   async closeAll(): Promise<void> {
     const all = [...this.open.entries()];
     this.open.clear();
+    this.loaded.clear();
     for (const [key, p] of all) {
       const a = await p.catch(() => null);
       if (!a) continue;

@@ -30,6 +30,7 @@ function errno(code: string, op: string): NodeJS.ErrnoException {
 /** A store fs whose calls fail on demand. */
 export class FaultyFs implements StoreFs {
   private faults: Fault[] = [];
+  private gates: { op: FsOp; gate: Promise<void> }[] = [];
   private flips = 0;
   /** Calls seen per operation. */
   readonly calls: Record<FsOp, number> = { create: 0, write: 0, sync: 0, rename: 0, syncDir: 0, read: 0, unlink: 0 };
@@ -53,6 +54,26 @@ export class FaultyFs implements StoreFs {
     return this;
   }
 
+  /**
+   * Holds every call of `op` (a disk slower than the network) until the returned function is
+   * called.
+   */
+  hold(op: FsOp): () => void {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    this.gates.push({ op, gate });
+    return () => {
+      this.gates = this.gates.filter((g) => g.gate !== gate);
+      release();
+    };
+  }
+
+  private async gated(op: FsOp): Promise<void> {
+    for (const g of this.gates) if (g.op === op) await g.gate;
+  }
+
   /** Removes every pending fault. */
   clear(): void {
     this.faults = [];
@@ -71,6 +92,7 @@ export class FaultyFs implements StoreFs {
     return {
       write: async (bufs) => {
         this.check("write", path);
+        await this.gated("write");
         await file.write(bufs);
       },
       read: async (buf, offset, length, position) => {
@@ -84,6 +106,7 @@ export class FaultyFs implements StoreFs {
       },
       sync: async () => {
         this.check("sync", path);
+        await this.gated("sync");
         await file.sync();
       },
       close: () => file.close(),

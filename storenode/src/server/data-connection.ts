@@ -143,7 +143,7 @@ export class DataConnection implements DataConn {
     if (quota >= 0 && a.usedBytes() + a.writer.pendingBytes + len > quota) {
       throw new CairnError("QUOTA_EXCEEDED", "the archive's quota is used up", { details: { quotaBytes: quota, usedBytes: a.usedBytes() } });
     }
-    if (this.tenantQuota >= 0 && (await this.ctx.registry.namespaceBytes(this.ns)) + len > this.tenantQuota) {
+    if (this.tenantQuota >= 0 && this.ctx.registry.namespaceBytes(this.ns) + len > this.tenantQuota) {
       throw new CairnError("QUOTA_EXCEEDED", "the tenant's quota on this node is used up", { details: { quotaBytes: this.tenantQuota } });
     }
     const spId = this.ctx.registry.row(this.ns, a.placement.archiveGuid)?.storePointId ?? 0;

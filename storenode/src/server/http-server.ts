@@ -66,7 +66,15 @@ export class NodeServer {
     };
     this.dataWss = new WebSocketServer({ ...wsOpts, maxPayload: MAX_DATA_FRAME_BYTES });
     this.tenantWss = new WebSocketServer({ ...wsOpts, maxPayload: MAX_CONTROL_FRAME_BYTES });
-    this.server = createServer({ key: ctx.tls.key, cert: ctx.tls.cert, minVersion: "TLSv1.2", handshakeTimeout: ctx.opts.authDeadlineMs }, (req, res) => {
+    const tlsOpts = {
+      key: ctx.tls.key,
+      cert: ctx.tls.cert,
+      minVersion: "TLSv1.2" as const,
+      handshakeTimeout: ctx.opts.authDeadlineMs,
+      // Check header deadlines often enough that a silent connection goes within the auth deadline (T40).
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(ctx.opts.authDeadlineMs / 4))),
+    };
+    this.server = createServer(tlsOpts, (req, res) => {
       this.request(req, res).catch((err: unknown) => {
         ctx.logger.error({ err }, "http request failed");
         if (!res.headersSent) res.writeHead(500).end();

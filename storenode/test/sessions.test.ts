@@ -1,0 +1,103 @@
+import { randomBytes } from "node:crypto";
+import { afterEach, describe, expect, it } from "vitest";
+import { isCairnError, LEASE_TTL_MS, sha256 } from "@cairn/protocol";
+import { DataClient, randomBlocks, storageToken } from "../src/testing.js";
+import { metric } from "./helpers/http.js";
+import { type NodeFixture, startNode, testPlacement } from "./helpers/node.js";
+
+let fx: NodeFixture | undefined;
+afterEach(async () => {
+  await fx?.teardown();
+  fx = undefined;
+});
+
+const stats = { selectedFiles: 0, selectedBytes: 0, todoFiles: 0, todoBytes: 0 };
+
+describe("upload sessions (T09, T12)", () => {
+  it("resumes after a dropped connection: acknowledged blocks and staged files kept, none sent again", async () => {
+    fx = await startNode();
+    const p = testPlacement();
+    await fx.tenant.peer.call("place-archive", p);
+    const token = storageToken(fx.key, p, fx.clock);
+    const a = await DataClient.connect(fx.node.url, token);
+    const first = await a.peer.call("open", { archiveGuid: p.archiveGuid, mode: "backup", sessionId: null, agentVersion: "t" });
+    const blocks = randomBlocks(10);
+    await a.put(blocks);
+    const fileId = randomBytes(16);
+    await a.peer.call("stage-files", {
+      sessionId: first.sessionId,
+      files: [{ fileId, deleted: false, size: 10, blocks: Buffer.concat(blocks.map((b) => b.id)), meta: null }],
+    });
+    const received = await metric(fx.node.url, "storenode_bytes_received_total");
+    a.ws.terminate(); // the network drops: no close handshake
+    await a.closed;
+
+    const b = await DataClient.connect(fx.node.url, token);
+    const again = await b.peer.call("open", { archiveGuid: p.archiveGuid, mode: "backup", sessionId: first.sessionId, agentVersion: "t" });
+    expect(again).toMatchObject({ sessionId: first.sessionId, resumed: true, staged: 1 });
+    expect(await b.have(blocks.map((x) => x.id))).toEqual(blocks.map(() => true));
+    const manifest = randomBytes(64);
+    const r = await b.peer.call("commit", {
+      sessionId: again.sessionId,
+      seq: 1,
+      prevManifestHash: null,
+      manifest,
+      manifestHash: sha256(manifest),
+      clientTime: 0,
+      stats,
+      complete: true,
+    });
+    expect(r.seq).toBe(1);
+    // Nothing was sent again: the node received no more block bytes after the drop.
+    expect(await metric(fx.node.url, "storenode_bytes_received_total")).toBe(received);
+    await b.close();
+  });
+
+  it("lets one writer hold an archive: a second is refused, and proceeds once the first's lease expires", async () => {
+    fx = await startNode();
+    const p = testPlacement();
+    await fx.tenant.peer.call("place-archive", p);
+    const token = storageToken(fx.key, p, fx.clock);
+    const a = await DataClient.connect(fx.node.url, token);
+    const b = await DataClient.connect(fx.node.url, token);
+    const sa = await a.peer.call("open", { archiveGuid: p.archiveGuid, mode: "backup", sessionId: null, agentVersion: "t" });
+    const refused = await b.peer.call("open", { archiveGuid: p.archiveGuid, mode: "backup", sessionId: null, agentVersion: "t" }).catch((e: unknown) => e);
+    expect(isCairnError(refused, "ARCHIVE_IN_USE")).toBe(true);
+    // Restores are not writers: they open alongside.
+    await b.peer.call("open", { archiveGuid: p.archiveGuid, mode: "restore", sessionId: null, agentVersion: "t" });
+    a.ws.terminate(); // the holder is killed
+    await a.closed;
+    const stillHeld = await b.peer.call("open", { archiveGuid: p.archiveGuid, mode: "backup", sessionId: null, agentVersion: "t" }).catch((e: unknown) => e);
+    expect(isCairnError(stillHeld, "ARCHIVE_IN_USE")).toBe(true);
+    fx.clock.advance(LEASE_TTL_MS + 1);
+    const sb = await b.peer.call("open", { archiveGuid: p.archiveGuid, mode: "backup", sessionId: null, agentVersion: "t" });
+    expect(sb.sessionId).not.toBe(sa.sessionId);
+    // The old holder cannot come back while the new one holds the lease: never two writers.
+    const c = await DataClient.connect(fx.node.url, token);
+    const back = await c.peer.call("open", { archiveGuid: p.archiveGuid, mode: "backup", sessionId: sa.sessionId, agentVersion: "t" }).catch((e: unknown) => e);
+    expect(isCairnError(back, "ARCHIVE_IN_USE")).toBe(true);
+    const put = randomBlocks(1);
+    c.send(put);
+    await c.settled(put);
+    expect(c.nacked.get(put[0]?.id.toString("hex") ?? "")?.code).toBe("PROTOCOL_UNEXPECTED");
+    await b.close();
+    await c.close();
+  });
+
+  it("ends a session with end-session and releases the lease at once", async () => {
+    fx = await startNode();
+    const p = testPlacement();
+    await fx.tenant.peer.call("place-archive", p);
+    const token = storageToken(fx.key, p, fx.clock);
+    const a = await DataClient.connect(fx.node.url, token);
+    const s = await a.peer.call("open", { archiveGuid: p.archiveGuid, mode: "backup", sessionId: null, agentVersion: "t" });
+    expect(s.leaseExpiresAt).toBe(fx.clock.now() + LEASE_TTL_MS);
+    const renewed = await a.peer.call("renew-lease", { sessionId: s.sessionId });
+    expect(renewed.leaseExpiresAt).toBeGreaterThanOrEqual(s.leaseExpiresAt ?? 0);
+    await a.peer.call("end-session", { sessionId: s.sessionId, abort: true });
+    const b = await DataClient.connect(fx.node.url, token);
+    await b.peer.call("open", { archiveGuid: p.archiveGuid, mode: "backup", sessionId: null, agentVersion: "t" });
+    await a.close();
+    await b.close();
+  });
+});
