@@ -99,6 +99,7 @@ export async function initAuthority(opts: InitAuthorityOptions): Promise<InitAut
   chmodSync(join(dir, KEY_FILES.tlsCert), 0o644);
   const generated = opts.adminPassword === undefined ? randomBytes(18).toString("base64url") : undefined;
   const store = openSqliteStore({ file: dbFile, clock });
+  chmodSync(dbFile, 0o600);
   try {
     const authorityGuid = newAuthorityGuid();
     const ctx = createContext({

@@ -54,9 +54,21 @@ export interface PageResult<T> {
  */
 export type OrgScope = { kind: "all" } | { kind: "subtree"; path: string } | { kind: "org"; orgId: number } | { kind: "none" };
 
+/** A sort order for a list: a key the list knows (validated by the caller) and a direction. */
+export interface SortOrder {
+  key: string;
+  dir: "asc" | "desc";
+}
+
+/** Sort keys of the org list (default orgId). */
+export const ORG_SORT_KEYS = ["orgId", "orgName", "status", "userCount", "computerCount"] as const;
+/** Sort keys of the user list (default userId). */
+export const USER_SORT_KEYS = ["userId", "username", "email", "lastName", "status", "orgName"] as const;
+
 /** Filters of the org list (API.md §4). */
 export interface OrgFilter {
   scope: OrgScope;
+  sort?: SortOrder;
   active?: boolean;
   /** Case-insensitive substring of the name. */
   q?: string;
@@ -65,6 +77,7 @@ export interface OrgFilter {
 /** Filters of the user list (API.md §3). */
 export interface UserFilter {
   scope: OrgScope;
+  sort?: SortOrder;
   /** Only this user (a caller who may see only themself). */
   userId?: number;
   /** Exactly this org, not its children. */
@@ -213,6 +226,8 @@ export interface AuditWrites {
  */
 export interface UsageReads {
   orgCounts(orgIds: readonly number[]): Promise<Map<number, OrgCounts>>;
+  /** Active devices per user. */
+  deviceCountsOfUsers(userIds: readonly number[]): Promise<Map<number, number>>;
   orgUsage(orgIds: readonly number[]): Promise<Map<number, OrgUsage>>;
   deviceBackupAges(orgIds: readonly number[]): Promise<DeviceBackupAge[]>;
   listDestinations(): Promise<DestinationSummary[]>;

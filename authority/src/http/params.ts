@@ -79,3 +79,14 @@ export function bodyObject(body: unknown): Record<string, unknown> {
   if (typeof body !== "object" || Array.isArray(body)) throw new CairnError("BAD_REQUEST", "The request body must be a JSON object");
   return body as Record<string, unknown>;
 }
+
+/** srtKey / srtDir, checked against the list's keys (T32: no sort injection). */
+export function sortParams(q: Record<string, unknown>, keys: readonly string[]): { key: string; dir: "asc" | "desc" } | undefined {
+  const key = queryValue(q, "srtKey");
+  const dir = (queryValue(q, "srtDir") ?? "asc").toLowerCase();
+  if (key === undefined || key === "") return undefined;
+  const k = keys.find((x) => x.toLowerCase() === key.toLowerCase());
+  if (k === undefined) throw new CairnError("BAD_REQUEST", `srtKey is one of ${keys.join(", ")}`, { details: { field: "srtKey" } });
+  if (dir !== "asc" && dir !== "desc") throw new CairnError("BAD_REQUEST", "srtDir is asc or desc", { details: { field: "srtDir" } });
+  return { key: k, dir };
+}

@@ -21,6 +21,7 @@ import { installJsonBodies, MAX_JSON_DEPTH } from "./json-body.js";
 import { registerAuditRoutes } from "./routes/audit-routes.js";
 import { registerAuthRoutes } from "./routes/auth-routes.js";
 import { registerExportRoutes } from "./routes/export-routes.js";
+import { registerOfferRoutes } from "./routes/offer-routes.js";
 import { registerOpenApiRoutes } from "./routes/openapi-routes.js";
 import { registerOrgRoutes } from "./routes/org-routes.js";
 import { registerRoleRoutes } from "./routes/role-routes.js";
@@ -38,6 +39,7 @@ export const CORE_PLUGINS: readonly HttpPlugin[] = [
   { name: "users", register: registerUserRoutes },
   { name: "roles", register: registerRoleRoutes },
   { name: "orgs", register: registerOrgRoutes },
+  { name: "offers", register: registerOfferRoutes },
   { name: "exports", register: registerExportRoutes },
   { name: "audit", register: registerAuditRoutes },
 ];

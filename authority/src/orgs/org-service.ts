@@ -9,7 +9,7 @@ import { canSee, type Principal, requirePermission, scopeOf, type Target } from 
 import { coldStore, coldStoreUnoffered } from "../cold-storage/cold-storage.js";
 import type { CoreDeps } from "../core.js";
 import type { NewRevocation, Org } from "../db/records.js";
-import type { Page, PageResult, StoreReader, StoreWriter } from "../db/store.js";
+import type { Page, PageResult, SortOrder, StoreReader, StoreWriter } from "../db/store.js";
 import { crashPoint } from "../faults.js";
 import { assertAcceptsMembers, assertCanBlock, assertCanDeactivate, assertCanMove, isInSubtree, validateOrgName } from "./org-tree.js";
 
@@ -32,6 +32,7 @@ export interface OrgListQuery {
   q?: string;
   /** Only the direct children of this org (Cairn's filter for the console tree). */
   parentOrgId?: number;
+  sort?: SortOrder;
 }
 
 function optText(v: unknown, field: string, max = 4000): string | null {
@@ -77,6 +78,7 @@ export class OrgService {
       scope: scope.kind === "none" ? ({ kind: "org", orgId: p.orgId ?? -1 } as const) : scope,
       ...(q.active !== undefined ? { active: q.active } : {}),
       ...(q.q !== undefined ? { q: q.q } : {}),
+      ...(q.sort !== undefined ? { sort: q.sort } : {}),
     };
     if (q.parentOrgId === undefined) return this.d.store.listOrgs(filter, page);
     const parent = await this.byId(p, q.parentOrgId);

@@ -43,6 +43,7 @@ export function settingsJson(r: ResolvedSettings, destinations: readonly Destina
     destinations: offered.map(destinationJson),
     allDestinations: destinations.filter((d) => d.active).map(destinationJson),
     isUsingDestinationDefaults: r.inherits.destinations,
+    isUsingDeviceDefaults: r.inherits.device,
     securityKeyType: SECURITY_KEY_TYPES[v.security.keyPolicy],
     securityKeyLocked: r.lockedBy["security.keyPolicy"] !== undefined || r.ownLocks.includes("security.keyPolicy"),
     securityKeyInherit: r.inherits.security,
@@ -83,7 +84,7 @@ export function changeFromSettingsJson(
   body: Record<string, unknown>,
   r: ResolvedSettings,
   destinations: readonly DestinationSummary[],
-): { groups: Partial<Record<GroupName, GroupChange>>; packets: PacketChange[] } {
+): { groups: Partial<Record<GroupName, GroupChange>>; packets: PacketChange[]; locks: Record<string, boolean> } {
   const groups: Partial<Record<GroupName, GroupChange>> = {};
   const q = groupChange("quota", flag(body.isUsingQuotaDefaults), parseFields("quota", body, QUOTA_FIELDS), r);
   if (q) groups.quota = q;
@@ -92,13 +93,12 @@ export function changeFromSettingsJson(
 
   const sec: Record<string, unknown> = parseFields("security", body, ["twoFactorRequired", "clientVisibility"]);
   if (body.securityKeyType !== undefined && body.securityKeyType !== null) sec.keyPolicy = policyOf(body.securityKeyType);
-  let s = groupChange("security", flag(body.securityKeyInherit), sec, r);
-  const wantLock = flag(body.securityKeyLocked);
-  const ownLock = r.ownLocks.includes("security.keyPolicy");
-  if (wantLock !== undefined && r.lockedBy["security.keyPolicy"] === undefined && wantLock !== ownLock) {
-    s = s !== undefined && "values" in s ? { ...s, locks: { keyPolicy: wantLock } } : { values: {}, locks: { keyPolicy: wantLock } };
-  }
+  const s = groupChange("security", flag(body.securityKeyInherit), sec, r);
   if (s) groups.security = s;
+  const locks: Record<string, boolean> = {};
+  const wantLock = flag(body.securityKeyLocked);
+  if (wantLock !== undefined && r.lockedBy["security.keyPolicy"] === undefined && wantLock !== r.ownLocks.includes("security.keyPolicy"))
+    locks["security.keyPolicy"] = wantLock;
 
   if (Array.isArray(body.destinations)) {
     const prev = new Map(r.values.destinations.offers.map((o) => [o.destinationGuid, o]));
@@ -120,5 +120,5 @@ export function changeFromSettingsJson(
   for (const [k, v] of Object.entries(general)) {
     if (!isDeepStrictEqual(v, (r.values.general as unknown as Record<string, unknown>)[k])) packets.push({ key: `general.${k}`, value: v });
   }
-  return { groups, packets };
+  return { groups, packets, locks };
 }

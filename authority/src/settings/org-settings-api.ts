@@ -74,6 +74,13 @@ export class OrgSettingsApi {
       obj.settings = settingsJson(r, dests);
       obj.settingsSummary = obj.settings;
       obj.settingsInherited = settingsJson(await this.d.settings.resolveParent(org), dests);
+      const ref = (id: number) => ({ orgId: id, orgName: related.get(id)?.name ?? null });
+      obj.settingsMeta = {
+        groupSource: Object.fromEntries(Object.entries(r.groupSource).map(([g, id]) => [g, ref(id)])),
+        inherits: r.inherits,
+        lockedBy: Object.fromEntries(Object.entries(r.lockedBy).map(([k, id]) => [k, ref(id)])),
+        ownLocks: r.ownLocks,
+      };
     }
     if (inc.inheritedOrgInfo) {
       const byDest = related.get(r.groupSource.destinations);
@@ -122,16 +129,31 @@ export class OrgSettingsApi {
     }
     const current = await this.d.settings.resolveOrg(org);
     const dests = await this.d.store.listDestinations();
-    const fromSettings =
-      typeof b.settings === "object" && b.settings !== null ? changeFromSettingsJson(b.settings as Record<string, unknown>, current, dests) : undefined;
-    const change: { groups: NonNullable<SettingsChange["groups"]>; packets: PacketChange[] } = {
+    const settingsBody = typeof b.settings === "object" && b.settings !== null ? (b.settings as Record<string, unknown>) : undefined;
+    const fromSettings = settingsBody === undefined ? undefined : changeFromSettingsJson(settingsBody, current, dests);
+    const change: { groups: NonNullable<SettingsChange["groups"]>; packets: PacketChange[]; locks: Record<string, boolean> } = {
       groups: fromSettings?.groups ?? {},
       packets: fromSettings?.packets ?? [],
+      locks: fromSettings?.locks ?? {},
     };
     const dd = b.deviceDefaults;
-    if (typeof dd === "object" && dd !== null && (dd as Record<string, unknown>).serviceBackupConfig !== undefined) {
-      const device = this.deviceChange(dd, current);
-      if (device !== undefined) change.groups.device = device;
+    const device: { change?: GroupChange; locks: Record<string, boolean> } =
+      typeof dd === "object" && dd !== null && (dd as Record<string, unknown>).serviceBackupConfig !== undefined
+        ? this.deviceChange(dd, current)
+        : { locks: {} };
+    const deviceFlag = settingsBody?.isUsingDeviceDefaults;
+    if (deviceFlag === true || deviceFlag === "true") {
+      if (device.change !== undefined) change.groups.device = device.change;
+      else if (!current.inherits.device) change.groups.device = { inherit: true };
+    } else if (deviceFlag === false || deviceFlag === "false") {
+      change.groups.device = device.change ?? { values: {} };
+    } else if (device.change !== undefined) change.groups.device = device.change;
+    Object.assign(change.locks, device.locks);
+    if (typeof b.settingsLocks === "object" && b.settingsLocks !== null && !Array.isArray(b.settingsLocks)) {
+      for (const [k, v] of Object.entries(b.settingsLocks as Record<string, unknown>)) {
+        if (typeof v !== "boolean") throw new CairnError("BAD_REQUEST", `settingsLocks.${k} is true or false`);
+        change.locks[k] = v;
+      }
     }
     const now = this.d.clock.now();
     const changed = await this.d.store.transaction(async (tx) => {
@@ -146,20 +168,17 @@ export class OrgSettingsApi {
     return this.orgObject((await this.d.store.getOrg(org.orgId)) as Org, ALL_PARTS);
   }
 
-  private deviceChange(tree: unknown, current: ResolvedSettings): GroupChange | undefined {
+  private deviceChange(tree: unknown, current: ResolvedSettings): { change?: GroupChange; locks: Record<string, boolean> } {
     const offered = current.values.destinations.offers.map((o) => o.destinationGuid);
     const parsed = fromDeviceTree(tree, current.values.device, new Set(offered));
     const shown = displayedDefaults(current.values.device, offered);
     const locks: Record<string, boolean> = {};
-    let lockChanged = false;
     for (const [field, locked] of Object.entries(parsed.locks)) {
       const key = `device.${field}`;
-      if (current.lockedBy[key] !== undefined) continue;
-      locks[field] = locked;
-      if (locked !== current.ownLocks.includes(key)) lockChanged = true;
+      if (current.lockedBy[key] === undefined && locked !== current.ownLocks.includes(key)) locks[key] = locked;
     }
-    if (isDeepStrictEqual(parsed.values, shown) && !lockChanged) return undefined;
-    return { values: parsed.values as unknown as Record<string, unknown>, locks };
+    if (isDeepStrictEqual(parsed.values, shown)) return { locks };
+    return { change: { values: parsed.values as unknown as Record<string, unknown> }, locks };
   }
 
   /** GET /api/OrgSetting/{id}: every packet with its value, supplier and lock. */
@@ -172,7 +191,13 @@ export class OrgSettingsApi {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(r.values.packets)) {
       const key = `packets.${k}`;
-      out[k] = { scope: "ORG", value: String(v), locked: r.lockedBy[key] !== undefined, id: r.source[key] ?? null };
+      out[k] = {
+        scope: "ORG",
+        value: String(v),
+        locked: r.lockedBy[key] !== undefined,
+        lockedForChildren: r.ownLocks.includes(key),
+        id: r.source[key] ?? null,
+      };
     }
     return out;
   }

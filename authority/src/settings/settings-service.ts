@@ -17,8 +17,8 @@ import { type FieldSpec, fieldSpec, type GroupName, openPacketValue, SETTINGS_SC
 export type GroupChange =
   /** Inherit the group again: the org's override is dropped. */
   | { inherit: true }
-  /** Override with these values (missing fields keep their current effective value) and locks. */
-  | { values: Record<string, unknown>; locks?: Record<string, boolean> };
+  /** Override with these values (missing fields keep their current effective value). */
+  | { values: Record<string, unknown> };
 
 /** A change of one per-key setting (`general.x` or `packets.x`). */
 export interface PacketChange {
@@ -33,6 +33,8 @@ export interface PacketChange {
 export interface SettingsChange {
   groups?: Partial<Record<GroupName, GroupChange>>;
   packets?: PacketChange[];
+  /** This org's own locks to set (true) or clear (false), by `group.field` key. */
+  locks?: Record<string, boolean>;
 }
 
 /** Store layers → resolver layers. */
@@ -144,22 +146,12 @@ export class SettingsService {
         }
         if (differs || current.inherits[g]) changedKeys.push(key);
       }
-      for (const [f, locked] of Object.entries(ch.locks ?? {})) {
-        const key = settingKey(g, f);
-        const fs = fieldSpec(g, f);
-        if (fs === undefined || !fs.lockable) throw new CairnError("BAD_REQUEST", `${key} cannot be locked`);
-        if (current.lockedBy[key] !== undefined) continue;
-        if (locked !== current.ownLocks.includes(key)) {
-          writes.push(() => tx.setSettingsLock(org.orgId, key, locked, now));
-          changedKeys.push(`${key}:lock`);
-        }
-      }
       const stored = own?.groups[g];
       if (stored === undefined || !isDeepStrictEqual(stored, next)) {
         if (changedKeys.length === 0) changedKeys.push(g);
         writes.push(() => tx.putSettingsGroup(org.orgId, g, next, now));
       }
-      for (const key of changedKeys) this.checkKeyPermission(p, org, key.replace(/:lock$/, ""));
+      for (const key of changedKeys) this.checkKeyPermission(p, org, key);
       changed.push(...changedKeys);
     }
 
@@ -188,6 +180,21 @@ export class SettingsService {
         this.checkKeyPermission(p, org, pc.key);
         changed.push(pc.key);
       }
+    }
+
+    for (const [key, locked] of Object.entries(change.locks ?? {})) {
+      const dot = key.indexOf(".");
+      const g = key.slice(0, dot) as GroupName;
+      const f = key.slice(dot + 1);
+      const known = Object.hasOwn(SETTINGS_SCHEMA, g) ? fieldSpec(g, f) : undefined;
+      const open = Object.hasOwn(SETTINGS_SCHEMA, g) && SETTINGS_SCHEMA[g].open === true && f !== "";
+      if ((known === undefined && !open) || (known !== undefined && !known.lockable)) throw new CairnError("BAD_REQUEST", `${key} cannot be locked`);
+      if (typeof locked !== "boolean") throw new CairnError("BAD_REQUEST", `the lock of ${key} is true or false`);
+      if (locked === current.ownLocks.includes(key)) continue;
+      if (current.lockedBy[key] !== undefined) throw new CairnError("SETTING_LOCKED", `${key} is locked by an ancestor organization`, { details: { key } });
+      this.checkKeyPermission(p, org, key);
+      writes.push(() => tx.setSettingsLock(org.orgId, key, locked, now));
+      changed.push(`${key}:${locked ? "lock" : "unlock"}`);
     }
 
     // everything was validated: now write

@@ -10,7 +10,7 @@ import { MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, type PasswordHasher } from "../
 import { roleSpec } from "../auth/roles.js";
 import type { CoreDeps } from "../core.js";
 import type { Org, User, UserPatch } from "../db/records.js";
-import type { Page, PageResult, StoreReader, StoreWriter } from "../db/store.js";
+import type { Page, PageResult, SortOrder, StoreReader, StoreWriter } from "../db/store.js";
 import { assertAcceptsMembers } from "../orgs/org-tree.js";
 import { usernameKey, validateEmail, validateUsername } from "./usernames.js";
 
@@ -38,6 +38,7 @@ export interface UserListQuery {
   roleId?: number;
   q?: string;
   username?: string;
+  sort?: SortOrder;
 }
 
 /** Fields a caller may never change through PUT /api/User (403 when they try, T25). */
@@ -114,6 +115,7 @@ export class UserService {
         ...(q.roleId !== undefined ? { roleId: q.roleId } : {}),
         ...(q.q !== undefined ? { q: q.q } : {}),
         ...(q.username !== undefined ? { usernameKey: usernameKey(q.username) } : {}),
+        ...(q.sort !== undefined ? { sort: q.sort } : {}),
       },
       page,
     );

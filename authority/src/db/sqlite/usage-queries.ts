@@ -32,6 +32,17 @@ export class SqliteUsageQueries implements UsageReads, UsageWrites {
     );
   }
 
+  async deviceCountsOfUsers(userIds: readonly number[]): Promise<Map<number, number>> {
+    const out = new Map<number, number>(userIds.map((id) => [id, 0]));
+    for (const r of this.q.all<{ user_id: number; n: number }>(
+      "SELECT user_id, count(*) AS n FROM devices WHERE active = 1 AND user_id IN (SELECT value FROM json_each(?)) GROUP BY user_id",
+      idList(userIds),
+    )) {
+      out.set(r.user_id, r.n);
+    }
+    return out;
+  }
+
   async orgUsage(orgIds: readonly number[]): Promise<Map<number, OrgUsage>> {
     const out = new Map<number, OrgUsage>();
     for (const id of orgIds) out.set(id, { orgId: id, selectedFiles: 0, selectedBytes: 0, todoFiles: 0, todoBytes: 0, archiveBytes: 0, destinationGuids: [] });

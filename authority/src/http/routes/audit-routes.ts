@@ -56,7 +56,7 @@ export function registerAuditRoutes(api: ApiRouter, ctx: AuthorityContext): void
         totalCount: page.total,
         auditEntries: page.items.map((e) => ({
           auditId: e.auditId,
-          date: isoTime(e.at),
+          at: isoTime(e.at),
           actorKind: e.actorKind,
           actorUserId: e.actorUserId,
           actorUsername: e.actorUsername,

@@ -11,7 +11,8 @@ import { ALL_PARTS, type OrgIncludes } from "../../settings/org-settings-api.js"
 import type { GroupName } from "../../settings/schema.js";
 import type { GroupChange, PacketChange } from "../../settings/settings-service.js";
 import { type ApiRouter, NO_CONTENT } from "../api-router.js";
-import { bodyObject, boolParam, guidValue, idType, numericId, optionalId, pageParams, textParam } from "../params.js";
+import { ORG_SORT_KEYS } from "../../db/store.js";
+import { bodyObject, boolParam, guidValue, idType, numericId, optionalId, pageParams, sortParams, textParam } from "../params.js";
 
 const TAGS = ["organizations"];
 
@@ -31,18 +32,19 @@ async function byPath(ctx: AuthorityContext, p: Principal, id: string, query: Re
   throw new CairnError("BAD_REQUEST", "idType is id or orgUid");
 }
 
-function settingsChange(body: unknown): { groups: Partial<Record<GroupName, GroupChange>>; packets: PacketChange[] } {
+function settingsChange(body: unknown): { groups: Partial<Record<GroupName, GroupChange>>; packets: PacketChange[]; locks: Record<string, boolean> } {
   const b = bodyObject(body);
   const groups = bodyObject(b.groups) as Partial<Record<GroupName, GroupChange>>;
   for (const [g, ch] of Object.entries(groups)) {
     const c = bodyObject(ch);
     if (c.inherit === true) groups[g as GroupName] = { inherit: true };
-    else groups[g as GroupName] = { values: bodyObject(c.values), ...(c.locks !== undefined ? { locks: bodyObject(c.locks) as Record<string, boolean> } : {}) };
+    else groups[g as GroupName] = { values: bodyObject(c.values) };
   }
   const packets = b.packets === undefined ? [] : b.packets;
   if (!Array.isArray(packets)) throw new CairnError("BAD_REQUEST", "packets must be a list");
   return {
     groups,
+    locks: bodyObject(b.locks) as Record<string, boolean>,
     packets: packets.map((x) => {
       const o = bodyObject(x);
       if (typeof o.key !== "string") throw new CairnError("BAD_REQUEST", "each packet has a key");
@@ -195,7 +197,7 @@ export function registerOrgRoutes(api: ApiRouter, ctx: AuthorityContext): void {
     method: "PUT",
     url: "/api/v1/orgs/:id/settings",
     auth: "user",
-    summary: "Change settings: {groups:{quota:{inherit:true}|{values,locks}}, packets:[{key,value,locked}]}",
+    summary: 'Change settings: {groups:{quota:{inherit:true}|{values}}, packets:[{key,value,locked}], locks:{"quota.maxSeats":true}}',
     tags: TAGS,
     handler: async ({ p, params, body }) => ctx.orgSettings.change(p, numericId(params.id, "orgId"), settingsChange(body)),
   });

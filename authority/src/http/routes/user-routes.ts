@@ -8,7 +8,8 @@ import type { AuthorityContext } from "../../context.js";
 import type { Org, User } from "../../db/records.js";
 import { userJson } from "../../users/user-view.js";
 import { type ApiRouter, NO_CONTENT } from "../api-router.js";
-import { bodyObject, boolParam, guidValue, idType, numericId, optionalId, pageParams, queryValue, textParam } from "../params.js";
+import { USER_SORT_KEYS } from "../../db/store.js";
+import { bodyObject, boolParam, guidValue, idType, numericId, optionalId, pageParams, queryValue, sortParams, textParam } from "../params.js";
 
 const TAGS = ["users"];
 
@@ -66,6 +67,7 @@ export function registerUserRoutes(api: ApiRouter, ctx: AuthorityContext): void 
       const roleId = optionalId(query, "roleId");
       const q = textParam(query, "q");
       const username = textParam(query, "username");
+      const sort = sortParams(query, USER_SORT_KEYS);
       const page = await ctx.users.list(
         p,
         {
@@ -75,10 +77,18 @@ export function registerUserRoutes(api: ApiRouter, ctx: AuthorityContext): void 
           ...(roleId !== undefined ? { roleId } : {}),
           ...(q !== undefined ? { q } : {}),
           ...(username !== undefined ? { username } : {}),
+          ...(sort ? { sort } : {}),
         },
         pageParams(query),
       );
-      return { totalCount: page.total, users: await userObjects(ctx, page.items, boolParam(query, "incRoles") === true) };
+      const users = await userObjects(ctx, page.items, boolParam(query, "incRoles") === true);
+      if (boolParam(query, "incCounts") === true) {
+        const counts = await ctx.store.deviceCountsOfUsers(page.items.map((u) => u.userId));
+        users.forEach((u, i) => {
+          u.computerCount = counts.get(page.items[i]?.userId ?? 0) ?? 0;
+        });
+      }
+      return { totalCount: page.total, users };
     },
   });
 

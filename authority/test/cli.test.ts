@@ -1,0 +1,50 @@
+import { join } from "node:path";
+import type { CommandContext } from "@cairn/protocol";
+import { describe, expect, it } from "vitest";
+import { createCommand } from "../src/cli.js";
+import { tempDir } from "./helpers.js";
+
+function fakeContext(json: boolean): { ctx: CommandContext; out: string[] } {
+  const out: string[] = [];
+  const sink = { write: (s: string) => out.push(s) } as unknown as NodeJS.WritableStream;
+  const ctx: CommandContext = {
+    json,
+    quiet: false,
+    verbose: false,
+    logLevel: "silent",
+    configFile: undefined,
+    env: {},
+    stdout: sink,
+    stderr: sink,
+    signal: new AbortController().signal,
+    print(value, human) {
+      out.push(json ? JSON.stringify(value) : (human ?? JSON.stringify(value)));
+    },
+    printJsonLine() {},
+    progressAllowed: false,
+    setExitCode() {},
+  };
+  return { ctx, out };
+}
+
+describe("cairn authority init", () => {
+  it("prints orgUid, registrationKey, adminUsername, the generated password and certFingerprint under --json", async () => {
+    const dir = join(tempDir(), "data");
+    const { ctx, out } = fakeContext(true);
+    await createCommand(ctx).exitOverride().parseAsync(["init", "--data", dir, "--admin-username", "root@example.com"], { from: "user" });
+    const r = JSON.parse(out[0] as string) as Record<string, string>;
+    expect(Object.keys(r).sort()).toEqual(["adminPassword", "adminUsername", "certFingerprint", "orgUid", "registrationKey"]);
+    expect(r.adminUsername).toBe("root@example.com");
+    expect(r.adminPassword?.length).toBeGreaterThanOrEqual(20);
+    expect(r.certFingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+    expect(r.registrationKey).toMatch(/^[A-Z0-9]{4}(-[A-Z0-9]{4}){3}$/);
+  });
+
+  it("prints no password when one was given, and refuses a second init", async () => {
+    const dir = join(tempDir(), "data");
+    const { ctx, out } = fakeContext(true);
+    await createCommand(ctx).exitOverride().parseAsync(["init", "--data", dir, "--admin-password", "given password 1"], { from: "user" });
+    expect(JSON.parse(out[0] as string)).not.toHaveProperty("adminPassword");
+    await expect(createCommand(ctx).exitOverride().parseAsync(["init", "--data", dir], { from: "user" })).rejects.toMatchObject({ code: "CONFLICT" });
+  });
+});
