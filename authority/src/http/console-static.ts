@@ -69,12 +69,9 @@ export async function registerConsoleStatic(api: ApiRouter, root = CONSOLE_DIST)
     etag: true,
     lastModified: true,
     cacheControl: false,
-    setHeaders: (res, path) => {
-      res.setHeader("Content-Security-Policy", CSP);
-      res.setHeader("X-Content-Type-Options", "nosniff");
-      res.setHeader("Referrer-Policy", "no-referrer");
-      res.setHeader("X-Frame-Options", "DENY");
-      res.setHeader("Cache-Control", path.includes(`${join("dist", "assets")}`) ? "public, max-age=31536000, immutable" : "no-cache");
+    setHeaders: (reply, path) => {
+      securityHeaders(reply);
+      reply.header("Cache-Control", path.includes(join("dist", "assets")) ? "public, max-age=31536000, immutable" : "no-cache");
     },
   });
 }

@@ -87,9 +87,15 @@ export function registerOrgRoutes(api: ApiRouter, ctx: AuthorityContext): void {
       const active = boolParam(query, "active");
       const q = textParam(query, "q");
       const parentOrgId = optionalId(query, "parentOrgId");
+      const sort = sortParams(query, ORG_SORT_KEYS);
       const page = await ctx.orgs.list(
         p,
-        { ...(active !== undefined ? { active } : {}), ...(q !== undefined ? { q } : {}), ...(parentOrgId !== undefined ? { parentOrgId } : {}) },
+        {
+          ...(active !== undefined ? { active } : {}),
+          ...(q !== undefined ? { q } : {}),
+          ...(parentOrgId !== undefined ? { parentOrgId } : {}),
+          ...(sort ? { sort } : {}),
+        },
         pageParams(query),
       );
       return { totalCount: page.total, orgs: await ctx.orgSettings.orgObjects(page.items, includes(query)) };
