@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { runBackup, runRestore } from "@cairn/agent";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestNode, type TestArchive, type TestNode } from "./agent-helpers.js";
+import { nodeBytesReceived, startTestNode, type TestArchive, type TestNode } from "./agent-helpers.js";
 
 const logger = pino({ level: "silent" });
 
@@ -67,6 +67,7 @@ describe("agent backup and restore against the real storage node", () => {
     chmodSync(join(src, "locked-dir"), 0o700);
     symlinkSync("text.log", join(src, "rel-link"));
     symlinkSync("/nonexistent/target", join(src, "dangling-link"));
+    symlinkSync("/etc/passwd", join(src, "abs-link"));
     // a sparse file larger than 1 GiB with a little data in it
     const fd = openSync(join(src, "sparse.img"), "w");
     writeSync(fd, Buffer.from("head"), 0, 4, 0);
@@ -100,4 +101,13 @@ describe("agent backup and restore against the real storage node", () => {
     expect(treeOf(join(out2, "src"))).toEqual(v2);
     expect(lstatSync(join(out2, "src/sparse.img")).blocks * 512).toBeLessThan(16 * 1024 * 1024);
   }, 120_000);
+
+  it("a backup of the unchanged tree reads nothing, sends no block and commits the next version", async () => {
+    const before = await nodeBytesReceived(tn.node);
+    const r = await runBackup({ dataDir: data, archives: [archive], selection: sel, logger });
+    expect(r.changedFiles).toBe(0);
+    expect(r.uploadedBytes).toBe(0);
+    expect(r.destinations[0]?.seq).toBe(3);
+    expect(await nodeBytesReceived(tn.node)).toBe(before);
+  }, 60_000);
 });

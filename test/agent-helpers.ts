@@ -5,6 +5,7 @@
  * `place-archive`), and storage tokens are signed with the test's Ed25519 key.
  */
 import { mkdtempSync, rmSync } from "node:fs";
+import { get as httpsGet } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -79,6 +80,24 @@ async function tenantCall(url: string, fingerprint: string, secret: string | nul
   } finally {
     ws.close();
   }
+}
+
+/** Sealed bytes the node has received in `put` frames since it started (its `/metrics` counter). */
+export async function nodeBytesReceived(node: StorenodeHandle): Promise<number> {
+  const u = new URL(node.url);
+  const text = await new Promise<string>((resolve, reject) => {
+    httpsGet({ host: u.hostname, port: u.port, path: "/metrics", rejectUnauthorized: false }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => {
+        body += d;
+      });
+      res.on("end", () => resolve(body));
+      res.on("error", reject);
+    }).on("error", reject);
+  });
+  const m = /^storenode_bytes_received_total(?:\{[^}]*\})? (\S+)$/m.exec(text);
+  return m ? Number(m[1]) : 0;
 }
 
 /** Starts a standalone storage node on 127.0.0.1:0 with a tenant this test controls. */

@@ -1,49 +1,200 @@
-// Agent benchmark: initial, no-change and restore of a dataset (bench/gen-dataset.mjs) against a
-// real storage node in a child process. Each step runs in a fresh `node` process (a cold start,
-// as `cairn agent backup` is), and reports wall time, throughput and peak RSS (from /proc).
-// Usage: npm run bench -w @cairn/agent -- DATASET_DIR   (build first: npx tsc -b)
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+// Agent benchmark: the steps of /work/shared/bench/peers.sh (initial backup, no-change backup,
+// backup after a ~1% change, full restore) against a real storage node over TLS in a child
+// process. Each step runs in a fresh `node` process (a cold start, as `cairn agent backup` is) and
+// reports wall time, throughput, the agent's peak RSS (VmHWM from /proc) and the node's peak RSS
+// during that step (VmHWM reset before each step through /proc/PID/clear_refs). Stored bytes are
+// `du -sb` of the node's data directory (store point, archive index, node database).
+//
+// Usage: npm run bench -w @cairn/agent -- DATASET_DIR [--trials N] [--restic] [--prof DIR]
+//        [--keep] [--only initial]
+//   --restic   also run `peers.sh restic` in each trial (same machine, same run: compare ratios)
+//   --prof DIR write --cpu-prof / --heap-prof profiles of every step (agent, workers, node) to DIR
+// Build first: npx tsc -b. Prints one JSON line per step and a summary of medians at the end.
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 
-const dataset = process.argv[2];
+const argv = process.argv.slice(2);
+const dataset = argv[0] && !argv[0].startsWith("--") ? resolve(argv[0]) : null;
 if (!dataset) {
-  console.error("usage: backup-bench.mjs DATASET_DIR");
+  console.error("usage: backup-bench.mjs DATASET_DIR [--trials N] [--restic] [--prof DIR] [--keep] [--only initial]");
   process.exit(2);
 }
+const opt = (k, d) => {
+  const i = argv.indexOf(k);
+  return i >= 0 ? argv[i + 1] : d;
+};
+const trials = Number(opt("--trials", "1"));
+const withRestic = argv.includes("--restic");
+const prof = opt("--prof", null);
+const only = opt("--only", null);
+const keep = argv.includes("--keep");
 const here = new URL(".", import.meta.url).pathname;
-const work = mkdtempSync(join(tmpdir(), "cairn-agent-bench-"));
-const child = spawn(process.execPath, [join(here, "node-child.mjs")], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, BENCH_DIR: work } });
-const ep = JSON.parse(await new Promise((r) => createInterface({ input: child.stdout }).once("line", r)));
-const key = Buffer.alloc(32, 7).toString("base64");
-const step = (name, code) =>
-  new Promise((resolve, reject) => {
-    const script = `import { runBackup, runRestore } from "@cairn/agent";
-    const archive = { endpoint: { archiveGuid: ${JSON.stringify(ep.archiveGuid)}, url: ${JSON.stringify(ep.url)}, fingerprint: ${JSON.stringify(ep.fingerprint)}, token: ${JSON.stringify(ep.token)} }, archiveKey: Buffer.from(${JSON.stringify(key)}, "base64") };
-    const dataDir = ${JSON.stringify(join(work, "agent"))};
-    const t0 = performance.now();
-    const r = await (${code});
-    const s = (performance.now() - t0) / 1000;
-    const rss = Number(/VmHWM:\\s+(\\d+)/.exec(await (await import("node:fs/promises")).readFile("/proc/self/status", "utf8"))?.[1] ?? 0) / 1024;
-    console.log(JSON.stringify({ step: ${JSON.stringify(name)}, seconds: +s.toFixed(3), mbPerSec: +((r.bytes ?? 0) / 1e6 / s).toFixed(1), peakRssMiB: +rss.toFixed(0), files: r.files, bytes: r.bytes, uploadedBytes: r.uploadedBytes, errors: r.errors }));`;
-    const t0 = performance.now();
-    const p = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"], cwd: join(here, "..") });
-    let out = "";
-    p.stdout.on("data", (d) => (out += d));
-    p.on("exit", (c) =>
-      c === 0
-        ? resolve({ ...JSON.parse(out.trim().split("\n").pop()), processSeconds: +((performance.now() - t0) / 1000).toFixed(3) })
-        : reject(new Error(`${name} exited ${c}`)),
-    );
-  });
-const sel = JSON.stringify({ include: [dataset], exclude: [], excludePatterns: [] });
-try {
-  console.log(JSON.stringify(await step("backup-initial", `runBackup({ dataDir, archives: [archive], selection: ${sel} })`)));
-  console.log(JSON.stringify(await step("backup-nochange", `runBackup({ dataDir, archives: [archive], selection: ${sel} })`)));
-  console.log(JSON.stringify(await step("restore", `runRestore({ dataDir, archive, target: ${JSON.stringify(join(work, "restore"))} })`)));
-} finally {
-  child.kill("SIGTERM");
-  rmSync(work, { recursive: true, force: true });
+const shared = "/work/shared/bench";
+if (prof) mkdirSync(prof, { recursive: true });
+
+function vmHwmMiB(pid) {
+  try {
+    return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
 }
+function resetHwm(pid) {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, "5");
+  } catch {
+    // not permitted: the figure then covers the whole run
+  }
+}
+/** CPU seconds (user + system, every thread) a process has used so far. */
+function cpuSeconds(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+const du = (p) => Number(execFileSync("du", ["-sb", p]).toString().split("\t")[0]);
+
+async function cairnTrial(trial) {
+  const work = mkdtempSync(join(tmpdir(), "cairn-agent-bench-"));
+  const src = join(work, "src");
+  execFileSync("cp", ["-a", dataset, src]);
+  execFileSync("sync");
+  const profArgs = (tag) => (prof ? ["--cpu-prof", `--cpu-prof-dir=${join(prof, tag)}`, "--heap-prof", `--heap-prof-dir=${join(prof, tag)}`] : []);
+  const child = spawn(process.execPath, [...profArgs(`node-t${trial}`), join(here, "node-child.mjs")], {
+    stdio: ["pipe", "pipe", "inherit"],
+    env: { ...process.env, BENCH_DIR: work },
+  });
+  const ep = JSON.parse(await new Promise((r) => createInterface({ input: child.stdout }).once("line", r)));
+  const key = Buffer.alloc(32, 7).toString("base64");
+  const results = [];
+  const step = (name, code, bytesOf) =>
+    new Promise((resolveStep, reject) => {
+      const script = `import { runBackup, runRestore } from "@cairn/agent";
+      const archive = { endpoint: { archiveGuid: ${JSON.stringify(ep.archiveGuid)}, url: ${JSON.stringify(ep.url)}, fingerprint: ${JSON.stringify(ep.fingerprint)}, token: ${JSON.stringify(ep.token)} }, archiveKey: Buffer.from(${JSON.stringify(key)}, "base64") };
+      const dataDir = ${JSON.stringify(join(work, "agent"))};
+      const t0 = performance.now();
+      const r = await (${code});
+      const s = (performance.now() - t0) / 1000;
+      const rss = Number(/VmHWM:\\s+(\\d+)/.exec(await (await import("node:fs/promises")).readFile("/proc/self/status", "utf8"))?.[1] ?? 0) / 1024;
+      const cpu = process.cpuUsage();
+      console.log(JSON.stringify({ seconds: +s.toFixed(3), cpuSeconds: +((cpu.user + cpu.system) / 1e6).toFixed(2), peakRssMiB: +rss.toFixed(0), files: r.files, bytes: r.bytes, changedFiles: r.changedFiles, uploadedBytes: r.uploadedBytes, errors: r.errors }));`;
+      resetHwm(ep.pid);
+      const nodeCpu0 = cpuSeconds(ep.pid);
+      const t0 = performance.now();
+      const p = spawn(process.execPath, [...profArgs(`${name}-t${trial}`), "--input-type=module", "-e", script], {
+        stdio: ["ignore", "pipe", "inherit"],
+        cwd: join(here, ".."),
+      });
+      let out = "";
+      p.stdout.on("data", (d) => {
+        out += d;
+      });
+      p.on("exit", (c) => {
+        if (c !== 0) return reject(new Error(`${name} exited ${c}`));
+        const r = JSON.parse(out.trim().split("\n").pop());
+        const processSeconds = (performance.now() - t0) / 1000;
+        const bytes = bytesOf ?? r.bytes;
+        resolveStep({
+          tool: "cairn",
+          trial,
+          step: name,
+          ...r,
+          processSeconds: +processSeconds.toFixed(3),
+          mbPerSec: +(bytes / 1e6 / processSeconds).toFixed(1),
+          nodePeakRssMiB: +vmHwmMiB(ep.pid).toFixed(0),
+          nodeCpuSeconds: +(cpuSeconds(ep.pid) - nodeCpu0).toFixed(2),
+          storedBytes: du(ep.dir),
+        });
+      });
+    });
+  const sel = JSON.stringify({ include: [src], exclude: [], excludePatterns: [] });
+  const backup = `runBackup({ dataDir, archives: [archive], selection: ${sel} })`;
+  try {
+    const datasetBytes = du(src);
+    results.push(await step("backup-initial", backup));
+    if (only !== "initial") {
+      results.push(await step("backup-nochange", backup));
+      execFileSync(process.execPath, [join(shared, "mutate-dataset.mjs"), src], { stdio: "ignore" });
+      execFileSync("sync");
+      results.push(await step("backup-1pct", backup));
+      const rst = join(work, "restore");
+      results.push(await step("restore", `runRestore({ dataDir, archive, target: ${JSON.stringify(rst)} })`, datasetBytes));
+      let ok = true;
+      try {
+        execFileSync("diff", ["-r", src, join(rst, src)], { stdio: "ignore" });
+      } catch {
+        ok = false;
+      }
+      results.push({ tool: "cairn", trial, step: "restore-verified", ok });
+    }
+  } finally {
+    child.kill("SIGTERM");
+    await new Promise((r) => child.once("exit", r));
+    if (!keep) rmSync(work, { recursive: true, force: true });
+    else console.error(`kept ${work}`);
+  }
+  return results;
+}
+
+function resticTrial(trial) {
+  const work = mkdtempSync(join(tmpdir(), "cairn-restic-bench-"));
+  try {
+    const out = execFileSync("bash", [join(shared, "peers.sh"), "restic", dataset, work], { maxBuffer: 1 << 26 }).toString();
+    const rows = out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    const bytes = du(dataset);
+    return rows.map((r) => ({ ...r, trial, ...(r.wallS ? { mbPerSec: +(bytes / 1e6 / r.wallS).toFixed(1) } : {}) }));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+const all = [];
+for (let t = 1; t <= trials; t++) {
+  // alternate the order so that neither tool always runs on a warmer machine
+  const order = withRestic ? (t % 2 ? ["cairn", "restic"] : ["restic", "cairn"]) : ["cairn"];
+  for (const tool of order) {
+    const rows = tool === "cairn" ? await cairnTrial(t) : resticTrial(t);
+    for (const r of rows) {
+      console.log(JSON.stringify(r));
+      all.push(r);
+    }
+  }
+}
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? null : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const summary = {};
+for (const stepName of ["backup-initial", "backup-nochange", "backup-1pct", "restore"]) {
+  const c = all.filter((r) => r.tool === "cairn" && r.step === stepName);
+  const rs = all.filter((r) => r.tool === "restic" && r.step === stepName);
+  if (c.length === 0) continue;
+  const cs = median(c.map((r) => r.processSeconds));
+  const row = {
+    cairnSeconds: cs,
+    cairnAgentRssMiB: median(c.map((r) => r.peakRssMiB)),
+    cairnNodeRssMiB: median(c.map((r) => r.nodePeakRssMiB)),
+    cairnStoredBytes: median(c.map((r) => r.storedBytes)),
+  };
+  if (rs.length > 0) {
+    const rsS = median(rs.map((r) => r.wallS));
+    Object.assign(row, {
+      resticSeconds: rsS,
+      resticRssMiB: median(rs.map((r) => r.maxRssKiB / 1024)),
+      resticRepoBytes: median(rs.map((r) => r.repoBytes)),
+      timeRatio: +(cs / rsS).toFixed(3),
+      speedup: +(rsS / cs).toFixed(3),
+    });
+  }
+  summary[stepName] = row;
+}
+console.log(JSON.stringify({ summary, trials }, null, 1));

@@ -73,7 +73,9 @@ const token = signToken(
   systemClock,
   STORAGE_TOKEN_TTL_MS,
 );
-process.stdout.write(`${JSON.stringify({ url: `${base}/v1/data`, fingerprint: node.fingerprint, archiveGuid: a.archiveGuid, token, dir })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ url: `${base}/v1/data`, fingerprint: node.fingerprint, archiveGuid: a.archiveGuid, token, dir, pid: process.pid })}\n`,
+);
 process.on("SIGTERM", async () => {
   await node.close();
   process.exit(0);

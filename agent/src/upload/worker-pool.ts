@@ -20,6 +20,11 @@ function workerUrl(): URL {
   return new URL("../../dist/upload/chunk-worker.js", import.meta.url);
 }
 
+/** The parent's profiling flags (`--cpu-prof…`, `--heap-prof…`) only: workers ignore every other flag (a test runner's loaders). */
+export function profilingArgv(): string[] {
+  return process.execArgv.filter((a) => a.startsWith("--cpu-prof") || a.startsWith("--heap-prof"));
+}
+
 /** Handlers of worker output. */
 export interface PoolHandlers {
   onMessage(worker: number, msg: FromWorker): void;
@@ -55,7 +60,7 @@ export class WorkerPool {
   private start(): void {
     const url = workerUrl();
     for (let i = 0; i < this.size; i++) {
-      const worker = new Worker(url, { workerData: this.init, execArgv: [] });
+      const worker = new Worker(url, { workerData: this.init, execArgv: profilingArgv() });
       const slot: Slot = { worker, outstandingBytes: 0, tasks: new Map() };
       worker.on("message", (msg: FromWorker) => {
         if (msg.t === "taskdone") {
