@@ -60,6 +60,8 @@ export class HttpsClient {
       payload = JSON.stringify(o.body);
       headers["content-type"] = "application/json";
     }
+    // always a Content-Length: Node sends DELETE bodies unframed otherwise
+    if (payload !== undefined) headers["content-length"] = String(Buffer.byteLength(payload));
     if (o.bearer !== undefined) headers.authorization = `Bearer ${o.bearer}`;
     if (o.basic !== undefined) headers.authorization = `Basic ${Buffer.from(`${o.basic[0]}:${o.basic[1]}`).toString("base64")}`;
     return new Promise((resolve, reject) => {

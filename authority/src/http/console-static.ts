@@ -1,8 +1,8 @@
 /**
  * The administration console's static files (docs/console.md): the Vite build in
  * `authority/console/dist/`, served under `/console/` by @fastify/static on the authority's one
- * HTTPS listener; `/` and `/console` redirect to `/console/`. The console routes by URL hash, so no
- * fallback route is needed. Hashed assets are cached for a year; `index.html` is revalidated.
+ * HTTPS listener; `/` redirects to `/console/`. The console routes by URL hash, so no fallback
+ * route is needed. Hashed assets are cached for a year; `index.html` is revalidated.
  * Every answer carries a Content-Security-Policy that allows nothing from another origin.
  *
  * When the console was not built, `/console/` answers 503 with the command that builds it.
@@ -47,7 +47,6 @@ export async function registerConsoleStatic(api: ApiRouter, root = CONSOLE_DIST)
   const app = api.app;
   const hide = { schema: { hide: true } };
   app.get("/", hide, async (_req, reply) => reply.redirect(CONSOLE_PREFIX, 302));
-  app.get("/console", hide, async (_req, reply) => reply.redirect(CONSOLE_PREFIX, 302));
   if (!existsSync(join(root, "index.html"))) {
     app.get(`${CONSOLE_PREFIX}*`, hide, async (_req, reply) => {
       securityHeaders(reply);
@@ -74,6 +73,8 @@ export async function registerConsoleStatic(api: ApiRouter, root = CONSOLE_DIST)
       reply.header("Cache-Control", path.includes(join("dist", "assets")) ? "public, max-age=31536000, immutable" : "no-cache");
     },
   });
+  // `/console/` itself: the listener ignores trailing slashes, so the wildcard route never sees it.
+  app.get("/console", hide, async (_req, reply) => reply.sendFile("index.html"));
 }
 
 /** The console as an {@link HttpPlugin}: add it to the listener's plugins. */
