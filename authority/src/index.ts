@@ -30,7 +30,7 @@ import { bootstrapAuthority, META, newAuthorityGuid } from "./bootstrap.js";
 import { type AuthorityContext, createContext } from "./context.js";
 import { openSqliteStore } from "./db/sqlite-store.js";
 import type { Faults } from "./faults.js";
-import { CORE_PLUGINS, type HttpPlugin, buildHttpServer } from "./http/server.js";
+import { buildHttpServer, CORE_PLUGINS, type HttpPlugin, type ServedRoute } from "./http/server.js";
 import { generateAuthorityKeys, KEY_FILES, keysDir, loadAuthorityKeys, saveAuthorityKeys, writeSecretFile } from "./keys/authority-keys.js";
 import { createCertificate } from "./keys/tls.js";
 
@@ -160,6 +160,8 @@ export interface RunningAuthority {
   certPem: string;
   app: FastifyInstance;
   ctx: AuthorityContext;
+  /** Every route the server answers (method and path as registered). */
+  routes: readonly ServedRoute[];
   /** Stops listening, closes sockets (WebSockets with 1001), then the database. */
   close(): Promise<void>;
 }
@@ -187,7 +189,7 @@ export async function startAuthority(opts: StartAuthorityOptions): Promise<Runni
       ...(opts.argon2 ? { argon2: opts.argon2 } : {}),
       ...(opts.loginThrottle ? { loginThrottle: opts.loginThrottle } : {}),
     });
-    const { app } = await buildHttpServer({ ctx, tls, logger: log, plugins: [...CORE_PLUGINS, ...(opts.plugins ?? [])] });
+    const { app, served } = await buildHttpServer({ ctx, tls, logger: log, plugins: [...CORE_PLUGINS, ...(opts.plugins ?? [])] });
     const host = opts.host ?? "127.0.0.1";
     await app.listen({ host, port: opts.port ?? DEFAULT_PORT });
     const address = app.server.address();
@@ -202,6 +204,7 @@ export async function startAuthority(opts: StartAuthorityOptions): Promise<Runni
       certPem: tls.cert,
       app,
       ctx,
+      routes: served,
       async close() {
         if (closed) return;
         closed = true;

@@ -6,7 +6,8 @@
  */
 import type {} from "@fastify/swagger";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { CairnError } from "@cairn/protocol";
+import { CairnError, isCairnError } from "@cairn/protocol";
+import { auditDenied } from "../audit/audit.js";
 import type { Principal } from "../auth/access.js";
 import type { AuthorityContext } from "../context.js";
 import { envelope } from "./envelope.js";
@@ -96,7 +97,22 @@ export class ApiRouter {
           if (p.enrollOnly === true && def.allowEnrollOnly !== true) {
             throw new CairnError("FORBIDDEN", "Set up two-factor authentication first (POST /api/v1/totp)");
           }
-          result = await def.handler({ ...base, p });
+          try {
+            result = await def.handler({ ...base, p });
+          } catch (err) {
+            // T24: attempts on what the caller may not see or change are audited
+            if (isCairnError(err, "FORBIDDEN") || isCairnError(err, "NOT_FOUND")) {
+              await auditDenied(
+                ctx.store,
+                p,
+                ctx.clock.now(),
+                `${def.method} ${def.url}`,
+                { type: "request", id: req.url.slice(0, 300), orgId: p.orgId },
+                err.code,
+              );
+            }
+            throw err;
+          }
         } else {
           result = await def.handler({ ...base, p: null });
         }

@@ -58,8 +58,15 @@ export interface HttpServerOptions {
   maxJsonDepth?: number;
 }
 
+/** A route fastify serves, as registered. */
+export interface ServedRoute {
+  method: string;
+  url: string;
+  hidden: boolean;
+}
+
 /** Builds the server (not yet listening). */
-export async function buildHttpServer(o: HttpServerOptions): Promise<{ app: FastifyInstance; api: ApiRouter }> {
+export async function buildHttpServer(o: HttpServerOptions): Promise<{ app: FastifyInstance; api: ApiRouter; served: ServedRoute[] }> {
   const app = Fastify({
     https: { key: o.tls.key, cert: o.tls.cert, minVersion: "TLSv1.2" },
     loggerInstance: o.logger,
@@ -86,6 +93,11 @@ export async function buildHttpServer(o: HttpServerOptions): Promise<{ app: Fast
     },
   });
   installJsonBodies(app, o.maxJsonDepth ?? MAX_JSON_DEPTH);
+  const served: ServedRoute[] = [];
+  app.addHook("onRoute", (r) => {
+    for (const m of Array.isArray(r.method) ? r.method : [r.method])
+      served.push({ method: m, url: r.url, hidden: (r.schema as { hide?: boolean } | undefined)?.hide === true });
+  });
   app.setErrorHandler((err, req, reply) => {
     const m = mapError(err);
     if (m.internal) req.log.error({ err }, "request failed");
@@ -99,5 +111,5 @@ export async function buildHttpServer(o: HttpServerOptions): Promise<{ app: Fast
   const api = new ApiRouter(app, o.ctx);
   for (const plugin of o.plugins ?? CORE_PLUGINS) await plugin.register(api, o.ctx);
   registerOpenApiRoutes(api, app);
-  return { app, api };
+  return { app, api, served };
 }
