@@ -80,8 +80,18 @@ export function beginTotp(): Promise<TotpEnrollment> {
   return post<TotpEnrollment>("/api/v1/totp");
 }
 
-/** Confirms the enrollment with a code, then reloads the (now full) session. */
+/** A note for the sign-in screen (after enrolling, when the session must be opened again). */
+export const signInNote = signal<string | null>(null);
+
+/**
+ * Confirms the enrollment with a code, then reloads the session; a session that still may only
+ * enroll is closed, and the user signs in again with a code.
+ */
 export async function confirmTotp(code: string): Promise<void> {
-  await post<void>("/api/v1/totp/confirm", { code });
+  await post<void>("/api/v1/totp/verify", { code });
   await loadSession();
+  if (enrollOnly.value) {
+    await signOut();
+    signInNote.value = "Two-factor authentication is on. Sign in again with a code from your authenticator app.";
+  }
 }

@@ -242,16 +242,14 @@ export function BackupTab({ at, offered }: { at: TreeAccess; offered: Destinatio
   );
 }
 
-/** "last 7 days: every 15 minutes; …" for the org details' Preservation section. */
-export function retentionSummary(tree: Parameters<typeof readObject>[0]): string {
+/** "up to 1 week: one every 15 minutes", … for the org details' Preservation section. */
+export function retentionSummary(tree: Parameters<typeof readObject>[0]): string[] {
   const at = { tree } as TreeAccess;
   const { bands } = readRetention(at);
   let prev = 0;
-  return bands
-    .map((b) => {
-      const span = b.untilAgeMs < 0 ? `older than ${msLabel(prev)}` : `up to ${msLabel(b.untilAgeMs)}`;
-      prev = b.untilAgeMs;
-      return `${span}: ${b.spacingMs === 0 ? "every version" : `one every ${msLabel(b.spacingMs)}`}`;
-    })
-    .join("; ");
+  return bands.map((b) => {
+    const span = b.untilAgeMs < 0 ? `older than ${msLabel(prev)}` : `up to ${msLabel(b.untilAgeMs)}`;
+    prev = b.untilAgeMs;
+    return `${span}: ${b.spacingMs === 0 ? "every version" : `one every ${msLabel(b.spacingMs)}`}`;
+  });
 }

@@ -7,7 +7,7 @@ import { useState } from "preact/hooks";
 import { listColdStorage, listRestoreHistory } from "../api/archives.js";
 import { getOrg, getOrgSettings, saveReference } from "../api/orgs.js";
 import type { Org } from "../api/types.js";
-import { DEVICE_KEYS, msLabel } from "../device-keys.js";
+import { DEVICE_KEYS, KEY_TYPES, msLabel } from "../device-keys.js";
 import { bytes, count, date } from "../format.js";
 import { href } from "../router.js";
 import { backupSets, readInt } from "../settings-tree.js";
@@ -150,11 +150,25 @@ export function OrgDetails({ orgId }: { orgId: number }) {
               ["To do", `${count(o.todoFiles ?? 0)} files, ${bytes(o.todoBytes ?? 0)}`],
               ["Alerts", `${count(o.warningCount ?? 0)} warning, ${count(o.criticalCount ?? 0)} critical`],
               ["Backup frequency", tree ? `every ${msLabel(readInt(tree, DEVICE_KEYS.frequencyMs.path, 900_000))}` : "…"],
-              ["Versions", tree ? retentionSummary(tree) : "…"],
+              [
+                "Versions",
+                tree ? (
+                  <ul key="v">
+                    {retentionSummary(tree).map((line) => (
+                      <li key={line}>{line}</li>
+                    ))}
+                  </ul>
+                ) : (
+                  "…"
+                ),
+              ],
               ["Backup sets", tree ? count(backupSets(tree).length) : "…"],
               ["Destinations offered", s ? s.settings.destinations.map((d) => d.destinationName).join(", ") || "none" : "…"],
               ["Device defaults from", s?.orgInheritDto?.orgNameProvidingDeviceDefaults ?? (s ? o.orgName : "…")],
-              ["Encryption key policy", s?.settings.securityKeyType ?? "…"],
+              [
+                "Encryption key policy",
+                s ? (KEY_TYPES.find((k) => k.value === s.settings.securityKeyType)?.label.split(":")[0] ?? s.settings.securityKeyType) : "…",
+              ],
             ]}
           />
           {set1 === undefined && s && <p class="hint">No backup set is defined yet.</p>}

@@ -1,7 +1,7 @@
 /** Sign in: username and password, then the TOTP code when the authority asks for one. */
 import { useEffect, useState } from "preact/hooks";
 import { errorMessage } from "../api/client.js";
-import { beginTotp, confirmTotp, signIn, signOut, type TotpEnrollment } from "../api/session.js";
+import { beginTotp, confirmTotp, signIn, signInNote, signOut, type TotpEnrollment } from "../api/session.js";
 import { useAsync } from "../ui/async.js";
 import { ErrorState, Loading } from "../ui/status.js";
 import { TextField } from "../ui/forms.js";
@@ -12,7 +12,7 @@ export function SignIn({ expired }: { expired: boolean }) {
   const [password, setPassword] = useState("");
   const [totp, setTotp] = useState("");
   const [step, setStep] = useState<"password" | "totp">("password");
-  const [message, setMessage] = useState<string | null>(expired ? "Your session has ended. Sign in again." : null);
+  const [message, setMessage] = useState<string | null>(expired ? "Your session has ended. Sign in again." : signInNote.value);
   const [busy, setBusy] = useState(false);
   useEffect(() => {
     document.querySelector<HTMLInputElement>(".sign-in-card input")?.focus();

@@ -54,7 +54,7 @@ export function Dialog(p: DialogProps) {
         p.onClose();
       }}
     >
-      <form method="dialog" onSubmit={submit}>
+      <form method="dialog" onSubmit={submit} noValidate>
         <h2 id={titleId}>{p.title}</h2>
         <div class="dialog-body">{p.children}</div>
         {error && (

@@ -1,0 +1,246 @@
+/**
+ * The console's restore and cold-storage flows in a real browser against a real cluster (issue 7):
+ * an authority, a storage node enrolled into it, and an agent that backed up a small tree. Browse
+ * the device's backup and download a zip; push a restore to the device; see the restore history;
+ * deactivate the device and change its archive's purge date in cold storage; export both lists.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type AgentHandle, changeSelection, registerAgent, runBackup, startAgent } from "@cairn/agent";
+import { systemClock } from "@cairn/protocol";
+import { initStorenode, type StorenodeHandle, startStorenode } from "@cairn/storenode";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import yauzl from "yauzl";
+import { csvObjects } from "../authority/console/e2e/csv.js";
+import { type ConsoleEnv, downloadOf, startConsoleEnv } from "../authority/console/e2e/harness.js";
+
+/** Names of the entries of a zip file (yauzl checks the central directory). */
+function zipEntries(path: string): Promise<Map<string, string>> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(path, { lazyEntries: true }, (err, zip) => {
+      if (err || !zip) return reject(err ?? new Error("no zip"));
+      const out = new Map<string, string>();
+      zip.on("entry", (e: yauzl.Entry) => {
+        if (e.fileName.endsWith("/")) return zip.readEntry();
+        zip.openReadStream(e, (err2, s) => {
+          if (err2 || !s) return reject(err2 ?? new Error("no stream"));
+          const parts: Buffer[] = [];
+          s.on("data", (c: Buffer) => parts.push(c));
+          s.on("end", () => {
+            out.set(e.fileName, Buffer.concat(parts).toString("utf8"));
+            zip.readEntry();
+          });
+        });
+      });
+      zip.on("end", () => resolve(out));
+      zip.on("error", reject);
+      zip.readEntry();
+    });
+  });
+}
+
+/** The 19 columns of seed 001 cold-storage "CSV export", in order. */
+const COLD_CSV_COLUMNS = [
+  "archiveGuid",
+  "id",
+  "archiveBytes",
+  "archiveType",
+  "sourceUserId",
+  "sourceUserUsername",
+  "sourceUserFirstName",
+  "sourceUserLastName",
+  "sourceUserEmail",
+  "sourceComputerId",
+  "sourceComputerName",
+  "sourceComputerOsHostname",
+  "sourceComputerService",
+  "purgeDate",
+  "orgId",
+  "orgName",
+  "storePointId",
+  "storePointName",
+  "serverName",
+];
+
+describe("console: restores and cold storage", () => {
+  const logger = pino({ level: "silent" });
+  let env: ConsoleEnv;
+  let node: StorenodeHandle;
+  let agent: AgentHandle | undefined;
+  let root: string;
+  let src: string;
+  let agentDir: string;
+  let device: { computerId: number; guid: string };
+  let topOrgId: number;
+
+  beforeAll(async () => {
+    env = await startConsoleEnv();
+    root = mkdtempSync(join(tmpdir(), "cairn-console-restore-"));
+    // A destination of our own servers and a one-time enroll key for its first node, as the console makes them.
+    const primary = await env.api.post<{ destinationId: number }>("/api/v1/destinations", { destinationName: "Primary", providerKey: null });
+    const enroll = await env.api.post<{ enrollKey: string }>("/api/v1/enroll-keys", { destinationId: primary.destinationId });
+    const nodeDir = join(root, "node");
+    await initStorenode({
+      dataDir: nodeDir,
+      storePoints: [join(root, "sp1")],
+      name: "node1",
+      authority: { url: env.url, fingerprint: env.fingerprint, enrollKey: enroll.enrollKey },
+      logger,
+    });
+    node = await startStorenode({ dataDir: nodeDir, host: "127.0.0.1", port: 0, logger });
+    const top = await env.api.get<{ orgId: number; orgUid: string }>("/api/Org/my");
+    topOrgId = top.orgId;
+    await env.api.post("/api/User", {
+      orgUid: top.orgUid,
+      username: "ana@example.com",
+      email: "ana@example.com",
+      password: "ana-password-1",
+      firstName: "Ana",
+      lastName: "Diaz",
+      notes: null,
+    });
+    src = join(root, "home", "ana");
+    mkdirSync(join(src, "docs"), { recursive: true });
+    writeFileSync(join(src, "docs", "report.txt"), "quarterly report\n");
+    writeFileSync(join(src, "docs", "notes.md"), "# notes\n");
+    writeFileSync(join(src, "todo.txt"), "buy milk\n");
+    agentDir = join(root, "agent");
+    const reg = await registerAgent({
+      dataDir: agentDir,
+      authorityUrl: env.url,
+      authorityFingerprint: env.fingerprint,
+      registrationKey: env.registrationKey,
+      username: "ana@example.com",
+      password: "ana-password-1",
+      deviceName: "ana-laptop",
+      clock: systemClock,
+      logger,
+    });
+    changeSelection({ dataDir: agentDir, op: "add", items: [`${src}/`], logger });
+    const result = await runBackup({ dataDir: agentDir, logger });
+    expect(result.files).toBeGreaterThanOrEqual(3);
+    await node.report();
+    const d = await env.api.get<{ computerId: number; guid: string }>(`/api/Computer/${reg.guid}`, { idType: "guid", incBackupUsage: true });
+    device = { computerId: d.computerId, guid: d.guid };
+    await env.signIn();
+  }, 120_000);
+  afterAll(async () => {
+    await agent?.close();
+    await env?.close();
+    await node?.close();
+    if (root) rmSync(root, { recursive: true, force: true });
+  });
+
+  it("browses the device's backup and downloads a zip", async () => {
+    const { page } = env;
+    await env.goto(`#/devices/${device.computerId}`);
+    await page.getByTestId("device-details").waitFor();
+    await expect.poll(() => page.getByTestId("device-details").textContent()).toContain("Primary");
+    await env.shot("device-details");
+    await page.getByTestId("device-actions").click();
+    await page.getByTestId("action-restore").click();
+    await page.getByTestId("browse-files").click();
+    await page.getByTestId("file-tree").waitFor();
+    // Walk down from the root to the backed-up folder.
+    const parts = src.split("/").filter(Boolean);
+    let path = "";
+    for (const part of parts) {
+      path += `/${part}`;
+      await page.getByRole("button", { name: `Expand ${path}`, exact: true }).click();
+    }
+    await page.getByRole("button", { name: `Expand ${src}/docs`, exact: true }).click();
+    await page.getByRole("checkbox", { name: `Select ${src}/docs/report.txt`, exact: true }).check();
+    await page.getByRole("checkbox", { name: `Select ${src}/todo.txt`, exact: true }).check();
+    await expect.poll(() => page.getByTestId("selected-count").textContent()).toContain("2 selected");
+    await env.shot("restore-browse");
+    await page.getByTestId("continue-restore").click();
+    const zip = await downloadOf(page, () => page.getByTestId("start-restore").click());
+    expect(zip.name).toMatch(/\.zip$/);
+    const entries = await zipEntries(zip.path);
+    expect([...entries.keys()].sort()).toEqual(["report.txt", "todo.txt"]);
+    expect(entries.get("report.txt")).toBe("quarterly report\n");
+  });
+
+  it("pushes a restore to the device", async () => {
+    const { page } = env;
+    agent = await startAgent({ dataDir: agentDir, logger, tickMs: 0, watch: false, localApi: false });
+    const target = join(root, "restored");
+    await env.goto(`#/restore?device=${device.computerId}`);
+    await page.getByTestId("browse-files").click();
+    await page.getByTestId("file-tree").waitFor();
+    let path = "";
+    for (const part of src.split("/").filter(Boolean)) {
+      path += `/${part}`;
+      await page.getByRole("button", { name: `Expand ${path}`, exact: true }).click();
+    }
+    await page.getByRole("checkbox", { name: `Select ${src}/docs`, exact: true }).check();
+    await page.getByTestId("continue-restore").click();
+    await page.getByTestId("restore-push").check();
+    await page.getByLabel("Folder on the device").fill(target);
+    await env.shot("restore-push");
+    await page.getByTestId("start-restore").click();
+    await page.getByTestId("toast").filter({ hasText: "restored to the device" }).waitFor({ timeout: 30_000 });
+    expect(existsSync(join(target, "docs", "report.txt"))).toBe(true);
+    expect(readFileSync(join(target, "docs", "notes.md"), "utf8")).toBe("# notes\n");
+  });
+
+  it("lists the restores in the restore history and exports it", async () => {
+    const { page } = env;
+    await env.goto(`#/orgs/${topOrgId}/restores?days=7`);
+    const rows = page.locator("[data-testid^=restore-row-]");
+    await expect.poll(() => rows.count()).toBeGreaterThanOrEqual(2);
+    await expect(page.locator("table.data").textContent()).resolves.toContain("ana@example.com");
+    await env.shot("restore-history");
+    const file = await downloadOf(page, () => page.getByTestId("export-restores").click());
+    const { header, rows: csv } = csvObjects(readFileSync(file.path, "utf8"));
+    expect(header).toContain("eventUid");
+    expect(csv.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("deactivates the device, then changes its archive's purge date in cold storage and exports the list", async () => {
+    const { page } = env;
+    await agent?.close();
+    agent = undefined;
+    await env.goto(`#/devices/${device.computerId}`);
+    await page.getByTestId("device-actions").click();
+    await page.getByTestId("action-deactivate").click();
+    await page.getByRole("dialog").getByRole("button", { name: "Deactivate" }).click();
+    await expect.poll(() => page.locator("#dev-title").textContent()).toContain("Deactivated");
+    const archive = (await env.api.get<{ backupUsage: { archiveGuid: string }[] }>(`/api/Computer/${device.computerId}`, { incBackupUsage: true }))
+      .backupUsage[0];
+    if (!archive) throw new Error("the device has no archive");
+
+    await env.goto(`#/orgs/${topOrgId}/cold-storage`);
+    const row = page.getByTestId(`cold-row-${archive.archiveGuid}`);
+    await row.waitFor();
+    await expect(row.textContent()).resolves.toContain("ana-laptop");
+    await row.getByRole("checkbox").check();
+    await page.getByTestId("change-purge-date").click();
+    await page.getByTestId("purge-date-dialog").getByLabel("Purge date").fill("2031-03-15");
+    await page.getByTestId("purge-date-dialog").getByRole("button", { name: "Save" }).click();
+    await expect.poll(() => row.textContent()).toContain("2031-03-15");
+    await env.shot("cold-storage");
+    const listed = await env.api.get<{ coldStorageRows: { archiveGuid: string; archiveHoldExpireDate: string }[] }>("/api/ColdStorage", {
+      orgId: topOrgId,
+      incChildOrgs: true,
+      pgNum: 1,
+      pgSize: 50,
+    });
+    expect(listed.coldStorageRows.find((r) => r.archiveGuid === archive.archiveGuid)?.archiveHoldExpireDate).toBe("2031-03-15");
+
+    // Select all, then export: the source document's columns, the known row.
+    await page.getByTestId("select-all").check();
+    const file = await downloadOf(page, () => page.getByTestId("export-cold").click());
+    const { header, rows } = csvObjects(readFileSync(file.path, "utf8"));
+    expect(header).toEqual(COLD_CSV_COLUMNS);
+    expect(rows.find((r) => r.archiveGuid === archive.archiveGuid)).toMatchObject({
+      sourceUserUsername: "ana@example.com",
+      sourceComputerName: "ana-laptop",
+      purgeDate: "2031-03-15",
+      orgId: String(topOrgId),
+      serverName: "node1",
+    });
+  });
+});
