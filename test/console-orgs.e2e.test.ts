@@ -327,4 +327,15 @@ describe("console: organizations", () => {
     const roles = await env.api.get<{ roleName: string }[]>(`/api/UserRole/${ana.userId}`);
     expect(roles.map((r) => r.roleName)).toContain("Org Admin");
   });
+
+  it("shows what the console did in the audit log", async () => {
+    const { page } = env;
+    await env.goto("#/audit-log");
+    const rows = page.locator("[data-testid^=audit-row-]");
+    await expect.poll(() => rows.count()).toBeGreaterThan(5);
+    const text = (await page.locator("table.data").textContent()) ?? "";
+    expect(text).toContain(ADMIN.username);
+    expect(text).toMatch(/org\.(create|deactivate)/);
+    await env.shot("audit-log");
+  });
 });

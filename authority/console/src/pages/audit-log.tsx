@@ -21,7 +21,7 @@ interface AuditEntry {
 }
 
 const COLUMNS: Column<AuditEntry>[] = [
-  { id: "at", label: "When", render: (e) => dateTime(e.at) },
+  { id: "at", label: "When", nowrap: true, render: (e) => dateTime(e.at) },
   { id: "who", label: "Who", render: (e) => e.actorUsername ?? "system" },
   {
     id: "action",
@@ -34,7 +34,7 @@ const COLUMNS: Column<AuditEntry>[] = [
   },
   { id: "target", label: "Target", render: (e) => (e.targetType ? `${e.targetType} ${e.targetId ?? ""}` : "—") },
   { id: "outcome", label: "Outcome", render: (e) => <span class={e.outcome === "ok" ? "badge badge-ok" : "badge badge-bad"}>{e.outcome}</span> },
-  { id: "details", label: "Details", render: (e) => (e.details ? <code>{JSON.stringify(e.details)}</code> : "—") },
+  { id: "details", label: "Details", render: (e) => (e.details ? <code class="details">{JSON.stringify(e.details)}</code> : "—") },
 ];
 
 /** The screen. */
@@ -57,7 +57,7 @@ export function AuditLog() {
       <h1 id="audit-title">Audit log</h1>
       <FilterChips chips={[action && { label: `Action: ${action}`, clear: () => setQuery({ action: null, page: null }) }]} />
       <DataTable<AuditEntry>
-        caption="Audit log entries, newest first"
+        caption="Audit log entries"
         columns={COLUMNS}
         rows={list.data?.items}
         status={list.status}

@@ -26,8 +26,8 @@ const COLUMNS: Column<ColdStorageRow>[] = [
   { id: "device", label: "Device Name", render: (r) => r.sourceComputerName ?? "Not Available" },
   { id: "host", label: "Hostname", render: (r) => r.sourceComputerOsHostname ?? "Not Available" },
   { id: "sp", label: "Store point", sortKey: "mountPointName", render: (r) => r.storePointName },
-  { id: "size", label: "Size", sortKey: "archiveBytes", numeric: true, render: (r) => bytes(r.archiveBytes) },
-  { id: "purge", label: "Purge Date", sortKey: "archiveHoldExpireDate", render: (r) => date(r.archiveHoldExpireDate) },
+  { id: "size", label: "Size", sortKey: "archiveBytes", numeric: true, nowrap: true, render: (r) => bytes(r.archiveBytes) },
+  { id: "purge", label: "Purge Date", sortKey: "archiveHoldExpireDate", nowrap: true, render: (r) => date(r.archiveHoldExpireDate) },
 ];
 
 /** The screen; without `orgId`, the caller's own organization. */

@@ -16,11 +16,11 @@ type Open = "block" | "active" | "deauth" | null;
 
 const USAGE: Column<BackupUsage>[] = [
   { id: "dest", label: "Destination", render: (b) => b.targetComputerName },
-  { id: "last", label: "Last completed backup", render: (b) => dateTime(b.lastCompletedBackup) },
+  { id: "last", label: "Last completed backup", nowrap: true, render: (b) => dateTime(b.lastCompletedBackup) },
   { id: "pct", label: "% complete", numeric: true, render: (b) => `${(b.percentComplete ?? 0).toFixed(0)} %` },
   { id: "sel", label: "Selected", numeric: true, render: (b) => `${count(b.selectedFiles)} files, ${bytes(b.selectedBytes)}` },
   { id: "todo", label: "To do", numeric: true, render: (b) => `${count(b.todoFiles)} files, ${bytes(b.todoBytes)}` },
-  { id: "arc", label: "Archive", numeric: true, render: (b) => bytes(b.archiveBytes) },
+  { id: "arc", label: "Archive", numeric: true, nowrap: true, render: (b) => bytes(b.archiveBytes) },
   { id: "where", label: "Store point", render: (b) => [b.serverName, b.storePointName].filter(Boolean).join(" / ") || "—" },
 ];
 

@@ -38,7 +38,7 @@ const COLUMNS: Column<Computer>[] = [
   { id: "user", label: "User", sortKey: "userId", render: (c) => <a href={href(`/users/${c.userId}`)}>{c.username ?? `user ${c.userId}`}</a> },
   { id: "org", label: "Organization", render: (c) => <a href={href(`/orgs/${c.orgId}`)}>{c.orgName ?? `org ${c.orgId}`}</a> },
   { id: "status", label: "Status", sortKey: "status", render: (c) => <DeviceStatus c={c} /> },
-  { id: "last", label: "Last completed backup", sortKey: "lastCompletedBackup", render: (c) => dateTime(newestBackup(c)) },
+  { id: "last", label: "Last completed backup", sortKey: "lastCompletedBackup", nowrap: true, render: (c) => dateTime(newestBackup(c)) },
   {
     id: "pct",
     label: "% complete",
@@ -48,10 +48,10 @@ const COLUMNS: Column<Computer>[] = [
       return u.length ? `${Math.min(...u.map((b) => b.percentComplete ?? 0)).toFixed(0)} %` : "—";
     },
   },
-  { id: "sel", label: "Selected", numeric: true, render: (c) => bytes(sum(c, "selectedBytes")) },
-  { id: "arc", label: "Archive", numeric: true, render: (c) => bytes(sum(c, "archiveBytes")) },
+  { id: "sel", label: "Selected", numeric: true, nowrap: true, render: (c) => bytes(sum(c, "selectedBytes")) },
+  { id: "arc", label: "Archive", numeric: true, nowrap: true, render: (c) => bytes(sum(c, "archiveBytes")) },
   { id: "dest", label: "Destinations", render: (c) => (c.backupUsage ?? []).map((b) => b.targetComputerName).join(", ") || "—" },
-  { id: "seen", label: "Last connected", sortKey: "lastConnected", render: (c) => dateTime(c.lastConnected) },
+  { id: "seen", label: "Last connected", sortKey: "lastConnected", nowrap: true, render: (c) => dateTime(c.lastConnected) },
 ];
 
 /** A table of devices (used by the list, user details and the restore flow). */

@@ -49,10 +49,10 @@ const COLUMNS: Column<RestoreEvent>[] = [
     render: (e) => e.acceptingComputerName ?? (e.restoreType === "WEB" ? "Download (zip)" : e.restoreType === "SERVER" ? "Server file system" : "—"),
   },
   { id: "files", label: "# Files", numeric: true, render: (e) => count(e.numFiles) },
-  { id: "size", label: "Size", numeric: true, render: (e) => bytes(e.numBytes) },
-  { id: "rate", label: "Transfer rate", numeric: true, render: (e) => rate(e.transferRateBytesPerSec) },
-  { id: "date", label: "Restore date", render: (e) => dateTime(e.completedDate ?? e.eventDate) },
-  { id: "dur", label: "Duration", numeric: true, render: (e) => duration(e.durationMs) },
+  { id: "size", label: "Size", numeric: true, nowrap: true, render: (e) => bytes(e.numBytes) },
+  { id: "rate", label: "Transfer rate", numeric: true, nowrap: true, render: (e) => rate(e.transferRateBytesPerSec) },
+  { id: "date", label: "Restore date", nowrap: true, render: (e) => dateTime(e.completedDate ?? e.eventDate) },
+  { id: "dur", label: "Duration", numeric: true, nowrap: true, render: (e) => duration(e.durationMs) },
   { id: "status", label: "Status", render: (e) => e.status },
 ];
 

@@ -124,7 +124,7 @@ export function ServersPage() {
     { id: "name", label: "Name", render: (v) => v.serverName },
     { id: "dest", label: "Destination", render: (v) => v.destinationName },
     { id: "state", label: "Status", render: (v) => <span class={v.online ? "badge badge-ok" : "badge badge-off"}>{v.online ? "Online" : "Offline"}</span> },
-    { id: "seen", label: "Last seen", render: (v) => dateTime(v.lastSeen) },
+    { id: "seen", label: "Last seen", nowrap: true, render: (v) => dateTime(v.lastSeen) },
     {
       id: "sp",
       label: "Store points",

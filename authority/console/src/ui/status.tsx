@@ -49,7 +49,7 @@ let nextToast = 1;
 /** Shows a short message (success or failure of an action) for a few seconds. */
 export function notify(text: string, kind: "ok" | "error" = "ok"): void {
   const id = nextToast++;
-  toasts.value = [...toasts.value, { id, kind, text }];
+  toasts.value = [...toasts.value, { id, kind, text }].slice(-3);
   setTimeout(() => {
     toasts.value = toasts.value.filter((t) => t.id !== id);
   }, 6000);

@@ -14,6 +14,8 @@ export interface Column<T> {
   /** The server's `srtKey` for this column; absent when the column cannot be sorted. */
   sortKey?: string;
   numeric?: boolean;
+  /** Keep the cell on one line (dates, sizes). */
+  nowrap?: boolean;
   render: (row: T) => ComponentChildren;
 }
 
@@ -125,7 +127,7 @@ export function DataTable<T>(p: DataTableProps<T>) {
                   </td>
                 )}
                 {p.columns.map((c) => (
-                  <td key={c.id} class={c.numeric ? "num" : undefined}>
+                  <td key={c.id} class={[c.numeric ? "num" : "", c.nowrap ? "nowrap" : ""].join(" ").trim() || undefined}>
                     {c.render(r)}
                   </td>
                 ))}
