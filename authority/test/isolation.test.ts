@@ -149,6 +149,14 @@ describe("T24: tenant isolation over every id-taking route and every scoped role
     const coa = principals["Cross Org Admin (A)"] as Caller;
     expect((await coa.get(`/api/Org/${B.orgId}`)).status).toBe(200);
     expect((await coa.get(`/api/User/${B.userId}`)).status).toBe(200);
+    // the list is the caller's own subtree, own org first (API.md §4); allOrgs=True widens it
+    const own = dataOf<{ orgs: { orgId: number }[] }>(await coa.get("/api/Org?pgNum=1&pgSize=100"));
+    expect(own.orgs.map((o) => o.orgId)).toEqual([A.orgId, A1.orgId]);
+    const all = dataOf<{ orgs: { orgId: number }[] }>(await coa.get("/api/Org?allOrgs=True&pgNum=1&pgSize=100"));
+    expect(all.orgs.map((o) => o.orgId)).toContain(B.orgId);
+    // a scoped role gains nothing from allOrgs
+    const oa = principals["Org Admin (A)"] as Caller;
+    expect(dataOf<{ orgs: { orgId: number }[] }>(await oa.get("/api/Org?allOrgs=True&pgNum=1&pgSize=100")).orgs.map((o) => o.orgId)).toEqual([A.orgId, A1.orgId]);
   });
 });
 

@@ -32,6 +32,8 @@ export interface OrgListQuery {
   q?: string;
   /** Only the direct children of this org (Cairn's filter for the console tree). */
   parentOrgId?: number;
+  /** All-organization roles: list every org, not only the own subtree (Cairn's filter). */
+  allOrgs?: boolean;
   sort?: SortOrder;
 }
 
@@ -71,9 +73,13 @@ export class OrgService {
     return this.byId(p, p.orgId);
   }
 
-  /** The orgs `p` may see (its subtree, or just its own org), ascending id. */
+  /**
+   * The caller's org subtree (API.md §4: so the caller's own org comes first), or with
+   * `allOrgs` every org an all-organization role may see; just its own org for a plain user.
+   */
   async list(p: Principal, q: OrgListQuery, page: Page): Promise<PageResult<Org>> {
-    const scope = scopeOf(p, "org.read");
+    const visible = scopeOf(p, "org.read");
+    const scope = visible.kind === "all" && q.allOrgs !== true && p.orgPath !== null ? ({ kind: "subtree", path: p.orgPath } as const) : visible;
     const filter = {
       scope: scope.kind === "none" ? ({ kind: "org", orgId: p.orgId ?? -1 } as const) : scope,
       ...(q.active !== undefined ? { active: q.active } : {}),

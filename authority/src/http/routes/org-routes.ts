@@ -81,16 +81,18 @@ export function registerOrgRoutes(api: ApiRouter, ctx: AuthorityContext): void {
     method: "GET",
     url: "/api/Org",
     auth: "user",
-    summary: "The caller's org subtree in ascending orgId (filters active, q; Cairn: parentOrgId)",
+    summary: "The caller's org subtree in ascending orgId (filters active, q; Cairn: parentOrgId, allOrgs, srtKey, srtDir)",
     tags: TAGS,
     handler: async ({ p, query }) => {
       const active = boolParam(query, "active");
       const q = textParam(query, "q");
       const parentOrgId = optionalId(query, "parentOrgId");
       const sort = sortParams(query, ORG_SORT_KEYS);
+      const allOrgs = boolParam(query, "allOrgs");
       const page = await ctx.orgs.list(
         p,
         {
+          ...(allOrgs !== undefined ? { allOrgs } : {}),
           ...(active !== undefined ? { active } : {}),
           ...(q !== undefined ? { q } : {}),
           ...(parentOrgId !== undefined ? { parentOrgId } : {}),
