@@ -156,7 +156,10 @@ describe("T24: tenant isolation over every id-taking route and every scoped role
     expect(all.orgs.map((o) => o.orgId)).toContain(B.orgId);
     // a scoped role gains nothing from allOrgs
     const oa = principals["Org Admin (A)"] as Caller;
-    expect(dataOf<{ orgs: { orgId: number }[] }>(await oa.get("/api/Org?allOrgs=True&pgNum=1&pgSize=100")).orgs.map((o) => o.orgId)).toEqual([A.orgId, A1.orgId]);
+    expect(dataOf<{ orgs: { orgId: number }[] }>(await oa.get("/api/Org?allOrgs=True&pgNum=1&pgSize=100")).orgs.map((o) => o.orgId)).toEqual([
+      A.orgId,
+      A1.orgId,
+    ]);
   });
 });
 
