@@ -69,8 +69,13 @@ function OffersTable({ offers, draft, onChange, disabled }: { offers: Offer[]; d
   );
 }
 
-/** An org's Destinations tab. */
-export function OrgDestinationsTab({ orgId }: { orgId: number }) {
+/** An org's Destinations tab (the top-level org's offers are the system-wide ones). */
+export function OrgDestinationsTab({ orgId, isTop }: { orgId: number; isTop: boolean }) {
+  if (isTop) return <SystemDestinations />;
+  return <InheritingDestinations orgId={orgId} />;
+}
+
+function InheritingDestinations({ orgId }: { orgId: number }) {
   const data = useAsync((s) => orgOffers(orgId, s), [orgId]);
   const [inherit, setInherit] = useState(true);
   const [draft, setDraft] = useState<Choice[]>([]);

@@ -76,7 +76,7 @@ export function OrgInfo({ orgId }: { orgId: number }) {
           ) : (
             <Loading />
           ))}
-        {tab === "destinations" && <OrgDestinationsTab orgId={org.orgId} />}
+        {tab === "destinations" && <OrgDestinationsTab orgId={org.orgId} isTop={org.parentOrgId === null} />}
       </TabPanel>
     </article>
   );
