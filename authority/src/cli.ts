@@ -9,6 +9,7 @@ import { CairnError, type CommandContext } from "@cairn/protocol";
 import { Command, Option } from "commander";
 import { type Logger, pino } from "pino";
 import { DEFAULT_PORT, initAuthority, startAuthority } from "./index.js";
+import { LOG_REDACT_PATHS } from "./log.js";
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -24,17 +25,7 @@ function makeLogger(ctx: CommandContext, fd: 1 | 2 = 1): Logger {
     {
       level: ctx.logLevel,
       redact: {
-        paths: [
-          "req.headers.authorization",
-          "req.headers.cookie",
-          'req.headers["totp-auth"]',
-          "*.password",
-          "*.adminPassword",
-          "*.token",
-          "*.secret",
-          "*.cookie",
-          "*.authorization",
-        ],
+        paths: [...LOG_REDACT_PATHS],
         censor: "[redacted]",
       },
     },

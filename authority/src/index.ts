@@ -44,6 +44,7 @@ export { NO_CONTENT, SENT } from "./http/api-router.js";
 export { CORE_PLUGINS, type HttpPlugin } from "./http/server.js";
 export { type ResolvedSettings, resolveSettings, type SettingsLayer } from "./settings/resolve.js";
 export { toDeviceSettings } from "./settings/device-settings.js";
+export { LOG_REDACT_PATHS } from "./log.js";
 
 /** The database file in a data directory. */
 export const DB_FILE = "authority.db";

@@ -56,7 +56,7 @@ describe("organizations CSV (seed 001 'CSV export')", () => {
     const oldB = await createOrg(admin, "Old B", a.orgUid);
     dataOf(
       await admin.send("PUT", `/api/Org/${deptA.orgId}`, {
-        ...dataOf(await admin.get(`/api/Org/${deptA.orgId}`)),
+        ...dataOf<Record<string, unknown>>(await admin.get(`/api/Org/${deptA.orgId}`)),
         orgExtRef: "CC-1, north",
         notes: '=HYPERLINK("http://x")',
       }),

@@ -99,6 +99,16 @@ export class OrgService {
     return { total: children.length, items: children.slice(page.offset, page.offset + page.limit) };
   }
 
+  /**
+   * Maximum user subscriptions of an org and how many are used (users with an archive count,
+   * DECISIONS.md): at the cap, new users cannot start backing up; moves may exceed it.
+   */
+  async seats(org: Org, reader: StoreReader = this.d.store): Promise<{ maxSeats: number; used: number; available: number | null }> {
+    const maxSeats = (await this.d.settings.resolveOrg(org, reader)).values.quota.maxSeats;
+    const used = (await reader.orgCounts([org.orgId])).get(org.orgId)?.licensedUserCount ?? 0;
+    return { maxSeats, used, available: maxSeats < 0 ? null : Math.max(0, maxSeats - used) };
+  }
+
   /** Inserts an org with a unique registration key (inside `tx`). */
   async insert(tx: StoreWriter, input: { name: string; extRef: string | null; notes: string | null; parentId: number | null }, now: number): Promise<Org> {
     for (let attempt = 0; ; attempt++) {
