@@ -4,6 +4,7 @@
  * flight), and the writer, on which transactions run one at a time (`BEGIN IMMEDIATE`, then
  * COMMIT or ROLLBACK). Queries live in `db/sqlite/*`, one file per domain.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { CairnError, type Clock } from "@cairn/protocol";
 import { migrate } from "./migrate.js";
 import { openDatabase, type SqliteDb } from "./open.js";
@@ -78,9 +79,12 @@ export function openSqliteStore(opts: SqliteStoreOptions): AuthorityStore {
   const writeOps = queriesOn(writer);
   const readOps: StoreReader = queriesOn(reader);
   const mutex = new Mutex();
+  // a transaction opened from inside another would wait for itself forever: refuse it instead
+  const inTransaction = new AsyncLocalStorage<true>();
   let closed = false;
 
   const transaction = async <T>(fn: (tx: StoreWriter) => Promise<T>): Promise<T> => {
+    if (inTransaction.getStore() === true) throw new CairnError("INTERNAL", "store.transaction() called inside a transaction; use the tx you were given");
     const release = await mutex.lock();
     try {
       if (closed) throw new CairnError("UNAVAILABLE", "the store is closed");
@@ -90,7 +94,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): AuthorityStore {
         throw mapDbError(err);
       }
       try {
-        const result = await fn(writeOps);
+        const result = await inTransaction.run(true, () => fn(writeOps));
         writer.exec("COMMIT");
         return result;
       } catch (err) {

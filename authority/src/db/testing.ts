@@ -241,6 +241,12 @@ export function runAuthorityStoreTests(name: string, setup: () => Promise<StoreU
         expect(await s.liveArchivesOfOrgs([root.orgId])).toEqual([]);
       }));
 
+    it("refuses a transaction opened inside another instead of deadlocking", () =>
+      withStore(async (s) => {
+        await expect(s.transaction(() => s.transaction(async () => 1))).rejects.toThrow(/inside a transaction/);
+        expect(await s.transaction(async () => 2)).toBe(2);
+      }));
+
     it("checks its integrity", () =>
       withStore(async (s) => {
         expect(await s.integrityCheck()).toBe("ok");
