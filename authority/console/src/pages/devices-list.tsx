@@ -34,10 +34,10 @@ function newestBackup(c: Computer): string | null {
 const sum = (c: Computer, k: "selectedBytes" | "archiveBytes") => (c.backupUsage ?? []).reduce((n, b) => n + (b[k] ?? 0), 0);
 
 const COLUMNS: Column<Computer>[] = [
-  { id: "name", label: "Name", sortKey: "name", render: (c) => <a href={href(`/devices/${c.computerId}`)}>{c.name}</a> },
+  { id: "name", label: "Name", sortKey: "name", nowrap: true, render: (c) => <a href={href(`/devices/${c.computerId}`)}>{c.name}</a> },
   { id: "user", label: "User", sortKey: "userId", render: (c) => <a href={href(`/users/${c.userId}`)}>{c.username ?? `user ${c.userId}`}</a> },
   { id: "org", label: "Organization", render: (c) => <a href={href(`/orgs/${c.orgId}`)}>{c.orgName ?? `org ${c.orgId}`}</a> },
-  { id: "status", label: "Status", sortKey: "status", render: (c) => <DeviceStatus c={c} /> },
+  { id: "status", label: "Status", sortKey: "status", nowrap: true, render: (c) => <DeviceStatus c={c} /> },
   { id: "last", label: "Last completed backup", sortKey: "lastCompletedBackup", nowrap: true, render: (c) => dateTime(newestBackup(c)) },
   {
     id: "pct",
@@ -51,7 +51,6 @@ const COLUMNS: Column<Computer>[] = [
   { id: "sel", label: "Selected", numeric: true, nowrap: true, render: (c) => bytes(sum(c, "selectedBytes")) },
   { id: "arc", label: "Archive", numeric: true, nowrap: true, render: (c) => bytes(sum(c, "archiveBytes")) },
   { id: "dest", label: "Destinations", render: (c) => (c.backupUsage ?? []).map((b) => b.targetComputerName).join(", ") || "—" },
-  { id: "seen", label: "Last connected", sortKey: "lastConnected", nowrap: true, render: (c) => dateTime(c.lastConnected) },
 ];
 
 /** A table of devices (used by the list, user details and the restore flow). */

@@ -33,6 +33,12 @@ export function FileTree(p: FileTreeProps) {
       const nodes = await treeNodes(p.session, p.backupSetId, fileId, p.timestamp, p.showDeleted);
       nodes.sort((a, b) => Number(isDir(b)) - Number(isDir(a)) || a.filename.localeCompare(b.filename));
       setBranches((m) => new Map(m).set(key, { loading: false, error: null, nodes }));
+      // A single root ("/" on POSIX) opens by itself.
+      const only = nodes[0];
+      if (key === "" && nodes.length === 1 && only && isDir(only)) {
+        setOpen(new Set([only.id]));
+        void load(only.id, only.id);
+      }
     } catch (e) {
       setBranches((m) => new Map(m).set(key, { loading: false, error: errorMessage(e), nodes: [] }));
     }
