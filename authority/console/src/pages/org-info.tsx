@@ -17,7 +17,7 @@ import { TabPanel, Tabs } from "../ui/tabs.js";
 import { useGroupDraft } from "./group-draft.js";
 import { OrgDestinationsTab } from "./org-destinations.js";
 import { SecurityTab } from "./org-security.js";
-import { InheritBox, LockedRow, type Locks, providerOf, SaveBar } from "./settings-common.js";
+import { InheritBox, LockedRow, type Locks, NameField, providerOf, SaveBar } from "./settings-common.js";
 
 const TABS = [
   { id: "quotas", label: "Quotas" },
@@ -80,11 +80,6 @@ export function OrgInfo({ orgId }: { orgId: number }) {
       </TabPanel>
     </article>
   );
-}
-
-/** The Name field every tab starts with (seed item a). */
-function NameField({ value, onInput }: { value: string; onInput: (v: string) => void }) {
-  return <TextField label="Name" value={value} onInput={onInput} required minLength={3} maxLength={220} />;
 }
 
 function Row(p: { locks: Locks; group: string; field: string; label: string; inherit: boolean; children: (disabled: boolean) => ComponentChildren }) {

@@ -13,7 +13,7 @@ import type { SettingPacket } from "../api/types.js";
 import { LockedBadge, LockToggle, Select, Switch } from "../ui/forms.js";
 import { useGroupDraft } from "./group-draft.js";
 import type { OrgInfoData } from "./org-info.js";
-import { InheritBox, LockedRow, providerOf, SaveBar } from "./settings-common.js";
+import { InheritBox, LockedRow, NameField, providerOf, SaveBar } from "./settings-common.js";
 
 /** The web-restore packet key. */
 export const WEB_RESTORE = "device_webRestore_enabled";
@@ -37,6 +37,7 @@ export function SecurityTab({ data, packets, onSaved }: { data: OrgInfoData; pac
   );
   return (
     <form onSubmit={(e) => e.preventDefault()} aria-label="Security" data-testid="security-form">
+      <NameField value={g.name} onInput={g.setName} />
       <h2>Web restores</h2>
       <div class="setting-row" data-testid={`setting-packets.${WEB_RESTORE}`}>
         <div class="setting-main">

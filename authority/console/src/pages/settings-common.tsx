@@ -6,7 +6,7 @@ import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import { errorMessage } from "../api/client.js";
 import type { OrgWithSettings } from "../api/types.js";
-import { LockedBadge, LockToggle, Switch } from "../ui/forms.js";
+import { LockedBadge, LockToggle, Switch, TextField } from "../ui/forms.js";
 import { notify } from "../ui/status.js";
 
 /** The platform flag of each whole-group setting group. */
@@ -155,4 +155,9 @@ export function SaveBar({ dirty, onSave, onRevert, testId }: { dirty: boolean; o
       )}
     </div>
   );
+}
+
+/** The Name field every tab starts with (seed item a). */
+export function NameField({ value, onInput }: { value: string; onInput: (v: string) => void }) {
+  return <TextField label="Name" value={value} onInput={onInput} required minLength={3} maxLength={220} />;
 }
