@@ -131,6 +131,25 @@ export class PartBRows {
     return Number(r.lastInsertRowid);
   }
 
+  coldRows(): { archiveId: number; holdExpireDate: string; cause: string; causeId: number }[] {
+    return (
+      this.db.prepare("SELECT archive_id, hold_expire_date, cause, cause_id FROM cold_storage ORDER BY archive_id").all() as {
+        archive_id: number;
+        hold_expire_date: string;
+        cause: string;
+        cause_id: number;
+      }[]
+    ).map((r) => ({ archiveId: r.archive_id, holdExpireDate: r.hold_expire_date, cause: r.cause, causeId: r.cause_id }));
+  }
+
+  deviceActive(deviceId: number): boolean {
+    return (this.db.prepare("SELECT active FROM devices WHERE device_id = ?").get(deviceId) as { active: number }).active === 1;
+  }
+
+  revocationsFor(guid: string): { kind: string; scope: string }[] {
+    return this.db.prepare("SELECT kind, scope FROM revocations WHERE guid = ? ORDER BY revocation_id").all(guid) as { kind: string; scope: string }[];
+  }
+
   count(table: "cold_storage" | "devices" | "orgs" | "users" | "audit_log" | "user_roles"): number {
     const sql: Record<string, string> = {
       cold_storage: "SELECT count(*) AS n FROM cold_storage",
