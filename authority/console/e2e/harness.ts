@@ -5,7 +5,7 @@
  * profile, self-signed certificate accepted), a REST client with a bearer token for setup and
  * checks, and screenshots into `docs/screenshots/`.
  */
-import { createHmac } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -59,7 +59,7 @@ export async function ensureConsoleBuilt(): Promise<void> {
   const fresh = () =>
     existsSync(index) && statSync(index).mtimeMs >= Math.max(newestMtime(join(CONSOLE_DIR, "src")), statSync(join(CONSOLE_DIR, "index.html")).mtimeMs);
   if (fresh()) return;
-  const lock = join(CONSOLE_DIR, ".build-lock");
+  const lock = join(tmpdir(), `cairn-console-build-${createHash("sha256").update(CONSOLE_DIR).digest("hex").slice(0, 12)}.lock`);
   for (let i = 0; ; i++) {
     try {
       mkdirSync(lock);
