@@ -96,8 +96,16 @@ export function setStorePointFlags(storePointId: number, flags: { acceptingNew: 
 }
 
 /** A one-time key with which a storage node enrolls into a destination. */
-export function createEnrollKey(destinationId: number): Promise<{ enrollKey: string; expiresAt?: string }> {
-  return post<{ enrollKey: string; expiresAt?: string }>("/api/v1/enroll-keys", { destinationId });
+export function createEnrollKey(destinationId: number): Promise<EnrollKey> {
+  return post<EnrollKey>("/api/v1/enroll-keys", { destinationId });
+}
+
+/** A new enroll key, with what the node's `init` needs to reach and pin this authority. */
+export interface EnrollKey {
+  enrollKey: string;
+  expiresAt?: string;
+  authorityUrl?: string;
+  authorityFingerprint?: string;
 }
 
 /** System-wide offers. */

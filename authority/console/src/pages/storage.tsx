@@ -8,6 +8,7 @@ import {
   createDestination,
   createEnrollKey,
   type Destination,
+  type EnrollKey,
   listDestinations,
   listServers,
   listStorePoints,
@@ -163,7 +164,7 @@ function EnrollDialog({ onClose }: { onClose: () => void }) {
   const dests = useAsync((s) => listDestinations(1, 200, s), []);
   const own = (dests.data?.items ?? []).filter((d) => d.type !== "PROVIDER");
   const [dest, setDest] = useState("");
-  const [key, setKey] = useState<{ enrollKey: string; expiresAt?: string } | null>(null);
+  const [key, setKey] = useState<EnrollKey | null>(null);
   const [error, setError] = useState<string | null>(null);
   const origin = window.location.origin;
   return (
@@ -201,7 +202,8 @@ function EnrollDialog({ onClose }: { onClose: () => void }) {
         <>
           <p>Run this on the storage server (the key works once{key.expiresAt ? `, until ${dateTime(key.expiresAt)}` : ""}):</p>
           <pre class="mono" data-testid="enroll-command" style={{ whiteSpace: "pre-wrap", background: "#f4f6f8", padding: "0.6rem" }}>
-            cairn storenode init --data DIR --authority {origin} --authority-fingerprint FINGERPRINT --enroll-key {key.enrollKey} --store-point DIR
+            cairn storenode init --data /var/lib/cairn-storenode --authority {key.authorityUrl ?? origin} --authority-fingerprint{" "}
+            {key.authorityFingerprint ?? "<the authority's certificate fingerprint>"} --enroll-key {key.enrollKey} --store-point /srv/cairn/sp1
           </pre>
           <p class="hint">
             Then start it with <code>cairn storenode serve --data DIR</code>; it appears here when it connects.
