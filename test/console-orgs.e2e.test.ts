@@ -338,4 +338,22 @@ describe("console: organizations", () => {
     expect(text).toMatch(/org\.(create|deactivate)/);
     await env.shot("audit-log");
   });
+
+  it("upgrades the clients and emails a backup report from the Actions menu", async () => {
+    const { page } = env;
+    const eng = await byName("Engineering");
+    await env.goto(`#/orgs/${eng.orgId}`);
+    await page.getByTestId("org-details").waitFor();
+    await page.getByTestId("org-actions").click();
+    await page.getByTestId("action-upgrade-clients").click();
+    await page.getByRole("dialog").getByRole("button", { name: "Upgrade" }).click();
+    await page.getByTestId("toast").filter({ hasText: "will upgrade" }).waitFor();
+    await page.getByTestId("org-actions").click();
+    await page.getByTestId("action-email-report").click();
+    const dlg = page.getByTestId("email-report-dialog");
+    await dlg.getByLabel("Email addresses").fill("ops@example.com");
+    await dlg.getByLabel("Period").selectOption("7");
+    await dlg.getByRole("button", { name: "Send" }).click();
+    await page.getByTestId("toast").filter({ hasText: "ops@example.com" }).waitFor();
+  });
 });
