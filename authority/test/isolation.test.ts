@@ -66,6 +66,7 @@ function routes(t: Tenant, own: Tenant): [string, string, unknown?][] {
     ["GET", `/api/OrgSetting/${t.orgId}`],
     ["PUT", `/api/OrgSetting/${t.orgId}`, { packets: [{ key: "device_webRestore_enabled", value: "false", locked: true }] }],
     ["PUT", `/api/v1/orgs/${t.orgId}/parent`, { parentOrgId: own.orgId }],
+    ["POST", `/api/v1/orgs/${t.orgId}/registration-key`],
     ["GET", `/api/v1/orgs/${t.orgId}/settings`],
     ["PUT", `/api/v1/orgs/${t.orgId}/settings`, { groups: { reporting: { values: { warnInDays: 1 } } } }],
     ["GET", `/api/v1/orgs/${t.orgId}/destinations`],

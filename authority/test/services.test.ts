@@ -192,3 +192,20 @@ function base32Decode(s: string): number[] {
   }
   return out;
 }
+
+describe("registration keys (T26, the registration half is the devices part's)", () => {
+  it("finds the org of a key in constant time and refuses rotated keys and closed orgs alike", async () => {
+    const f = await coreFixture();
+    const a = await f.org("Dept A", f.root);
+    expect((await f.ctx.orgs.byRegistrationKey(a.registrationKey)).orgId).toBe(a.orgId);
+    expect((await f.ctx.orgs.byRegistrationKey(a.registrationKey.toLowerCase())).orgId).toBe(a.orgId);
+    expect(await codeOf(f.ctx.orgs.byRegistrationKey("AAAA-BBBB-CCCC-DDDD"))).toBe("REGISTRATION_KEY_INVALID");
+    expect(await codeOf(f.ctx.orgs.byRegistrationKey(f.root.registrationKey.replace(/.$/, "#")))).toBe("REGISTRATION_KEY_INVALID");
+    const rotated = await f.ctx.orgs.rotateRegistrationKey(f.adminP, a.orgId);
+    expect(rotated.registrationKey).not.toBe(a.registrationKey);
+    expect(await codeOf(f.ctx.orgs.byRegistrationKey(a.registrationKey))).toBe("REGISTRATION_KEY_INVALID");
+    expect((await f.ctx.orgs.byRegistrationKey(rotated.registrationKey)).orgId).toBe(a.orgId);
+    await f.ctx.orgs.setBlocked(f.adminP, a.orgId, true);
+    expect(await codeOf(f.ctx.orgs.byRegistrationKey(rotated.registrationKey))).toBe("REGISTRATION_KEY_INVALID");
+  });
+});

@@ -122,6 +122,8 @@ export interface OrgWrites {
   insertOrg(org: NewOrg): Promise<Org>;
   updateOrg(orgId: number, patch: { name?: string; extRef?: string | null; notes?: string | null }, at: number): Promise<void>;
   setOrgBlocked(orgId: number, blocked: boolean, at: number): Promise<void>;
+  /** Replaces an org's registration key (the old one stops working at once). */
+  setRegistrationKey(orgId: number, key: string, keyHash: string, at: number): Promise<void>;
   /** Deactivates every active org of the subtree at `path`, recording `byOrgId` on the others. */
   deactivateOrgs(path: string, byOrgId: number, at: number): Promise<number[]>;
   /** Reactivates the org and every org its deactivation deactivated. */

@@ -3,7 +3,7 @@
  * actions): create, look up, list, rename, block, deactivate, reactivate, change parent. Every
  * rule is checked before one transaction writes the change and its audit entry.
  */
-import { CairnError, hashSecret, newGuid, newRegistrationKey } from "@cairn/protocol";
+import { CairnError, hashSecret, newGuid, newRegistrationKey, safeEqual } from "@cairn/protocol";
 import { auditEntry } from "../audit/audit.js";
 import { canSee, type Principal, requirePermission, scopeOf, type Target } from "../auth/access.js";
 import { coldStore, coldStoreUnoffered } from "../cold-storage/cold-storage.js";
@@ -107,6 +107,36 @@ export class OrgService {
     const maxSeats = (await this.d.settings.resolveOrg(org, reader)).values.quota.maxSeats;
     const used = (await reader.orgCounts([org.orgId])).get(org.orgId)?.licensedUserCount ?? 0;
     return { maxSeats, used, available: maxSeats < 0 ? null : Math.max(0, maxSeats - used) };
+  }
+
+  /**
+   * The org a registration key belongs to, for device registration (T26): looked up by its
+   * SHA-256, compared in constant time, and refused (REGISTRATION_KEY_INVALID, one answer for
+   * every reason) when unknown, rotated away, or its org is deactivated or blocked.
+   */
+  async byRegistrationKey(key: unknown): Promise<Org> {
+    const refuse = () => new CairnError("REGISTRATION_KEY_INVALID", "The registration key is unknown or revoked");
+    if (typeof key !== "string" || key.length < 4 || key.length > 64) throw refuse();
+    const normalized = key.trim().toUpperCase();
+    const org = await this.d.store.getOrgByRegistrationKeyHash(hashSecret(normalized));
+    if (org === undefined || !safeEqual(org.registrationKey, normalized)) throw refuse();
+    const chain = await this.d.store.orgChainState(org.path);
+    if (chain.blocked || chain.deactivated) throw refuse();
+    return org;
+  }
+
+  /** Issues a new registration key for an org; the old one is refused from now on. */
+  async rotateRegistrationKey(p: Principal, orgId: number): Promise<Org> {
+    const org = await this.byId(p, orgId);
+    requirePermission(p, "org.update", orgTarget(org), "organization");
+    const now = this.d.clock.now();
+    await this.d.store.transaction(async (tx) => {
+      let key = newRegistrationKey();
+      while ((await tx.getOrgByRegistrationKeyHash(hashSecret(key))) !== undefined) key = newRegistrationKey();
+      await tx.setRegistrationKey(org.orgId, key, hashSecret(key), now);
+      await tx.appendAudit(auditEntry(p, now, "org.registrationkey.rotate", { type: "org", id: org.orgId, orgId: org.orgId }));
+    });
+    return (await this.d.store.getOrg(org.orgId)) as Org;
   }
 
   /** Inserts an org with a unique registration key (inside `tx`). */

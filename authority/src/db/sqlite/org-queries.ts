@@ -182,6 +182,10 @@ export class SqliteOrgQueries implements OrgReads, OrgWrites {
     this.q.run("UPDATE orgs SET blocked = ?, modified_at = ? WHERE org_id = ?", fromBool(blocked), at, orgId);
   }
 
+  async setRegistrationKey(orgId: number, key: string, keyHash: string, at: number): Promise<void> {
+    this.q.run("UPDATE orgs SET registration_key = ?, registration_key_hash = ?, modified_at = ? WHERE org_id = ?", key, keyHash, at, orgId);
+  }
+
   async deactivateOrgs(path: string, byOrgId: number, at: number): Promise<number[]> {
     const { lo, hi } = subtreeRange(path);
     const rows = this.q.all<{ org_id: number }>(

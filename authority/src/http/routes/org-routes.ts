@@ -193,6 +193,15 @@ export function registerOrgRoutes(api: ApiRouter, ctx: AuthorityContext): void {
   });
 
   api.route({
+    method: "POST",
+    url: "/api/v1/orgs/:id/registration-key",
+    auth: "user",
+    summary: "Issue a new registration key for an organization (the old one stops working)",
+    tags: TAGS,
+    handler: async ({ p, params }) => ctx.orgSettings.orgObject(await ctx.orgs.rotateRegistrationKey(p, numericId(params.id, "orgId")), {}),
+  });
+
+  api.route({
     method: "GET",
     url: "/api/v1/orgs/:id/settings",
     auth: "user",
