@@ -126,7 +126,12 @@ describe("update_settings (API.md §5.1, §5.5)", () => {
     expect(settingsOf(back)).toMatchObject({ webRestoreUserLimitMb: 0, isUsingQuotaDefaults: false, archiveHoldDays: 365 });
     // the unchanged device defaults (and py42's `settings` copy of them) change nothing: still inherited
     expect((back.orgInheritDto as Obj).orgIdProvidingDeviceDefaults).toBe(rootId);
-    expect(settingsOf(back)).toMatchObject({ isUsingReportingDefaults: true, securityKeyInherit: true, isUsingDestinationDefaults: true, isUsingDeviceDefaults: true });
+    expect(settingsOf(back)).toMatchObject({
+      isUsingReportingDefaults: true,
+      securityKeyInherit: true,
+      isUsingDestinationDefaults: true,
+      isUsingDeviceDefaults: true,
+    });
     const again = await getSettings(child.orgId);
     expect(settingsOf(again.org).webRestoreUserLimitMb).toBe(0);
     expect(again.packets.device_webRestore_enabled).toMatchObject({ value: "false", id: child.orgId });
