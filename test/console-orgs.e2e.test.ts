@@ -282,6 +282,13 @@ describe("console: organizations", () => {
     await page.getByTestId("rename-dialog").getByRole("button", { name: "Save" }).click();
     await expect.poll(() => page.locator("#org-title").textContent()).toContain("Platform Team");
 
+    // A new registration key replaces the old one.
+    const before = await page.getByTestId("registration-key").textContent();
+    await page.getByRole("button", { name: /^Issue a new registration key/ }).click();
+    await page.getByTestId("rotate-key-dialog").getByRole("button", { name: "Issue new key" }).click();
+    await expect.poll(() => page.getByTestId("registration-key").textContent()).not.toBe(before);
+    expect((await env.api.get<OrgJson>(`/api/Org/${platform.orgId}`)).registrationKey).toBe(await page.getByTestId("registration-key").textContent());
+
     await page.getByRole("button", { name: "Edit reference" }).click();
     await page.getByRole("dialog").getByLabel("External reference").fill("ASSET-42");
     await page.getByRole("dialog").getByLabel("Notes").fill("Moved under Sales");

@@ -130,3 +130,8 @@ export async function ancestorsWithSettings(org: OrgWithSettings, signal?: Abort
   }
   return out;
 }
+
+/** Issues a new registration key (the old one stops working; Cairn route). */
+export function rotateRegistrationKey(orgId: number): Promise<Org> {
+  return post<Org>(`/api/v1/orgs/${orgId}/registration-key`);
+}

@@ -5,7 +5,7 @@
  */
 import { useState } from "preact/hooks";
 import { listColdStorage, listRestoreHistory } from "../api/archives.js";
-import { getOrg, getOrgSettings, saveReference } from "../api/orgs.js";
+import { getOrg, getOrgSettings, rotateRegistrationKey, saveReference } from "../api/orgs.js";
 import type { Org } from "../api/types.js";
 import { DEVICE_KEYS, KEY_TYPES, msLabel } from "../device-keys.js";
 import { bytes, count, date } from "../format.js";
@@ -33,6 +33,7 @@ export function OrgDetails({ orgId }: { orgId: number }) {
   const restores = useAsync((s) => listRestoreHistory({ orgId, days: ALL_DAYS, pgNum: 1, pgSize: 1 }, s), [orgId]);
   const cold = useAsync((s) => listColdStorage({ orgId, pgNum: 1, pgSize: 1 }, s), [orgId]);
   const [editRef, setEditRef] = useState(false);
+  const [rotating, setRotating] = useState(false);
 
   if (org.status === "error") return <ErrorState message={org.error} onRetry={org.reload} />;
   if (!org.data) return <Loading />;
@@ -119,9 +120,12 @@ export function OrgDetails({ orgId }: { orgId: number }) {
               ],
               [
                 "Registration key",
-                <code key="k" data-testid="registration-key">
-                  {o.registrationKey}
-                </code>,
+                <span key="k">
+                  <code data-testid="registration-key">{o.registrationKey}</code>{" "}
+                  <button type="button" class="btn btn-small" onClick={() => setRotating(true)} aria-label={`Issue a new registration key for ${o.orgName}`}>
+                    New key
+                  </button>
+                </span>,
               ],
               ["Date created", date(o.creationDate)],
               ["Restores", small(restores, "restores", href(`/orgs/${o.orgId}/restores`))],
@@ -192,6 +196,22 @@ export function OrgDetails({ orgId }: { orgId: number }) {
         </section>
       </div>
       {editRef && <ReferenceDialog org={o} onClose={() => setEditRef(false)} onDone={reload} />}
+      {rotating && (
+        <Dialog
+          title="Issue a new registration key?"
+          submitLabel="Issue new key"
+          danger
+          testId="rotate-key-dialog"
+          onClose={() => setRotating(false)}
+          onSubmit={async () => {
+            const r = await rotateRegistrationKey(o.orgId);
+            notify(`The new registration key of ${o.orgName} is ${r.registrationKey}.`);
+            reload();
+          }}
+        >
+          <p>Devices already registered keep working. New devices must use the new key: the current one stops working at once.</p>
+        </Dialog>
+      )}
     </article>
   );
 }

@@ -234,7 +234,7 @@ export function OrgsList() {
       <Pager
         page={page}
         pageSize={ORG_PAGE_SIZE}
-        total={list.data?.totalCount}
+        total={tree && list.data?.totalCount === 0 ? undefined : list.data?.totalCount}
         onPage={(n) => setQuery({ page: n })}
         label={tree ? "Child organizations" : "Organizations"}
       />
