@@ -21,6 +21,7 @@ import {
 } from "@cairn/protocol";
 import type { BlockStore } from "../blockstore/blockstore.js";
 import { DirStore } from "../blockstore/dir-store.js";
+import { durableTransaction } from "../blockstore/dir-store-index.js";
 import { GroupCommit } from "../blockstore/group-commit.js";
 import type { StoreFs } from "../blockstore/store-fs.js";
 import { type CrashPoint, noCrash } from "../crash.js";
@@ -128,6 +129,8 @@ export class Archive {
     }
   }
 
+  private placementCache: ArchivePlacement | null = null;
+
   /** A record from the meta table. */
   getMeta<K extends keyof ArchiveMeta>(key: K): ArchiveMeta[K] | undefined {
     const r = this.st.getMeta.get(key);
@@ -137,11 +140,13 @@ export class Archive {
   /** Writes a record of the meta table. */
   setMeta<K extends keyof ArchiveMeta>(key: K, value: ArchiveMeta[K]): void {
     this.st.setMeta.run(key, JSON.stringify(value));
+    if (key === "placement") this.placementCache = value as ArchivePlacement;
   }
 
   /** The authority's current placement (quota, retention, cold). */
   get placement(): ArchivePlacement {
-    return this.getMeta("placement") as ArchivePlacement;
+    this.placementCache ??= this.getMeta("placement") as ArchivePlacement;
+    return this.placementCache;
   }
 
   /** Bytes of blocks stored (what quotas count). */
@@ -188,7 +193,8 @@ export class Archive {
     }
     this.crash("commit.beforeTransaction");
     const versionTime = Math.max(this.clock.now(), (head?.time ?? 0) + 1);
-    this.db.transaction(() => {
+    // The single commit point, durable before the reply (synchronous=FULL for this transaction).
+    durableTransaction(this.db, () => {
       this.st.insertVersion.run(p.seq, versionTime, p.clientTime, p.manifest, p.manifestHash, staged.length, p.complete ? 1 : 0);
       for (const f of staged) {
         this.st.insertFile.run(f.file_id, p.seq, versionTime, f.deleted, f.size, f.blocks, f.meta);
@@ -199,7 +205,7 @@ export class Archive {
       this.setMeta("lastBackup", versionTime);
       if (p.complete) this.setMeta("lastCompletedBackup", versionTime);
       this.setMeta("stats", p.stats);
-    })();
+    });
     this.cachedCounts = null;
     this.crash("commit.afterTransactionBeforeReply");
     return { seq: p.seq, versionTime };

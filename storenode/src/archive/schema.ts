@@ -1,6 +1,7 @@
 /**
- * The index of one archive: one SQLite file `<archive dir>/index.db` (WAL, synchronous=FULL, so
- * a committed transaction survives power loss), holding the block index of the archive's block
+ * The index of one archive: one SQLite file `<archive dir>/index.db` (WAL; synchronous=NORMAL,
+ * with the transactions that must survive a power loss before the node acts on them run
+ * synchronous=FULL: see `durableTransaction`), holding the block index of the archive's block
  * store (`bs_*` tables, blockstore/dir-store-index.ts) and these tables:
  *
  *     meta          key → JSON value: placement, figures, maintenance records
@@ -50,8 +51,9 @@ export function openArchiveDb(dir: string): Database.Database {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const db = new Database(join(dir, "index.db"));
   db.pragma("journal_mode = WAL");
-  // FULL: a commit is durable when it returns (WAL + NORMAL "might roll back following a power loss").
-  db.pragma("synchronous = FULL");
+  // NORMAL: no fsync per block batch (the packs carry durability; docs/storenode.md "Crash
+  // safety"). Version commits and compaction switches use durableTransaction (FULL).
+  db.pragma("synchronous = NORMAL");
   db.pragma("foreign_keys = OFF");
   db.exec(SCHEMA);
   return db;

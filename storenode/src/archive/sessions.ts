@@ -26,6 +26,8 @@ interface SessionRow {
 /** Sessions of one archive. */
 export class Sessions {
   private readonly st;
+  /** Lease expiry of sessions this process saw holding the lease (cleared whenever leases move). */
+  private readonly leaseCache = new Map<string, number>();
 
   constructor(
     private readonly db: Database.Database,
@@ -61,6 +63,7 @@ export class Sessions {
    * before (ended first). Throws ARCHIVE_IN_USE while another session holds the lease.
    */
   open(deviceGuid: string, requested: string | null, release: string | null): OpenedSession {
+    this.leaseCache.clear();
     return this.db.transaction(() => {
       const now = this.clock.now();
       if (release && release !== requested) this.endNow(release, true);
@@ -87,6 +90,9 @@ export class Sessions {
    */
   requireLease(sessionId: string, renew = false): number {
     const now = this.clock.now();
+    // The put path asks for every block: answer from memory while more than half the lease is left.
+    const cached = this.leaseCache.get(sessionId);
+    if (!renew && cached !== undefined && cached - now >= this.leaseTtlMs / 2) return cached;
     const s = this.st.get.get(sessionId);
     if (!s || s.ended) throw new CairnError("PROTOCOL_UNEXPECTED", "no such open session");
     if (s.lease_expires_at <= now) {
@@ -96,8 +102,10 @@ export class Sessions {
     if (renew || s.lease_expires_at - now < this.leaseTtlMs / 2) {
       const exp = now + this.leaseTtlMs;
       this.st.lease.run(exp, now, sessionId);
+      this.leaseCache.set(sessionId, exp);
       return exp;
     }
+    this.leaseCache.set(sessionId, s.lease_expires_at);
     return s.lease_expires_at;
   }
 
@@ -107,6 +115,7 @@ export class Sessions {
   }
 
   private endNow(sessionId: string, _abort: boolean): void {
+    this.leaseCache.delete(sessionId);
     // Staged files that were never committed are discarded whether or not the caller aborts:
     // only `commit` makes files visible.
     this.st.dropStaged.run(sessionId);

@@ -9,6 +9,24 @@
 import type Database from "better-sqlite3";
 import type { BlockInfo, BlockStoreStats } from "./blockstore.js";
 
+/**
+ * Runs `fn` as a transaction that is durable when it returns (synchronous=FULL for it alone).
+ * The archive database runs with synchronous=NORMAL otherwise: in WAL mode a process crash loses
+ * no committed transaction, and the few that must survive a power loss before the node acts on
+ * them (a version commit before its reply, compaction's switch before old packs are deleted) go
+ * through here. A FULL commit also makes every earlier commit durable (the WAL is sequential).
+ */
+export function durableTransaction<T>(db: Database.Database, fn: () => T): T {
+  const prev = db.pragma("synchronous", { simple: true }) as number;
+  if (prev >= 2) return db.transaction(fn)();
+  db.pragma("synchronous = FULL");
+  try {
+    return db.transaction(fn)();
+  } finally {
+    db.pragma(`synchronous = ${prev}`);
+  }
+}
+
 /** A pack row. */
 export interface PackRow {
   id: number;
@@ -156,7 +174,7 @@ export class DirStoreIndex {
     moves: readonly { id: Buffer; from: number; offset: number }[],
     old: readonly number[],
   ): number[] {
-    return this.db.transaction(() => {
+    return durableTransaction(this.db, () => {
       if (next) this.st.insertPack.run(next.id, next.bytes, next.createdAt);
       for (const m of moves) if (next) this.st.move.run(next.id, m.offset, m.id, m.from);
       if (next) this.st.relive.run(next.id);
@@ -171,7 +189,12 @@ export class DirStoreIndex {
         emptied.push(p);
       }
       return emptied;
-    })();
+    });
+  }
+
+  /** Removes a pack row that has no blocks. */
+  dropPack(id: number): void {
+    if ((this.st.countInPack.get(id)?.n ?? 0) === 0) this.st.deletePack.run(id);
   }
 
   retired(): number[] {

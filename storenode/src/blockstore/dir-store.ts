@@ -6,7 +6,9 @@
  *
  * Write path of one batch (group commit: many blocks share one fsync):
  *   write `<id>.pack.tmp` → fsync → rename to `<id>.pack` → fsync the directory → index rows
- *   committed (SQLite, synchronous=FULL) → resolve (the caller acknowledges).
+ *   committed → resolve (the caller acknowledges). The pack is the durable record: its header
+ *   names every block, so if a power loss takes the index rows (committed with
+ *   synchronous=NORMAL), the start-up scan adopts the pack again.
  */
 import { join } from "node:path";
 import type Database from "better-sqlite3";
@@ -24,7 +26,7 @@ import type {
   RecoverResult,
   VerifyResult,
 } from "./blockstore.js";
-import { blockSha, encodePackHeader, encodeRecordHeader, PACK_HEADER_BYTES, RECORD_HEADER_BYTES, scanPack } from "./pack-format.js";
+import { blockSha, blockShaAsync, encodePackHeader, encodeRecordHeader, PACK_HEADER_BYTES, RECORD_HEADER_BYTES, scanPack } from "./pack-format.js";
 import { nodeStoreFs, type StoreFs } from "./store-fs.js";
 import { DirStoreIndex, type PackRow } from "./dir-store-index.js";
 
@@ -38,6 +40,8 @@ export interface DirStoreOptions {
   /** File-system calls (a faulty or recording one in tests). */
   fs?: StoreFs;
   crash?: CrashPoint;
+  /** Batches written at the same time, so that one batch's fsync overlaps the next one's writes (default 3). */
+  concurrentBatches?: number;
 }
 
 /** Largest pack compaction writes. */
@@ -62,6 +66,11 @@ export class DirStore implements BlockStore {
   private nextPackId: number;
   private chain: Promise<unknown> = Promise.resolve();
   private readonly knownDirs = new Set<string>();
+  /** Blocks being written by a batch in flight: resolves true once durable and indexed. */
+  private readonly inflight = new Map<string, Promise<boolean>>();
+  private readonly running = new Set<Promise<unknown>>();
+  private slots: number;
+  private readonly waiting: (() => void)[] = [];
   private closed = false;
 
   constructor(opts: DirStoreOptions) {
@@ -72,18 +81,43 @@ export class DirStore implements BlockStore {
     this.crash = opts.crash ?? noCrash;
     this.index = new DirStoreIndex(opts.db);
     this.nextPackId = this.index.maxPackId() + 1;
+    this.slots = opts.concurrentBatches ?? 3;
   }
 
   /** Path of a pack file. */
   packPath(packId: number): string {
-    return join(this.packsDir, (packId & 0xff).toString(16).padStart(2, "0"), `${packId.toString(16).padStart(16, "0")}.pack`);
+    // 256 consecutive packs share a directory: a batch rarely has to create (and fsync) one.
+    return join(
+      this.packsDir,
+      Math.floor(packId / 256)
+        .toString(16)
+        .padStart(6, "0"),
+      `${packId.toString(16).padStart(16, "0")}.pack`,
+    );
   }
 
   putBatch(blocks: readonly PutBlock[], opts: PutBatchOptions = {}): Promise<PutOutcome[]> {
-    return this.serial(() => this.writeBatch(blocks, opts));
+    const run = this.withSlot(() => this.writeBatch(blocks, opts));
+    this.running.add(run);
+    run.then(
+      () => this.running.delete(run),
+      () => this.running.delete(run),
+    );
+    return run;
   }
 
-  /** Runs pack writes one after the other (pack ids, index commits and closing stay ordered). */
+  private async withSlot<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.slots === 0) await new Promise<void>((r) => this.waiting.push(r));
+    this.slots--;
+    try {
+      return await fn();
+    } finally {
+      this.slots++;
+      this.waiting.shift()?.();
+    }
+  }
+
+  /** Runs compaction rewrites one after the other. */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.chain.then(fn);
     this.chain = run.catch(() => {});
@@ -95,11 +129,17 @@ export class DirStore implements BlockStore {
     const out: PutOutcome[] = [];
     const toWrite: PutBlock[] = [];
     const inBatch = new Set<string>();
-    for (const b of blocks) {
+    const others: Promise<boolean>[] = [];
+    const shas = await Promise.all(blocks.map((b) => (b.data.length > MAX_SEALED_BLOCK_BYTES ? Promise.resolve(null) : blockShaAsync(b.data))));
+    for (const [i, b] of blocks.entries()) {
       const key = b.id.toString("hex");
-      if (b.data.length < 1 || b.data.length > MAX_SEALED_BLOCK_BYTES || b.id.length !== 32 || !blockSha(b.data).equals(b.sha)) {
+      if (b.data.length < 1 || b.id.length !== 32 || !shas[i]?.equals(b.sha)) {
         out.push("integrity");
       } else if (inBatch.has(key) || this.has(b.id)) {
+        out.push("present");
+      } else if (this.inflight.has(key)) {
+        // Another batch in flight writes it: present once that batch is durable (awaited below).
+        others.push(this.inflight.get(key) as Promise<boolean>);
         out.push("present");
       } else {
         inBatch.add(key);
@@ -108,23 +148,44 @@ export class DirStore implements BlockStore {
       }
     }
     if (toWrite.length === 0) {
+      await this.awaitOthers(others);
       opts.onIndexed?.(out);
       return out;
     }
-    const packId = this.nextPackId++;
-    const now = this.clock.now();
-    const bufs: Buffer[] = [encodePackHeader(packId, now)];
-    const rows: { id: Buffer; offset: number; length: number; sha: Buffer }[] = [];
-    let pos = PACK_HEADER_BYTES;
-    for (const b of toWrite) {
-      bufs.push(encodeRecordHeader(b.id, b.data.length, b.sha), b.data);
-      rows.push({ id: b.id, offset: pos + RECORD_HEADER_BYTES, length: b.data.length, sha: b.sha });
-      pos += RECORD_HEADER_BYTES + b.data.length;
+    let settle!: (ok: boolean) => void;
+    const mine = new Promise<boolean>((r) => {
+      settle = r;
+    });
+    for (const key of inBatch) this.inflight.set(key, mine);
+    let ok = false;
+    try {
+      const packId = this.nextPackId++;
+      const now = this.clock.now();
+      const bufs: Buffer[] = [encodePackHeader(packId, now)];
+      const rows: { id: Buffer; offset: number; length: number; sha: Buffer }[] = [];
+      let pos = PACK_HEADER_BYTES;
+      for (const b of toWrite) {
+        bufs.push(encodeRecordHeader(b.id, b.data.length, b.sha), b.data);
+        rows.push({ id: b.id, offset: pos + RECORD_HEADER_BYTES, length: b.data.length, sha: b.sha });
+        pos += RECORD_HEADER_BYTES + b.data.length;
+      }
+      await this.writePack(packId, bufs, "put");
+      await this.awaitOthers(others);
+      this.index.insertPack({ id: packId, bytes: pos, createdAt: now }, rows, now, () => opts.onIndexed?.(out));
+      ok = true;
+      this.crash("put.afterIndexCommitBeforeAck");
+      return out;
+    } finally {
+      for (const key of inBatch) this.inflight.delete(key);
+      settle(ok);
     }
-    await this.writePack(packId, bufs, "put");
-    this.index.insertPack({ id: packId, bytes: pos, createdAt: now }, rows, now, () => opts.onIndexed?.(out));
-    this.crash("put.afterIndexCommitBeforeAck");
-    return out;
+  }
+
+  /** Waits for the batches in flight that write blocks this batch reports present. */
+  private async awaitOthers(others: readonly Promise<boolean>[]): Promise<void> {
+    for (const ok of await Promise.all(others)) {
+      if (!ok) throw new CairnError("STORE_IO", "a concurrent write of the same block failed");
+    }
   }
 
   /** Writes a pack durably: temp file, fsync, rename, fsync of the directory. */
@@ -312,7 +373,6 @@ export class DirStore implements BlockStore {
 
   async recover(): Promise<RecoverResult> {
     const res: RecoverResult = { tempFilesRemoved: 0, orphanPacks: 0, blocksAdopted: 0, blocksMissing: 0 };
-    const maxIndexed = this.index.maxPackId();
     const retired = new Set(this.index.retired());
     const onDisk = new Map<number, string>();
     for (const sub of await this.fs.readdir(this.packsDir)) {
@@ -333,12 +393,19 @@ export class DirStore implements BlockStore {
     for (const [id, path] of onDisk) {
       if (this.index.pack(id)) continue;
       res.orphanPacks++;
-      if (!indexLost && (retired.has(id) || id > maxIndexed)) {
-        // Retired by compaction, or the newest write that crashed before its index commit.
+      if (!indexLost && retired.has(id)) {
+        // Replaced by compaction (its switch was durable before the old packs were deleted).
         await this.fs.unlink(path);
         continue;
       }
-      res.blocksAdopted += await this.adopt(id, path);
+      // A batch whose index commit did not happen or did not survive a power loss: its blocks
+      // are adopted (acknowledged ones among them stay); a pack with nothing new goes.
+      const fresh = await this.adopt(id, path);
+      res.blocksAdopted += fresh;
+      if (fresh === 0) {
+        this.index.dropPack(id);
+        await this.fs.unlink(path);
+      }
     }
     this.index.forgetRetired([...retired]);
     for (const p of this.index.packs()) {
@@ -392,6 +459,7 @@ export class DirStore implements BlockStore {
 
   async close(): Promise<void> {
     await this.chain.catch(() => {});
+    await Promise.allSettled([...this.running]);
     this.closed = true;
   }
 }

@@ -18,6 +18,8 @@ interface Item<T> {
 export interface GroupCommitOptions<T> {
   /** Largest batch in bytes (default 32 MiB). */
   maxBatchBytes?: number;
+  /** Batches in flight at once (default 3): a second starts only once it has a few MiB to write. */
+  maxConcurrentBatches?: number;
   /** Runs inside each batch's index transaction with the tags and outcomes of its blocks. */
   onIndexed?: (items: readonly { block: PutBlock; tag: T }[], outcomes: readonly PutOutcome[]) => void;
 }
@@ -28,13 +30,18 @@ export class GroupCommit<T> {
   private queued = 0;
   private inFlight = 0;
   private flushing: Promise<void> | null = null;
+  private batches = 0;
   private readonly maxBatchBytes: number;
+  private readonly maxConcurrent: number;
+  private readonly minConcurrentBytes: number;
 
   constructor(
     private readonly store: BlockStore,
     private readonly opts: GroupCommitOptions<T> = {},
   ) {
-    this.maxBatchBytes = opts.maxBatchBytes ?? 32 * 1024 * 1024;
+    this.maxBatchBytes = opts.maxBatchBytes ?? 16 * 1024 * 1024;
+    this.maxConcurrent = opts.maxConcurrentBatches ?? 3;
+    this.minConcurrentBytes = Math.min(this.maxBatchBytes, 4 * 1024 * 1024);
   }
 
   /** Bytes accepted but not yet durable. */
@@ -47,7 +54,7 @@ export class GroupCommit<T> {
     return new Promise<PutOutcome>((resolve, reject) => {
       this.queue.push({ block, tag, resolve, reject });
       this.queued += block.data.length;
-      if (!this.flushing) this.flushing = this.loop();
+      this.kick();
     });
   }
 
@@ -56,35 +63,68 @@ export class GroupCommit<T> {
     while (this.flushing !== null) await this.flushing;
   }
 
-  private async loop(): Promise<void> {
-    // Let the blocks that arrived in this turn of the event loop join the first batch.
-    await new Promise<void>((r) => setImmediate(r));
-    while (this.queue.length > 0) {
-      let n = 0;
-      let bytes = 0;
-      while (n < this.queue.length && (n === 0 || bytes + (this.queue[n] as Item<T>).block.data.length <= this.maxBatchBytes)) {
-        bytes += (this.queue[n] as Item<T>).block.data.length;
-        n++;
-      }
-      const batch = this.queue.splice(0, n);
-      this.queued -= bytes;
-      this.inFlight += bytes;
-      try {
-        const items = batch.map((i) => ({ block: i.block, tag: i.tag }));
-        const onIndexed = this.opts.onIndexed;
-        const outcomes = await this.store.putBatch(
-          items.map((i) => i.block),
-          onIndexed ? { onIndexed: (o) => onIndexed(items, o) } : {},
-        );
-        batch.forEach((it, i) => {
-          it.resolve(outcomes[i] as PutOutcome);
-        });
-      } catch (err) {
-        for (const it of batch) it.reject(err);
-      } finally {
-        this.inFlight -= bytes;
-      }
+  private kick(): void {
+    if (this.scheduled) return;
+    if (this.flushing === null) {
+      // Let the blocks that arrive in this turn of the event loop join the first batch.
+      this.flushing = new Promise<void>((resolve) => {
+        this.idle = resolve;
+      });
+      this.scheduled = true;
+      setImmediate(() => this.dispatch());
+      return;
     }
-    this.flushing = null;
+    this.dispatch();
+  }
+
+  private idle: (() => void) | null = null;
+  private scheduled = false;
+
+  private dispatch(): void {
+    this.scheduled = false;
+    // Start batches while slots are free: the first at once, more only when they are worth an fsync.
+    while (this.queue.length > 0 && this.batches < this.maxConcurrent && (this.batches === 0 || this.queued >= this.minConcurrentBytes)) {
+      this.startBatch();
+    }
+    if (this.batches === 0 && this.queue.length === 0) {
+      this.flushing = null;
+      this.idle?.();
+      this.idle = null;
+    }
+  }
+
+  private startBatch(): void {
+    let n = 0;
+    let bytes = 0;
+    while (n < this.queue.length && (n === 0 || bytes + (this.queue[n] as Item<T>).block.data.length <= this.maxBatchBytes)) {
+      bytes += (this.queue[n] as Item<T>).block.data.length;
+      n++;
+    }
+    const batch = this.queue.splice(0, n);
+    this.queued -= bytes;
+    this.inFlight += bytes;
+    this.batches++;
+    const items = batch.map((i) => ({ block: i.block, tag: i.tag }));
+    const onIndexed = this.opts.onIndexed;
+    this.store
+      .putBatch(
+        items.map((i) => i.block),
+        onIndexed ? { onIndexed: (o) => onIndexed(items, o) } : {},
+      )
+      .then(
+        (outcomes) => {
+          batch.forEach((it, i) => {
+            it.resolve(outcomes[i] as PutOutcome);
+          });
+        },
+        (err: unknown) => {
+          for (const it of batch) it.reject(err);
+        },
+      )
+      .finally(() => {
+        this.inFlight -= bytes;
+        this.batches--;
+        this.dispatch();
+      });
   }
 }

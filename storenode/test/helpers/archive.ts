@@ -63,7 +63,9 @@ export function blockLocation(fx: NodeFixture, archiveGuid: string, id: Buffer):
   try {
     const r = db.prepare<[Buffer], { pack: number; offset: number; length: number }>("SELECT pack, offset, length FROM bs_blocks WHERE id = ?").get(id);
     if (!r) throw new Error("no such block");
-    const sub = (r.pack & 0xff).toString(16).padStart(2, "0");
+    const sub = Math.floor(r.pack / 256)
+      .toString(16)
+      .padStart(6, "0");
     return { path: join(dir, "packs", sub, `${r.pack.toString(16).padStart(16, "0")}.pack`), offset: r.offset, length: r.length };
   } finally {
     db.close();
