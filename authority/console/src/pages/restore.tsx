@@ -3,33 +3,21 @@
  * (API.md §8 and §10). The device, destination and time live in the URL; the session, the
  * selection and the job in this screen.
  */
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { ApiError, errorMessage } from "../api/client.js";
 import { getDevice, listDevices } from "../api/devices.js";
-import {
-  backupSetsOf,
-  openSession,
-  type PushTarget,
-  type RestoreJob,
-  type RestoreSession,
-  type Selection,
-  startPush,
-  startZip,
-  waitForJob,
-  zipResult,
-} from "../api/restore.js";
-import type { Computer } from "../api/types.js";
-import { saveBlob } from "../download.js";
+import { backupSetsOf, openSession, type RestoreSession, type Selection } from "../api/restore.js";
 import { count, dateTime } from "../format.js";
 import { href, intParam, param, setQuery } from "../router.js";
 import { useAsync } from "../ui/async.js";
 import { Select, Switch, TextField } from "../ui/forms.js";
 import { PAGE_SIZE } from "../ui/list-params.js";
-import { ErrorState, Loading, notify } from "../ui/status.js";
+import { ErrorState, Loading } from "../ui/status.js";
 import { Pager } from "../ui/table.js";
 import { DeviceTable } from "./devices-list.js";
 import { FileTree } from "./file-tree.js";
 import { SearchBox } from "./orgs-list.js";
+import { RestoreTarget } from "./restore-target.js";
 
 const STEPS = ["Device", "Point in time", "Files", "Restore"];
 
@@ -235,130 +223,5 @@ function RestoreFromDevice({ deviceId }: { deviceId: number }) {
         <RestoreTarget session={session} device={c} backupSetId={setId} files={[...selected.values()]} timestamp={timestamp} showDeleted={showDeleted} />
       )}
     </>
-  );
-}
-
-function RestoreTarget(p: {
-  session: RestoreSession;
-  device: Computer;
-  backupSetId: string;
-  files: Selection[];
-  timestamp: number | null;
-  showDeleted: boolean;
-}) {
-  const [how, setHow] = useState<"zip" | "push">("zip");
-  const [target, setTarget] = useState<PushTarget>({
-    acceptingGuid: p.device.guid,
-    restorePath: "",
-    originalLocation: false,
-    existingFiles: "RENAME_ORIGINAL",
-  });
-  const targets = useAsync((s) => listDevices({ active: true, userUid: p.device.userUid, pgNum: 1, pgSize: 100 }, s), [p.device.userUid]);
-  const [job, setJob] = useState<RestoreJob | null>(null);
-  const [running, setRunning] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const abort = useRef<AbortController | null>(null);
-  useEffect(() => () => abort.current?.abort(), []);
-  const run = async () => {
-    setRunning(true);
-    setError(null);
-    setJob(null);
-    const ctl = new AbortController();
-    abort.current = ctl;
-    try {
-      if (how === "zip") {
-        const id = await startZip(p.session, p.backupSetId, p.files, p.timestamp, p.showDeleted);
-        const j = await waitForJob(p.session, id, setJob, ctl.signal);
-        if (j.status.toLowerCase() === "failed" || j.status.toLowerCase() === "canceled") throw new Error(`The restore ended: ${j.status}.`);
-        saveBlob(await zipResult(p.session, id), `restore-${id}.zip`);
-        notify("The zip file is downloaded.");
-      } else {
-        if (!target.originalLocation && !target.restorePath.trim()) throw new Error("Enter the folder to restore into, or choose the original location.");
-        const id = await startPush(p.session, p.backupSetId, p.files, p.timestamp, p.showDeleted, target);
-        const j = await waitForJob(p.session, id, setJob, ctl.signal);
-        if (j.status.toLowerCase() === "failed" || j.status.toLowerCase() === "canceled") throw new Error(`The restore ended: ${j.status}.`);
-        notify("The files are restored to the device.");
-      }
-    } catch (e) {
-      setError(errorMessage(e));
-    } finally {
-      setRunning(false);
-    }
-  };
-  const pct = job ? (job.done ? 100 : (job.percentComplete ?? 0)) : 0;
-  return (
-    <form
-      class="card"
-      aria-label="Restore target"
-      onSubmit={(e) => {
-        e.preventDefault();
-        void run();
-      }}
-    >
-      <p>
-        {count(p.files.length)} selected: {p.files.map((f) => f.path).join(", ")}
-      </p>
-      <fieldset class="field">
-        <legend>Restore to</legend>
-        <label class="radio">
-          <input type="radio" name="how" checked={how === "zip"} onChange={() => setHow("zip")} /> Download a zip file
-        </label>
-        <label class="radio">
-          <input type="radio" name="how" checked={how === "push"} onChange={() => setHow("push")} data-testid="restore-push" /> Push to a device
-        </label>
-      </fieldset>
-      {how === "zip" ? (
-        <p class="hint">The web restore limit of the organization applies; large restores are better pushed to a device.</p>
-      ) : (
-        <>
-          <Select
-            label="Device to restore to"
-            value={target.acceptingGuid}
-            onChange={(v) => setTarget({ ...target, acceptingGuid: v })}
-            options={(targets.data?.items ?? [p.device]).map((d) => ({
-              value: d.guid,
-              label: `${d.name}${d.guid === p.device.guid ? " (the same device)" : ""}`,
-            }))}
-          />
-          <Switch label="Restore to the original location" checked={target.originalLocation} onChange={(v) => setTarget({ ...target, originalLocation: v })} />
-          {!target.originalLocation && (
-            <TextField
-              label="Folder on the device"
-              value={target.restorePath}
-              onInput={(v) => setTarget({ ...target, restorePath: v })}
-              hint="For example /home/ana/restored"
-            />
-          )}
-          <Select
-            label="Existing files"
-            value={target.existingFiles}
-            onChange={(v) => setTarget({ ...target, existingFiles: v })}
-            options={[
-              { value: "RENAME_ORIGINAL", label: "Keep them (rename the existing file)" },
-              { value: "OVERWRITE_ORIGINAL", label: "Overwrite them" },
-            ]}
-          />
-        </>
-      )}
-      {job && (
-        <p>
-          <progress class="progress" max={100} value={pct} aria-label="Restore progress" />{" "}
-          <span data-testid="job-status">{job.done ? job.status : `${pct.toFixed(0)} %`}</span>
-        </p>
-      )}
-      {error && (
-        <p class="form-error" role="alert" data-testid="restore-error">
-          {error}
-        </p>
-      )}
-      <div class="actions" style={{ justifyContent: "flex-start" }}>
-        <button type="submit" class="btn btn-primary" disabled={running} data-testid="start-restore">
-          {running ? "Restoring…" : how === "zip" ? "Download zip" : "Push restore"}
-        </button>
-        <button type="button" class="btn" disabled={running} onClick={() => setQuery({ step: "files" })}>
-          Back
-        </button>
-      </div>
-    </form>
   );
 }
