@@ -96,6 +96,17 @@ function toArchive(r: RawArchive): ArchiveRow {
 /** The node database. */
 export class NodeDb {
   readonly db: Database.Database;
+  private readonly cache = new Map<string, Database.Statement>();
+
+  /** A prepared statement, prepared once per SQL text. */
+  private q<P extends unknown[] = unknown[], R = unknown>(sql: string): Database.Statement<P, R> {
+    let st = this.cache.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.cache.set(sql, st);
+    }
+    return st as unknown as Database.Statement<P, R>;
+  }
 
   constructor(dataDir: string) {
     this.db = new Database(join(dataDir, "node.db"));
@@ -106,103 +117,102 @@ export class NodeDb {
   }
 
   getSetting<T>(key: string): T | undefined {
-    const r = this.db.prepare<[string], { value: string }>("SELECT value FROM settings WHERE key = ?").get(key);
+    const r = this.q<[string], { value: string }>("SELECT value FROM settings WHERE key = ?").get(key);
     return r ? (JSON.parse(r.value) as T) : undefined;
   }
 
   setSetting(key: string, value: unknown): void {
-    this.db.prepare("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)").run(key, JSON.stringify(value));
+    this.q("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)").run(key, JSON.stringify(value));
   }
 
   storePoints(): StorePointRow[] {
-    return this.db
-      .prepare<[], { id: number; path: string; name: string; authority_id: number | null; accepting_new: number }>("SELECT * FROM store_points ORDER BY id")
+    return this.q<[], { id: number; path: string; name: string; authority_id: number | null; accepting_new: number }>("SELECT * FROM store_points ORDER BY id")
       .all()
       .map((r) => ({ id: r.id, path: r.path, name: r.name, authorityId: r.authority_id, acceptingNew: r.accepting_new !== 0 }));
   }
 
   addStorePoint(path: string, name: string): number {
-    const existing = this.db.prepare<[string], { id: number }>("SELECT id FROM store_points WHERE path = ?").get(path);
+    const existing = this.q<[string], { id: number }>("SELECT id FROM store_points WHERE path = ?").get(path);
     if (existing) return existing.id;
-    return Number(this.db.prepare("INSERT INTO store_points (path, name) VALUES (?, ?)").run(path, name).lastInsertRowid);
+    return Number(this.q("INSERT INTO store_points (path, name) VALUES (?, ?)").run(path, name).lastInsertRowid);
   }
 
   setAuthorityStorePointId(localId: number, authorityId: number): void {
-    this.db.prepare("UPDATE store_points SET authority_id = ? WHERE id = ?").run(authorityId, localId);
+    this.q("UPDATE store_points SET authority_id = ? WHERE id = ?").run(authorityId, localId);
   }
 
   tenants(): TenantRow[] {
-    return this.db.prepare<[], RawTenant>("SELECT * FROM tenants ORDER BY created_at").all().map(toTenant);
+    return this.q<[], RawTenant>("SELECT * FROM tenants ORDER BY created_at").all().map(toTenant);
   }
 
   tenant(id: string): TenantRow | undefined {
-    const r = this.db.prepare<[string], RawTenant>("SELECT * FROM tenants WHERE id = ?").get(id);
+    const r = this.q<[string], RawTenant>("SELECT * FROM tenants WHERE id = ?").get(id);
     return r ? toTenant(r) : undefined;
   }
 
   tenantByName(name: string): TenantRow | undefined {
-    const r = this.db.prepare<[string], RawTenant>("SELECT * FROM tenants WHERE name = ?").get(name);
+    const r = this.q<[string], RawTenant>("SELECT * FROM tenants WHERE name = ?").get(name);
     return r ? toTenant(r) : undefined;
   }
 
   tenantBySecretHash(hash: string): TenantRow | undefined {
-    const r = this.db.prepare<[string], RawTenant>("SELECT * FROM tenants WHERE secret_hash = ?").get(hash);
+    const r = this.q<[string], RawTenant>("SELECT * FROM tenants WHERE secret_hash = ?").get(hash);
     return r ? toTenant(r) : undefined;
   }
 
   tenantByCredentialHash(hash: string): TenantRow | undefined {
-    const r = this.db.prepare<[string], RawTenant>("SELECT * FROM tenants WHERE credential_hash = ?").get(hash);
+    const r = this.q<[string], RawTenant>("SELECT * FROM tenants WHERE credential_hash = ?").get(hash);
     return r ? toTenant(r) : undefined;
   }
 
   /** Creates a tenant, or gives an existing one a new one-time credential (and quota). */
   upsertTenant(id: string, name: string, quotaBytes: number, credentialHash: string, now: number): void {
-    this.db
-      .prepare(
-        `INSERT INTO tenants (id, name, quota_bytes, credential_hash, created_at) VALUES (?, ?, ?, ?, ?)
+    this.q(
+      `INSERT INTO tenants (id, name, quota_bytes, credential_hash, created_at) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT(name) DO UPDATE SET quota_bytes = excluded.quota_bytes, credential_hash = excluded.credential_hash`,
-      )
-      .run(id, name, quotaBytes, credentialHash, now);
+    ).run(id, name, quotaBytes, credentialHash, now);
   }
 
   /** Consumes a tenant's credential and records its authority and secret (one transaction). */
   registerTenant(id: string, authorityGuid: string, authorityName: string, secretHash: string, keys: readonly PublicKeyInfo[], now: number): void {
     this.db.transaction(() => {
-      this.db
-        .prepare("UPDATE tenants SET authority_guid = ?, authority_name = ?, secret_hash = ?, credential_hash = NULL, registered_at = ? WHERE id = ?")
-        .run(authorityGuid, authorityName, secretHash, now, id);
+      this.q("UPDATE tenants SET authority_guid = ?, authority_name = ?, secret_hash = ?, credential_hash = NULL, registered_at = ? WHERE id = ?").run(
+        authorityGuid,
+        authorityName,
+        secretHash,
+        now,
+        id,
+      );
       this.setKeys(id, keys);
     })();
   }
 
   keys(ns: string): PublicKeyInfo[] {
-    return this.db.prepare<[string], PublicKeyInfo>("SELECT kid, public_key AS publicKey FROM authority_keys WHERE ns = ?").all(ns);
+    return this.q<[string], PublicKeyInfo>("SELECT kid, public_key AS publicKey FROM authority_keys WHERE ns = ?").all(ns);
   }
 
   setKeys(ns: string, keys: readonly PublicKeyInfo[]): void {
     this.db.transaction(() => {
-      this.db.prepare("DELETE FROM authority_keys WHERE ns = ?").run(ns);
-      const ins = this.db.prepare("INSERT OR REPLACE INTO authority_keys (ns, kid, public_key) VALUES (?, ?, ?)");
+      this.q("DELETE FROM authority_keys WHERE ns = ?").run(ns);
+      const ins = this.q("INSERT OR REPLACE INTO authority_keys (ns, kid, public_key) VALUES (?, ?, ?)");
       for (const k of keys) ins.run(ns, k.kid, k.publicKey);
     })();
   }
 
   revocations(ns: string): Revocation[] {
-    return this.db.prepare<[string], Revocation>("SELECT kind, guid, scope, before FROM revocations WHERE ns = ?").all(ns);
+    return this.q<[string], Revocation>("SELECT kind, guid, scope, before FROM revocations WHERE ns = ?").all(ns);
   }
 
   /** Revocations that name this device or user. */
   revocationsFor(ns: string, deviceGuid: string, userUid: string): Revocation[] {
-    return this.db
-      .prepare<[string, string, string], Revocation>(
-        "SELECT kind, guid, scope, before FROM revocations WHERE ns = ? AND ((kind = 'device' AND guid = ?) OR (kind = 'user' AND guid = ?))",
-      )
-      .all(ns, deviceGuid, userUid);
+    return this.q<[string, string, string], Revocation>(
+      "SELECT kind, guid, scope, before FROM revocations WHERE ns = ? AND ((kind = 'device' AND guid = ?) OR (kind = 'user' AND guid = ?))",
+    ).all(ns, deviceGuid, userUid);
   }
 
   /** Adds revocations (keeping the latest `before` of each subject and scope). */
   addRevocations(ns: string, list: readonly Revocation[]): void {
-    const st = this.db.prepare(
+    const st = this.q(
       `INSERT INTO revocations (ns, kind, guid, scope, before) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT(ns, kind, guid, scope) DO UPDATE SET before = MAX(before, excluded.before)`,
     );
@@ -213,43 +223,47 @@ export class NodeDb {
 
   /** Sum of the bytes recorded for a namespace's archives. */
   namespaceBytes(ns: string): number {
-    return this.db.prepare<[string], { n: number | null }>("SELECT SUM(bytes) AS n FROM archives WHERE ns = ?").get(ns)?.n ?? 0;
+    return this.q<[string], { n: number | null }>("SELECT SUM(bytes) AS n FROM archives WHERE ns = ?").get(ns)?.n ?? 0;
   }
 
   archives(ns: string): ArchiveRow[] {
-    return this.db.prepare<[string], RawArchive>("SELECT * FROM archives WHERE ns = ? ORDER BY guid").all(ns).map(toArchive);
+    return this.q<[string], RawArchive>("SELECT * FROM archives WHERE ns = ? ORDER BY guid").all(ns).map(toArchive);
   }
 
   allArchives(): ArchiveRow[] {
-    return this.db.prepare<[], RawArchive>("SELECT * FROM archives ORDER BY ns, guid").all().map(toArchive);
+    return this.q<[], RawArchive>("SELECT * FROM archives ORDER BY ns, guid").all().map(toArchive);
   }
 
   archive(ns: string, guid: string): ArchiveRow | undefined {
-    const r = this.db.prepare<[string, string], RawArchive>("SELECT * FROM archives WHERE ns = ? AND guid = ?").get(ns, guid);
+    const r = this.q<[string, string], RawArchive>("SELECT * FROM archives WHERE ns = ? AND guid = ?").get(ns, guid);
     return r ? toArchive(r) : undefined;
   }
 
   /** Every namespace's archive with this GUID (tokens name the GUID; the signature picks one). */
   archivesByGuid(guid: string): ArchiveRow[] {
-    return this.db.prepare<[string], RawArchive>("SELECT * FROM archives WHERE guid = ?").all(guid).map(toArchive);
+    return this.q<[string], RawArchive>("SELECT * FROM archives WHERE guid = ?").all(guid).map(toArchive);
   }
 
   insertArchive(ns: string, guid: string, storePointId: number, placement: ArchivePlacement, now: number): void {
-    this.db
-      .prepare("INSERT INTO archives (ns, guid, store_point_id, placement, created_at) VALUES (?, ?, ?, ?, ?)")
-      .run(ns, guid, storePointId, JSON.stringify(placement), now);
+    this.q("INSERT INTO archives (ns, guid, store_point_id, placement, created_at) VALUES (?, ?, ?, ?, ?)").run(
+      ns,
+      guid,
+      storePointId,
+      JSON.stringify(placement),
+      now,
+    );
   }
 
   updatePlacement(ns: string, guid: string, placement: ArchivePlacement): void {
-    this.db.prepare("UPDATE archives SET placement = ? WHERE ns = ? AND guid = ?").run(JSON.stringify(placement), ns, guid);
+    this.q("UPDATE archives SET placement = ? WHERE ns = ? AND guid = ?").run(JSON.stringify(placement), ns, guid);
   }
 
   updateReport(ns: string, guid: string, report: ArchiveReport): void {
-    this.db.prepare("UPDATE archives SET report = ?, bytes = ? WHERE ns = ? AND guid = ?").run(JSON.stringify(report), report.archiveBytes, ns, guid);
+    this.q("UPDATE archives SET report = ?, bytes = ? WHERE ns = ? AND guid = ?").run(JSON.stringify(report), report.archiveBytes, ns, guid);
   }
 
   deleteArchive(ns: string, guid: string): void {
-    this.db.prepare("DELETE FROM archives WHERE ns = ? AND guid = ?").run(ns, guid);
+    this.q("DELETE FROM archives WHERE ns = ? AND guid = ?").run(ns, guid);
   }
 
   close(): void {

@@ -6,7 +6,7 @@ import { DAY_MS, isCairnError, type ArchivePlacement, sha256, systemClock } from
 import { CRASH_POINTS, type CrashPointName } from "../src/crash.js";
 import { DataClient, randomBlocks, storageToken, type TestBlock, testPlacement } from "../src/testing.js";
 import { listFiles } from "./helpers/archive.js";
-import { type ChildFixture, type ChildNode, childFixture, spawnNode } from "./helpers/child.js";
+import { type ChildFixture, type ChildNode, childFixture, killChildren, spawnNode } from "./helpers/child.js";
 
 const stats = { selectedFiles: 0, selectedBytes: 0, todoFiles: 0, todoBytes: 0 };
 /** One bucket for years: a newer version of a file always replaces the older one at maintenance. */
@@ -16,7 +16,10 @@ let fx: ChildFixture;
 beforeAll(async () => {
   fx = await childFixture();
 });
-afterAll(() => fx?.teardown());
+afterAll(() => {
+  killChildren();
+  fx?.teardown();
+});
 
 async function connect(node: ChildNode, p: ArchivePlacement, mode: "backup" | "restore", sessionId: string | null = null) {
   const c = await DataClient.connect(node.url, storageToken(fx.key, p, systemClock));

@@ -8,6 +8,8 @@
  * `file_versions` and their references to `file_blocks`. That transaction is the single commit
  * point: a crash before it leaves the old head, after it the new one, never half.
  */
+import { existsSync } from "node:fs";
+import { dirname } from "node:path";
 import type Database from "better-sqlite3";
 import {
   type ArchivePlacement,
@@ -23,7 +25,7 @@ import type { BlockStore } from "../blockstore/blockstore.js";
 import { DirStore } from "../blockstore/dir-store.js";
 import { durableTransaction } from "../blockstore/dir-store-index.js";
 import { GroupCommit } from "../blockstore/group-commit.js";
-import type { StoreFs } from "../blockstore/store-fs.js";
+import { nodeStoreFs, type StoreFs } from "../blockstore/store-fs.js";
 import { type CrashPoint, noCrash } from "../crash.js";
 import { Catalog } from "./catalog.js";
 import { openArchiveDb } from "./schema.js";
@@ -115,7 +117,12 @@ export class Archive {
 
   /** Opens an archive directory (creating it when `placement` is given), after recovering its store. */
   static async open(opts: ArchiveOptions): Promise<Archive> {
+    const created = !existsSync(opts.dir);
     const db = openArchiveDb(opts.dir);
+    if (created) {
+      // Make the new directory's entry durable up to the store point (archives/<ns>/<guid>).
+      for (const d of [opts.dir, dirname(opts.dir), dirname(dirname(opts.dir))]) await nodeStoreFs.syncDir(d);
+    }
     try {
       const store = new DirStore({ dir: opts.dir, db, clock: opts.clock, ...(opts.fs ? { fs: opts.fs } : {}), ...(opts.crash ? { crash: opts.crash } : {}) });
       const a = new Archive(db, store, opts.clock, opts.crash ?? noCrash, opts);

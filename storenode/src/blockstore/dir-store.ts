@@ -26,7 +26,7 @@ import type {
   RecoverResult,
   VerifyResult,
 } from "./blockstore.js";
-import { blockSha, blockShaAsync, encodePackHeader, encodeRecordHeader, PACK_HEADER_BYTES, RECORD_HEADER_BYTES, scanPack } from "./pack-format.js";
+import { blockSha, encodePackHeader, encodeRecordHeader, PACK_HEADER_BYTES, RECORD_HEADER_BYTES, scanPack } from "./pack-format.js";
 import { nodeStoreFs, type StoreFs } from "./store-fs.js";
 import { DirStoreIndex, type PackRow } from "./dir-store-index.js";
 
@@ -130,10 +130,9 @@ export class DirStore implements BlockStore {
     const toWrite: PutBlock[] = [];
     const inBatch = new Set<string>();
     const others: Promise<boolean>[] = [];
-    const shas = await Promise.all(blocks.map((b) => (b.data.length > MAX_SEALED_BLOCK_BYTES ? Promise.resolve(null) : blockShaAsync(b.data))));
-    for (const [i, b] of blocks.entries()) {
+    for (const b of blocks) {
       const key = b.id.toString("hex");
-      if (b.data.length < 1 || b.id.length !== 32 || !shas[i]?.equals(b.sha)) {
+      if (b.data.length < 1 || b.data.length > MAX_SEALED_BLOCK_BYTES || b.id.length !== 32 || !blockSha(b.data).equals(b.sha)) {
         out.push("integrity");
       } else if (inBatch.has(key) || this.has(b.id)) {
         out.push("present");
@@ -196,7 +195,11 @@ export class DirStore implements BlockStore {
     let renamed = false;
     try {
       if (!this.knownDirs.has(sub)) {
-        if (await this.fs.mkdirp(sub)) await this.fs.syncDir(this.packsDir);
+        if (await this.fs.mkdirp(sub)) {
+          // The new directory's entry (and packs/ itself, the first time) must survive power loss too.
+          await this.fs.syncDir(this.packsDir);
+          await this.fs.syncDir(this.dir);
+        }
         this.knownDirs.add(sub);
       }
       const f = await this.fs.create(tmp);

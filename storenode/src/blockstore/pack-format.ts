@@ -12,7 +12,7 @@
  * records in order, checks each header's CRC and each block's SHA-256, and resynchronizes on the
  * next record magic after a damaged stretch.
  */
-import { createHash, webcrypto } from "node:crypto";
+import { createHash } from "node:crypto";
 import { crc32 } from "node:zlib";
 import { MAX_SEALED_BLOCK_BYTES } from "@cairn/protocol";
 import type { StoreFile } from "./store-fs.js";
@@ -75,11 +75,6 @@ export function decodeRecordHeader(b: Buffer): RecordHeader | null {
 /** SHA-256 of a block's bytes. */
 export function blockSha(data: Uint8Array): Buffer {
   return createHash("sha256").update(data).digest();
-}
-
-/** SHA-256 computed off the main thread (WebCrypto runs on the libuv thread pool). */
-export async function blockShaAsync(data: Uint8Array): Promise<Buffer> {
-  return Buffer.from(await webcrypto.subtle.digest("SHA-256", data));
 }
 
 /** One valid record found by {@link scanPack}: where its data starts and how long it is. */

@@ -42,6 +42,7 @@ export class DataConnection implements DataConn {
   private draining = false;
   private closed = false;
   private tenantQuota: number;
+  private spId = 0;
 
   constructor(
     readonly ws: WebSocket,
@@ -77,6 +78,7 @@ export class DataConnection implements DataConn {
 
   /** Binds the connection to its archive after `open` (counted as a user so it stays open). */
   attach(archive: Archive): void {
+    this.spId = this.ctx.registry.row(this.ns, archive.placement.archiveGuid)?.storePointId ?? 0;
     if (this.archive === archive) return;
     if (this.archive) this.archive.users--;
     this.archive = archive;
@@ -146,7 +148,7 @@ export class DataConnection implements DataConn {
     if (this.tenantQuota >= 0 && this.ctx.registry.namespaceBytes(this.ns) + len > this.tenantQuota) {
       throw new CairnError("QUOTA_EXCEEDED", "the tenant's quota on this node is used up", { details: { quotaBytes: this.tenantQuota } });
     }
-    const spId = this.ctx.registry.row(this.ns, a.placement.archiveGuid)?.storePointId ?? 0;
+    const spId = this.spId;
     if (!this.ctx.space.canAccept(spId, len)) throw new CairnError("DESTINATION_FULL", "destination full: the store point is out of space");
     this.inflight += len;
     this.ctx.space.noteWritten(spId, len);

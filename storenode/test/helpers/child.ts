@@ -20,6 +20,16 @@ export interface ChildNode {
   stdout: string[];
 }
 
+const children = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const c of children) c.kill("SIGKILL");
+});
+
+/** Kills every child node still running (a failed test must not leave one behind). */
+export function killChildren(): void {
+  for (const c of children) c.kill("SIGKILL");
+}
+
 /** Spawns `cairn storenode serve --port 0` and waits for its `listening` log line. */
 export function spawnNode(dataDir: string, opts: { crashAt?: string; extraArgs?: string[] } = {}): Promise<ChildNode> {
   const env: Record<string, string | undefined> = { ...process.env, CAIRN_LOG_LEVEL: "info" };
@@ -46,6 +56,8 @@ export function spawnNode(dataDir: string, opts: { crashAt?: string; extraArgs?:
     ],
     { env, stdio: ["ignore", "pipe", "pipe"] },
   );
+  children.add(proc);
+  proc.once("exit", () => children.delete(proc));
   const stdout: string[] = [];
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => proc.once("exit", (code, signal) => r({ code, signal })));
   return new Promise((resolveP, reject) => {
@@ -68,7 +80,7 @@ export function spawnNode(dataDir: string, opts: { crashAt?: string; extraArgs?:
         }
       }
     });
-    exited.then(({ code, signal }) => reject(new Error(`node exited (${code ?? signal}) before listening: ${err}`)));
+    void exited.then(({ code, signal }) => reject(new Error(`node exited (${code ?? signal}) before listening: ${err}`)));
   });
 }
 
