@@ -42,15 +42,16 @@ export interface Secret {
   encryptionKey: string | null;
 }
 
+/** Options of a storage-step call: its origin and token; a 401 there ends the restore session, not the console session. */
 function onStorage(s: Pick<RestoreSession, "serverUrl" | "token">): RequestOptions {
-  return { origin: new URL(s.serverUrl).origin, headers: { Authorization: `token ${s.token}` } };
+  return { origin: new URL(s.serverUrl).origin, headers: { Authorization: `token ${s.token}` }, allow401: true };
 }
 
 /** Steps 2–5: storage hop, data key token, restore session. */
 export async function openSession(deviceGuid: string, destinationGuid: string, secret: Secret): Promise<RestoreSession> {
   const login = await post<{ serverUrl: string; loginToken: string }>("/api/LoginToken", { userId: "my", sourceGuid: deviceGuid, destinationGuid });
   const origin = new URL(login.serverUrl).origin;
-  const pair = await post<string[]>("/api/AuthToken", undefined, { origin, headers: { Authorization: `login_token ${login.loginToken}` } });
+  const pair = await post<string[]>("/api/AuthToken", undefined, { origin, headers: { Authorization: `login_token ${login.loginToken}` }, allow401: true });
   const token = pair.join("-");
   const { dataKeyToken } = await post<{ dataKeyToken: string }>("/api/DataKeyToken", { computerGuid: deviceGuid });
   const base = { serverUrl: login.serverUrl, token };
