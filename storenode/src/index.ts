@@ -54,9 +54,9 @@ export { OWN_NS } from "./node-db.js";
 export interface StorenodeHandle {
   /** The bound port. */
   port: number;
-  /** The first URL agents reach it at. */
+  /** The URL of the bound listener (`wss://<host>:<port>`; 127.0.0.1 when listening on all interfaces). */
   url: string;
-  /** Every announced URL. */
+  /** The URLs announced to authorities and put in provider keys. */
   urls: string[];
   /** SHA-256 fingerprint of the node's certificate. */
   fingerprint: string;
@@ -162,7 +162,7 @@ export async function startStorenode(options: StartStorenodeOptions): Promise<St
   const metricsAddr = metricsServer?.address();
   return {
     port,
-    url: urls[0] as string,
+    url: `wss://${opts.host === "0.0.0.0" ? "127.0.0.1" : opts.host === "::" ? "[::1]" : opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${port}`,
     urls,
     fingerprint: ctx.tls.fingerprint,
     serverGuid,

@@ -163,3 +163,32 @@ describe("maintenance: prune, collect, compact", () => {
     expect(() => checkCron("not cron")).toThrow();
   });
 });
+
+describe("T14: a full disk during compaction", () => {
+  it("aborts compaction without deleting anything, and finishes once space is back", async () => {
+    const { FaultyFs } = await import("../src/testing.js");
+    const disk = new FaultyFs();
+    fx = await startNode({ gcGraceMs: 0, fs: disk });
+    const p = testPlacement({ retention: DAILY });
+    const { c, sessionId } = await backupClient(fx, p);
+    const fileId = randomBytes(16);
+    const oldBlocks = randomBlocks(4, 4096);
+    const kept = randomBlocks(2, 4096);
+    await c.put([...oldBlocks, ...kept]); // one pack, partly dead after pruning: compaction must write
+    await commitFiles(c, sessionId, [{ fileId, blocks: oldBlocks }]);
+    fx.clock.advance(MINUTE_MS);
+    await commitFiles(c, sessionId, [{ fileId, blocks: kept }]);
+    await c.peer.call("end-session", { sessionId, abort: false });
+    disk.failAlways("write", "ENOSPC");
+    const err = await fx.tenant.peer.call("maintain", { archiveGuid: p.archiveGuid, verify: false }).catch((e: unknown) => e);
+    expect(isCairnError(err, "DESTINATION_FULL")).toBe(true);
+    disk.clear();
+    const rc = await restoreClient(fx, p);
+    for (const b of kept) expect(((await rc.get([b.id])).get(b.id.toString("hex")) as Buffer).equals(b.data)).toBe(true);
+    const r = await fx.tenant.peer.call("maintain", { archiveGuid: p.archiveGuid, verify: true });
+    expect(r.damagedBlocks).toBe(0);
+    expect((await fx.tenant.peer.call("list-archives", {})).archives[0]?.archiveBytes).toBe(2 * 4096);
+    await rc.close();
+    await c.close();
+  });
+});
