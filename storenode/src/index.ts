@@ -97,7 +97,17 @@ export async function startStorenode(options: StartStorenodeOptions): Promise<St
     ...(opts.fs ? { fs: opts.fs } : {}),
   });
   registry.sweep();
-  const space = new SpaceMonitor(registry.storePoints, opts.reserveBytes, (sp, free) => metrics.storePointFreeBytes.set({ store_point: sp.name }, free));
+  const low = new Set<number>();
+  let hubRef: Hub | null = null;
+  const space = new SpaceMonitor(registry.storePoints, opts.reserveBytes, (sp, free) => {
+    metrics.storePointFreeBytes.set({ store_point: sp.name }, free);
+    // Tell every authority once when a store point crosses its reserve.
+    const isLow = free <= opts.reserveBytes;
+    if (isLow && !low.has(sp.id))
+      for (const l of hubRef?.control ?? []) l.peer.emit("space-low", { storePointId: registry.storePointIdFor(l.ns, sp.id), freeBytes: free });
+    if (isLow) low.add(sp.id);
+    else low.delete(sp.id);
+  });
   await space.refresh();
   space.start(10_000);
   let urls: string[] = [];
@@ -106,7 +116,7 @@ export async function startStorenode(options: StartStorenodeOptions): Promise<St
     opts,
     db,
     registry,
-    hub: new Hub(),
+    hub: (hubRef = new Hub()),
     space,
     metrics,
     clock: opts.clock,

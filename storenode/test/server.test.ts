@@ -81,6 +81,21 @@ describe("upgrade: version negotiation and authentication", () => {
     expect(code).toBe(4401);
   });
 
+  it("drops a stalled peer that stops answering pings (half-open connection)", async () => {
+    fx = await startNode({ heartbeatIntervalMs: 50 });
+    const p = testPlacement();
+    const { c } = await backupClient(fx, p);
+    (c.ws as unknown as { _socket: { pause(): void } })._socket.pause(); // the peer stops reading: no pongs
+    await new Promise<void>((resolve) => {
+      const poll = async () => {
+        if ((await metric(fx?.node.url ?? "", "storenode_active_connections", 'channel="data"')) === 0) resolve();
+        else setTimeout(() => void poll(), 25);
+      };
+      void poll();
+    });
+    c.ws.terminate();
+  });
+
   it("caps data connections per device", async () => {
     fx = await startNode({ maxConnectionsPerDevice: 2 });
     const p = testPlacement();

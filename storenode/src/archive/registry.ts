@@ -150,6 +150,11 @@ export class ArchiveRegistry {
     }
   }
 
+  /** The archive if it is open now (no opening). */
+  loadedArchive(ns: string, guid: string): Archive | undefined {
+    return this.loaded.get(`${ns}/${guid}`);
+  }
+
   /** Open archives of a namespace (for quota sums and maintenance). */
   openArchives(ns: string): Promise<Archive>[] {
     return [...this.open.entries()].filter(([k]) => k.startsWith(`${ns}/`)).map(([, p]) => p);

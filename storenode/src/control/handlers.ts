@@ -21,7 +21,9 @@ export function storePointsFor(ctx: NodeContext, ns: string): Promise<StorePoint
 export async function reportsFor(ctx: NodeContext, ns: string): Promise<ArchiveReport[]> {
   const out: ArchiveReport[] = [];
   for (const row of ctx.db.archives(ns)) {
-    if (row.report) out.push(row.report);
+    const live = ctx.registry.loadedArchive(ns, row.guid);
+    if (live) out.push(live.report(ctx.registry.storePointIdFor(ns, row.storePointId)));
+    else if (row.report) out.push(row.report);
     else {
       const a = await ctx.registry.get(ns, row.guid);
       if (a) out.push(a.report(ctx.registry.storePointIdFor(ns, row.storePointId)));

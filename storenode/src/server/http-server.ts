@@ -116,6 +116,8 @@ export class NodeServer {
     this.heartbeat = setInterval(() => {
       for (const wss of [this.dataWss, this.tenantWss]) {
         for (const ws of wss.clients) {
+          // A socket the node paused itself (backpressure) cannot read pongs: not a stall.
+          if (ws.isPaused) continue;
           if (this.alive.get(ws) === false) {
             ws.terminate();
             continue;
