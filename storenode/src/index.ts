@@ -112,11 +112,13 @@ export async function startStorenode(options: StartStorenodeOptions): Promise<St
   space.start(10_000);
   let urls: string[] = [];
   let stopping = false;
+  const hub = new Hub();
+  hubRef = hub;
   const ctx: NodeContext = {
     opts,
     db,
     registry,
-    hub: (hubRef = new Hub()),
+    hub,
     space,
     metrics,
     clock: opts.clock,
