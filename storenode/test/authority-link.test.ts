@@ -161,3 +161,58 @@ describe("the link to the own authority", () => {
     expect(auth.calls).toEqual([]);
   });
 });
+
+describe("a second authority as a tenant, in its own process", () => {
+  it("backs up, restores and purges through the same node, and neither side reaches the other's archives or figures", async () => {
+    const { spawn } = await import("node:child_process");
+    const { createProviderKey } = await import("../src/index.js");
+    const dir = mkdtempSync(join(tmpdir(), "cairn-two-"));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const own = testPlacement({ storePointId: 100 });
+    const auth = await fakeAuthority(join(dir, "authority"), [own]);
+    cleanup.push(() => auth.close());
+    await initStorenode({
+      dataDir: join(dir, "data"),
+      storePoints: [join(dir, "sp")],
+      authority: { url: auth.url, fingerprint: auth.fingerprint, enrollKey: "cne_one-time-key" },
+    });
+    node = await startStorenode({ dataDir: join(dir, "data"), host: "127.0.0.1", port: 0, maintenanceSchedule: null, verifySchedule: null, reserveBytes: 0 });
+    await auth.waitFor("report-archives");
+    const a = await DataClient.connect(node.url, storageToken(auth.key, own, systemClock));
+    await a.peer.call("open", { archiveGuid: own.archiveGuid, mode: "backup", sessionId: null, agentVersion: "a" });
+    await a.put(randomBlocks(3));
+    await a.close();
+
+    const { providerKey } = createProviderKey({ dataDir: join(dir, "data"), tenantName: "authority-b", urls: [node.url] });
+    const child = spawn(process.execPath, [join(import.meta.dirname, "fixtures/tenant-authority.mjs"), providerKey, own.archiveGuid], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    cleanup.push(() => {
+      child.kill("SIGKILL");
+    });
+    const lines: Record<string, unknown>[] = [];
+    child.stdout.on("data", (d: Buffer) => {
+      for (const l of d.toString().split("\n").filter(Boolean)) lines.push(JSON.parse(l));
+    });
+    const step = async (name: string) => {
+      while (!lines.some((l) => l.step === name)) await new Promise((r) => setTimeout(r, 20));
+      return lines.find((l) => l.step === name) as Record<string, unknown>;
+    };
+    const b = await step("backed-up");
+    expect(b).toMatchObject({ restored: true, probe: "NOT_FOUND", tokenForOther: 401, listed: [b.archiveGuid] });
+    // The own authority sees none of the tenant's archive or figures, and its devices cannot reach it.
+    const peer = auth.peers.at(-1) as AuthorityPeer;
+    expect(isCairnError(await peer.call("archive-versions", { archiveGuid: b.archiveGuid as string }).catch((e: unknown) => e), "NOT_FOUND")).toBe(true);
+    expect((await peer.call("list-archives", {})).archives.map((x) => x.archiveGuid)).toEqual([own.archiveGuid]);
+    const forged = await DataClient.connect(node.url, storageToken(auth.key, { ...own, archiveGuid: b.archiveGuid as string }, systemClock)).catch(
+      (e: unknown) => e,
+    );
+    expect((forged as { status: number }).status).toBe(401);
+    child.stdin.write("purge\n");
+    expect(await step("purged")).toMatchObject({ existed: true, after: 401 });
+    // The own authority's archive is untouched by the tenant's purge.
+    const r = await DataClient.connect(node.url, storageToken(auth.key, own, systemClock));
+    await r.peer.call("open", { archiveGuid: own.archiveGuid, mode: "restore", sessionId: null, agentVersion: "a" });
+    await r.close();
+  });
+});
