@@ -33,6 +33,7 @@ import type { Faults } from "./faults.js";
 import { buildHttpServer, CORE_PLUGINS, type HttpPlugin, type ServedRoute } from "./http/server.js";
 import { generateAuthorityKeys, KEY_FILES, keysDir, loadAuthorityKeys, saveAuthorityKeys, writeSecretFile } from "./keys/authority-keys.js";
 import { createCertificate } from "./keys/tls.js";
+import { type OperationsOptions, operationsPlugin } from "./operations-plugins.js";
 
 export type { Principal, Target } from "./auth/access.js";
 export { authorize, canSee, requirePermission, scopeOf, SYSTEM_PRINCIPAL } from "./auth/access.js";
@@ -45,6 +46,7 @@ export { CORE_PLUGINS, type HttpPlugin } from "./http/server.js";
 export { type ResolvedSettings, resolveSettings, type SettingsLayer } from "./settings/resolve.js";
 export { toDeviceSettings } from "./settings/device-settings.js";
 export { LOG_REDACT_PATHS } from "./log.js";
+export { type Operations, type OperationsOptions, operationsOf } from "./operations-plugins.js";
 
 /** The database file in a data directory. */
 export const DB_FILE = "authority.db";
@@ -148,6 +150,8 @@ export interface StartAuthorityOptions {
   loginThrottle?: LoginThrottleOptions;
   /** Caps the database size in pages (T06; an operator's guard). */
   maxDbPages?: number;
+  /** Cold storage, restores, legal hold and reports: schedules, SMTP, templates (issue 6). */
+  operations?: OperationsOptions;
 }
 
 /** A running authority. */
@@ -190,7 +194,8 @@ export async function startAuthority(opts: StartAuthorityOptions): Promise<Runni
       ...(opts.argon2 ? { argon2: opts.argon2 } : {}),
       ...(opts.loginThrottle ? { loginThrottle: opts.loginThrottle } : {}),
     });
-    const { app, served } = await buildHttpServer({ ctx, tls, logger: log, plugins: [...CORE_PLUGINS, ...(opts.plugins ?? [])] });
+    const plugins = [...CORE_PLUGINS, operationsPlugin(opts.operations), ...(opts.plugins ?? [])];
+    const { app, served } = await buildHttpServer({ ctx, tls, logger: log, plugins });
     const host = opts.host ?? "127.0.0.1";
     await app.listen({ host, port: opts.port ?? DEFAULT_PORT });
     const address = app.server.address();

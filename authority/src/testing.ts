@@ -16,6 +16,7 @@ import { TEST_ARGON2 } from "./auth/passwords.js";
 import type { Faults } from "./faults.js";
 import type { HttpPlugin } from "./http/server.js";
 import { initAuthority, type RunningAuthority, startAuthority } from "./index.js";
+import type { OperationsOptions } from "./operations-plugins.js";
 
 /** One HTTP answer. */
 export interface HttpAnswer {
@@ -204,6 +205,8 @@ export interface TestAuthorityOptions {
   dataDir?: string;
   /** Initialize (default true; false to restart over an existing directory). */
   init?: boolean;
+  /** Schedules, SMTP and templates of the operations plugin. */
+  operations?: OperationsOptions;
 }
 
 /** A running test authority. */
@@ -249,6 +252,7 @@ export async function startTestAuthority(o: TestAuthorityOptions = {}): Promise<
     ...(o.faults ? { faults: o.faults } : {}),
     ...(o.loginThrottle ? { loginThrottle: o.loginThrottle } : {}),
     ...(o.maxDbPages !== undefined ? { maxDbPages: o.maxDbPages } : {}),
+    ...(o.operations ? { operations: o.operations } : {}),
   });
   const client = new HttpsClient(running.url, running.certPem);
   return {

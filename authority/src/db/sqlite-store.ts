@@ -10,7 +10,11 @@ import { migrate } from "./migrate.js";
 import { openDatabase, type SqliteDb } from "./open.js";
 import { SqliteAuditQueries } from "./sqlite/audit-queries.js";
 import { SqliteAuthQueries } from "./sqlite/auth-queries.js";
+import { SqliteColdStorageQueries } from "./sqlite/cold-storage-queries.js";
+import { SqliteLegalHoldQueries } from "./sqlite/legal-hold-queries.js";
 import { SqliteOrgQueries } from "./sqlite/org-queries.js";
+import { SqliteReportQueries } from "./sqlite/report-queries.js";
+import { SqliteRestoreHistoryQueries } from "./sqlite/restore-history-queries.js";
 import { mapDbError, SqlRunner } from "./sqlite/runner.js";
 import { SqliteSettingsQueries } from "./sqlite/settings-queries.js";
 import { SqliteUsageQueries } from "./sqlite/usage-queries.js";
@@ -49,6 +53,10 @@ function queriesOn(db: SqliteDb): StoreWriter {
     ...bindAll(new SqliteSettingsQueries(q)),
     ...bindAll(new SqliteAuditQueries(q)),
     ...bindAll(new SqliteUsageQueries(q)),
+    ...bindAll(new SqliteColdStorageQueries(q)),
+    ...bindAll(new SqliteRestoreHistoryQueries(q)),
+    ...bindAll(new SqliteLegalHoldQueries(q)),
+    ...bindAll(new SqliteReportQueries(q)),
   };
 }
 

@@ -35,6 +35,7 @@ import type {
   UserKeyRecord,
   UserPatch,
 } from "./records.js";
+import type { OperationsReads, OperationsWrites } from "./operations-store.js";
 
 /** A page request: rows `offset .. offset + limit - 1` in the list's stable order. */
 export interface Page {
@@ -262,10 +263,19 @@ export interface MetaWrites {
 }
 
 /** Everything readable. */
-export interface StoreReader extends OrgReads, UserReads, AuthReads, SettingsReads, AuditReads, UsageReads, MetaReads {}
+export interface StoreReader extends OrgReads, UserReads, AuthReads, SettingsReads, AuditReads, UsageReads, MetaReads, OperationsReads {}
 
 /** Everything readable and writable, inside one transaction. */
-export interface StoreWriter extends StoreReader, OrgWrites, UserWrites, AuthWrites, SettingsWrites, AuditWrites, UsageWrites, MetaWrites {}
+export interface StoreWriter
+  extends StoreReader,
+    OrgWrites,
+    UserWrites,
+    AuthWrites,
+    SettingsWrites,
+    AuditWrites,
+    UsageWrites,
+    MetaWrites,
+    OperationsWrites {}
 
 /** The store: committed reads, and transactions for writes. */
 export interface AuthorityStore extends StoreReader {

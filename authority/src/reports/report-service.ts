@@ -1,0 +1,265 @@
+/**
+ * Backup reports and alert emails (seed 001 "Reporting"; DECISIONS.md "Thresholds"):
+ * - the **backup report** of an org lists the active devices of the org and its descendants
+ *   with their state against the org's `warnInDays` / `alertInDays`; it is sent on the org's
+ *   report days (`reportSchedule`, Sunday first, `_` for none) when `sendReports` is on, to the
+ *   org's recipients (the first administrator when none are configured). An org that inherits
+ *   its reporting settings is covered by the report of the org it inherits them from, so nobody
+ *   receives the same devices twice. The "Email backup report" action sends one at once.
+ * - **alert emails** go to a device's user when it passes the device settings'
+ *   `minutesUntilWarning` / `minutesUntilSevere` without a completed backup (when
+ *   `warningEmailEnabled` / `severeEmailEnabled`), once per level until the device backs up.
+ *
+ * Email goes over SMTP with nodemailer; the texts are {@link Templates} an operator may replace.
+ */
+import { CairnError, DAY_MS, isoDate, isoTime, MINUTE_MS } from "@cairn/protocol";
+import nodemailer, { type Transporter } from "nodemailer";
+import type SMTPTransport from "nodemailer/lib/smtp-transport/index.js";
+import { auditEntry } from "../audit/audit.js";
+import { type Principal, requirePermission } from "../auth/access.js";
+import { META } from "../bootstrap.js";
+import type { CoreDeps } from "../core.js";
+import type { ReportDevice } from "../db/operations-store.js";
+import type { Org } from "../db/records.js";
+import { isEmail } from "../settings/parse.js";
+import type { DeviceDefaults } from "../settings/device-defaults.js";
+import { type TemplateData, Templates } from "./templates.js";
+
+/** How the authority sends email. */
+export interface MailOptions {
+  /** An `smtp://` / `smtps://` URL or nodemailer SMTP options; absent: no email is sent. */
+  smtp?: string | SMTPTransport.Options;
+  /** The From address (default `Cairn <cairn@localhost>`). */
+  from?: string;
+  /** A folder whose files replace the shipped templates of the same name. */
+  templatesDir?: string;
+  /** The authority's address, shown in the messages. */
+  authorityUrl?: string;
+}
+
+/** One report as sent. */
+export interface SentReport {
+  orgId: number;
+  recipients: string[];
+  subject: string;
+  devices: number;
+}
+
+/** A device's state against thresholds. */
+export type BackupState = "OK" | "WARNING" | "CRITICAL";
+
+/** State of a device idle for `idleMs` under days thresholds. */
+export function stateByDays(idleMs: number, warnInDays: number, alertInDays: number): BackupState {
+  if (idleMs > alertInDays * DAY_MS) return "CRITICAL";
+  if (idleMs > warnInDays * DAY_MS) return "WARNING";
+  return "OK";
+}
+
+/** Whether `reportSchedule` (7 characters, Sunday first, `_` = no report) has `now`'s UTC weekday. */
+export function isReportDay(schedule: string, now: number): boolean {
+  const c = schedule[new Date(now).getUTCDay()];
+  return c !== undefined && c !== "_";
+}
+
+const STATE_ORDER: Record<BackupState, number> = { CRITICAL: 0, WARNING: 1, OK: 2 };
+
+function size(n: number): string {
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
+
+function idleText(ms: number): string {
+  const h = Math.floor(ms / 3_600_000);
+  return h >= 48 ? `${Math.floor(h / 24)} days` : `${h} hours`;
+}
+
+/** Backup reports and alerts. */
+export class ReportService {
+  private readonly templates: Templates;
+  private transport: Transporter | null = null;
+
+  constructor(
+    private readonly d: CoreDeps,
+    private readonly o: MailOptions = {},
+  ) {
+    this.templates = new Templates(o.templatesDir ?? null);
+  }
+
+  private mailer(): Transporter {
+    if (this.o.smtp === undefined) throw new CairnError("UNAVAILABLE", "No SMTP server is configured for this authority");
+    this.transport ??= nodemailer.createTransport(this.o.smtp as SMTPTransport.Options);
+    return this.transport;
+  }
+
+  /** Closes the SMTP connection pool. */
+  close(): void {
+    this.transport?.close();
+    this.transport = null;
+  }
+
+  /** The org's recipients: its effective `reporting.recipients`, else the first administrator. */
+  async recipientsOf(org: Org): Promise<string[]> {
+    const r = (await this.d.settings.resolveOrg(org)).values.reporting.recipients.filter(isEmail);
+    if (r.length > 0) return [...new Set(r)];
+    const id = Number(await this.d.store.getMeta(META.primaryAdminUserId));
+    const admin = Number.isSafeInteger(id) ? await this.d.store.getUser(id) : undefined;
+    const email = admin?.email ?? (admin && isEmail(admin.username) ? admin.username : null);
+    return email ? [email] : [];
+  }
+
+  /** The report's data for an org at `now`. */
+  async reportData(org: Org, days: number, now: number): Promise<TemplateData & { devices: TemplateData[] }> {
+    const subtree = (await this.d.store.listSubtree(org.path)).filter((o) => o.active);
+    const names = new Map(subtree.map((o) => [o.orgId, o.name]));
+    const rep = (await this.d.settings.resolveOrg(org)).values.reporting;
+    const devices = (await this.d.store.reportDevices(subtree.map((o) => o.orgId)))
+      .map((dev) => ({ dev, state: stateByDays(now - (dev.lastCompletedBackupAt ?? dev.createdAt), rep.warnInDays, rep.alertInDays) }))
+      .sort((a, b) => STATE_ORDER[a.state] - STATE_ORDER[b.state] || a.dev.deviceId - b.dev.deviceId);
+    const count = (s: BackupState) => devices.filter((x) => x.state === s).length;
+    return {
+      orgName: org.name,
+      reportDate: isoDate(now),
+      days,
+      warnInDays: rep.warnInDays,
+      alertInDays: rep.alertInDays,
+      deviceCount: devices.length,
+      okCount: count("OK"),
+      warningCount: count("WARNING"),
+      criticalCount: count("CRITICAL"),
+      authorityUrl: this.o.authorityUrl ?? "",
+      devices: devices.map(({ dev, state }) => ({
+        status: state,
+        deviceName: dev.deviceName,
+        username: dev.username,
+        orgName: names.get(dev.orgId) ?? "",
+        lastBackup: dev.lastCompletedBackupAt === null ? "never" : isoTime(dev.lastCompletedBackupAt),
+        archiveSize: size(dev.archiveBytes),
+      })),
+    };
+  }
+
+  /** Renders and sends the report of `org` to `recipients`. */
+  async sendReport(org: Org, recipients: readonly string[], days: number, now: number): Promise<SentReport> {
+    if (recipients.length === 0) throw new CairnError("BAD_REQUEST", "The organization has no report recipients");
+    const mailer = this.mailer();
+    const data = await this.reportData(org, days, now);
+    const text = this.templates.render("backup-report.txt", data);
+    const html = this.templates.render("backup-report.html", data);
+    await mailer.sendMail({ from: this.o.from ?? "Cairn <cairn@localhost>", to: [...recipients], subject: text.subject, text: text.body, html: html.body });
+    this.d.log.info({ orgId: org.orgId, recipients: recipients.length, devices: data.devices.length }, "backup report sent");
+    return { orgId: org.orgId, recipients: [...recipients], subject: text.subject, devices: data.devices.length };
+  }
+
+  /** The "Email backup report" action: now, to `recipients` (default: the org's). */
+  async emailReport(p: Principal, orgId: number, recipients: readonly string[] | null, days: number): Promise<SentReport> {
+    const org = await this.d.store.getOrg(orgId);
+    if (org === undefined) throw new CairnError("NOT_FOUND", "No such organization");
+    requirePermission(p, "org.settings", { kind: "org", orgId: org.orgId, path: org.path }, "organization");
+    const to = recipients === null || recipients.length === 0 ? await this.recipientsOf(org) : [...new Set(recipients)];
+    for (const r of to) if (!isEmail(r)) throw new CairnError("BAD_REQUEST", `not an email address: ${r.slice(0, 100)}`, { details: { field: "recipients" } });
+    const now = this.d.clock.now();
+    const sent = await this.sendReport(org, to, days, now);
+    await this.d.store.transaction((tx) =>
+      tx.appendAudit(auditEntry(p, now, "org.backup-report", { type: "org", id: org.orgId, orgId: org.orgId }, { recipients: to.length, days })),
+    );
+    return sent;
+  }
+
+  /**
+   * The scheduled reports at `now`: each active org that is its own reporting source, sends
+   * reports, has `now`'s weekday in its schedule and got no report yet today.
+   */
+  async sendDue(now: number): Promise<SentReport[]> {
+    const top = await this.d.store.getTopLevelOrg();
+    if (top === undefined) return [];
+    const orgs = (await this.d.store.listSubtree(top.path)).filter((o) => o.active);
+    const resolved = await this.d.settings.resolveMany(orgs);
+    const out: SentReport[] = [];
+    const today = isoDate(now);
+    for (const org of orgs) {
+      const r = resolved.get(org.orgId);
+      if (r === undefined || r.groupSource.reporting !== org.orgId) continue;
+      const rep = r.values.reporting;
+      if (!rep.sendReports || !isReportDay(rep.reportSchedule, now)) continue;
+      const key = `report_sent:${org.orgId}`;
+      if ((await this.d.store.getMeta(key)) === today) continue;
+      const to = await this.recipientsOf(org);
+      if (to.length === 0) continue;
+      try {
+        out.push(await this.sendReport(org, to, 7, now));
+        await this.d.store.transaction((tx) => tx.setMeta(key, today));
+      } catch (err) {
+        this.d.log.warn({ err, orgId: org.orgId }, "backup report not sent");
+      }
+    }
+    return out;
+  }
+
+  /** Alert emails due at `now` (at most one per device and level until it backs up again). */
+  async sendAlerts(now: number): Promise<{ deviceId: number; level: "warning" | "critical"; to: string }[]> {
+    const top = await this.d.store.getTopLevelOrg();
+    if (top === undefined) return [];
+    const orgs = (await this.d.store.listSubtree(top.path)).filter((o) => o.active);
+    const resolved = await this.d.settings.resolveMany(orgs);
+    const sent: { deviceId: number; level: "warning" | "critical"; to: string }[] = [];
+    for (const dev of await this.d.store.reportDevices(orgs.map((o) => o.orgId))) {
+      const to = dev.email ?? (isEmail(dev.username) ? dev.username : null);
+      const base = resolved.get(dev.orgId)?.values.device;
+      if (to === null || base === undefined) continue;
+      const s = { ...base, ...deviceOverrides(dev) };
+      const idle = now - (dev.lastCompletedBackupAt ?? dev.createdAt);
+      const level =
+        s.severeEmailEnabled && idle > s.minutesUntilSevere * MINUTE_MS
+          ? "critical"
+          : s.warningEmailEnabled && idle > s.minutesUntilWarning * MINUTE_MS
+            ? "warning"
+            : null;
+      if (level === null) continue;
+      const key = `alert_sent:${dev.deviceId}`;
+      const period = String(dev.lastCompletedBackupAt ?? "never");
+      const prev = (await this.d.store.getMeta(key))?.split("@");
+      if (prev?.[1] === period && (prev[0] === "critical" || prev[0] === level)) continue;
+      const msg = this.templates.render(level === "critical" ? "alert-critical.txt" : "alert-warning.txt", {
+        deviceName: dev.deviceName,
+        username: dev.username,
+        lastBackup: dev.lastCompletedBackupAt === null ? "it was registered" : isoTime(dev.lastCompletedBackupAt),
+        idleText: idleText(idle),
+        authorityUrl: this.o.authorityUrl ?? "",
+      });
+      try {
+        await this.mailer().sendMail({ from: this.o.from ?? "Cairn <cairn@localhost>", to, subject: msg.subject, text: msg.body });
+        await this.d.store.transaction((tx) => tx.setMeta(key, `${level}@${period}`));
+        sent.push({ deviceId: dev.deviceId, level, to });
+      } catch (err) {
+        this.d.log.warn({ err, deviceId: dev.deviceId }, "alert email not sent");
+      }
+    }
+    return sent;
+  }
+}
+
+type AlertFields = Pick<DeviceDefaults, "minutesUntilWarning" | "minutesUntilSevere" | "warningEmailEnabled" | "severeEmailEnabled">;
+
+/** The alert fields a device overrides in its own settings (PUT /api/Computer), if any. */
+function deviceOverrides(dev: ReportDevice): Partial<AlertFields> {
+  if (dev.settingsJson === null) return {};
+  let raw: unknown;
+  try {
+    raw = JSON.parse(dev.settingsJson);
+  } catch {
+    return {};
+  }
+  const obj = (typeof raw === "object" && raw !== null ? ((raw as { device?: unknown }).device ?? raw) : {}) as Record<string, unknown>;
+  const out: Partial<AlertFields> = {};
+  if (typeof obj.minutesUntilWarning === "number") out.minutesUntilWarning = obj.minutesUntilWarning;
+  if (typeof obj.minutesUntilSevere === "number") out.minutesUntilSevere = obj.minutesUntilSevere;
+  if (typeof obj.warningEmailEnabled === "boolean") out.warningEmailEnabled = obj.warningEmailEnabled;
+  if (typeof obj.severeEmailEnabled === "boolean") out.severeEmailEnabled = obj.severeEmailEnabled;
+  return out;
+}
