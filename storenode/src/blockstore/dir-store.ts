@@ -45,7 +45,7 @@ export interface DirStoreOptions {
 }
 
 /** Largest pack compaction writes. */
-const MAX_PACK_BYTES = 64 * 1024 * 1024;
+const MAX_PACK_BYTES = 24 * 1024 * 1024;
 
 /** Maps an fs error to the node's error codes: a full disk is DESTINATION_FULL, nothing else. */
 export function storeError(err: unknown, what: string): CairnError {
@@ -202,7 +202,7 @@ export class DirStore implements BlockStore {
         }
         this.knownDirs.add(sub);
       }
-      const f = await this.fs.create(tmp);
+      const f = await this.fs.create(tmp, { direct: true });
       try {
         await f.write(bufs);
         if (kind === "put") this.crash("put.beforeFsync");

@@ -113,9 +113,9 @@ export class FaultyFs implements StoreFs {
     };
   }
 
-  async create(path: string): Promise<StoreFile> {
+  async create(path: string, opts?: { direct?: boolean }): Promise<StoreFile> {
     this.check("create", path);
-    return this.wrap(await this.inner.create(path), path);
+    return this.wrap(await this.inner.create(path, opts), path);
   }
   async openRead(path: string): Promise<StoreFile> {
     return this.wrap(await this.inner.openRead(path), path);
@@ -183,8 +183,8 @@ export class RecordingFs implements StoreFs {
     return this.ops.length;
   }
 
-  async create(path: string): Promise<StoreFile> {
-    const f = await this.inner.create(path);
+  async create(path: string, opts?: { direct?: boolean }): Promise<StoreFile> {
+    const f = await this.inner.create(path, opts);
     const inode = this.nextInode++;
     this.ops.push({ kind: "create", path, inode });
     return {

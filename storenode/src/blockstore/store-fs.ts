@@ -5,10 +5,14 @@
  */
 import { constants } from "node:fs";
 import fs from "node:fs/promises";
+import { writeDirect } from "./direct-io.js";
 
 /** An open file. */
 export interface StoreFile {
-  /** Writes all of `buffers` at the current end (sequential writes only). */
+  /**
+   * Writes all of `buffers` at the current end. A file created with `direct` takes exactly one
+   * write: its whole content.
+   */
   write(buffers: readonly Buffer[]): Promise<void>;
   /** Reads up to `length` bytes at `position` into `buf`; returns the bytes read. */
   read(buf: Buffer, offset: number, length: number, position: number): Promise<number>;
@@ -19,8 +23,11 @@ export interface StoreFile {
 
 /** File-system operations of a block store. Paths are absolute. */
 export interface StoreFs {
-  /** Creates a new file for writing; fails when it exists (O_CREAT|O_EXCL). */
-  create(path: string): Promise<StoreFile>;
+  /**
+   * Creates a new file for writing; fails when it exists (O_CREAT|O_EXCL). With `direct`, the
+   * file bypasses the page cache where the file system allows it (one whole-file write).
+   */
+  create(path: string, opts?: { direct?: boolean }): Promise<StoreFile>;
   /** Opens an existing file for reading. */
   openRead(path: string): Promise<StoreFile>;
   rename(from: string, to: string): Promise<void>;
@@ -38,8 +45,12 @@ export interface StoreFs {
 const IOV_MAX = 512;
 
 class NodeFile implements StoreFile {
-  constructor(private readonly fh: fs.FileHandle) {}
+  constructor(
+    private readonly fh: fs.FileHandle,
+    private readonly direct = false,
+  ) {}
   async write(buffers: readonly Buffer[]): Promise<void> {
+    if (this.direct && (await writeDirect(this.fh, buffers))) return;
     for (let i = 0; i < buffers.length; i += IOV_MAX) {
       const part = buffers.slice(i, i + IOV_MAX);
       let want = 0;
@@ -82,10 +93,22 @@ class NodeFile implements StoreFile {
   }
 }
 
+let directSupported = true;
+
 /** The real file system. */
 export const nodeStoreFs: StoreFs = {
-  async create(path) {
-    return new NodeFile(await fs.open(path, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600));
+  async create(path, opts = {}) {
+    const flags = constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY;
+    if (opts.direct && constants.O_DIRECT !== undefined && directSupported) {
+      try {
+        return new NodeFile(await fs.open(path, flags | constants.O_DIRECT, 0o600), true);
+      } catch (err) {
+        // tmpfs and some FUSE file systems refuse O_DIRECT: use the page cache there.
+        if ((err as NodeJS.ErrnoException).code !== "EINVAL") throw err;
+        directSupported = false;
+      }
+    }
+    return new NodeFile(await fs.open(path, flags, 0o600));
   },
   async openRead(path) {
     return new NodeFile(await fs.open(path, "r"));
