@@ -78,12 +78,37 @@ async function cairnTrial(trial) {
       const script = `import { runBackup, runRestore } from "@cairn/agent";
       const archive = { endpoint: { archiveGuid: ${JSON.stringify(ep.archiveGuid)}, url: ${JSON.stringify(ep.url)}, fingerprint: ${JSON.stringify(ep.fingerprint)}, token: ${JSON.stringify(ep.token)} }, archiveKey: Buffer.from(${JSON.stringify(key)}, "base64") };
       const dataDir = ${JSON.stringify(join(work, "agent"))};
+      const mem = { rss: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+      const fs = await import("node:fs");
+      const threads = {};
+      const sampleThreads = () => { for (const t of fs.readdirSync("/proc/self/task")) { try { const f = fs.readFileSync("/proc/self/task/" + t + "/stat", "utf8"); const name = f.slice(f.indexOf("(") + 1, f.lastIndexOf(")")); const x = f.slice(f.lastIndexOf(")") + 2).split(" "); threads[t] = { name, cpu: (Number(x[11]) + Number(x[12])) / 100 }; } catch {} } };
+      const sampler = setInterval(() => { const m = process.memoryUsage(); for (const k of Object.keys(mem)) mem[k] = Math.max(mem[k], m[k]); sampleThreads(); }, 250);
+      let smapsPeak = { rss: 0 };
+      const smapsSampler = process.env.BENCH_SMAPS ? setInterval(() => {
+        const txt = fs.readFileSync("/proc/self/smaps", "utf8");
+        const maps = []; let cur = null;
+        for (const line of txt.split("\\n")) {
+          const m = /^([0-9a-f]+)-([0-9a-f]+) \\S+ \\S+ \\S+ \\S+\\s*(.*)$/.exec(line);
+          if (m) { cur = { size: (parseInt(m[2], 16) - parseInt(m[1], 16)) / 1024, name: m[3] || "[anon]", rss: 0 }; maps.push(cur); continue; }
+          const r = /^Rss:\\s+(\\d+) kB/.exec(line); if (r && cur) cur.rss = Number(r[1]);
+        }
+        const total = maps.reduce((a, x) => a + x.rss, 0);
+        if (total > smapsPeak.rss) {
+          const by = {};
+          for (const x of maps) { const k = x.name.startsWith("/") ? "file" : x.name + (x.size >= 65536 ? ">=64M" : x.size >= 8192 ? ">=8M" : x.size >= 1024 ? ">=1M" : "<1M"); by[k] = (by[k] ?? 0) + x.rss; }
+          smapsPeak = { rss: Math.round(total / 1024), by: Object.fromEntries(Object.entries(by).map(([k, v]) => [k, Math.round(v / 1024)])) };
+        }
+      }, 200) : 0;
       const t0 = performance.now();
       const r = await (${code});
+      clearInterval(sampler);
+      clearInterval(smapsSampler);
+      sampleThreads();
+      const threadCpu = Object.values(threads).filter((t) => t.cpu >= 0.05).map((t) => t.name + ":" + t.cpu.toFixed(2)).join(" ");
       const s = (performance.now() - t0) / 1000;
       const rss = Number(/VmHWM:\\s+(\\d+)/.exec(await (await import("node:fs/promises")).readFile("/proc/self/status", "utf8"))?.[1] ?? 0) / 1024;
       const cpu = process.cpuUsage();
-      console.log(JSON.stringify({ seconds: +s.toFixed(3), cpuSeconds: +((cpu.user + cpu.system) / 1e6).toFixed(2), peakRssMiB: +rss.toFixed(0), files: r.files, bytes: r.bytes, changedFiles: r.changedFiles, uploadedBytes: r.uploadedBytes, errors: r.errors }));`;
+      console.log(JSON.stringify({ seconds: +s.toFixed(3), cpuSeconds: +((cpu.user + cpu.system) / 1e6).toFixed(2), peakRssMiB: +rss.toFixed(0), threadCpu, smapsPeak, mainMemMiB: Object.fromEntries(Object.entries(mem).map(([k, v]) => [k, Math.round(v / 1048576)])), files: r.files, bytes: r.bytes, changedFiles: r.changedFiles, uploadedBytes: r.uploadedBytes, errors: r.errors }));`;
       resetHwm(ep.pid);
       const nodeCpu0 = cpuSeconds(ep.pid);
       const t0 = performance.now();

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { entryOf, kindOf } from "../src/scan/scanner.js";
 import { lstatSync } from "node:fs";
 import { WorkerPool } from "../src/upload/worker-pool.js";
-import type { FromWorker } from "../src/upload/worker-protocol.js";
+import type { FileResult } from "../src/upload/worker-protocol.js";
 import { tempDir } from "./helpers.js";
 
 // The pool loads the compiled worker (agent/dist/upload/chunk-worker.js): run `npx tsc -b` first.
@@ -30,7 +30,7 @@ describe("chunk workers", () => {
       return { idx: i + 1, path: p, size: e.size, mtime: e.mtime, ctime: e.ctime, ino: e.ino, mode: e.mode, uid: e.uid, gid: e.gid };
     });
     const blocks = new Map<string, Buffer>();
-    const results = new Map<number, Extract<FromWorker, { t: "file"; ok: true }>>();
+    const results = new Map<number, Extract<FileResult, { ok: true }>>();
     const seen = new Set<string>();
     let windows = 0;
     let sealedWindows = 0;
@@ -52,15 +52,17 @@ describe("chunk workers", () => {
               pool.post(w, { t: "need", win: m.win, need });
             } else if (m.t === "sealed") {
               sealedWindows++;
-              const buf = Buffer.from(m.buf);
+              const buf = Buffer.from(m.buf, 0, m.offsets[m.offsets.length - 1]);
               for (let i = 0; i + 1 < m.offsets.length; i++) {
                 const msg = decodeFrame(buf.subarray(m.offsets[i] as number, m.offsets[i + 1] as number), DATA_CHANNEL.id, MAX_DATA_FRAME_BYTES);
                 if (msg.type !== "put") throw new Error("not a put");
                 blocks.set(msg.id.toString("hex"), openBlock(keys, msg.id, msg.data));
               }
-            } else if (m.t === "file") {
-              if (!m.ok) reject(new Error(m.message));
-              else results.set(m.idx, m);
+            } else if (m.t === "files") {
+              for (const r of m.results) {
+                if (!r.ok) reject(new Error(r.message));
+                else results.set(r.idx, r);
+              }
             } else if (m.t === "taskdone") {
               done++;
               if (done === 2) setTimeout(resolve, 50);

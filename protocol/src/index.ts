@@ -34,6 +34,7 @@ export * from "./messages/node-control.js";
 export * from "./chunker.js";
 export * from "./compress.js";
 export * from "./crypto.js";
+export * from "./sealer.js";
 export * from "./objects.js";
 export * from "./token.js";
 export * from "./secrets.js";

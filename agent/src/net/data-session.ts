@@ -299,11 +299,10 @@ export class DataSession {
     const link = this.link;
     if (!link || this.failed) return;
     while (this.queue.length > 0) {
-      if (this.unackedBytes >= this.windowBytes || link.ws.bufferedAmount > LOW_WATER) {
-        this.pumpTimer = setTimeout(() => {
-          this.pumpTimer = null;
-          this.pump();
-        }, 2);
+      // a full window waits for acks (onAck pumps again)
+      if (this.unackedBytes >= this.windowBytes) return;
+      if (link.ws.bufferedAmount > LOW_WATER) {
+        this.waitDrain(link);
         return;
       }
       const head = this.queue[0] as { key: string; frame: Buffer };
@@ -328,6 +327,19 @@ export class DataSession {
         return;
       }
     }
+  }
+
+  /** Pumps again when the socket has written out its buffer ('drain'), with a timer as a backstop. */
+  private waitDrain(link: NonNullable<typeof this.link>): void {
+    const sock = (link.ws as unknown as { _socket?: { once(e: "drain", f: () => void): void; off(e: "drain", f: () => void): void } })._socket;
+    const again = () => {
+      if (this.pumpTimer) clearTimeout(this.pumpTimer);
+      this.pumpTimer = null;
+      sock?.off("drain", again);
+      this.pump();
+    };
+    sock?.once("drain", again);
+    this.pumpTimer = setTimeout(again, 50);
   }
 
   private onAck(ids: Buffer): void {

@@ -35,11 +35,13 @@ import { ArchiveStore } from "../state/archive-store.js";
 import { FileCache, KIND, type PendingEntry } from "../state/file-cache.js";
 import { checkHead, type Head } from "./rollback.js";
 import { putFrameId } from "./put-frame.js";
-import type { FileJob, FromWorker } from "./worker-protocol.js";
+import { type FileJob, type FileResult, type FromWorker, SEALED_BUFFER_BYTES } from "./worker-protocol.js";
 import { TASK_BYTES, TASK_FILES, WorkerPool } from "./worker-pool.js";
 
 /** Most bytes queued or unacknowledged before the run stops sealing more. */
 export const BACKLOG_BYTES = 64 * 1024 * 1024;
+/** Most sealed-window buffers in flight (each {@link SEALED_BUFFER_BYTES}): the memory bound of the upload. */
+export const MAX_SEALED_BUFFERS = 6;
 const STAGE_BATCH_BYTES = 2 * 1024 * 1024;
 const STAGE_BATCH_FILES = 1000;
 const LARGE_FILE_BYTES = 1024 * 1024;
@@ -134,6 +136,8 @@ export async function runArchiveBackup(o: BackupRunOptions): Promise<BackupSumma
     archives.update(guid, { sessionId: session.sessionId });
     o.onSession?.(session);
     const head = await checkHead(session, keys, opened.head, row.lastSeq, row.lastManifestHash);
+    // An archive holding no block (a first backup) answers every `have` with "no": skip the round trips.
+    run.archiveEmpty = opened.usedBytes === 0 && !opened.resumed;
     const summary = await run.execute(head);
     archives.update(guid, {
       lastSeq: summary.seq,
@@ -164,6 +168,8 @@ export async function runArchiveBackup(o: BackupRunOptions): Promise<BackupSumma
 class Run {
   session!: DataSession;
   manifestHash: Buffer | null = null;
+  /** The archive held no block when the session opened: no id needs a `have`. */
+  archiveEmpty = false;
   todoFiles = 0;
   todoBytes = 0;
   private readonly state = new Map<string, number>();
@@ -172,6 +178,11 @@ class Run {
   private nextIdx = 1;
   private remaining = 0;
   private openWindows = 0;
+  /** Sealed buffers granted to workers and not yet fully acknowledged. */
+  private sealedOut = 0;
+  private sealedWaiters: Array<() => void> = [];
+  /** The sealed buffer each unacknowledged frame lives in (by block id). */
+  private readonly sealedOf = new Map<string, { worker: number; buf: ArrayBuffer; frames: number }>();
   private failure: CairnError | null = null;
   private wake: (() => void) | null = null;
   private stageBuf: PendingEntry[] = [];
@@ -419,9 +430,30 @@ class Run {
   }
 
   onAck(id: Buffer, frameBytes: number): void {
-    this.state.set(id.toString("latin1"), PRESENT);
+    const key = id.toString("latin1");
+    this.state.set(key, PRESENT);
     this.uploadedBytes += frameBytes;
     this.uploadedBlocks++;
+    const sb = this.sealedOf.get(key);
+    if (!sb) return;
+    this.sealedOf.delete(key);
+    if (--sb.frames > 0) return;
+    // every frame of that buffer is acknowledged: it goes back to its worker
+    this.sealedOut--;
+    if (sb.buf.byteLength === SEALED_BUFFER_BYTES) this.pool?.post(sb.worker, { t: "recycle", buf: sb.buf }, [sb.buf]);
+    this.wakeSealed();
+  }
+
+  private wakeSealed(): void {
+    const w = this.sealedWaiters;
+    this.sealedWaiters = [];
+    for (const f of w) f();
+  }
+
+  /** Waits until another sealed buffer may be in flight (memory bound) and the upload backlog is low. */
+  private async sealedRoom(): Promise<void> {
+    while (this.sealedOut >= MAX_SEALED_BUFFERS && !this.failure && !this.session.error) await new Promise<void>((r) => this.sealedWaiters.push(r));
+    await this.session.waitBacklogBelow(BACKLOG_BYTES);
   }
 
   onHeal(ids: Buffer): void {
@@ -496,17 +528,27 @@ class Run {
         this.onWindow(w, m).catch((err: unknown) => this.fail(err));
         return;
       case "sealed": {
-        const buf = Buffer.from(m.buf);
+        this.openWindows--;
+        if (!m.buf) {
+          this.sealedOut--;
+          this.wakeSealed();
+          this.wake?.();
+          return;
+        }
+        const buf = Buffer.from(m.buf, 0, m.offsets[m.offsets.length - 1]);
+        const sb = { worker: w, buf: m.buf, frames: m.offsets.length - 1 };
         for (let i = 0; i + 1 < m.offsets.length; i++) {
           const frame = buf.subarray(m.offsets[i] as number, m.offsets[i + 1] as number);
-          this.session.put(putFrameId(frame).toString("latin1"), frame);
+          const key = putFrameId(frame).toString("latin1");
+          this.sealedOf.set(key, sb);
+          this.session.put(key, frame);
         }
-        this.openWindows--;
         this.wake?.();
         return;
       }
-      case "file":
-        this.onFile(m);
+      case "files":
+        for (const r of m.results) this.onFile(r);
+        this.report("upload");
         this.wake?.();
         return;
       case "taskdone":
@@ -529,7 +571,7 @@ class Run {
       else this.dedupBlocks++;
     }
     let present: Buffer | null = null;
-    if (unknown.length > 0) {
+    if (unknown.length > 0 && !this.archiveEmpty) {
       const q = Buffer.allocUnsafe(unknown.length * 32);
       unknown.forEach((i, j) => {
         ids.copy(q, j * 32, i * 32, i * 32 + 32);
@@ -551,11 +593,12 @@ class Run {
         need[i] = 1;
       }
     });
-    await this.session.waitBacklogBelow(BACKLOG_BYTES);
+    await this.sealedRoom();
+    this.sealedOut++;
     this.pool?.post(w, { t: "need", win: m.win, need });
   }
 
-  private onFile(m: Extract<FromWorker, { t: "file" }>): void {
+  private onFile(m: FileResult): void {
     const job = this.jobs.get(m.idx);
     if (!job) return;
     if (m.ok) {
@@ -578,7 +621,6 @@ class Run {
         fileId: Buffer.from(m.fileId.buffer, m.fileId.byteOffset, m.fileId.byteLength),
         meta: Buffer.from(m.meta.buffer, m.meta.byteOffset, m.meta.byteLength),
       });
-      this.report("upload");
       return;
     }
     if (m.changed && job.attempts + 1 < MAX_ATTEMPTS) {
@@ -610,7 +652,6 @@ class Run {
     this.jobs.delete(m.idx);
     this.remaining--;
     this.errors.push({ path: job.entry.path, code: m.code, message: m.changed ? "file kept changing while being read" : m.message });
-    this.report("upload");
   }
 
   async stop(): Promise<void> {

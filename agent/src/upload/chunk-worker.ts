@@ -4,18 +4,36 @@
  * compresses (when it pays), seals and frames them as `put` messages. It also seals each file's
  * metadata. Everything here is CPU work that would otherwise compete with TLS on the main thread.
  *
+ * Buffers: the read windows (at most {@link MAX_PENDING_WINDOWS}, each {@link WINDOW_BYTES} plus
+ * room for one chunk) and the chunker's carry-over are allocated once and reused; the sealer keeps
+ * its zstd context and scratch. Each sealed window goes to the main thread as one transferred
+ * buffer sized for the worst case (every chunk stored) and filled in place: the sealer writes each
+ * block at its place inside its put frame, so no block is copied after encryption; pages past the
+ * filled part are never touched and cost no memory.
+ *
  * Files that change while being read (size, mtime or ctime differ between the scan, the open
  * and the end of the read) are reported `changed`; the run re-stats and retries them.
  */
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
-import { CHUNK_MAX_BYTES, Chunker, chunkId, deriveArchiveKeys, fileIdFor, gearTable, sealBlock, sealFileMeta, sha256 } from "@cairn/protocol";
-import { PUT_FRAME_OVERHEAD, writePutFrame } from "./put-frame.js";
-import { type FileJob, type FromWorker, MAX_PENDING_WINDOWS, MAX_WINDOW_CHUNKS, type ToWorker, WINDOW_BYTES, type WorkerInit } from "./worker-protocol.js";
+import { BlockSealer, CHUNK_MAX_BYTES, Chunker, chunkId, deriveArchiveKeys, fileIdFor, gearTable, sealFileMeta } from "@cairn/protocol";
+import { framePut, PUT_DATA_OFFSET, PUT_FRAME_OVERHEAD } from "./put-frame.js";
+import {
+  type FileJob,
+  type FileResult,
+  type FromWorker,
+  MAX_PENDING_WINDOWS,
+  MAX_WINDOW_CHUNKS,
+  SEALED_BUFFER_BYTES,
+  type ToWorker,
+  WINDOW_BYTES,
+  type WorkerInit,
+} from "./worker-protocol.js";
 
 const init = workerData as WorkerInit;
 const keys = deriveArchiveKeys(Buffer.from(init.archiveKey), init.archiveGuid);
 const chunker = new Chunker(gearTable(keys.cdc));
+const sealer = new BlockSealer(keys, { mode: init.compress, ...(init.level ? { level: init.level } : {}) });
 const CAP = WINDOW_BYTES + CHUNK_MAX_BYTES + 1;
 let cpuPercent = init.cpuPercent;
 
@@ -23,8 +41,8 @@ interface OpenFile {
   job: FileJob;
   task: number;
   fd: number;
+  /** Bytes chunked so far: the next read starts here (an unfinished chunk at the end of a window is read again). */
   pos: number;
-  carry: Buffer | null;
   ids: Buffer[];
   sizes: number[];
 }
@@ -37,13 +55,24 @@ interface Task {
 
 const tasks: Task[] = [];
 let current: OpenFile | null = null;
-const pending = new Map<number, { chunks: Buffer[]; ids: Buffer[] }>();
+/** Windows awaiting the main thread's answer: their buffer, chunks (views into it) and ids. */
+const pending = new Map<number, { buf: Buffer; chunks: Buffer[]; ids: Buffer[] }>();
+const freeWindows: Buffer[] = [];
+/** Sealed-window buffers returned by the main thread. */
+const freeSealed: ArrayBuffer[] = [];
 let nextWin = 1;
 let scheduled = false;
 let pausedUntil = 0;
+let results: FileResult[] = [];
 
 function post(msg: FromWorker, transfer?: ArrayBuffer[]): void {
   parentPort?.postMessage(msg, transfer);
+}
+
+function flushResults(): void {
+  if (results.length === 0) return;
+  post({ t: "files", results });
+  results = [];
 }
 
 function errCode(err: unknown): string {
@@ -55,6 +84,7 @@ function nextFile(): OpenFile | null | "skip" {
     const t = tasks[0] as Task;
     if (t.next >= t.files.length) {
       tasks.shift();
+      flushResults();
       post({ t: "taskdone", task: t.task });
       continue;
     }
@@ -68,25 +98,17 @@ function nextFile(): OpenFile | null | "skip" {
         fd = openSync(job.path, constants.O_RDONLY | constants.O_NOFOLLOW);
       } catch (err2) {
         const code = errCode(err2);
-        post({
-          t: "file",
-          task: t.task,
-          idx: job.idx,
-          ok: false,
-          changed: code === "ENOENT" || code === "ELOOP",
-          code,
-          message: (err2 as Error).message ?? String(err),
-        });
+        results.push({ idx: job.idx, ok: false, changed: code === "ENOENT" || code === "ELOOP", code, message: (err2 as Error).message ?? String(err) });
         return "skip";
       }
     }
     const st = fstatSync(fd);
     if (!st.isFile() || st.size !== job.size || st.mtimeMs !== job.mtime || st.ino !== job.ino) {
       closeSync(fd);
-      post({ t: "file", task: t.task, idx: job.idx, ok: false, changed: true, code: "CHANGED", message: "file changed since the scan" });
+      results.push({ idx: job.idx, ok: false, changed: true, code: "CHANGED", message: "file changed since the scan" });
       return "skip";
     }
-    return { job, task: t.task, fd, pos: 0, carry: null, ids: [], sizes: [] };
+    return { job, task: t.task, fd, pos: 0, ids: [], sizes: [] };
   }
   return null;
 }
@@ -100,7 +122,7 @@ function finishFile(f: OpenFile): void {
   }
   const j = f.job;
   if (st.size !== j.size || st.mtimeMs !== j.mtime || st.ctimeMs !== j.ctime || f.pos !== j.size) {
-    post({ t: "file", task: f.task, idx: j.idx, ok: false, changed: true, code: "CHANGED", message: "file changed while being read" });
+    results.push({ idx: j.idx, ok: false, changed: true, code: "CHANGED", message: "file changed while being read" });
     return;
   }
   const fileId = fileIdFor(keys, j.path);
@@ -114,7 +136,16 @@ function finishFile(f: OpenFile): void {
     uid: j.uid,
     gid: j.gid,
   });
-  post({ t: "file", task: f.task, idx: j.idx, ok: true, blocks: Buffer.concat(f.ids), fileId, meta, size: j.size, mtime: j.mtime, ctime: j.ctime });
+  results.push({
+    idx: j.idx,
+    ok: true,
+    blocks: f.ids.length === 1 ? (f.ids[0] as Buffer) : Buffer.concat(f.ids),
+    fileId,
+    meta,
+    size: j.size,
+    mtime: j.mtime,
+    ctime: j.ctime,
+  });
 }
 
 function failFile(f: OpenFile, err: unknown): void {
@@ -123,12 +154,12 @@ function failFile(f: OpenFile, err: unknown): void {
   } catch {
     // already closed
   }
-  post({ t: "file", task: f.task, idx: f.job.idx, ok: false, changed: false, code: errCode(err), message: (err as Error)?.message ?? String(err) });
+  results.push({ idx: f.job.idx, ok: false, changed: false, code: errCode(err), message: (err as Error)?.message ?? String(err) });
 }
 
 /** Reads and chunks up to one window; returns false when there was nothing to do. */
 function produceWindow(): boolean {
-  const buf = Buffer.allocUnsafeSlow(CAP);
+  const buf = freeWindows.pop() ?? Buffer.allocUnsafeSlow(CAP);
   let used = 0;
   const chunks: Buffer[] = [];
   const ids: Buffer[] = [];
@@ -141,17 +172,12 @@ function produceWindow(): boolean {
       current = n;
     }
     const f = current;
-    const carryLen = f.carry ? f.carry.length : 0;
     const remaining = f.job.size - f.pos;
     const room = CAP - used;
-    if (room < CHUNK_MAX_BYTES + 1 && carryLen + remaining > room) break;
+    // a window needs room for a whole chunk of what is left, or the rest of the file
+    if (room < CHUNK_MAX_BYTES + 1 && remaining > room) break;
     const start = used;
-    if (f.carry) {
-      f.carry.copy(buf, used);
-      used += carryLen;
-      f.carry = null;
-    }
-    const want = Math.min(CAP - used, remaining);
+    const want = Math.min(room, remaining);
     let got = 0;
     try {
       while (got < want) {
@@ -161,13 +187,11 @@ function produceWindow(): boolean {
       }
     } catch (err) {
       current = null;
-      used = start;
       failFile(f, err);
       continue;
     }
-    f.pos += got;
     used += got;
-    const eof = f.pos >= f.job.size || got < want;
+    const eof = f.pos + got >= f.job.size || got < want;
     let off = start;
     while (off < used) {
       const len = chunker.cut(buf, off, used, eof);
@@ -180,10 +204,10 @@ function produceWindow(): boolean {
       f.sizes.push(len);
       off += len;
     }
-    if (off < used) {
-      f.carry = Buffer.from(buf.subarray(off, used));
-      used = off;
-    }
+    // the unfinished chunk at the end is read again into the next window (from the page cache;
+    // cheaper than keeping a carry-over buffer, and every chunk still comes from one read)
+    f.pos += off - start;
+    used = off;
     if (eof) {
       current = null;
       finished.push(f);
@@ -191,14 +215,13 @@ function produceWindow(): boolean {
   }
   if (chunks.length > 0) {
     const win = nextWin++;
-    pending.set(win, { chunks, ids });
+    pending.set(win, { buf, chunks, ids });
     const sizes = new Uint32Array(chunks.length);
-    chunks.forEach((c, i) => {
-      sizes[i] = c.length;
-    });
-    post({ t: "win", win, ids: Buffer.concat(ids), sizes });
-  }
+    for (let i = 0; i < chunks.length; i++) sizes[i] = (chunks[i] as Buffer).length;
+    post({ t: "win", win, ids: ids.length === 1 ? (ids[0] as Buffer) : Buffer.concat(ids), sizes });
+  } else freeWindows.push(buf);
   for (const f of finished) finishFile(f);
+  flushResults();
   return chunks.length > 0 || finished.length > 0 || current !== null || tasks.length > 0;
 }
 
@@ -207,26 +230,35 @@ function seal(win: number, need: Uint8Array): void {
   if (!p) return;
   pending.delete(win);
   const { chunks, ids } = p;
-  const sealed: Array<{ id: Buffer; sha: Buffer; data: Buffer }> = [];
+  let bound = 0;
+  let count = 0;
+  for (let i = 0; i < chunks.length; i++) {
+    if (!need[i]) continue;
+    bound += PUT_FRAME_OVERHEAD + BlockSealer.bound((chunks[i] as Buffer).length);
+    count++;
+  }
+  if (count === 0) {
+    freeWindows.push(p.buf);
+    post({ t: "sealed", win, buf: null, offsets: new Uint32Array(1), plainBytes: 0 });
+    return;
+  }
+  const out =
+    bound <= SEALED_BUFFER_BYTES ? Buffer.from(freeSealed.pop() ?? Buffer.allocUnsafeSlow(SEALED_BUFFER_BYTES).buffer) : Buffer.allocUnsafeSlow(bound);
+  const offsets = new Uint32Array(count + 1);
+  let o = 0;
+  let k = 0;
   let plainBytes = 0;
-  let total = 0;
   for (let i = 0; i < chunks.length; i++) {
     if (!need[i]) continue;
     const c = chunks[i] as Buffer;
     const id = ids[i] as Buffer;
-    const data = sealBlock(keys, id, c, { mode: init.compress });
-    sealed.push({ id, sha: sha256(data), data });
+    offsets[k++] = o;
+    const sealedLen = sealer.sealInto(id, c, out, o + PUT_DATA_OFFSET);
+    o += framePut(out, o, id, sealedLen);
     plainBytes += c.length;
-    total += PUT_FRAME_OVERHEAD + data.length;
   }
-  const out = Buffer.allocUnsafeSlow(Math.max(1, total));
-  const offsets = new Uint32Array(sealed.length + 1);
-  let o = 0;
-  sealed.forEach((s, i) => {
-    offsets[i] = o;
-    o += writePutFrame(out, o, s.id, s.sha, s.data);
-  });
-  offsets[sealed.length] = o;
+  offsets[k] = o;
+  freeWindows.push(p.buf);
   const ab = out.buffer as ArrayBuffer;
   post({ t: "sealed", win, buf: ab, offsets, plainBytes }, [ab]);
 }
@@ -268,6 +300,8 @@ parentPort?.on("message", (msg: ToWorker) => {
       seal(msg.win, msg.need);
       throttle(t0);
       schedule(0);
+    } else if (msg.t === "recycle") {
+      if (freeSealed.length < 2 * MAX_PENDING_WINDOWS) freeSealed.push(msg.buf);
     } else if (msg.t === "cpu") {
       cpuPercent = Math.max(1, Math.min(100, msg.percent));
     }
