@@ -29,7 +29,7 @@ async function commitVersion(c: DataClient, sessionId: string, seq: number, prev
     })),
   });
   const m = manifestFor(seq);
-  const r = await c.peer.call("commit", { sessionId, seq, prevManifestHash: prev, ...m, clientTime: 0, stats, complete: true });
+  const r = await c.peer.call("commit", { sessionId, prevManifestHash: prev, ...m, clientTime: 0, stats, complete: true });
   return { ...r, manifestHash: m.manifestHash };
 }
 

@@ -26,9 +26,10 @@ import type {
   RecoverResult,
   VerifyResult,
 } from "./blockstore.js";
-import { blockSha, encodePackHeader, encodeRecordHeader, PACK_HEADER_BYTES, RECORD_HEADER_BYTES, scanPack } from "./pack-format.js";
+import { blockSha, encodePackHeader, encodeRecordHeader, PACK_HEADER_BYTES, RECORD_HEADER_BYTES } from "./pack-format.js";
 import { nodeStoreFs, type StoreFs } from "./store-fs.js";
 import { DirStoreIndex, type PackRow } from "./dir-store-index.js";
+import { type RecoveryDeps, rebuildFromPacks, recoverPacks } from "./dir-store-recovery.js";
 
 /** Options of {@link DirStore}. */
 export interface DirStoreOptions {
@@ -375,85 +376,19 @@ export class DirStore implements BlockStore {
   }
 
   async recover(): Promise<RecoverResult> {
-    const res: RecoverResult = { tempFilesRemoved: 0, orphanPacks: 0, blocksAdopted: 0, blocksMissing: 0 };
-    const retired = new Set(this.index.retired());
-    const onDisk = new Map<number, string>();
-    for (const sub of await this.fs.readdir(this.packsDir)) {
-      const subDir = join(this.packsDir, sub);
-      for (const name of await this.fs.readdir(subDir)) {
-        const m = /^([0-9a-f]{16})\.pack(\.tmp)?$/.exec(name);
-        if (!m || m[2]) {
-          // A temp pack was never acknowledged (and anything else here is not ours to serve).
-          await this.fs.unlink(join(subDir, name));
-          res.tempFilesRemoved++;
-          continue;
-        }
-        onDisk.set(Number.parseInt(m[1] as string, 16), join(subDir, name));
-      }
-    }
-    // An index with no packs at all while packs exist on disk was lost: adopt everything (T08).
-    const indexLost = this.index.packs().length === 0 && retired.size === 0;
-    for (const [id, path] of onDisk) {
-      if (this.index.pack(id)) continue;
-      res.orphanPacks++;
-      if (!indexLost && retired.has(id)) {
-        // Replaced by compaction (its switch was durable before the old packs were deleted).
-        await this.fs.unlink(path);
-        continue;
-      }
-      // A batch whose index commit did not happen or did not survive a power loss: its blocks
-      // are adopted (acknowledged ones among them stay); a pack with nothing new goes.
-      const fresh = await this.adopt(id, path);
-      res.blocksAdopted += fresh;
-      if (fresh === 0) {
-        this.index.dropPack(id);
-        await this.fs.unlink(path);
-      }
-    }
-    this.index.forgetRetired([...retired]);
-    for (const p of this.index.packs()) {
-      const size = onDisk.has(p.id) ? await this.fs.size(this.packPath(p.id)) : null;
-      const lost = this.index.blocksOfPack(p.id).filter((b) => !b.damaged && (size === null || b.offset + b.length > size));
-      this.index.markDamaged(lost.map((b) => b.id));
-      res.blocksMissing += lost.length;
-    }
-    this.nextPackId = Math.max(this.nextPackId, this.index.maxPackId() + 1, ...[...onDisk.keys()].map((k) => k + 1));
-    return res;
-  }
-
-  /** Indexes the valid blocks of a pack the index does not know; returns how many were new. */
-  private async adopt(packId: number, path: string): Promise<number> {
-    const size = (await this.fs.size(path)) ?? 0;
-    const f = await this.fs.openRead(path);
-    let scan: Awaited<ReturnType<typeof scanPack>>;
-    try {
-      scan = await scanPack(f, size);
-    } finally {
-      await f.close();
-    }
-    const fresh = scan.records.filter((r) => !this.has(r.id));
-    this.index.insertPack(
-      { id: packId, bytes: size, createdAt: scan.header?.createdMs ?? this.clock.now() },
-      fresh,
-      scan.header?.createdMs ?? this.clock.now(),
-    );
-    return fresh.length;
+    const { result, maxOnDisk } = await recoverPacks(this.recoveryDeps());
+    this.nextPackId = Math.max(this.nextPackId, this.index.maxPackId() + 1, maxOnDisk + 1);
+    return result;
   }
 
   async rebuildIndex(): Promise<{ blocks: number; packs: number }> {
-    this.index.clear();
-    let blocks = 0;
-    let packs = 0;
-    for (const sub of await this.fs.readdir(this.packsDir)) {
-      for (const name of await this.fs.readdir(join(this.packsDir, sub))) {
-        const m = /^([0-9a-f]{16})\.pack$/.exec(name);
-        if (!m) continue;
-        blocks += await this.adopt(Number.parseInt(m[1] as string, 16), join(this.packsDir, sub, name));
-        packs++;
-      }
-    }
+    const r = await rebuildFromPacks(this.recoveryDeps());
     this.nextPackId = Math.max(this.nextPackId, this.index.maxPackId() + 1);
-    return { blocks, packs };
+    return r;
+  }
+
+  private recoveryDeps(): RecoveryDeps {
+    return { fs: this.fs, index: this.index, packsDir: this.packsDir, packPath: (id) => this.packPath(id), clock: this.clock, has: (id) => this.has(id) };
   }
 
   stats(): BlockStoreStats {
