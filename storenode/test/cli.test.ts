@@ -1,0 +1,46 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { decodeProviderKey } from "@cairn/protocol";
+import { parseBytes } from "../src/cli.js";
+import { CAIRN_BIN } from "./helpers/child.js";
+
+const dir = mkdtempSync(join(tmpdir(), "cairn-cli-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const cairn = (...args: string[]) => spawnSync(process.execPath, [CAIRN_BIN, ...args], { encoding: "utf8", env: { ...process.env, FAULT_CRASH_AT: "" } });
+
+describe("cairn storenode (command line)", () => {
+  it("init prints one JSON document under --json, refuses a second init, and requires a store point", () => {
+    const data = join(dir, "data");
+    const r = cairn("--json", "storenode", "init", "--data", data, "--store-point", join(dir, "sp"), "--name", "n1", "--url", "wss://127.0.0.1:4285");
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout.trim());
+    expect(out).toMatchObject({ enrolled: false, storePoints: [{ id: 1, name: "sp" }] });
+    expect(out.fingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+    const again = cairn("--json", "storenode", "init", "--data", data, "--store-point", join(dir, "sp"));
+    expect(again.status).toBe(1);
+    expect(JSON.parse(again.stderr.trim().split("\n").at(-1) as string)).toMatchObject({ message_type: "exit_error", error: "CONFLICT" });
+    expect(cairn("storenode", "init", "--data", join(dir, "other")).status).toBe(2);
+    expect(cairn("storenode", "init", "--data", join(dir, "x"), "--store-point", "sp", "--authority", "https://a:4285").status).toBe(2);
+  });
+
+  it("provider-key issues a decodable key with the node's URL, fingerprint and quota", () => {
+    const r = cairn("--json", "storenode", "provider-key", "--data", join(dir, "data"), "--tenant", "acme", "--quota", "10G");
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout.trim());
+    const key = decodeProviderKey(out.providerKey);
+    expect(key).toMatchObject({ v: 1, tenantName: "acme", nodeName: "n1", urls: ["wss://127.0.0.1:4285"], quotaBytes: 10 * 2 ** 30 });
+    const human = cairn("storenode", "provider-key", "--data", join(dir, "data"), "--tenant", "acme");
+    expect(human.stdout.trim()).toMatch(/^cairnpk1\./);
+  });
+
+  it("parses byte counts", () => {
+    expect(parseBytes("1024")).toBe(1024);
+    expect(parseBytes("4K")).toBe(4096);
+    expect(parseBytes("2GiB")).toBe(2 * 2 ** 30);
+    expect(parseBytes("-1")).toBe(-1);
+    expect(() => parseBytes("lots")).toThrow();
+  });
+});
