@@ -28,8 +28,9 @@ import type {
 } from "./blockstore.js";
 import { blockSha, encodePackHeader, encodeRecordHeader, PACK_HEADER_BYTES, RECORD_HEADER_BYTES } from "./pack-format.js";
 import { nodeStoreFs, type StoreFs } from "./store-fs.js";
-import { DirStoreIndex, type PackRow } from "./dir-store-index.js";
+import { DirStoreIndex } from "./dir-store-index.js";
 import { type RecoveryDeps, rebuildFromPacks, recoverPacks } from "./dir-store-recovery.js";
+import { type CompactDeps, compactPacks } from "./dir-store-compact.js";
 
 /** Options of {@link DirStore}. */
 export interface DirStoreOptions {
@@ -44,9 +45,6 @@ export interface DirStoreOptions {
   /** Batches written at the same time, so that one batch's fsync overlaps the next one's writes (default 3). */
   concurrentBatches?: number;
 }
-
-/** Largest pack compaction writes. */
-const MAX_PACK_BYTES = 24 * 1024 * 1024;
 
 /** Maps an fs error to the node's error codes: a full disk is DESTINATION_FULL, nothing else. */
 export function storeError(err: unknown, what: string): CairnError {
@@ -296,83 +294,19 @@ export class DirStore implements BlockStore {
   }
 
   async compact(opts: CompactOptions = {}): Promise<CompactResult> {
-    const minLive = opts.minLiveRatio ?? 0.5;
-    const small = opts.smallPackBytes ?? 4 * 1024 * 1024;
-    let budget = opts.spaceBudgetBytes ?? Number.POSITIVE_INFINITY;
-    const packs = this.index.packs();
-    const sparse = packs.filter((p) => p.liveBytes < p.bytes * minLive);
-    const smalls = packs.filter((p) => p.liveBytes >= p.bytes * minLive && p.bytes < small);
-    const chosen = [...sparse, ...(smalls.length >= 2 ? smalls : [])];
-    let packsRewritten = 0;
-    let bytesRemoved = 0;
-    let group: PackRow[] = [];
-    let groupLive = 0;
-    const flush = async () => {
-      if (group.length === 0) return;
-      if (groupLive > budget) throw new CairnError("DESTINATION_FULL", "not enough free space to compact");
-      const r = await this.rewrite(group);
-      budget -= r.newBytes;
-      packsRewritten += group.length;
-      bytesRemoved += r.removed;
-      group = [];
-      groupLive = 0;
+    const deps: CompactDeps = {
+      index: this.index,
+      fs: this.fs,
+      clock: this.clock,
+      crash: this.crash,
+      allocPackId: () => this.nextPackId++,
+      packPath: (id) => this.packPath(id),
+      readBlock: (pack, offset, length) => this.readBlock(pack, offset, length),
+      writePack: (id, bufs) => this.writePack(id, bufs, "compact"),
+      // Rewrites run one after the other (puts go on concurrently; switches are guarded).
+      serial: (fn) => this.serial(fn),
     };
-    for (const p of chosen) {
-      opts.signal?.throwIfAborted();
-      if (groupLive + p.liveBytes > MAX_PACK_BYTES) await flush();
-      group.push(p);
-      groupLive += p.liveBytes;
-    }
-    await flush();
-    return { packsRewritten, bytesRemoved };
-  }
-
-  /** Copies the live blocks of `old` packs into one new pack, switches the index, deletes them. */
-  private rewrite(old: readonly PackRow[]): Promise<{ removed: number; newBytes: number }> {
-    return this.serial(() => this.rewriteNow(old));
-  }
-
-  private async rewriteNow(old: readonly PackRow[]): Promise<{ removed: number; newBytes: number }> {
-    const now = this.clock.now();
-    const packId = this.nextPackId++;
-    const bufs: Buffer[] = [encodePackHeader(packId, now)];
-    const moves: { id: Buffer; from: number; offset: number; length: number }[] = [];
-    const bad: Buffer[] = [];
-    let pos = PACK_HEADER_BYTES;
-    for (const p of old) {
-      for (const b of this.index.blocksOfPack(p.id)) {
-        if (b.damaged) continue;
-        const data = await this.readBlock(p.id, b.offset, b.length);
-        if (!data || !blockSha(data).equals(b.sha)) {
-          bad.push(b.id);
-          continue;
-        }
-        bufs.push(encodeRecordHeader(b.id, b.length, b.sha), data);
-        moves.push({ id: b.id, from: p.id, offset: pos + RECORD_HEADER_BYTES, length: b.length });
-        pos += RECORD_HEADER_BYTES + b.length;
-      }
-    }
-    this.index.markDamaged(bad);
-    if (moves.length > 0) await this.writePack(packId, bufs, "compact");
-    this.crash("compact.afterWrite");
-    const emptied = this.index.switchPacks(
-      moves.length > 0 ? { id: packId, bytes: pos, createdAt: now } : null,
-      moves,
-      old.map((p) => p.id),
-    );
-    let deleted = 0;
-    let removed = 0;
-    if (emptied.length > 0) this.crash("compact.afterIndexSwitch");
-    for (const p of old) {
-      if (!emptied.includes(p.id)) continue;
-      await this.fs.unlink(this.packPath(p.id)).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== "ENOENT") throw storeError(err, "deleting a pack");
-      });
-      removed += p.bytes;
-      if (++deleted === 1) this.crash("gc.midDelete");
-    }
-    this.index.forgetRetired(emptied);
-    return { removed: removed - (moves.length > 0 ? pos : 0), newBytes: moves.length > 0 ? pos : 0 };
+    return compactPacks(deps, opts);
   }
 
   async recover(): Promise<RecoverResult> {
