@@ -46,7 +46,8 @@ async function take(fh: FileHandle, size: number): Promise<Staging | null> {
   const i = pool.findIndex((s) => s.size >= size);
   if (i >= 0) return pool.splice(i, 1)[0] as Staging;
   const alloc = roundUp(size, 1024 * 1024);
-  const base = Buffer.allocUnsafeSlow(alloc + DIRECT_ALIGN);
+  // Zeroed: the probe writes a block of it to the file before the real content replaces it.
+  const base = Buffer.alloc(alloc + DIRECT_ALIGN);
   const view = await alignedView(fh, base, alloc);
   return view ? { base, view, size: alloc } : null;
 }
