@@ -67,6 +67,8 @@ export class ControlLink implements ControlConn {
 
   /** Serves the namespace from now on: registers with the hub, announces, starts reporting. */
   async activate(ns: string = this.ns): Promise<void> {
+    // A registration socket the authority closed right after `tenant-register` has nothing to serve.
+    if (this.closed) return;
     this.ns = ns;
     this.peer.handlers = controlHandlers(this.ctx, ns);
     this.ctx.hub.control.add(this);

@@ -38,7 +38,9 @@ export function acceptRegistration(ctx: NodeContext, ws: WebSocket): ControlLink
       const storePoints = await storePointsFor(ctx, tenant.id);
       // Serve the namespace on this socket once the answer is out.
       setImmediate(() => {
-        link.activate(tenant.id).catch((err: unknown) => link.log.warn({ err }, "tenant link start failed"));
+        link.activate(tenant.id).catch((err: unknown) => {
+          if (ws.readyState === ws.OPEN) link.log.warn({ err }, "tenant link start failed");
+        });
       });
       return {
         tenantId: tenant.id,
