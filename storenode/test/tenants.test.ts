@@ -94,6 +94,19 @@ describe("provider mode: tenants never reach each other's archives", () => {
     expect((wrong as { status: number }).status).toBe(401);
   });
 
+  it("quarantines an archive directory that has no placement instead of deleting it", async () => {
+    fx = await startNode();
+    const { mkdirSync, writeFileSync, readdirSync } = await import("node:fs");
+    const stray = archiveDir(fx, "123456789012345678");
+    mkdirSync(stray, { recursive: true });
+    writeFileSync(`${stray}/keep-me`, "operator data");
+    await fx.restart();
+    expect(existsSync(stray)).toBe(false);
+    const orphaned = readdirSync(`${fx.storePoint}/orphaned`);
+    expect(orphaned).toHaveLength(1);
+    expect(existsSync(`${fx.storePoint}/orphaned/${orphaned[0]}/keep-me`)).toBe(true);
+  });
+
   it("takes the tenant's token-signing keys from set-authority-keys (rotation)", async () => {
     fx = await startNode();
     const p = testPlacement();

@@ -4,11 +4,13 @@
  *
  * Placement inserts the registry row before the directory is made, so a crash in between leaves
  * a row whose directory the next open creates. Purge removes the row first (nobody can open the
- * archive any more), renames the directory into `<store point>/trash/` and deletes it; start-up
- * empties `trash/` and moves directories that have no row there.
+ * archive any more) after marking the directory `.purging`, renames it into `<store point>/trash/`
+ * and deletes it. Start-up empties `trash/`, finishes purges (a directory with no row and the
+ * marker), and moves any other directory without a row to `<store point>/orphaned/` for an
+ * operator to look at: nothing is deleted that was not purged.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type ArchivePlacement, CairnError, type Clock } from "@cairn/protocol";
 import type { Logger } from "pino";
@@ -32,6 +34,8 @@ export interface RegistryOptions {
 }
 
 const GUID = /^[1-9][0-9]{5,19}$/;
+/** Written into an archive directory before its registry row is deleted. */
+const PURGE_MARKER = ".purging";
 const NS = /^(own|[1-9][0-9]{5,19})$/;
 
 /** Placed archives and their open handles. */
@@ -49,7 +53,7 @@ export class ArchiveRegistry {
     this.storePoints = opts.db.storePoints();
   }
 
-  /** Empties trash and moves archive directories with no registry row to trash (start-up). */
+  /** Empties trash, finishes interrupted purges, quarantines unknown archive directories (start-up). */
   sweep(): void {
     const known = new Set(this.opts.db.allArchives().map((r) => `${r.ns}/${r.guid}`));
     for (const sp of this.storePoints) {
@@ -58,8 +62,16 @@ export class ArchiveRegistry {
       for (const ns of safeList(root)) {
         for (const guid of safeList(join(root, ns))) {
           if (known.has(`${ns}/${guid}`)) continue;
-          this.trash(sp, join(root, ns, guid));
-          this.opts.logger.warn({ ns, archiveGuid: guid }, "archive directory without a placement moved to trash");
+          const dir = join(root, ns, guid);
+          if (existsSync(join(dir, PURGE_MARKER))) {
+            this.trash(sp, dir);
+            this.opts.logger.info({ ns, archiveGuid: guid }, "interrupted purge finished");
+            continue;
+          }
+          const q = join(sp.path, "orphaned");
+          mkdirSync(q, { recursive: true, mode: 0o700 });
+          renameSync(dir, join(q, `${ns}-${guid}-${randomBytes(4).toString("hex")}`));
+          this.opts.logger.error({ ns, archiveGuid: guid }, "archive directory without a placement moved to orphaned/");
         }
       }
       rmSync(join(sp.path, "trash"), { recursive: true, force: true });
@@ -237,6 +249,8 @@ export class ArchiveRegistry {
         await a.close();
       }
     }
+    const dir = this.dirOf(row);
+    if (existsSync(dir)) writeFileSync(join(dir, PURGE_MARKER), "");
     this.opts.db.deleteArchive(ns, guid);
     this.opts.crash("purge.afterUnregister");
     const sp = this.storePoint(row.storePointId);
