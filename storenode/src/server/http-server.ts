@@ -6,6 +6,8 @@
  * Limits: maxPayload per channel, no permessage-deflate, bounded fragments, connection caps
  * overall and per device, TLS handshake and header deadlines, ping/pong heartbeat (T39, T40).
  */
+import { constants } from "node:fs";
+import { access } from "node:fs/promises";
 import { createServer, type Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
@@ -224,7 +226,13 @@ export async function readiness(ctx: NodeContext): Promise<{ status: "ok" | "una
     checks.database = "failed";
   }
   await ctx.space.refresh();
-  for (const sp of ctx.registry.storePoints) checks[`storePoint:${sp.name}`] = ctx.space.room(sp.id) > 0 ? "ok" : "full";
+  for (const sp of ctx.registry.storePoints) {
+    const writable = await access(sp.path, constants.W_OK).then(
+      () => true,
+      () => false,
+    );
+    checks[`storePoint:${sp.name}`] = !writable ? "not writable" : ctx.space.room(sp.id) > 0 ? "ok" : "full";
+  }
   if (ctx.stopping) checks.state = "stopping";
   const ok = Object.values(checks).every((v) => v === "ok");
   return { status: ok ? "ok" : "unavailable", checks };
