@@ -4,11 +4,12 @@
  *
  *   init   --data DIR [--admin-username U] [--admin-password P] [--org-name N] [--hostname H…]
  *   serve  --data DIR [--host H] [--port P]
+ *   enroll-key --data DIR [--destination NAME]   (a one-time key for `cairn storenode init`)
  */
 import { CairnError, type CommandContext } from "@cairn/protocol";
 import { Command, Option } from "commander";
 import { type Logger, pino } from "pino";
-import { DEFAULT_PORT, initAuthority, startAuthority } from "./index.js";
+import { createEnrollKey, DEFAULT_PORT, initAuthority, startAuthority } from "./index.js";
 import { LOG_REDACT_PATHS } from "./log.js";
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -97,6 +98,16 @@ export function createCommand(ctx: CommandContext): Command {
       watchdog.unref();
       await authority.close();
       clearTimeout(watchdog);
+    });
+
+  cmd
+    .command("enroll-key")
+    .description("a one-time key (valid 24 h) with which a storage node enrolls into a destination (works while serve runs)")
+    .requiredOption("--data <dir>", "data directory")
+    .option("--destination <name>", "the destination (created when it does not exist; default: the first of own servers, or a new one)")
+    .action(async (o: { data: string; destination?: string }) => {
+      const r = await createEnrollKey({ dataDir: o.data, ...(o.destination !== undefined ? { destination: o.destination } : {}) });
+      ctx.print(r, [`enroll key ${r.enrollKey}`, `destination ${r.destinationName} (${r.destinationGuid})`, `expires ${r.expiresAt}`].join("\n"));
     });
 
   return cmd;

@@ -10,6 +10,8 @@ import { LoginThrottle, type LoginThrottleOptions } from "./auth/login-throttle.
 import { type Argon2Params, DEFAULT_ARGON2, PasswordHasher } from "./auth/passwords.js";
 import { TotpService } from "./auth/totp-service.js";
 import type { CoreDeps } from "./core.js";
+import { createDeviceStorageServices, type DeviceStorageServices } from "./devices-storage.js";
+import type { RegistrationThrottleOptions } from "./devices/registration.js";
 import type { AuthorityStore } from "./db/store.js";
 import { AuthorityEvents } from "./events.js";
 import type { Faults } from "./faults.js";
@@ -32,10 +34,12 @@ export interface ContextOptions {
   /** argon2id cost (tests pass TEST_ARGON2). */
   argon2?: Argon2Params;
   loginThrottle?: LoginThrottleOptions;
+  /** Failed device registrations allowed per source address (T26). */
+  registrationThrottle?: RegistrationThrottleOptions;
 }
 
 /** Every service of a running authority. */
-export interface AuthorityContext extends CoreDeps {
+export interface AuthorityContext extends CoreDeps, DeviceStorageServices {
   hasher: PasswordHasher;
   auth: AuthService;
   totp: TotpService;
@@ -66,6 +70,7 @@ export function createContext(o: ContextOptions): AuthorityContext {
   const orgs = new OrgService(core);
   return {
     ...core,
+    ...createDeviceStorageServices(core, { auth, orgs, users, ...(o.registrationThrottle ? { registrationThrottle: o.registrationThrottle } : {}) }),
     hasher,
     auth,
     totp: new TotpService(core, auth, users, hasher),

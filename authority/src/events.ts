@@ -13,6 +13,10 @@ export interface AuthorityEventMap {
   "users-moved": { userIds: number[]; toOrgId: number };
   /** Credentials were revoked: storage nodes must learn it, open sockets must close. */
   revoked: { revocations: NewRevocation[]; userIds: number[]; deviceIds: number[] };
+  /** These devices' own configuration changed (device settings, block, opt-in): push it to their agents. */
+  "devices-changed": { deviceIds: number[] };
+  /** These devices were deauthorized: their agents are told, then disconnected. */
+  "devices-deauthorized": { deviceIds: number[] };
 }
 
 type Listener<T> = (payload: T) => void;

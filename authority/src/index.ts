@@ -46,6 +46,10 @@ export { CORE_PLUGINS, type HttpPlugin } from "./http/server.js";
 export { type ResolvedSettings, resolveSettings, type SettingsLayer } from "./settings/resolve.js";
 export { toDeviceSettings } from "./settings/device-settings.js";
 export { LOG_REDACT_PATHS } from "./log.js";
+export { createEnrollKey, type CreateEnrollKeyOptions, type CreateEnrollKeyResult } from "./storage/enroll-keys.js";
+export type { DeviceStorageServices } from "./devices-storage.js";
+export type { AgentLink, AgentRegistry, RestoreStatusReport } from "./ws/agent-registry.js";
+export type { NodeLink, NodeRegistry } from "./ws/node-registry.js";
 export { type Operations, type OperationsOptions, operationsOf } from "./operations-plugins.js";
 
 /** The database file in a data directory. */

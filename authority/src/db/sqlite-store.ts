@@ -10,6 +10,9 @@ import { migrate } from "./migrate.js";
 import { openDatabase, type SqliteDb } from "./open.js";
 import { SqliteAuditQueries } from "./sqlite/audit-queries.js";
 import { SqliteAuthQueries } from "./sqlite/auth-queries.js";
+import { SqliteArchiveQueries } from "./sqlite/archive-queries.js";
+import { SqliteDeviceQueries } from "./sqlite/device-queries.js";
+import { SqliteStorageQueries } from "./sqlite/storage-queries.js";
 import { SqliteColdStorageQueries } from "./sqlite/cold-storage-queries.js";
 import { SqliteLegalHoldQueries } from "./sqlite/legal-hold-queries.js";
 import { SqliteOrgQueries } from "./sqlite/org-queries.js";
@@ -53,6 +56,9 @@ function queriesOn(db: SqliteDb): StoreWriter {
     ...bindAll(new SqliteSettingsQueries(q)),
     ...bindAll(new SqliteAuditQueries(q)),
     ...bindAll(new SqliteUsageQueries(q)),
+    ...bindAll(new SqliteDeviceQueries(q)),
+    ...bindAll(new SqliteArchiveQueries(q)),
+    ...bindAll(new SqliteStorageQueries(q)),
     ...bindAll(new SqliteColdStorageQueries(q)),
     ...bindAll(new SqliteRestoreHistoryQueries(q)),
     ...bindAll(new SqliteLegalHoldQueries(q)),

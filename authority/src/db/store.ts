@@ -35,6 +35,7 @@ import type {
   UserKeyRecord,
   UserPatch,
 } from "./records.js";
+import type { PartBReads, PartBWrites } from "./device-store.js";
 import type { OperationsReads, OperationsWrites } from "./operations-store.js";
 
 /** A page request: rows `offset .. offset + limit - 1` in the list's stable order. */
@@ -263,7 +264,7 @@ export interface MetaWrites {
 }
 
 /** Everything readable. */
-export interface StoreReader extends OrgReads, UserReads, AuthReads, SettingsReads, AuditReads, UsageReads, MetaReads, OperationsReads {}
+export interface StoreReader extends OrgReads, UserReads, AuthReads, SettingsReads, AuditReads, UsageReads, MetaReads, OperationsReads, PartBReads {}
 
 /** Everything readable and writable, inside one transaction. */
 export interface StoreWriter
@@ -275,7 +276,8 @@ export interface StoreWriter
     AuditWrites,
     UsageWrites,
     MetaWrites,
-    OperationsWrites {}
+    OperationsWrites,
+    PartBWrites {}
 
 /** The store: committed reads, and transactions for writes. */
 export interface AuthorityStore extends StoreReader {

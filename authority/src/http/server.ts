@@ -20,6 +20,7 @@ import { mapError, noSuchRoute } from "./errors.js";
 import { installJsonBodies, MAX_JSON_DEPTH } from "./json-body.js";
 import { registerAuditRoutes } from "./routes/audit-routes.js";
 import { registerAuthRoutes } from "./routes/auth-routes.js";
+import { DEVICE_STORAGE_PLUGINS } from "./routes/device-storage-plugins.js";
 import { registerExportRoutes } from "./routes/export-routes.js";
 import { registerOfferRoutes } from "./routes/offer-routes.js";
 import { registerOpenApiRoutes } from "./routes/openapi-routes.js";
@@ -42,6 +43,7 @@ export const CORE_PLUGINS: readonly HttpPlugin[] = [
   { name: "offers", register: registerOfferRoutes },
   { name: "exports", register: registerExportRoutes },
   { name: "audit", register: registerAuditRoutes },
+  ...DEVICE_STORAGE_PLUGINS,
 ];
 
 /** Largest request body (T40: a 100 MB body gets 413). */

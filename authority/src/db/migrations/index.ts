@@ -3,10 +3,11 @@
  * it here; `migrate` refuses gaps, and each migration gets its own test in `test/`.
  */
 import initial from "./0001-initial.js";
+import devicesStorage from "./0002-devices-storage.js";
 import type { Migration } from "./migration.js";
 
 /** All migrations, oldest first; `MIGRATIONS[i].version === i + 1`. */
-export const MIGRATIONS: readonly Migration[] = [initial];
+export const MIGRATIONS: readonly Migration[] = [initial, devicesStorage];
 
 /** The schema version this build writes. */
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.length;

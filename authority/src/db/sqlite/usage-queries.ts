@@ -81,7 +81,7 @@ export class SqliteUsageQueries implements UsageReads, UsageWrites {
   async listDestinations(): Promise<DestinationSummary[]> {
     return this.q
       .all<{ destination_id: number; destination_guid: string; name: string; kind: "cluster" | "provider"; active: number }>(
-        "SELECT destination_id, destination_guid, name, kind, active FROM destinations ORDER BY destination_id",
+        "SELECT destination_id, destination_guid, name, kind, active FROM destinations WHERE active = 1 ORDER BY destination_id",
       )
       .map((r) => ({ destinationId: r.destination_id, destinationGuid: r.destination_guid, name: r.name, kind: r.kind, active: toBool(r.active) }));
   }

@@ -1,0 +1,276 @@
+/**
+ * SQL for devices, their tokens and opt-ins. The list pages through 100,000 devices in a few
+ * milliseconds: ids come from an index (`devices.org_id` and `last_completed_backup_at` are
+ * kept by the triggers of migration 2), rows are read by id.
+ */
+import type { Device, DeviceFilter, DeviceOverrides, DevicePatch, DeviceRegistrationPatch, NewDevice } from "../device-records.js";
+import type { DeviceReads, DeviceWrites, StaleCounts } from "../device-store.js";
+import type { Page, PageResult } from "../store.js";
+import { fromBool, idList, likeSubstring, type SqlRunner, scopeParams, toBool } from "./runner.js";
+
+interface DeviceRow {
+  device_id: number;
+  device_guid: string;
+  user_id: number;
+  org_id: number;
+  name: string;
+  os_hostname: string | null;
+  os_name: "linux" | "mac" | "win" | null;
+  os_version: string | null;
+  os_arch: string | null;
+  agent_version: string | null;
+  time_zone: string | null;
+  address: string | null;
+  remote_address: string | null;
+  ext_ref: string | null;
+  notes: string | null;
+  active: number;
+  blocked: number;
+  deauthorized: number;
+  deactivated_by_user_id: number | null;
+  deactivated_by_org_id: number | null;
+  settings_json: string | null;
+  config_version: number;
+  created_at: number;
+  modified_at: number;
+  deactivated_at: number | null;
+  last_connected_at: number | null;
+  login_at: number | null;
+  last_completed_backup_at: number | null;
+}
+
+function toDevice(r: DeviceRow): Device {
+  return {
+    deviceId: r.device_id,
+    deviceGuid: r.device_guid,
+    userId: r.user_id,
+    orgId: r.org_id,
+    name: r.name,
+    osHostname: r.os_hostname,
+    osName: r.os_name,
+    osVersion: r.os_version,
+    osArch: r.os_arch,
+    agentVersion: r.agent_version,
+    timeZone: r.time_zone,
+    address: r.address,
+    remoteAddress: r.remote_address,
+    extRef: r.ext_ref,
+    notes: r.notes,
+    active: toBool(r.active),
+    blocked: toBool(r.blocked),
+    deauthorized: toBool(r.deauthorized),
+    deactivatedByUserId: r.deactivated_by_user_id,
+    deactivatedByOrgId: r.deactivated_by_org_id,
+    overrides: r.settings_json === null ? null : (JSON.parse(r.settings_json) as DeviceOverrides),
+    configVersion: r.config_version,
+    createdAt: r.created_at,
+    modifiedAt: r.modified_at,
+    deactivatedAt: r.deactivated_at,
+    lastConnectedAt: r.last_connected_at,
+    loginAt: r.login_at,
+    lastCompletedBackupAt: r.last_completed_backup_at,
+  };
+}
+
+/** Named parameters of a device filter (every one nullable: "no filter"). */
+function filterParams(f: DeviceFilter): Record<string, unknown> {
+  const s = scopeParams(f.scope);
+  return {
+    all: fromBool(f.scope.kind === "all"),
+    lo: s.lo,
+    hi: s.hi,
+    scopeOrgId: s.scopeOrgId,
+    userId: f.userId ?? null,
+    orgId: f.orgId ?? null,
+    active: f.active === undefined ? null : fromBool(f.active),
+    blocked: f.blocked === undefined ? null : fromBool(f.blocked),
+    destinationId: f.destinationId ?? null,
+    q: f.q === undefined ? null : likeSubstring(f.q),
+  };
+}
+
+// One WHERE clause for every filter; `@all` skips the org-range subquery for unscoped callers.
+const WHERE =
+  "(@active IS NULL OR d.active = @active) AND (@blocked IS NULL OR d.blocked = @blocked) AND (@userId IS NULL OR d.user_id = @userId) AND (@orgId IS NULL OR d.org_id = @orgId) AND (@scopeOrgId IS NULL OR d.org_id = @scopeOrgId) AND (@all = 1 OR d.org_id IN (SELECT o.org_id FROM orgs o WHERE o.path >= @lo AND o.path < @hi)) AND (@destinationId IS NULL OR EXISTS (SELECT 1 FROM archives a WHERE a.device_id = d.device_id AND a.destination_id = @destinationId AND a.purged_at IS NULL)) AND (@q IS NULL OR lower(d.name) LIKE @q ESCAPE '\\' OR lower(coalesce(d.os_hostname, '')) LIKE @q ESCAPE '\\' OR d.device_guid LIKE @q ESCAPE '\\')";
+
+/** Device queries on one connection. */
+export class SqliteDeviceQueries implements DeviceReads, DeviceWrites {
+  constructor(private readonly q: SqlRunner) {}
+
+  async getDevice(deviceId: number): Promise<Device | undefined> {
+    const r = this.q.get<DeviceRow>("SELECT * FROM devices WHERE device_id = ?", deviceId);
+    return r && toDevice(r);
+  }
+
+  async getDeviceByGuid(deviceGuid: string): Promise<Device | undefined> {
+    const r = this.q.get<DeviceRow>("SELECT * FROM devices WHERE device_guid = ?", deviceGuid);
+    return r && toDevice(r);
+  }
+
+  async getDevices(deviceIds: readonly number[]): Promise<Device[]> {
+    return this.q.all<DeviceRow>("SELECT d.* FROM json_each(?) j JOIN devices d ON d.device_id = j.value ORDER BY j.key", idList(deviceIds)).map(toDevice);
+  }
+
+  async listDevices(filter: DeviceFilter, page: Page): Promise<PageResult<Device>> {
+    const p = filterParams(filter);
+    const total = this.q.get<{ n: number }>("SELECT count(*) AS n FROM devices d WHERE " + WHERE, p)?.n ?? 0;
+    const key = filter.sort?.key ?? "computerId";
+    const desc = filter.sort?.dir === "desc";
+    const ids = this.q
+      .all<{ device_id: number }>(SORTED[key]?.[desc ? 1 : 0] ?? (SORTED.computerId as [string, string])[0], { ...p, limit: page.limit, offset: page.offset })
+      .map((r) => r.device_id);
+    return { total, items: await this.getDevices(ids) };
+  }
+
+  async staleDeviceCounts(filter: DeviceFilter, warnBefore: number, severeBefore: number, orgIds: readonly number[] | null): Promise<StaleCounts> {
+    const r = this.q.get<{ w: number | null; c: number | null }>(
+      "SELECT sum(coalesce(d.last_completed_backup_at, d.created_at) < @warnBefore) AS w, sum(coalesce(d.last_completed_backup_at, d.created_at) < @severeBefore) AS c FROM devices d WHERE " +
+        WHERE +
+        " AND d.settings_json IS NULL AND (@orgIds IS NULL OR d.org_id IN (SELECT value FROM json_each(@orgIds)))",
+      { ...filterParams(filter), warnBefore, severeBefore, orgIds: orgIds === null ? null : idList(orgIds) },
+    );
+    const critical = r?.c ?? 0;
+    return { warning: (r?.w ?? 0) - critical, critical };
+  }
+
+  async devicesWithOverrides(filter: DeviceFilter): Promise<Device[]> {
+    return this.q
+      .all<DeviceRow>("SELECT d.* FROM devices d WHERE " + WHERE + " AND d.settings_json IS NOT NULL ORDER BY d.device_id", filterParams(filter))
+      .map(toDevice);
+  }
+
+  async deviceIdsOfOrgs(orgIds: readonly number[]): Promise<number[]> {
+    return this.q
+      .all<{ device_id: number }>(
+        "SELECT device_id FROM devices WHERE active = 1 AND deauthorized = 0 AND org_id IN (SELECT value FROM json_each(?)) ORDER BY device_id",
+        idList(orgIds),
+      )
+      .map((r) => r.device_id);
+  }
+
+  async deviceByTokenHash(tokenHash: string): Promise<Device | undefined> {
+    const r = this.q.get<DeviceRow>(
+      "SELECT d.* FROM device_tokens t JOIN devices d ON d.device_id = t.device_id WHERE t.token_hash = ? AND t.revoked_at IS NULL",
+      tokenHash,
+    );
+    return r && toDevice(r);
+  }
+
+  async optInsOf(deviceId: number): Promise<Map<number, boolean>> {
+    return new Map(
+      this.q
+        .all<{ destination_id: number; opted_in: number }>("SELECT destination_id, opted_in FROM device_destination_optins WHERE device_id = ?", deviceId)
+        .map((r) => [r.destination_id, toBool(r.opted_in)]),
+    );
+  }
+
+  async orgsWithDeviceSettings(keys: readonly string[]): Promise<number[]> {
+    return this.q
+      .all<{ org_id: number }>(
+        "SELECT org_id FROM org_setting_groups WHERE group_name = 'device' UNION SELECT org_id FROM org_setting_locks WHERE key IN (SELECT value FROM json_each(?)) ORDER BY 1",
+        JSON.stringify(keys),
+      )
+      .map((r) => r.org_id);
+  }
+
+  async insertDevice(d: NewDevice): Promise<Device> {
+    const r = this.q.run(
+      "INSERT INTO devices (device_guid, user_id, name, os_hostname, os_name, os_version, os_arch, agent_version, time_zone, remote_address, created_at, modified_at, login_at) VALUES (@deviceGuid, @userId, @name, @osHostname, @osName, @osVersion, @osArch, @agentVersion, @timeZone, @remoteAddress, @createdAt, @createdAt, @createdAt)",
+      { ...d },
+    );
+    return (await this.getDevice(r.lastInsertRowid)) as Device;
+  }
+
+  async reregisterDevice(deviceId: number, p: DeviceRegistrationPatch, at: number): Promise<void> {
+    this.q.run(
+      "UPDATE devices SET name = @name, os_hostname = @osHostname, os_name = @osName, os_version = @osVersion, os_arch = @osArch, agent_version = @agentVersion, time_zone = @timeZone, remote_address = @remoteAddress, deauthorized = 0, login_at = @at, modified_at = @at, config_version = config_version + 1 WHERE device_id = @deviceId",
+      { ...p, deviceId, at },
+    );
+  }
+
+  async updateDevice(deviceId: number, patch: DevicePatch, at: number): Promise<void> {
+    this.q.run(
+      "UPDATE devices SET name = CASE WHEN @setName THEN @name ELSE name END, ext_ref = CASE WHEN @setExtRef THEN @extRef ELSE ext_ref END, notes = CASE WHEN @setNotes THEN @notes ELSE notes END, settings_json = CASE WHEN @setOverrides THEN @overrides ELSE settings_json END, modified_at = @at, config_version = config_version + 1 WHERE device_id = @deviceId",
+      {
+        deviceId,
+        at,
+        setName: fromBool(patch.name !== undefined),
+        name: patch.name ?? null,
+        setExtRef: fromBool(patch.extRef !== undefined),
+        extRef: patch.extRef ?? null,
+        setNotes: fromBool(patch.notes !== undefined),
+        notes: patch.notes ?? null,
+        setOverrides: fromBool(patch.overrides !== undefined),
+        overrides: patch.overrides === undefined || patch.overrides === null ? null : JSON.stringify(patch.overrides),
+      },
+    );
+  }
+
+  async setDeviceBlocked(deviceId: number, blocked: boolean, at: number): Promise<void> {
+    this.q.run("UPDATE devices SET blocked = ?, modified_at = ?, config_version = config_version + 1 WHERE device_id = ?", fromBool(blocked), at, deviceId);
+  }
+
+  async setDeviceActive(deviceId: number, active: boolean, at: number): Promise<void> {
+    this.q.run(
+      "UPDATE devices SET active = @active, deactivated_at = CASE WHEN @active = 1 THEN NULL ELSE @at END, deactivated_by_user_id = NULL, deactivated_by_org_id = NULL, modified_at = @at, config_version = config_version + 1 WHERE device_id = @deviceId",
+      { active: fromBool(active), at, deviceId },
+    );
+  }
+
+  async setDeviceDeauthorized(deviceId: number, deauthorized: boolean, at: number): Promise<void> {
+    this.q.run("UPDATE devices SET deauthorized = ?, modified_at = ? WHERE device_id = ?", fromBool(deauthorized), at, deviceId);
+  }
+
+  async touchDevice(deviceId: number, at: number, o: { remoteAddress?: string | null; agentVersion?: string }): Promise<void> {
+    this.q.run(
+      "UPDATE devices SET last_connected_at = @at, remote_address = CASE WHEN @setAddr THEN @addr ELSE remote_address END, agent_version = coalesce(@agentVersion, agent_version) WHERE device_id = @deviceId",
+      { at, deviceId, setAddr: fromBool(o.remoteAddress !== undefined), addr: o.remoteAddress ?? null, agentVersion: o.agentVersion ?? null },
+    );
+  }
+
+  async insertDeviceToken(tokenHash: string, deviceId: number, at: number): Promise<void> {
+    this.q.run("INSERT INTO device_tokens (token_hash, device_id, created_at) VALUES (?, ?, ?)", tokenHash, deviceId, at);
+  }
+
+  async revokeDeviceTokens(deviceId: number, at: number): Promise<void> {
+    this.q.run("UPDATE device_tokens SET revoked_at = ? WHERE device_id = ? AND revoked_at IS NULL", at, deviceId);
+  }
+
+  async setOptIn(deviceId: number, destinationId: number, optIn: boolean, at: number): Promise<void> {
+    this.q.run(
+      "INSERT INTO device_destination_optins (device_id, destination_id, opted_in, modified_at) VALUES (?, ?, ?, ?) ON CONFLICT (device_id, destination_id) DO UPDATE SET opted_in = excluded.opted_in, modified_at = excluded.modified_at",
+      deviceId,
+      destinationId,
+      fromBool(optIn),
+      at,
+    );
+  }
+}
+
+/** The id-page query per sort key, ascending and descending (constant SQL: T32). */
+const SORTED: Record<string, [string, string]> = {
+  computerId: [
+    "SELECT d.device_id FROM devices d WHERE " + WHERE + " ORDER BY d.device_id ASC LIMIT @limit OFFSET @offset",
+    "SELECT d.device_id FROM devices d WHERE " + WHERE + " ORDER BY d.device_id DESC LIMIT @limit OFFSET @offset",
+  ],
+  name: [
+    "SELECT d.device_id FROM devices d WHERE " + WHERE + " ORDER BY d.name COLLATE NOCASE ASC, d.device_id ASC LIMIT @limit OFFSET @offset",
+    "SELECT d.device_id FROM devices d WHERE " + WHERE + " ORDER BY d.name COLLATE NOCASE DESC, d.device_id DESC LIMIT @limit OFFSET @offset",
+  ],
+  status: [
+    "SELECT d.device_id FROM devices d WHERE " + WHERE + " ORDER BY d.active DESC, d.device_id ASC LIMIT @limit OFFSET @offset",
+    "SELECT d.device_id FROM devices d WHERE " + WHERE + " ORDER BY d.active ASC, d.device_id DESC LIMIT @limit OFFSET @offset",
+  ],
+  lastConnected: [
+    "SELECT d.device_id FROM devices d WHERE " + WHERE + " ORDER BY d.last_connected_at ASC, d.device_id ASC LIMIT @limit OFFSET @offset",
+    "SELECT d.device_id FROM devices d WHERE " + WHERE + " ORDER BY d.last_connected_at DESC, d.device_id DESC LIMIT @limit OFFSET @offset",
+  ],
+  lastCompletedBackup: [
+    "SELECT d.device_id FROM devices d WHERE " + WHERE + " ORDER BY d.last_completed_backup_at ASC, d.device_id ASC LIMIT @limit OFFSET @offset",
+    "SELECT d.device_id FROM devices d WHERE " + WHERE + " ORDER BY d.last_completed_backup_at DESC, d.device_id DESC LIMIT @limit OFFSET @offset",
+  ],
+  userId: [
+    "SELECT d.device_id FROM devices d WHERE " + WHERE + " ORDER BY d.user_id ASC, d.device_id ASC LIMIT @limit OFFSET @offset",
+    "SELECT d.device_id FROM devices d WHERE " + WHERE + " ORDER BY d.user_id DESC, d.device_id DESC LIMIT @limit OFFSET @offset",
+  ],
+};

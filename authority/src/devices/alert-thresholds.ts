@@ -1,0 +1,168 @@
+/**
+ * Alert thresholds of every org and device, fast enough for the warning and critical counts of
+ * a 100,000-device list on every page. Only orgs that override the device group or lock a
+ * threshold ("special" orgs) can differ from the top level; their layers are loaded once and
+ * cached (dropped on `settings-changed`, and after a minute for orgs created since). An org's
+ * thresholds are its chain walked top-down with the resolver's override-and-lock rule for these
+ * two keys (a test checks it against `resolveSettings`); counts run one indexed query per
+ * distinct pair of thresholds, and devices with their own overrides are counted one by one.
+ */
+import { MINUTE_MS } from "@cairn/protocol";
+import type { Device, DeviceFilter } from "../db/device-records.js";
+import type { OrgSettingsLayer } from "../db/records.js";
+import type { StoreReader } from "../db/store.js";
+import type { AuthorityEvents } from "../events.js";
+import { ancestorIds } from "../orgs/org-tree.js";
+import { SETTINGS_SCHEMA } from "../settings/schema.js";
+import { alertLevel, type Thresholds } from "./alert-state.js";
+
+const WARN = "device.minutesUntilWarning";
+const SEVERE = "device.minutesUntilSevere";
+const CACHE_MS = MINUTE_MS;
+
+/** An org's thresholds and whether they are locked for its devices. */
+export interface OrgThresholds extends Thresholds {
+  warnLocked: boolean;
+  severeLocked: boolean;
+}
+
+/** The default thresholds (the schema's). */
+export const DEFAULT_THRESHOLDS: OrgThresholds = {
+  warnMinutes: SETTINGS_SCHEMA.device.fields.minutesUntilWarning.default,
+  severeMinutes: SETTINGS_SCHEMA.device.fields.minutesUntilSevere.default,
+  warnLocked: false,
+  severeLocked: false,
+};
+
+/** Walks a chain of layers (top level first) for the two thresholds. Pure. */
+export function thresholdsOfChain(chain: readonly (Pick<OrgSettingsLayer, "groups" | "locks"> | undefined)[]): OrgThresholds {
+  let warn = DEFAULT_THRESHOLDS.warnMinutes;
+  let severe = DEFAULT_THRESHOLDS.severeMinutes;
+  let warnLocked = false;
+  let severeLocked = false;
+  for (const layer of chain) {
+    if (layer === undefined) continue;
+    const g = layer.groups.device;
+    if (g !== undefined) {
+      if (!warnLocked && typeof g.minutesUntilWarning === "number") warn = g.minutesUntilWarning;
+      if (!severeLocked && typeof g.minutesUntilSevere === "number") severe = g.minutesUntilSevere;
+    }
+    if (layer.locks.includes(WARN)) warnLocked = true;
+    if (layer.locks.includes(SEVERE)) severeLocked = true;
+  }
+  return { warnMinutes: warn, severeMinutes: severe, warnLocked, severeLocked };
+}
+
+/** A device's thresholds: its org's, with its own overrides where the org does not lock them. */
+export function deviceThresholds(org: OrgThresholds, device: Pick<Device, "overrides">): Thresholds {
+  const o = device.overrides?.device;
+  return {
+    warnMinutes: !org.warnLocked && typeof o?.minutesUntilWarning === "number" ? o.minutesUntilWarning : org.warnMinutes,
+    severeMinutes: !org.severeLocked && typeof o?.minutesUntilSevere === "number" ? o.minutesUntilSevere : org.severeMinutes,
+  };
+}
+
+interface Loaded {
+  at: number;
+  layers: Map<number, OrgSettingsLayer>;
+  /** Orgs whose thresholds differ from the top level's, grouped by thresholds. */
+  groups: { t: Thresholds; orgIds: number[] }[] | null;
+}
+
+/** Thresholds of orgs and devices, and stale counts of device lists. */
+export class AlertThresholds {
+  private cache: Loaded | null = null;
+
+  constructor(
+    private readonly store: StoreReader,
+    private readonly now: () => number,
+    events: AuthorityEvents,
+  ) {
+    events.on("settings-changed", () => {
+      this.cache = null;
+    });
+  }
+
+  private async load(): Promise<Loaded> {
+    const now = this.now();
+    if (this.cache !== null && now - this.cache.at < CACHE_MS) return this.cache;
+    const ids = await this.store.orgsWithDeviceSettings([WARN, SEVERE]);
+    const layers = new Map((await this.store.getSettingsLayers(ids)).map((l) => [l.orgId, l]));
+    this.cache = { at: now, layers, groups: null };
+    return this.cache;
+  }
+
+  /** The thresholds of an org (by its path). */
+  async ofOrg(path: string): Promise<OrgThresholds> {
+    const { layers } = await this.load();
+    return thresholdsOfChain(ancestorIds(path).map((id) => layers.get(id)));
+  }
+
+  /** Thresholds of many orgs. */
+  async ofOrgs(orgs: readonly { orgId: number; path: string }[]): Promise<Map<number, OrgThresholds>> {
+    const { layers } = await this.load();
+    return new Map(orgs.map((o) => [o.orgId, thresholdsOfChain(ancestorIds(o.path).map((id) => layers.get(id)))]));
+  }
+
+  private async groups(): Promise<{ top: Thresholds; groups: { t: Thresholds; orgIds: number[] }[] }> {
+    const c = await this.load();
+    const topOrg = await this.store.getTopLevelOrg();
+    const top = topOrg === undefined ? DEFAULT_THRESHOLDS : thresholdsOfChain([c.layers.get(topOrg.orgId)]);
+    if (c.groups === null) {
+      const byKey = new Map<string, { t: Thresholds; orgIds: number[] }>();
+      const seen = new Set<number>();
+      for (const id of c.layers.keys()) {
+        if (id === topOrg?.orgId) continue;
+        const org = (await this.store.getOrgs([id]))[0];
+        if (org === undefined) continue;
+        for (const o of await this.store.listSubtree(org.path)) {
+          if (seen.has(o.orgId)) continue;
+          seen.add(o.orgId);
+          const t = thresholdsOfChain(ancestorIds(o.path).map((x) => c.layers.get(x)));
+          if (t.warnMinutes === top.warnMinutes && t.severeMinutes === top.severeMinutes) continue;
+          const key = `${t.warnMinutes}/${t.severeMinutes}`;
+          const g = byKey.get(key) ?? { t: { warnMinutes: t.warnMinutes, severeMinutes: t.severeMinutes }, orgIds: [] };
+          g.orgIds.push(o.orgId);
+          byKey.set(key, g);
+        }
+      }
+      c.groups = [...byKey.values()];
+    }
+    return { top, groups: c.groups };
+  }
+
+  /** Warning and critical counts of the active devices a list filter matches. */
+  async counts(filter: DeviceFilter, now: number): Promise<{ warning: number; critical: number }> {
+    if (filter.active === false) return { warning: 0, critical: 0 };
+    const f: DeviceFilter = { ...filter, active: true };
+    const { top, groups } = await this.groups();
+    const cut = (t: Thresholds) => [now - t.warnMinutes * MINUTE_MS, now - t.severeMinutes * MINUTE_MS] as const;
+    const [tw, ts] = cut(top);
+    const all = await this.store.staleDeviceCounts(f, tw, ts, null);
+    let warning = all.warning;
+    let critical = all.critical;
+    const special = groups.flatMap((g) => g.orgIds);
+    if (special.length > 0) {
+      const asTop = await this.store.staleDeviceCounts(f, tw, ts, special);
+      warning -= asTop.warning;
+      critical -= asTop.critical;
+      for (const g of groups) {
+        const [w, s] = cut(g.t);
+        const c = await this.store.staleDeviceCounts(f, w, s, g.orgIds);
+        warning += c.warning;
+        critical += c.critical;
+      }
+    }
+    const own = await this.store.devicesWithOverrides(f);
+    if (own.length > 0) {
+      const orgs = await this.store.getOrgs([...new Set(own.map((d) => d.orgId))]);
+      const t = await this.ofOrgs(orgs);
+      for (const d of own) {
+        const level = alertLevel(d, deviceThresholds(t.get(d.orgId) ?? DEFAULT_THRESHOLDS, d), now);
+        if (level === 1) warning++;
+        if (level === 2) critical++;
+      }
+    }
+    return { warning, critical };
+  }
+}
