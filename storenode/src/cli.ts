@@ -5,11 +5,16 @@
  *   init          --data DIR --store-point DIR… [--name N] [--url URL…]
  *                 [--authority URL --authority-fingerprint FP --enroll-key KEY]
  *   serve         --data DIR [--host H] [--port P] [--url URL…] [--reserve-bytes N]
- *                 [--gc-grace-ms N] [--metrics-address HOST:PORT] [--no-authority]
+ *                 [--gc-grace DURATION] [--metrics-address HOST:PORT] [--no-authority]
+ *                 [--check-config] [--print-default-config]   (and the global --config FILE)
  *   provider-key  --data DIR --tenant NAME [--quota BYTES] [--url URL…]
  */
-import { CairnError, type CommandContext } from "@cairn/protocol";
+import { readFileSync } from "node:fs";
+import { CairnError, type CommandContext, type ResolvedConfig, renderDefaultConfig, resolveConfig } from "@cairn/protocol";
 import { Command, Option } from "commander";
+import { parse as parseToml } from "smol-toml";
+import { checkCron } from "./maintenance/schedule.js";
+import { SERVE_CONFIG } from "./serve-config.js";
 import pino, { type Logger } from "pino";
 import { createProviderKey, initStorenode, startStorenode } from "./index.js";
 
@@ -43,6 +48,92 @@ function makeLogger(ctx: CommandContext, fd: 1 | 2 = 1): Logger {
     },
     pino.destination({ dest: fd, sync: true }),
   );
+}
+
+/** Resolves `serve`'s configuration from its flags (only those given), the environment and the TOML file. */
+function serveConfig(ctx: CommandContext, command: Command): ResolvedConfig {
+  const flags: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(command.opts())) if (command.getOptionValueSource(name) === "cli") flags[name] = value;
+  let file: unknown;
+  if (ctx.configFile) {
+    let text: string;
+    try {
+      text = readFileSync(ctx.configFile, "utf8");
+    } catch (cause) {
+      throw new CairnError("CONFIG_INVALID", `cannot read the configuration file ${ctx.configFile}`, { cause });
+    }
+    try {
+      file = parseToml(text);
+    } catch (cause) {
+      throw new CairnError("CONFIG_INVALID", `${ctx.configFile} is not valid TOML: ${(cause as Error).message}`, { cause });
+    }
+  }
+  return resolveConfig(SERVE_CONFIG, {
+    flags,
+    env: ctx.env,
+    file,
+    ...(ctx.configFile ? { fileName: ctx.configFile } : {}),
+    readFile: (p) => readFileSync(p, "utf8"),
+  });
+}
+
+/** `serve`: starts the node and runs until the dispatcher's signal aborts (SIGTERM, SIGINT). */
+async function serve(ctx: CommandContext, c: ResolvedConfig): Promise<void> {
+  const v = c.values as {
+    data: string;
+    "server.host": string;
+    "server.port": number;
+    "server.urls"?: string[];
+    "server.metrics_address"?: string;
+    "storage.reserve": number;
+    "gc.grace": number;
+    "maintenance.schedule": string;
+    "maintenance.verify_schedule": string;
+    "authority.connect": boolean;
+  };
+  const logger = makeLogger(ctx);
+  let metrics: { host: string; port: number } | undefined;
+  if (v["server.metrics_address"]) {
+    const m = /^(.*):(\d+)$/.exec(v["server.metrics_address"]);
+    if (!m) throw new CairnError("CONFIG_INVALID", "server.metrics_address is HOST:PORT");
+    metrics = { host: (m[1] as string).replace(/^\[|\]$/g, ""), port: parsePort(m[2] as string) };
+  }
+  for (const k of ["maintenance.schedule", "maintenance.verify_schedule"] as const) if (v[k]) checkCron(v[k]);
+  let node: Awaited<ReturnType<typeof startStorenode>>;
+  try {
+    node = await startStorenode({
+      dataDir: v.data,
+      host: v["server.host"],
+      port: v["server.port"],
+      logger,
+      connectAuthority: v["authority.connect"],
+      reserveBytes: v["storage.reserve"],
+      gcGraceMs: v["gc.grace"],
+      maintenanceSchedule: v["maintenance.schedule"] || null,
+      verifySchedule: v["maintenance.verify_schedule"] || null,
+      ...(v["server.urls"]?.length ? { urls: v["server.urls"] } : {}),
+      ...(metrics ? { metrics } : {}),
+      ...(ctx.env.FAULT_CRASH_AT ? { crashAt: ctx.env.FAULT_CRASH_AT } : {}),
+    });
+  } catch (err) {
+    if (c.sources["server.port"] === "default" && err instanceof CairnError && err.code === "UNAVAILABLE") {
+      throw new CairnError(
+        "UNAVAILABLE",
+        `cannot bind port 443 (${String(err.details?.errno ?? "error")}): grant CAP_NET_BIND_SERVICE or pass --port (4285 is the documented choice for a dedicated storage host)`,
+      );
+    }
+    throw err;
+  }
+  if (!ctx.json && !ctx.quiet) ctx.stderr.write(`storage node ${node.serverGuid} serving ${node.url} (fingerprint ${node.fingerprint})\n`);
+  await new Promise<void>((resolve) => {
+    if (ctx.signal.aborted) resolve();
+    else ctx.signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  // Watchdog: a shutdown that hangs (a stuck disk) must not keep the service from stopping.
+  const watchdog = setTimeout(() => process.exit(1), 30_000);
+  watchdog.unref();
+  await node.close();
+  clearTimeout(watchdog);
 }
 
 /** Builds the `storenode` subcommand tree. */
@@ -90,68 +181,33 @@ export function createCommand(ctx: CommandContext): Command {
   cmd
     .command("serve")
     .description("serve agents and authorities (wss, port 443 by default)")
-    .requiredOption("--data <dir>", "data directory")
-    .option("--host <host>", "address to listen on", "0.0.0.0")
-    .addOption(new Option("--port <port>", "port to listen on (0 picks a free one)").argParser(parsePort))
+    .option("--data <dir>", "data directory")
+    .option("--host <host>", "address to listen on (default 0.0.0.0)")
+    .option("--port <port>", "port to listen on (default 443; 0 picks a free one)")
     .option("--url <url>", "wss URL to announce (repeatable)", collect, [])
-    .addOption(new Option("--reserve-bytes <bytes>", "free space kept on each store point").argParser(parseBytes))
-    .addOption(new Option("--gc-grace-ms <ms>", "grace period before unreferenced blocks are collected").argParser(Number))
+    .option("--reserve-bytes <bytes>", "free space kept on each store point (default 256MiB)")
+    .option("--gc-grace <duration>", "grace period before unreferenced blocks are collected (default 24h)")
     .option("--metrics-address <host:port>", "serve /metrics on a separate plain-HTTP address")
     .option("--no-authority", "do not dial the own authority")
-    .action(
-      async (o: {
-        data: string;
-        host: string;
-        port?: number;
-        url: string[];
-        reserveBytes?: number;
-        gcGraceMs?: number;
-        metricsAddress?: string;
-        authority: boolean;
-      }) => {
-        const logger = makeLogger(ctx);
-        let metrics: { host: string; port: number } | undefined;
-        if (o.metricsAddress) {
-          const m = /^(.*):(\d+)$/.exec(o.metricsAddress);
-          if (!m) throw new CairnError("USAGE", "--metrics-address is HOST:PORT");
-          metrics = { host: (m[1] as string).replace(/^\[|\]$/g, ""), port: parsePort(m[2] as string) };
-        }
-        const port = o.port ?? 443;
-        let node: Awaited<ReturnType<typeof startStorenode>>;
-        try {
-          node = await startStorenode({
-            dataDir: o.data,
-            host: o.host,
-            port,
-            logger,
-            connectAuthority: o.authority,
-            ...(o.url.length ? { urls: o.url } : {}),
-            ...(o.reserveBytes === undefined ? {} : { reserveBytes: o.reserveBytes }),
-            ...(o.gcGraceMs === undefined ? {} : { gcGraceMs: o.gcGraceMs }),
-            ...(metrics ? { metrics } : {}),
-            ...(ctx.env.FAULT_CRASH_AT ? { crashAt: ctx.env.FAULT_CRASH_AT } : {}),
-          });
-        } catch (err) {
-          if (o.port === undefined && err instanceof CairnError && err.code === "UNAVAILABLE") {
-            throw new CairnError(
-              "UNAVAILABLE",
-              `cannot bind port 443 (${String(err.details?.errno ?? "error")}): grant CAP_NET_BIND_SERVICE or pass --port (4285 is the documented choice for a dedicated storage host)`,
-            );
-          }
-          throw err;
-        }
-        if (!ctx.json && !ctx.quiet) ctx.stderr.write(`storage node ${node.serverGuid} serving ${node.url} (fingerprint ${node.fingerprint})\n`);
-        await new Promise<void>((resolve) => {
-          if (ctx.signal.aborted) resolve();
-          else ctx.signal.addEventListener("abort", () => resolve(), { once: true });
-        });
-        // Watchdog: a shutdown that hangs (a stuck disk) must not keep the service from stopping.
-        const watchdog = setTimeout(() => process.exit(1), 30_000);
-        watchdog.unref();
-        await node.close();
-        clearTimeout(watchdog);
-      },
-    );
+    .option("--check-config", "validate the configuration, show where each value comes from, and exit")
+    .option("--print-default-config", "print a commented default configuration file and exit")
+    .action(async (o: { checkConfig?: boolean; printDefaultConfig?: boolean }, command: Command) => {
+      if (o.printDefaultConfig) {
+        ctx.stdout.write(renderDefaultConfig(SERVE_CONFIG, "cairn storenode serve"));
+        return;
+      }
+      const c = serveConfig(ctx, command);
+      if (o.checkConfig) {
+        ctx.print(
+          { ok: true, values: c.values, sources: c.sources },
+          Object.entries(c.values)
+            .map(([k, v]) => `${k} = ${JSON.stringify(v)}  (${c.sources[k]})`)
+            .join("\n"),
+        );
+        return;
+      }
+      await serve(ctx, c);
+    });
 
   cmd
     .command("provider-key")

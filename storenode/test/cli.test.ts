@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -34,6 +34,29 @@ describe("cairn storenode (command line)", () => {
     expect(key).toMatchObject({ v: 1, tenantName: "acme", nodeName: "n1", urls: ["wss://127.0.0.1:4285"], quotaBytes: 10 * 2 ** 30 });
     const human = cairn("storenode", "provider-key", "--data", join(dir, "data"), "--tenant", "acme");
     expect(human.stdout.trim()).toMatch(/^cairnpk1\./);
+  });
+
+  it("serve reads flags > CAIRN_* environment > TOML file > defaults, and exits 78 on a bad value", () => {
+    const def = cairn("storenode", "serve", "--print-default-config");
+    expect(def.status).toBe(0);
+    expect(def.stdout).toContain("[server]");
+    const file = join(dir, "node.toml");
+    writeFileSync(file, `data = "${join(dir, "data")}"\n[server]\nport = 4285\nhost = "127.0.0.1"\n[storage]\nreserve = "1GiB"\n`);
+    const checked = cairn("--json", "--config", file, "storenode", "serve", "--check-config", "--host", "::1");
+    expect(checked.status).toBe(0);
+    const out = JSON.parse(checked.stdout.trim());
+    expect(out.values).toMatchObject({ "server.port": 4285, "server.host": "::1", "storage.reserve": 2 ** 30, "gc.grace": 86_400_000 });
+    expect(out.sources).toMatchObject({ "server.port": "file", "server.host": "flag", "gc.grace": "default" });
+    const env = spawnSync(process.execPath, [CAIRN_BIN, "--json", "--config", file, "storenode", "serve", "--check-config"], {
+      encoding: "utf8",
+      env: { ...process.env, CAIRN_SERVER_PORT: "9999" },
+    });
+    expect(JSON.parse(env.stdout.trim()).values["server.port"]).toBe(9999);
+    writeFileSync(file, `data = "x"\n[server]\nport = "many"\nbogus = 1\n`);
+    const bad = cairn("--config", file, "storenode", "serve", "--check-config");
+    expect(bad.status).toBe(78);
+    expect(bad.stderr).toContain("server.port");
+    expect(bad.stderr).toContain("bogus");
   });
 
   it("parses byte counts", () => {

@@ -50,7 +50,7 @@ export function spawnNode(dataDir: string, opts: { crashAt?: string; extraArgs?:
       "0",
       "--reserve-bytes",
       "0",
-      "--gc-grace-ms",
+      "--gc-grace",
       "0",
       ...(opts.extraArgs ?? []),
     ],
