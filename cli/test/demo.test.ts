@@ -1,0 +1,53 @@
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+
+const bin = new URL("../bin/cairn.js", import.meta.url).pathname;
+
+function runCairn(
+  args: string[],
+  onStderr?: (s: string, child: ReturnType<typeof spawn>) => void,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+      onStderr?.(stderr, child);
+    });
+    child.on("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe("cairn demo", () => {
+  it("runs all three daemons, backs up twice, restores both versions identically and cleans up", async () => {
+    const r = await runCairn(["demo", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout.trim().split("\n").pop() as string);
+    expect(s.ok).toBe(true);
+    expect(s.backups).toHaveLength(2);
+    expect(s.backups[0].files).toBeGreaterThan(80);
+    expect(s.backups[1].uploadedBytes).toBeLessThan(s.backups[0].uploadedBytes / 2);
+    expect(s.restores.map((x: { identical: boolean }) => x.identical)).toEqual([true, true]);
+    expect(s.admin).toBeUndefined();
+    expect(existsSync(s.dir)).toBe(false);
+  });
+
+  it("with --keep, leaves the daemons up with the console URL and credentials until interrupted", async () => {
+    let url = "";
+    const r = await runCairn(["demo", "--keep"], (err, child) => {
+      const m = /console:\s+(\S+)/.exec(err);
+      if (m && !url) {
+        url = m[1] as string;
+        setTimeout(() => child.kill("SIGINT"), 200);
+      }
+    });
+    expect(url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/console\/$/);
+    expect(r.stderr).toMatch(/login:\s+admin \/ demo-/);
+    expect(r.code).toBe(130);
+  });
+});
