@@ -16,6 +16,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { AuthorityContext } from "../context.js";
 import { ApiRouter } from "./api-router.js";
+import { CONSOLE_PLUGIN } from "./console-static.js";
 import { mapError, noSuchRoute } from "./errors.js";
 import { installJsonBodies, MAX_JSON_DEPTH } from "./json-body.js";
 import { registerAuditRoutes } from "./routes/audit-routes.js";
@@ -44,6 +45,7 @@ export const CORE_PLUGINS: readonly HttpPlugin[] = [
   { name: "exports", register: registerExportRoutes },
   { name: "audit", register: registerAuditRoutes },
   ...DEVICE_STORAGE_PLUGINS,
+  CONSOLE_PLUGIN,
 ];
 
 /** Largest request body (T40: a 100 MB body gets 413). */
