@@ -35,7 +35,9 @@ export const DEFAULT_THRESHOLDS: OrgThresholds = {
 };
 
 /** Walks a chain of layers (top level first) for the two thresholds. Pure. */
-export function thresholdsOfChain(chain: readonly (Pick<OrgSettingsLayer, "groups" | "locks"> | undefined)[]): OrgThresholds {
+export function thresholdsOfChain(
+  chain: readonly ({ groups: Partial<Record<string, Record<string, unknown>>>; locks: readonly string[] } | undefined)[],
+): OrgThresholds {
   let warn = DEFAULT_THRESHOLDS.warnMinutes;
   let severe = DEFAULT_THRESHOLDS.severeMinutes;
   let warnLocked = false;

@@ -33,7 +33,7 @@ export interface BackupSetDefaults {
 export interface RunWindow {
   startMinute: number;
   endMinute: number;
-  /** Seven characters, Sunday first: a letter for an allowed day, `_` otherwise. */
+  /** Seven characters, Sunday first: a letter for an allowed day, `_` or `-` otherwise. */
   days: string;
 }
 
@@ -123,7 +123,7 @@ export const runWindow: Parser<RunWindow | null> = (v, key) => {
   return {
     startMinute: intIn(0, 1439)(o.startMinute, `${key}.startMinute`),
     endMinute: intIn(0, 1439)(o.endMinute, `${key}.endMinute`),
-    days: text({ min: 7, max: 7, pattern: /^[A-Za-z_]{7}$/ })(o.days, `${key}.days`),
+    days: text({ min: 7, max: 7, pattern: /^[A-Za-z_-]{7}$/ })(o.days, `${key}.days`),
   };
 };
 
