@@ -71,8 +71,14 @@ const orgTarget = (r: Pick<ColdStorageView, "orgId" | "orgPath">) => ({ kind: "o
 export class ColdStorageService {
   private purger: ArchivePurger = NO_NODE_PURGER;
   private running: Promise<PurgeRun> | null = null;
+  private readonly shredListeners: ((archiveGuid: string) => void)[] = [];
 
   constructor(private readonly d: CoreDeps) {}
+
+  /** Called with each archive whose key was destroyed (open restores of it end). */
+  onShredded(fn: (archiveGuid: string) => void): void {
+    this.shredListeners.push(fn);
+  }
 
   /** The storage part's way to delete blocks on nodes. */
   setPurger(p: ArchivePurger): void {
@@ -174,6 +180,7 @@ export class ColdStorageService {
     });
     if (!shredded) return;
     run.purged.push(c.archiveGuid);
+    for (const fn of this.shredListeners) fn(c.archiveGuid);
     await this.finishOnNode(c, run);
   }
 

@@ -1,0 +1,129 @@
+/**
+ * Push restores (API.md §10) with all three daemons: device 1's backup goes to device 2, whose
+ * agent daemon holds its control link, through py42's `stream_to_device` sequence
+ * (`connectedServerUrl`, a session on that URL with the JWT, `WebRestoreInfo`, `restore/push`);
+ * into a target folder with existing files renamed, never overwritten, or to the original
+ * location overwriting; an offline target is 400 CREATE_FAILED (and `connectedServerUrl` null);
+ * a bad combination is CREATE_FAILED too; the history shows the receiving device.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { type AgentHandle, startAgent } from "@cairn/agent";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Cluster, startCluster } from "./helpers/cluster.js";
+import { Py42Restore, type RestoreStepError } from "./helpers/restore-client.js";
+
+let c: Cluster;
+let admin: Py42Restore;
+let daemon2: AgentHandle | null = null;
+let src: { guid: string; home: string };
+let dst: { guid: string; home: string; dataDir: string; deviceId: number };
+const report = randomBytes(700_000);
+
+async function connected(deviceId: number, yes: boolean): Promise<void> {
+  for (let i = 0; i < 400 && c.authority.ctx.agents.isConnected(deviceId) !== yes; i++) await new Promise((r) => setTimeout(r, 25));
+  expect(c.authority.ctx.agents.isConnected(deviceId)).toBe(yes);
+}
+
+beforeAll(async () => {
+  c = await startCluster({ agents: 2 });
+  const [a1, a2] = c.agents as [NonNullable<(typeof c.agents)[0]>, NonNullable<(typeof c.agents)[0]>];
+  mkdirSync(join(a1.home, "docs"), { recursive: true });
+  writeFileSync(join(a1.home, "docs", "report.bin"), report);
+  writeFileSync(join(a1.home, "docs", "note.txt"), "from device 1\n");
+  a1.select();
+  expect((await a1.backup()).errors).toBe(0);
+  src = { guid: a1.registration.guid, home: a1.home };
+  const d2 = await c.authority.ctx.store.getDeviceByGuid(a2.registration.guid);
+  dst = { guid: a2.registration.guid, home: a2.home, dataDir: a2.dataDir, deviceId: d2?.deviceId as number };
+  daemon2 = await startAgent({ dataDir: a2.dataDir, clock: c.clock, logger: c.logger, tickMs: 0, localApi: false });
+  await connected(dst.deviceId, true);
+  admin = new Py42Restore(c.authority, c.authority.py42());
+}, 120_000);
+afterAll(async () => {
+  await daemon2?.close();
+  admin?.close();
+  await c?.dispose();
+});
+
+describe("push restore (API.md §10)", () => {
+  it("restores into a folder of another device, renaming what is already there", async () => {
+    const target = join(dst.home, "restored");
+    mkdirSync(join(target, "docs"), { recursive: true });
+    writeFileSync(join(target, "docs", "note.txt"), "device 2's own note\n");
+    const jobId = await admin.push(src.guid, dst.guid, [`${src.home}/docs`], { restorePath: target, existingFiles: "RENAME_ORIGINAL" });
+    expect(await admin.waitPlatformJob(jobId)).toMatchObject({ done: true, status: "done", zipResult: false, restoreType: "PUSH" });
+    expect(readFileSync(join(target, "docs", "report.bin")).equals(report)).toBe(true);
+    expect(readFileSync(join(target, "docs", "note.txt"), "utf8")).toBe("device 2's own note\n");
+    const names = readdirSync(join(target, "docs")).sort();
+    const copy = names.find((n) => n !== "note.txt" && n.startsWith("note"));
+    expect(copy, names.join(", ")).toBeDefined();
+    expect(readFileSync(join(target, "docs", copy as string), "utf8")).toBe("from device 1\n");
+  });
+
+  it("refuses a bad combination with CREATE_FAILED", async () => {
+    const e = await admin.push(src.guid, dst.guid, [`${src.home}/docs/note.txt`], { restorePath: "relative/folder" }).then(
+      () => undefined,
+      (err: unknown) => err as RestoreStepError,
+    );
+    expect(e?.answer.status).toBe(400);
+    expect(e?.errorName).toBe("CREATE_FAILED");
+  });
+
+  it("restores to the original location, overwriting", async () => {
+    writeFileSync(join(src.home, "docs", "note.txt"), "changed after the backup\n");
+    const daemon1 = await startAgent({ dataDir: c.agents[0]!.dataDir, clock: c.clock, logger: c.logger, tickMs: 0, localApi: false });
+    try {
+      const d1 = (await c.authority.ctx.store.getDeviceByGuid(src.guid))?.deviceId as number;
+      await connected(d1, true);
+      const jobId = await admin.push(src.guid, src.guid, [`${src.home}/docs/note.txt`], {
+        restorePath: "",
+        fileLocation: "ORIGINAL_LOCATION",
+        existingFiles: "OVERWRITE_ORIGINAL",
+      });
+      expect(await admin.waitPlatformJob(jobId)).toMatchObject({ status: "done" });
+      expect(readFileSync(join(src.home, "docs", "note.txt"), "utf8")).toBe("from device 1\n");
+    } finally {
+      await daemon1.close();
+    }
+  });
+
+  it("answers serverUrl null and CREATE_FAILED for an offline target", async () => {
+    await daemon2?.close();
+    daemon2 = null;
+    await connected(dst.deviceId, false);
+    const url = (await admin.platformCall("connected", "GET", `/api/connectedServerUrl?guid=${dst.guid}`)) as { serverUrl: string | null };
+    expect(url).toEqual({ serverUrl: null });
+    // py42 stops here (Py42DeviceNotConnectedError); a client that goes on gets CREATE_FAILED
+    const s = await admin.openSession(src.guid);
+    const e = await admin
+      .platformCall("push", "POST", "/api/v9/restore/push", {
+        sourceComputerGuid: src.guid,
+        acceptingComputerGuid: dst.guid,
+        webRestoreSessionId: s.sessionId,
+        restorePath: join(dst.home, "never"),
+        restoreGroups: [{ backupSetId: "1", files: [{ fileType: "FILE", path: `${src.home}/docs/note.txt`, selected: true }] }],
+        fileLocation: null,
+        existingFiles: "RENAME_ORIGINAL",
+      })
+      .then(
+        () => undefined,
+        (err: unknown) => err as RestoreStepError,
+      );
+    expect(e?.answer.status).toBe(400);
+    expect(e?.answer.text).toContain("CREATE_FAILED");
+  });
+
+  it("shows the pushes in the restore history with the receiving device", async () => {
+    const h = (await c.authority.py42().data("GET", "/api/RestoreHistory?pgNum=1&pgSize=50")) as { restoreEvents: Record<string, unknown>[] };
+    const push = h.restoreEvents.find((e) => e.restoreType === "PUSH" && e.acceptingComputerGuid === dst.guid);
+    expect(push).toMatchObject({
+      status: "COMPLETED",
+      sourceComputerGuid: src.guid,
+      acceptingComputerOsName: "linux",
+      requestingUsername: c.authority.adminUsername,
+    });
+    expect(push?.numFiles).toBe(2);
+  });
+});

@@ -1,0 +1,157 @@
+/**
+ * Zip (web) restores end to end (API.md §8, §9) with all three daemons on 127.0.0.1: an agent
+ * backs up a tree to a storage node enrolled into the authority; py42's sequence (session, tree
+ * walk, size polling, job, result) downloads a zip from the authority acting as storage server,
+ * which passes `unzip -t` and whose files match the originals byte for byte when read by an
+ * independent parser. Also: the exact announced length (T11), case-insensitive matching, bare
+ * `[]` for an empty folder, full paths, only the requesting user's credentials fetch the result
+ * (T28), cancellation, an empty selection, and the history rows with their CSV.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { operationsOf } from "@cairn/authority";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Cluster, startCluster } from "./helpers/cluster.js";
+import { Py42Restore, type RestoreStepError, unzipTest, zipEntries } from "./helpers/restore-client.js";
+
+let c: Cluster;
+let admin: Py42Restore;
+let owner: Py42Restore;
+let home: string;
+let deviceGuid: string;
+const files: Record<string, Buffer> = {
+  "a.txt": Buffer.from("hello cairn\n"),
+  "docs/report.bin": randomBytes(2_500_000),
+  "docs/deep/empty.txt": Buffer.alloc(0),
+  "docs/Notes.md": Buffer.from("# notes\n"),
+};
+
+beforeAll(async () => {
+  c = await startCluster({ agents: 1 });
+  const a = c.agents[0]!;
+  home = a.home;
+  deviceGuid = a.registration.guid;
+  mkdirSync(join(home, "docs", "deep"), { recursive: true });
+  mkdirSync(join(home, "emptydir"));
+  for (const [p, b] of Object.entries(files)) writeFileSync(join(home, p), b);
+  a.select();
+  const r = await a.backup();
+  expect(r.errors).toBe(0);
+  admin = new Py42Restore(c.authority, c.authority.py42());
+  owner = new Py42Restore(c.authority, c.authority.py42(a.username, a.password));
+}, 120_000);
+afterAll(async () => {
+  admin?.close();
+  owner?.close();
+  await c?.dispose();
+});
+
+describe("zip restore (API.md §8)", () => {
+  it("restores a folder as a zip that passes unzip -t and matches the originals byte for byte", async () => {
+    const { job, zip } = await admin.zip(deviceGuid, [home]);
+    expect(job).toMatchObject({ done: true, status: "done", zipResult: true, numFiles: 4 });
+    expect(zip.status).toBe(200);
+    expect(zip.headers["content-type"]).toBe("application/zip");
+    expect(zip.headers["content-disposition"]).toMatch(/^attachment; filename="restore-[A-Za-z0-9_-]+\.zip"$/);
+    expect(Number(zip.headers["content-length"])).toBe(zip.body.length);
+    expect(job.expectedBytes).toBe(zip.body.length);
+    expect(zip.truncated).toBe(false);
+    expect(unzipTest(zip.body, join(c.dir, "home.zip")).ok).toBe(true);
+    const entries = await zipEntries(zip.body);
+    for (const [p, b] of Object.entries(files)) expect(entries.get(`home1/${p}`)?.equals(b), p).toBe(true);
+    expect(entries.has("home1/emptydir/")).toBe(true);
+    expect(entries.has("RESTORE-WARNINGS.txt")).toBe(false);
+  });
+
+  it("walks the tree like py42: one root, children by path case-insensitively, bare [] for an empty folder", async () => {
+    const s = await owner.openSession(deviceGuid);
+    const set = await owner.backupSetId(deviceGuid, s.destinationGuid);
+    const roots = await owner.nodes(s.sessionId, deviceGuid, set);
+    expect(roots.map((r) => r.path)).toEqual(["/"]);
+    const shouting = await owner.find(s.sessionId, deviceGuid, set, `${home}/DOCS/notes.MD`);
+    expect(shouting).toMatchObject({ path: `${home}/docs/Notes.md`, type: "file", deleted: false });
+    expect(shouting.id).toMatch(/^[0-9a-f]{32}$/);
+    const empty = await owner.find(s.sessionId, deviceGuid, set, `${home}/emptydir`);
+    const r = await c.authority.client.request(
+      "GET",
+      `/api/WebRestoreTreeNode?webRestoreSessionId=${s.sessionId}&guid=${deviceGuid}&backupSetId=${set}&showDeleted=True&fileId=${empty.id}`,
+      { headers: { authorization: owner.token } },
+    );
+    expect(r.status).toBe(200);
+    expect(r.text).toBe("[]");
+    const docs = await owner.find(s.sessionId, deviceGuid, set, `${home}/docs`);
+    expect(await owner.size(deviceGuid, docs.id)).toEqual({ status: "DONE", numFiles: 3, numDirs: 2, size: 2_500_000 + 8 });
+    expect(serverUrlIsOrigin(s.serverUrl)).toBe(true);
+  });
+
+  it("restores a single file under its base name, and full paths with restoreFullPath", async () => {
+    const one = await owner.zip(deviceGuid, [`${home}/docs/report.bin`]);
+    const e1 = await zipEntries(one.zip.body);
+    expect([...e1.keys()]).toEqual(["report.bin"]);
+    expect(e1.get("report.bin")?.equals(files["docs/report.bin"] as Buffer)).toBe(true);
+    const full = await owner.zip(deviceGuid, [`${home}/a.txt`], { restoreFullPath: true });
+    expect([...(await zipEntries(full.zip.body)).keys()]).toEqual([`${home.slice(1)}/a.txt`]);
+  });
+
+  it("lets only the requesting user fetch the result, with the storage token or their JWT", async () => {
+    const jobId = await admin.startWeb(deviceGuid, [`${home}/a.txt`]);
+    await admin.waitJob(jobId);
+    expect((await owner.result(jobId)).status).toBe(404);
+    expect((await admin.result(jobId, "Bearer not-a-token")).status).toBe(401);
+    expect((await admin.result(jobId, "")).status).toBe(401);
+    const viaJwt = await admin.result(jobId, `Bearer ${admin.py.token}`);
+    expect(viaJwt.status).toBe(200);
+    expect((await zipEntries(viaJwt.body)).get("a.txt")?.toString()).toBe("hello cairn\n");
+  });
+
+  it("cancels a job: it ends done:true, status canceled, and its result is gone", async () => {
+    const jobId = await admin.startWeb(deviceGuid, [`${home}/a.txt`]);
+    const del = await c.authority.client.request("DELETE", "/api/WebRestoreJob", { headers: { authorization: admin.token }, body: { jobId } });
+    expect(del.status).toBe(204);
+    expect(await admin.waitJob(jobId)).toMatchObject({ done: true, status: "canceled", canceled: true });
+    expect((await admin.result(jobId)).status).toBe(404);
+  });
+
+  it("answers 400 for an empty selection and 404 for an unknown job", async () => {
+    const s = await admin.openSession(deviceGuid);
+    const err = await admin
+      .call("10 restore", "POST", "/api/v9/restore/web", {
+        sourceComputerGuid: deviceGuid,
+        webRestoreSessionId: s.sessionId,
+        restoreGroups: [{ backupSetId: "1", files: [] }],
+      })
+      .catch((e: RestoreStepError) => e);
+    expect((err as RestoreStepError).answer.status).toBe(400);
+    const unknown = await c.authority.client.request("GET", "/api/WebRestoreJob/AAAAAAAAAAAAAAAAAAAAAA", { headers: { authorization: admin.token } });
+    expect(unknown.status).toBe(404);
+  });
+
+  it("records every restore at creation and at its end, and lists them in the history and its CSV", async () => {
+    const ctx = c.authority.ctx;
+    const list = (await c.authority.py42().data("GET", "/api/RestoreHistory?pgNum=1&pgSize=100&days=1")) as {
+      totalCount: number;
+      restoreEvents: Record<string, unknown>[];
+    };
+    const completed = list.restoreEvents.filter((e) => e.status === "COMPLETED" && e.restoreType === "WEB");
+    expect(completed.length).toBeGreaterThanOrEqual(4);
+    const first = completed.at(-1) as Record<string, unknown>;
+    expect(first).toMatchObject({ sourceComputerGuid: deviceGuid, requestingUsername: c.authority.adminUsername, restoredByAnotherUser: true, numFiles: 4 });
+    expect((await ctx.store.restoreEventsOfJob(first.jobId as string)).map((e) => e.status)).toEqual(["STARTED", "COMPLETED"]);
+    expect(list.restoreEvents.some((e) => e.status === "CANCELED")).toBe(true);
+    const own = list.restoreEvents.find((e) => e.requestingUsername === c.agents[0]?.username);
+    expect(own?.restoredByAnotherUser).toBe(false);
+    const csv = await c.authority.client.request("GET", "/api/v1/restore-history/export?days=1", { bearer: admin.py.token as string });
+    expect(csv.status).toBe(200);
+    expect(csv.text.split("\r\n")[0]).toBe(
+      "eventUid,operatingSystem,user,restoredByAnotherUser,requestingUser,restoreTo,numFiles,numBytes,transferRateBytesPerSec,restoreDate,durationMs,restoreType,status",
+    );
+    expect(csv.text).toContain(`,${c.agents[0]?.username},TRUE,${c.authority.adminUsername},Download (zip),4,`);
+    expect(operationsOf(ctx).restoreJobs).toBeDefined();
+  });
+});
+
+function serverUrlIsOrigin(u: string): boolean {
+  const x = new URL(u);
+  return x.origin === u && x.protocol === "https:";
+}
