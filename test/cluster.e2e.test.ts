@@ -4,8 +4,9 @@
  * tree and a restore byte for byte through the agent's library.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { startAgent } from "@cairn/agent";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, startCluster } from "./helpers/cluster.js";
 
@@ -35,5 +36,45 @@ describe("cluster: authority, storage node, agent", () => {
     const res = await a.restore({ target, paths: [`${a.home}/`] });
     expect(res.errors).toBe(0);
     for (const [p, b] of Object.entries(files)) expect(readFileSync(join(target, "home1", p)).equals(b), p).toBe(true);
+  });
+
+  it("shows the backup in the platform API with the node's figures", async () => {
+    const a = c.agents[0]!;
+    await c.nodes[0]!.handle.report();
+    const py = c.authority.py42();
+    const d = (await py.data("GET", `/api/Computer/${a.registration.guid}?idType=guid&incBackupUsage=True`)) as Record<string, any>;
+    expect(d).toMatchObject({ guid: a.registration.guid, status: "Active", alertState: 0, orgUid: c.authority.orgUid });
+    expect(d.backupUsage).toHaveLength(1);
+    expect(d.backupUsage[0]).toMatchObject({
+      targetComputerGuid: c.destination.destinationGuid,
+      targetComputerName: "Primary",
+      serverGuid: c.nodes[0]!.serverGuid,
+      isProvider: false,
+      todoFiles: 0,
+    });
+    expect(d.backupUsage[0].archiveBytes).toBeGreaterThan(300_000);
+    expect(d.backupUsage[0].selectedFiles).toBeGreaterThanOrEqual(3);
+    expect(Date.parse(d.backupUsage[0].lastCompletedBackup)).toBeGreaterThan(Date.now() - 120_000);
+    const org = (await py.data("GET", "/api/Org/my?incCounts=True")) as Record<string, number>;
+    expect(org).toMatchObject({ computerCount: 1, backupComputerCount: 1 });
+    expect(org.archiveBytes).toBe(d.backupUsage[0].archiveBytes);
+  });
+
+  it("pushes settings to a running agent, and wipes its credential when deauthorized (T27)", async () => {
+    const a = c.agents[0]!;
+    const h = await startAgent({ dataDir: a.dataDir, tickMs: 0, localApi: false, watch: false, logger: c.logger });
+    try {
+      await expect.poll(() => c.authority.ctx.agents.isConnectedGuid(a.registration.guid), { timeout: 10_000 }).toBe(true);
+      const py = c.authority.py42();
+      const top = (await py.data("GET", "/api/Org/my")) as { orgId: number };
+      await py.data("PUT", `/api/v1/orgs/${top.orgId}/settings`, { groups: { device: { values: { frequencyMs: 3_600_000 } } } });
+      await expect.poll(() => h.settings.frequencyMs, { timeout: 10_000 }).toBe(3_600_000);
+      const d = (await py.data("GET", `/api/Computer/${a.registration.guid}?idType=guid`)) as { computerId: number };
+      expect((await py.call("PUT", `/api/ComputerDeauthorization/${d.computerId}`)).status).toBe(204);
+      await expect.poll(() => existsSync(join(a.dataDir, "credentials.json")), { timeout: 10_000 }).toBe(false);
+      await expect.poll(() => c.authority.ctx.agents.isConnectedGuid(a.registration.guid)).toBe(false);
+    } finally {
+      await h.close();
+    }
   });
 });

@@ -73,6 +73,11 @@ export interface Cluster {
   clock: Clock;
   /** Enrolls one more node into a destination (default: the cluster's). */
   addNode(o?: { destinationName?: string }): Promise<ClusterNode>;
+  /**
+   * Adds a destination from a provider key (another operator's node: `createProviderKey` of
+   * `@cairn/storenode`) through the API, and waits until this authority's link to it is up.
+   */
+  addProviderDestination(destinationName: string, providerKey: string): Promise<{ destinationId: number; destinationGuid: string; serverId: number }>;
   /** Registers one more agent (its user is created at registration unless it exists). */
   addAgent(o?: { username?: string; password?: string; registrationKey?: string; deviceName?: string }): Promise<ClusterAgent>;
   dispose(): Promise<void>;
@@ -104,8 +109,8 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
     });
     const server = await authority.ctx.store.getServerByGuid(init.serverGuid);
     if (server === undefined) throw new Error("the enrolled server is not in the authority");
-    const start = () =>
-      startStorenode({ dataDir, host: "127.0.0.1", port: 0, clock, logger, maintenanceSchedule: null, verifySchedule: null, reserveBytes: 0 });
+    const start = (port = 0) =>
+      startStorenode({ dataDir, host: "127.0.0.1", port, clock, logger, maintenanceSchedule: null, verifySchedule: null, reserveBytes: 0 });
     let handle = await start();
     await authority.ctx.nodes.waitFor(server.serverId);
     const node: ClusterNode = {
@@ -117,8 +122,10 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
         return handle;
       },
       async restart() {
+        const port = handle.port;
         await handle.close();
-        handle = await start();
+        // the same port: tenant authorities dial the URL they were given
+        handle = await start(port);
         await authority.ctx.nodes.waitFor(server.serverId);
       },
       async stop() {
@@ -163,6 +170,16 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
     return agent;
   };
 
+  const addProviderDestination = async (destinationName: string, providerKey: string) => {
+    const py = authority.py42();
+    const d = (await py.data("POST", "/api/v1/destinations", { destinationName, providerKey })) as { destinationId: number; guid: string };
+    const server = (await authority.ctx.store.listServers({ destinationId: d.destinationId }, { offset: 0, limit: 10 })).items[0];
+    if (server === undefined) throw new Error("the provider destination has no server");
+    await authority.ctx.nodes.waitFor(server.serverId);
+    if (destination.destinationGuid === "") destination = { destinationGuid: d.guid, destinationName };
+    return { destinationId: d.destinationId, destinationGuid: d.guid, serverId: server.serverId };
+  };
+
   try {
     for (let i = 0; i < (o.nodes ?? 1); i++) await addNode();
     for (let i = 0; i < (o.agents ?? 1); i++) await addAgent();
@@ -183,6 +200,7 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
     logger,
     clock,
     addNode,
+    addProviderDestination,
     addAgent,
     async dispose() {
       await Promise.allSettled(nodes.map((n) => n.stop()));

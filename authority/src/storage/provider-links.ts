@@ -44,17 +44,18 @@ class Dialler {
     let backoff = MIN_BACKOFF_MS;
     const log = this.d.log.child({ serverId: this.server.serverId, link: "provider" });
     while (!this.stopped) {
-      const urls = this.server.urls.length > 0 ? this.server.urls : [];
-      for (const url of urls) {
+      // the node announces its addresses on every link: dial the latest ones
+      const server = (await this.d.store.getServer(this.server.serverId).catch(() => undefined)) ?? this.server;
+      for (const url of server.urls) {
         if (this.stopped) break;
         try {
-          const ws = await connectPinned(`${wsBase(url)}/v1/tenant`, { fingerprint: this.server.fingerprint ?? "", bearer: this.secret });
+          const ws = await connectPinned(`${wsBase(url)}/v1/tenant`, { fingerprint: server.fingerprint ?? "", bearer: this.secret });
           if (this.stopped) {
             ws.close(1001, "authority shutting down");
             break;
           }
           backoff = MIN_BACKOFF_MS;
-          const link = serveNodeLink({ ws, server: this.server, kind: "provider", service: this.service, log: this.d.log, now: this.d.clock.now() });
+          const link = serveNodeLink({ ws, server, kind: "provider", service: this.service, log: this.d.log, now: this.d.clock.now() });
           this.current = link;
           await new Promise<void>((resolve) => ws.once("close", () => resolve()));
           this.current = null;
