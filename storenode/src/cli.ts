@@ -16,6 +16,7 @@ import { parse as parseToml } from "smol-toml";
 import { checkCron } from "./maintenance/schedule.js";
 import { SERVE_CONFIG } from "./serve-config.js";
 import pino, { type Logger } from "pino";
+import { maintainNode } from "./admin-client.js";
 import { createProviderKey, initStorenode, startStorenode } from "./index.js";
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -208,6 +209,34 @@ export function createCommand(ctx: CommandContext): Command {
       }
       await serve(ctx, c);
     });
+
+  const maintainAction = (verify: boolean) => async (o: { data: string; archive?: string; verify?: boolean }) => {
+    const r = await maintainNode({
+      dataDir: o.data,
+      archiveGuid: o.archive ?? null,
+      verify: verify || o.verify === true,
+      verifyOnly: verify,
+      logger: pino({ level: ctx.logLevel }),
+    });
+    ctx.print(
+      r,
+      `${r.archives} archives (${r.via}): ${r.prunedVersions} versions pruned, ${r.removedBlocks} blocks removed, ${r.compactBytesRemoved} bytes compacted${verify || o.verify ? `, ${r.damagedBlocks} damaged blocks` : ""}`,
+    );
+    if (r.damagedBlocks > 0) throw new CairnError("INTEGRITY", `${r.damagedBlocks} stored blocks failed verification`);
+  };
+  cmd
+    .command("maintain")
+    .description("run maintenance now: prune by retention, collect garbage, compact (and verify with --verify)")
+    .requiredOption("--data <dir>", "data directory")
+    .option("--archive <guid>", "only this archive")
+    .option("--verify", "also verify every stored block against its SHA-256")
+    .action(maintainAction(false));
+  cmd
+    .command("verify")
+    .description("verify every stored block against its SHA-256 (exits 1 when any is damaged)")
+    .requiredOption("--data <dir>", "data directory")
+    .option("--archive <guid>", "only this archive")
+    .action(maintainAction(true));
 
   cmd
     .command("provider-key")

@@ -37,6 +37,7 @@ import { scheduleMaintenance } from "./maintenance/schedule.js";
 import { NodeMetrics } from "./metrics.js";
 import { NodeDb, OWN_NS } from "./node-db.js";
 import { resolveOptions, type StartStorenodeOptions } from "./options.js";
+import { listenAdminSocket } from "./server/admin-socket.js";
 import { NodeServer } from "./server/http-server.js";
 import { SpaceMonitor } from "./space.js";
 import { loadTls } from "./tls.js";
@@ -65,6 +66,8 @@ export interface StorenodeHandle {
   metricsUrl: string | null;
   /** Runs maintenance now on one namespace (default: the own) and archive (default: all). */
   maintain(opts?: { ns?: string; archiveGuid?: string | null } & Partial<MaintainOptions>): Promise<MaintainResult>;
+  /** Runs maintenance on every namespace (the operator's `maintain` / `verify`). */
+  maintainAll(o: { archiveGuid: string | null; verify: boolean; verifyOnly?: boolean }): Promise<MaintainResult>;
   /** Sends `report-archives` on every control link now. */
   report(): Promise<void>;
   /** Graceful shutdown: no new connections, in-flight writes finished, sockets closed with 1001. */
@@ -147,6 +150,17 @@ export async function startStorenode(options: StartStorenodeOptions): Promise<St
   db.setSetting("servedUrls", urls);
   const metricsServer = opts.metrics ? await listenMetrics(ctx, opts.metrics.host, opts.metrics.port) : null;
   const stopSchedule = scheduleMaintenance(ctx);
+  // Every namespace (own and tenants), for the operator's `maintain` / `verify`.
+  const maintainAll = async (o: { archiveGuid: string | null; verify: boolean; verifyOnly?: boolean }): Promise<MaintainResult> => {
+    const total: MaintainResult = { archives: 0, prunedVersions: 0, removedBlocks: 0, compactBytesRemoved: 0, damagedBlocks: 0 };
+    for (const ns of [OWN_NS, ...db.tenants().map((t) => t.id)]) {
+      if (o.archiveGuid !== null && !db.archive(ns, o.archiveGuid)) continue;
+      const r = await runMaintenance(ctx, ns, o.archiveGuid, { verify: o.verify || o.verifyOnly === true, verifyOnly: o.verifyOnly === true });
+      for (const k of Object.keys(total) as (keyof MaintainResult)[]) total[k] += r[k];
+    }
+    return total;
+  };
+  const adminServer = opts.adminSocket ? await listenAdminSocket(opts.dataDir, { maintainAll }) : null;
   const own = db.getSetting<OwnAuthority | null>("authority") ?? null;
   let dialler: AuthorityDialler | null = null;
   if (own && opts.connectAuthority) {
@@ -167,6 +181,7 @@ export async function startStorenode(options: StartStorenodeOptions): Promise<St
     await Promise.race([accepting, new Promise((r) => setTimeout(r, 2000).unref())]);
     server.terminateAll();
     await new Promise<void>((r) => (metricsServer ? metricsServer.close(() => r()) : r()));
+    await new Promise<void>((r) => (adminServer ? adminServer.close(() => r()) : r()));
     await registry.closeAll();
     db.close();
     opts.logger.info("stopped");
@@ -181,6 +196,7 @@ export async function startStorenode(options: StartStorenodeOptions): Promise<St
     metricsUrl: metricsAddr && typeof metricsAddr === "object" ? `http://${opts.metrics?.host}:${metricsAddr.port}/metrics` : null,
     maintain: (o = {}) =>
       runMaintenance(ctx, o.ns ?? OWN_NS, o.archiveGuid ?? null, { verify: o.verify ?? false, ...(o.afterMark ? { afterMark: o.afterMark } : {}) }),
+    maintainAll,
     async report() {
       for (const l of [...ctx.hub.control]) await l.peer.call("report-archives", { archives: await reportsFor(ctx, l.ns) });
     },

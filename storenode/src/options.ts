@@ -48,6 +48,8 @@ export interface StartStorenodeOptions {
   /** Dial the own authority when enrolled (default true). */
   connectAuthority?: boolean;
   maxOpenArchives?: number;
+  /** Serve the operator's admin API on `<data>/admin.sock` (default true). */
+  adminSocket?: boolean;
 }
 
 /** Options with every default applied. */
@@ -91,5 +93,7 @@ export function resolveOptions(o: StartStorenodeOptions): ResolvedOptions {
     reportIntervalMs: o.reportIntervalMs ?? 60_000,
     connectAuthority: o.connectAuthority ?? true,
     maxOpenArchives: o.maxOpenArchives ?? 256,
+    // `cairn storenode maintain|verify` reach a running node through it; mode 0600.
+    adminSocket: o.adminSocket ?? true,
   };
 }
