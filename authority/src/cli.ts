@@ -3,7 +3,8 @@
  * package that reads flags and the environment (FAULT_CRASH_AT for crash tests).
  *
  *   init   --data DIR [--admin-username U] [--admin-password P] [--org-name N] [--hostname H…]
- *   serve  --data DIR [--host H] [--port P]
+ *   serve  --data DIR [--host H] [--port P] [--public-url U] [--restore-dir D] [--purge-schedule C]
+ *          [--report-schedule C] [--alert-schedule C] [--smtp-url U] [--mail-from A] [--templates D]
  *   enroll-key --data DIR [--destination NAME]   (a one-time key for `cairn storenode init`)
  */
 import { CairnError, type CommandContext } from "@cairn/protocol";
@@ -11,6 +12,7 @@ import { Command, Option } from "commander";
 import { type Logger, pino } from "pino";
 import { createEnrollKey, DEFAULT_PORT, initAuthority, startAuthority } from "./index.js";
 import { LOG_REDACT_PATHS } from "./log.js";
+import { type OperationsFlags, operationsOptionsOf } from "./operations-plugins.js";
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -79,13 +81,23 @@ export function createCommand(ctx: CommandContext): Command {
     .requiredOption("--data <dir>", "data directory")
     .option("--host <host>", "address to listen on", "0.0.0.0")
     .addOption(new Option("--port <port>", "port to listen on (0 picks a free one)").argParser(parsePort))
-    .action(async (o: { data: string; host: string; port?: number }) => {
+    .option("--public-url <url>", "the origin clients reach this authority at (the restore storage URL; default: the request's Host)")
+    .option("--restore-dir <dir>", "folder for server file-system restores (not offered when absent)")
+    .option("--purge-schedule <cron>", "cron expression of the cold-storage purge (default 0 3 * * *)")
+    .option("--report-schedule <cron>", "cron expression of the scheduled backup reports (default 0 7 * * *)")
+    .option("--alert-schedule <cron>", "cron expression of the alert-email check (default */30 * * * *)")
+    .option("--smtp-url <url>", "SMTP server of reports and alerts, smtp://host:port or smtps://… (or CAIRN_SMTP_URL)")
+    .option("--mail-from <address>", "From address of reports and alerts")
+    .option("--templates <dir>", "folder whose files replace the shipped email templates")
+    .action(async (o: { data: string; host: string; port?: number } & OperationsFlags) => {
       const logger = makeLogger(ctx);
+      const smtpUrl = o.smtpUrl ?? ctx.env.CAIRN_SMTP_URL;
       const authority = await startAuthority({
         dataDir: o.data,
         host: o.host,
         port: o.port ?? DEFAULT_PORT,
         logger,
+        operations: operationsOptionsOf({ ...o, ...(smtpUrl ? { smtpUrl } : {}) }),
         ...(ctx.env.FAULT_CRASH_AT ? { faults: { crashAt: ctx.env.FAULT_CRASH_AT } } : {}),
       });
       if (!ctx.json && !ctx.quiet) ctx.stderr.write(`authority serving ${authority.url} (fingerprint ${authority.fingerprint})\n`);

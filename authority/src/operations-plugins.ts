@@ -45,6 +45,39 @@ export interface OperationsOptions {
   noSchedules?: boolean;
 }
 
+/** The command line's flags of the operations plugin (`cairn authority serve`). */
+export interface OperationsFlags {
+  publicUrl?: string;
+  restoreDir?: string;
+  purgeSchedule?: string;
+  reportSchedule?: string;
+  alertSchedule?: string;
+  smtpUrl?: string;
+  mailFrom?: string;
+  templates?: string;
+}
+
+/** Options from the command line's flags (absent flags keep the defaults). */
+export function operationsOptionsOf(f: OperationsFlags): OperationsOptions {
+  const restores: RestoreOptions = {
+    ...(f.publicUrl !== undefined ? { publicUrl: f.publicUrl } : {}),
+    ...(f.restoreDir !== undefined ? { serverRestoreDir: f.restoreDir } : {}),
+  };
+  const mail: MailOptions = {
+    ...(f.smtpUrl !== undefined ? { smtp: f.smtpUrl } : {}),
+    ...(f.mailFrom !== undefined ? { from: f.mailFrom } : {}),
+    ...(f.templates !== undefined ? { templatesDir: f.templates } : {}),
+    ...(f.publicUrl !== undefined ? { authorityUrl: f.publicUrl } : {}),
+  };
+  return {
+    restores,
+    mail,
+    ...(f.purgeSchedule !== undefined ? { purgeSchedule: f.purgeSchedule } : {}),
+    ...(f.reportSchedule !== undefined ? { reportSchedule: f.reportSchedule } : {}),
+    ...(f.alertSchedule !== undefined ? { alertSchedule: f.alertSchedule } : {}),
+  };
+}
+
 /** Every day at 07:00. */
 export const DEFAULT_REPORT_SCHEDULE = "0 7 * * *";
 /** Every 30 minutes. */

@@ -81,7 +81,7 @@ function idleText(ms: number): string {
 
 /** Backup reports and alerts. */
 export class ReportService {
-  private readonly templates: Templates;
+  private templates: Templates;
   private transport: Transporter | null = null;
 
   constructor(
@@ -95,6 +95,13 @@ export class ReportService {
     if (this.o.smtp === undefined) throw new CairnError("UNAVAILABLE", "No SMTP server is configured for this authority");
     this.transport ??= nodemailer.createTransport(this.o.smtp as SMTPTransport.Options);
     return this.transport;
+  }
+
+  /** Changes the mail options after start (the command line's late values, tests). */
+  configure(o: Partial<MailOptions>): void {
+    Object.assign(this.o, o);
+    if (o.templatesDir !== undefined) this.templates = new Templates(o.templatesDir);
+    this.close();
   }
 
   /** Closes the SMTP connection pool. */

@@ -40,19 +40,15 @@ function batches(e: CatalogEntry): Buffer[] {
 }
 
 async function fetchBatch(src: ArchiveSource, archiveGuid: string, ids: Buffer, signal?: AbortSignal): Promise<Map<string, Buffer>> {
+  signal?.throwIfAborted();
   const unique = new Map<string, Buffer>();
   for (let o = 0; o < ids.length; o += 32) unique.set(ids.toString("hex", o, o + 32), ids.subarray(o, o + 32));
   const got = new Map<string, Buffer>();
   let failure: string | null = null;
-  await src.getBlocks(
-    archiveGuid,
-    Buffer.concat([...unique.values()]),
-    (id, data, error) => {
-      if (data === null) failure ??= error ?? "missing";
-      else got.set(id.toString("hex"), data);
-    },
-    signal,
-  );
+  await src.getBlocks(archiveGuid, Buffer.concat([...unique.values()]), (id, data, error) => {
+    if (data === null) failure ??= error ?? "missing";
+    else got.set(id.toString("hex"), data);
+  });
   if (failure !== null) throw new CairnError("INTEGRITY", `a block of the file could not be read from the storage node: ${failure}`);
   return got;
 }

@@ -70,7 +70,17 @@ export function writeZip(out: Writable, items: readonly ZipItem[], signal?: Abor
       if (!failed) resolve(zip.pointer());
     });
     zip.pipe(out);
-    for (const i of items) {
+    // One entry at a time: archiver pipes every appended stream at once (into a PassThrough),
+    // which would start reading every file's blocks together; the next entry is appended only
+    // when the previous one is written, so at most one file's blocks are in memory.
+    let at = 0;
+    const next = () => {
+      if (failed) return;
+      const i = items[at++];
+      if (i === undefined) {
+        zip.finalize().catch(fail);
+        return;
+      }
       const date = zipDate(i.mtimeMs);
       if (i.kind === "dir") zip.append(Buffer.alloc(0), { name: i.name, type: "directory", date, mode: i.mode & 0o7777, store: true });
       else if (i.kind === "text") zip.append(i.data, { name: i.name, date, mode: 0o644, store: true });
@@ -79,7 +89,8 @@ export function writeZip(out: Writable, items: readonly ZipItem[], signal?: Abor
         s.once("error", fail);
         zip.append(s, { name: i.name, date, mode: i.mode & 0o7777, store: true });
       }
-    }
-    zip.finalize().catch(fail);
+    };
+    zip.on("entry", next);
+    next();
   });
 }
