@@ -4,8 +4,9 @@
  * through the node's tenant control link (`/v1/tenant`, provider key → `tenant-register` →
  * `place-archive`), and storage tokens are signed with the test's Ed25519 key.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { get as httpsGet } from "node:https";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -34,7 +35,7 @@ export interface TestNode {
   node: StorenodeHandle;
   signing: SigningKey;
   /** Places a new archive and returns what the agent needs to back up to it. */
-  newArchive(o?: { quotaBytes?: number; deviceGuid?: string; userUid?: string }): Promise<TestArchive>;
+  newArchive(o?: { quotaBytes?: number; deviceGuid?: string; userUid?: string; orgUid?: string }): Promise<TestArchive>;
   /** Signs another storage token for an archive. */
   token(a: TestArchive, clock?: Clock): string;
   restart(): Promise<void>;
@@ -139,7 +140,7 @@ export async function startTestNode(opts: { clock?: Clock } = {}): Promise<TestN
         archiveGuid: newGuid(),
         deviceGuid: o.deviceGuid ?? newGuid(),
         userUid: o.userUid ?? newGuid(),
-        orgUid: newGuid(),
+        orgUid: o.orgUid ?? newGuid(),
         destinationGuid: newGuid(),
       };
       await tenantCall(`${node.url.replace(/\/+$/, "")}/v1/tenant`, node.fingerprint, reg.tenantSecret, "place-archive", {
@@ -190,4 +191,81 @@ export async function startTestNode(opts: { clock?: Clock } = {}): Promise<TestN
     },
   };
   return t;
+}
+
+/** The directory where the node keeps one archive (packs/ and index.db), found on the store point. */
+export function archiveDir(tn: TestNode, archiveGuid: string): string {
+  const root = join(tn.dir, "sp1", "archives");
+  for (const ns of readdirSync(root)) {
+    if (readdirSync(join(root, ns)).includes(archiveGuid)) return join(root, ns, archiveGuid);
+  }
+  throw new Error(`archive ${archiveGuid} not found on the store point`);
+}
+
+/** A loopback proxy (RELIABILITY.md H4). */
+export interface CuttingProxy {
+  port: number;
+  /** Bytes client → node. */
+  upstream(): number;
+  /** Bytes node → client. */
+  downstream(): number;
+  cuts(): number;
+  /** Rewrites an endpoint to go through the proxy. */
+  via<T extends { endpoint: { url: string } }>(a: T): T;
+  close(): Promise<void>;
+}
+
+/**
+ * H4: a loopback TCP proxy that cuts its first connection once `cutAfter` bytes went in the given
+ * direction (`up`: client → node, `down`: node → client), and calls `onCut`. Later connections pass.
+ */
+export async function cuttingProxy(target: number, cutAfter: number, direction: "up" | "down" = "up", onCut?: () => void): Promise<CuttingProxy> {
+  let up = 0;
+  let down = 0;
+  let cuts = 0;
+  let cutDone = false;
+  const socks = new Set<Socket>();
+  const server: Server = createServer((c) => {
+    const s = connect(target, "127.0.0.1");
+    socks.add(c);
+    socks.add(s);
+    let seenUp = 0;
+    let seenDown = 0;
+    const cut = () => {
+      cutDone = true;
+      cuts++;
+      c.destroy();
+      s.destroy();
+      onCut?.();
+    };
+    c.on("data", (d) => {
+      up += d.length;
+      seenUp += d.length;
+      if (!cutDone && direction === "up" && seenUp > cutAfter) return cut();
+      s.write(d);
+    });
+    s.on("data", (d) => {
+      down += d.length;
+      seenDown += d.length;
+      if (!cutDone && direction === "down" && seenDown > cutAfter) return cut();
+      c.write(d);
+    });
+    c.on("close", () => s.destroy());
+    s.on("close", () => c.destroy());
+    c.on("error", () => s.destroy());
+    s.on("error", () => c.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    port,
+    upstream: () => up,
+    downstream: () => down,
+    cuts: () => cuts,
+    via: (a) => ({ ...a, endpoint: { ...a.endpoint, url: a.endpoint.url.replace(`:${target}/`, `:${port}/`) } }),
+    close: async () => {
+      for (const x of socks) x.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
 }

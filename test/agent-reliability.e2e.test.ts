@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { createServer, type Server, type Socket, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AGENT_VERSION, DataSession, runBackup, runRestore } from "@cairn/agent";
@@ -8,54 +7,9 @@ import { deriveArchiveKeys, encodeFrame, DATA_CHANNEL, chunkId, fileIdFor, sealB
 import Database from "better-sqlite3";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestNode, type TestNode } from "./agent-helpers.js";
+import { cuttingProxy, startTestNode, type TestNode } from "./agent-helpers.js";
 
 const logger = pino({ level: "silent" });
-
-/** H4: a loopback TCP proxy that can cut the first connection after N upstream bytes. */
-async function cuttingProxy(
-  target: number,
-  cutAfter: number,
-): Promise<{ port: number; upstream: () => number; cuts: () => number; close: () => Promise<void> }> {
-  let up = 0;
-  let cuts = 0;
-  let cutDone = false;
-  const socks = new Set<Socket>();
-  const server: Server = createServer((c) => {
-    const s = connect(target, "127.0.0.1");
-    socks.add(c);
-    socks.add(s);
-    let seen = 0;
-    c.on("data", (d) => {
-      up += d.length;
-      seen += d.length;
-      if (!cutDone && seen > cutAfter) {
-        cutDone = true;
-        cuts++;
-        c.destroy();
-        s.destroy();
-        return;
-      }
-      s.write(d);
-    });
-    s.on("data", (d) => c.write(d));
-    c.on("close", () => s.destroy());
-    s.on("close", () => c.destroy());
-    c.on("error", () => s.destroy());
-    s.on("error", () => c.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as { port: number }).port;
-  return {
-    port,
-    upstream: () => up,
-    cuts: () => cuts,
-    close: async () => {
-      for (const s of socks) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
 
 describe("agent reliability against the real storage node", () => {
   let tn: TestNode;

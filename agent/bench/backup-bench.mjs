@@ -6,7 +6,7 @@
 // `du -sb` of the node's data directory (store point, archive index, node database).
 //
 // Usage: npm run bench -w @cairn/agent -- DATASET_DIR [--trials N] [--restic] [--prof DIR]
-//        [--keep] [--only initial]
+//        [--keep] [--only initial|restore]
 //   --restic   also run `peers.sh restic` in each trial (same machine, same run: compare ratios)
 //   --prof DIR write --cpu-prof / --heap-prof profiles of every step (agent, workers, node) to DIR
 // Build first: npx tsc -b. Prints one JSON line per step and a summary of medians at the end.
@@ -19,7 +19,7 @@ import { createInterface } from "node:readline";
 const argv = process.argv.slice(2);
 const dataset = argv[0] && !argv[0].startsWith("--") ? resolve(argv[0]) : null;
 if (!dataset) {
-  console.error("usage: backup-bench.mjs DATASET_DIR [--trials N] [--restic] [--prof DIR] [--keep] [--only initial]");
+  console.error("usage: backup-bench.mjs DATASET_DIR [--trials N] [--restic] [--prof DIR] [--keep] [--only initial|restore]");
   process.exit(2);
 }
 const opt = (k, d) => {
@@ -144,10 +144,12 @@ async function cairnTrial(trial) {
     const datasetBytes = du(src);
     results.push(await step("backup-initial", backup));
     if (only !== "initial") {
-      results.push(await step("backup-nochange", backup));
-      execFileSync(process.execPath, [join(shared, "mutate-dataset.mjs"), src], { stdio: "ignore" });
-      execFileSync("sync");
-      results.push(await step("backup-1pct", backup));
+      if (only !== "restore") {
+        results.push(await step("backup-nochange", backup));
+        execFileSync(process.execPath, [join(shared, "mutate-dataset.mjs"), src], { stdio: "ignore" });
+        execFileSync("sync");
+        results.push(await step("backup-1pct", backup));
+      }
       const rst = join(work, "restore");
       results.push(await step("restore", `runRestore({ dataDir, archive, target: ${JSON.stringify(rst)} })`, datasetBytes));
       let ok = true;

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { entryOf, kindOf } from "../src/scan/scanner.js";
 import { lstatSync } from "node:fs";
 import { WorkerPool } from "../src/upload/worker-pool.js";
-import type { FileResult } from "../src/upload/worker-protocol.js";
+import { type FileResult, unpackFileResults } from "../src/upload/worker-protocol.js";
 import { tempDir } from "./helpers.js";
 
 // The pool loads the compiled worker (agent/dist/upload/chunk-worker.js): run `npx tsc -b` first.
@@ -52,6 +52,7 @@ describe("chunk workers", () => {
               pool.post(w, { t: "need", win: m.win, need });
             } else if (m.t === "sealed") {
               sealedWindows++;
+              if (!m.buf) return;
               const buf = Buffer.from(m.buf, 0, m.offsets[m.offsets.length - 1]);
               for (let i = 0; i + 1 < m.offsets.length; i++) {
                 const msg = decodeFrame(buf.subarray(m.offsets[i] as number, m.offsets[i + 1] as number), DATA_CHANNEL.id, MAX_DATA_FRAME_BYTES);
@@ -59,7 +60,7 @@ describe("chunk workers", () => {
                 blocks.set(msg.id.toString("hex"), openBlock(keys, msg.id, msg.data));
               }
             } else if (m.t === "files") {
-              for (const r of m.results) {
+              for (const r of unpackFileResults(m)) {
                 if (!r.ok) reject(new Error(r.message));
                 else results.set(r.idx, r);
               }

@@ -85,6 +85,7 @@ export class DataSession {
   /** Times the connection was re-established. */
   reconnects = 0;
   private nackError: CairnError | null = null;
+  private readPaused = false;
 
   constructor(private readonly opts: DataSessionOptions) {
     this.sessionId = opts.sessionId ?? null;
@@ -135,6 +136,7 @@ export class DataSession {
       throw err;
     }
     this.link = link;
+    if (this.readPaused) link.ws.pause();
     const resumedFrom = this.sessionId;
     this.sessionId = opened.sessionId;
     this.opened = opened;
@@ -400,6 +402,13 @@ export class DataSession {
     this.closedByUs = true;
     link?.close(1000, "done");
     this.link = null;
+  }
+
+  /** Stops (or resumes) reading from the socket: backpressure from a consumer of streamed blocks. */
+  pauseReading(paused: boolean): void {
+    this.readPaused = paused;
+    if (paused) this.link?.ws.pause();
+    else this.link?.ws.resume();
   }
 
   /** Drops the socket without ending the session (tests and shutdown). */

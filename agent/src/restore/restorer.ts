@@ -11,28 +11,19 @@
  * are not written, so sparse files stay sparse.
  *
  * Blocks are fetched with `get` in batches of consecutive files (≤ 4096 distinct ids, ≤ 64 MiB,
- * ≤ 128 open files), several batches in flight.
+ * ≤ 128 open files), two batches in flight per restore worker. This thread checks paths and
+ * makes directories; the workers (restore-worker.ts) create the temp files, open and verify every
+ * block, write, and rename, so decryption, decompression and file writes use every core. A block
+ * the socket delivered in a buffer of its own is moved to its worker, not copied.
  */
-import {
-  closeSync,
-  constants,
-  fchmodSync,
-  ftruncateSync,
-  futimesSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  renameSync,
-  rmSync,
-  symlinkSync,
-  unlinkSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, constants, fchmodSync, futimesSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { type ArchiveKeys, CairnError, type FileMeta, isCairnError, openBlock, openFileMeta } from "@cairn/protocol";
+import { type ArchiveKeys, type BlockFrame, CairnError, type FileMeta, isCairnError, isErrorCode, openFileMeta, type WireError } from "@cairn/protocol";
 import type { DataSession } from "../net/data-session.js";
 import { noProgress, type ProgressSink } from "../progress.js";
+import { RestorePool } from "./restore-pool.js";
+import type { RestoreFileJob } from "./restore-protocol.js";
 import { archivePathComponents, type RestoreMapper, restoredName } from "./safe-path.js";
 
 /** One restorable entry, decoded. */
@@ -54,13 +45,17 @@ export interface RestoreError {
 /** Options of {@link Restorer}. */
 export interface RestorerOptions {
   keys: ArchiveKeys;
+  /** The archive key (the workers derive their own subkeys from it). */
+  archiveKey: Buffer;
   session: DataSession;
   mapper: RestoreMapper;
   existing: "overwrite" | "rename";
   progress?: ProgressSink;
   signal?: AbortSignal;
-  /** Batches of `get` in flight (default 3). */
+  /** Batches of `get` in flight (default: two per worker). */
   concurrency?: number;
+  /** Restore workers (default: one per core, at most 4). */
+  workers?: number;
 }
 
 /** What a restore did. */
@@ -77,29 +72,11 @@ const BATCH_IDS = 4096;
 const BATCH_BYTES = 64 * 1024 * 1024;
 const BATCH_FILES = 128;
 
-interface OpenTarget {
-  entry: RestoreEntry;
-  dest: string;
-  temp: string;
-  fd: number;
-  failed: CairnError | null;
-  written: number;
-}
-
 function errOf(path: string, err: unknown): RestoreError {
   const ce = isCairnError(err) ? err : null;
   const code = ce ? ce.code : ((err as NodeJS.ErrnoException)?.code ?? "INTERNAL");
   return { path: path.slice(0, 4096), code, message: err instanceof Error ? err.message : String(err) };
 }
-
-function isZero(b: Buffer): boolean {
-  for (let i = 0; i < b.length; i += 8192) {
-    const n = Math.min(8192, b.length - i);
-    if (!b.subarray(i, i + n).equals(ZEROS.subarray(0, n))) return false;
-  }
-  return true;
-}
-const ZEROS = Buffer.alloc(8192);
 
 /** Decodes one listed file version into a restore entry (throws on bad metadata). */
 export function decodeEntry(keys: ArchiveKeys, fileId: Buffer, meta: Buffer, blocks: Buffer): RestoreEntry {
@@ -113,6 +90,9 @@ export class Restorer {
   private readonly progress: ProgressSink;
   private totalFiles = 0;
   private totalBytes = 0;
+  /** Temp names: `.<name>.cairn-<random per restore><counter>.tmp` (created O_EXCL). */
+  private readonly tempPrefix = randomBytes(6).toString("hex");
+  private tempSeq = 0;
 
   constructor(private readonly o: RestorerOptions) {
     this.progress = o.progress ?? noProgress;
@@ -199,7 +179,7 @@ export class Restorer {
     try {
       this.o.mapper.ensureParents(e.parts, e.meta.path, e.trust ?? 0);
       const dest = this.o.mapper.local(e.parts);
-      const temp = tempName(dest);
+      const temp = this.tempName(dest);
       symlinkSync(e.meta.target ?? "", temp);
       try {
         this.place(temp, dest);
@@ -243,142 +223,114 @@ export class Restorer {
       bytes += f.meta.size;
     }
     if (cur.length > 0) batches.push(cur);
-    const concurrency = this.o.concurrency ?? 3;
+    if (batches.length === 0) return;
+    const pool = new RestorePool(
+      { archiveKey: this.o.archiveKey, archiveGuid: this.o.keys.archiveGuid, existing: this.o.existing },
+      (paused) => this.o.session.pauseReading(paused),
+      this.o.workers,
+    );
+    const concurrency = this.o.concurrency ?? 2 * pool.size;
     let next = 0;
-    const worker = async () => {
-      while (next < batches.length) {
-        if (this.o.signal?.aborted) throw new CairnError("CANCELLED", "restore cancelled");
+    const onAbort = () => this.o.session.dropConnection();
+    this.o.signal?.addEventListener("abort", onAbort, { once: true });
+    // Each lane finishes the batch it is in (its worker removes the temp files of what did not
+    // complete) before the restore stops, so an interrupted restore leaves no partial file behind.
+    const lane = async (k: number) => {
+      while (next < batches.length && !this.o.signal?.aborted && !pool.error) {
         const b = batches[next++] as RestoreEntry[];
-        await this.restoreBatch(b);
+        await this.restoreBatch(pool, k % pool.size, next, b);
         this.report();
       }
     };
-    await Promise.all(Array.from({ length: Math.min(concurrency, batches.length) }, worker));
-  }
-
-  private open(e: RestoreEntry): OpenTarget | null {
     try {
-      this.o.mapper.ensureParents(e.parts, e.meta.path, e.trust ?? 0);
-      const dest = this.o.mapper.local(e.parts);
-      const temp = tempName(dest);
-      const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-      return { entry: e, dest, temp, fd, failed: null, written: 0 };
-    } catch (err) {
-      this.error(e.meta.path, err);
-      return null;
+      await Promise.all(Array.from({ length: Math.min(concurrency, batches.length) }, (_, k) => lane(k)));
+      if (pool.error) throw pool.error;
+      if (this.o.signal?.aborted) throw new CairnError("CANCELLED", "restore cancelled");
+    } finally {
+      this.o.signal?.removeEventListener("abort", onAbort);
+      this.o.session.pauseReading(false);
+      await pool.close();
     }
   }
 
-  private async restoreBatch(batch: RestoreEntry[]): Promise<void> {
-    const targets: OpenTarget[] = [];
-    const wants = new Map<string, Array<{ t: OpenTarget; offset: number; size: number }>>();
+  /** Prepares a batch on this thread (path checks), has a worker write it while its blocks stream in. */
+  private async restoreBatch(pool: RestorePool, worker: number, batch: number, entries: RestoreEntry[]): Promise<void> {
+    const jobs: RestoreFileJob[] = [];
     const order: Buffer[] = [];
-    for (const e of batch) {
+    const seen = new Set<string>();
+    for (const e of entries) {
       const n = e.blocks.length / 32;
       if (n !== e.meta.blockSizes.length || e.meta.blockSizes.reduce((a, b) => a + b, 0) !== e.meta.size) {
         this.error(e.meta.path, new CairnError("INTEGRITY", `metadata of ${e.meta.path} does not match its block list`));
         continue;
       }
-      const t = this.open(e);
-      if (!t) continue;
-      targets.push(t);
-      let off = 0;
+      let dest: string;
+      try {
+        this.o.mapper.ensureParents(e.parts, e.meta.path, e.trust ?? 0);
+        dest = this.o.mapper.local(e.parts);
+      } catch (err) {
+        this.error(e.meta.path, err);
+        continue;
+      }
+      jobs.push({
+        i: jobs.length,
+        path: e.meta.path,
+        dest,
+        temp: this.tempName(dest),
+        size: e.meta.size,
+        mode: e.meta.mode,
+        mtimeMs: e.meta.mtimeMs,
+        blocks: e.blocks,
+        blockSizes: e.meta.blockSizes,
+      });
       for (let i = 0; i < n; i++) {
         const id = e.blocks.subarray(i * 32, i * 32 + 32);
         const key = id.toString("latin1");
-        const size = e.meta.blockSizes[i] as number;
-        let w = wants.get(key);
-        if (!w) {
-          w = [];
-          wants.set(key, w);
-          order.push(id);
-        }
-        w.push({ t, offset: off, size });
-        off += size;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        order.push(id);
       }
     }
-    const seen = new Set<string>();
+    if (jobs.length === 0) return;
+    pool.post(worker, { t: "batch", batch, files: jobs });
+    let error: WireError | null = null;
     if (order.length > 0) {
       try {
-        await this.o.session.call(
-          "get",
-          { ids: Buffer.concat(order) },
-          {
-            onBlock: (b) => {
-              const key = Buffer.from(b.id).toString("latin1");
-              const w = wants.get(key);
-              if (!w || seen.has(key)) return;
-              seen.add(key);
-              let plain: Buffer;
-              try {
-                if (!b.data)
-                  throw new CairnError(b.error?.code === "NOT_FOUND" ? "BLOCKS_MISSING" : "INTEGRITY", `block unavailable: ${b.error?.message ?? "missing"}`);
-                plain = openBlock(this.o.keys, b.id, b.data);
-              } catch (err) {
-                const ce = isCairnError(err) ? err : new CairnError("INTEGRITY", "block failed to open", { cause: err });
-                for (const x of w) x.t.failed ??= ce;
-                return;
-              }
-              const zero = isZero(plain);
-              for (const x of w) {
-                if (x.t.failed) continue;
-                if (plain.length !== x.size) {
-                  x.t.failed = new CairnError("INTEGRITY", `a block of ${x.t.entry.meta.path} has the wrong size`);
-                  continue;
-                }
-                try {
-                  if (!zero) writeAll(x.t.fd, plain, x.offset);
-                  x.t.written += plain.length;
-                } catch (err) {
-                  x.t.failed = isCairnError(err) ? err : new CairnError("INTERNAL", `writing ${x.t.temp} failed: ${(err as Error).message}`, { cause: err });
-                }
-              }
-            },
-            timeoutMs: 120_000,
-          },
-        );
+        await this.o.session.call("get", { ids: Buffer.concat(order) }, { onBlock: (b) => this.forward(pool, worker, batch, b), timeoutMs: 120_000 });
       } catch (err) {
-        const ce = isCairnError(err) ? err : new CairnError("INTERNAL", "get failed", { cause: err });
-        for (const t of targets) t.failed ??= ce;
+        error = (isCairnError(err) ? err : new CairnError("INTERNAL", "get failed", { cause: err })).toWire();
       }
     }
-    for (const t of targets) {
-      if (!t.failed && t.written !== t.entry.meta.size) t.failed = new CairnError("INTEGRITY", `${t.entry.meta.path}: the node did not serve every block`);
-      this.finish(t);
+    const results = await pool.end(worker, batch, { t: "end", batch, error });
+    for (const r of results) {
+      const job = jobs[r.i] as RestoreFileJob;
+      if (r.ok) {
+        this.result.files++;
+        this.result.bytes += job.size;
+      } else this.error(job.path, new CairnError(isErrorCode(r.code) ? r.code : "INTERNAL", r.message));
     }
   }
 
-  private finish(t: OpenTarget): void {
-    const m = t.entry.meta;
-    try {
-      if (t.failed) throw t.failed;
-      ftruncateSync(t.fd, m.size);
-      fchmodSync(t.fd, m.mode);
-      futimesSync(t.fd, unixSeconds(m.mtimeMs), unixSeconds(m.mtimeMs));
-      closeSync(t.fd);
-      t.fd = -1;
-      this.place(t.temp, t.dest);
-      this.result.files++;
-      this.result.bytes += m.size;
-    } catch (err) {
-      if (t.fd >= 0) closeSync(t.fd);
-      try {
-        unlinkSync(t.temp);
-      } catch {
-        // already gone
-      }
-      this.error(m.path, err);
+  /** Hands one streamed block to the batch's worker, moving (not copying) a buffer the block owns. */
+  private forward(pool: RestorePool, worker: number, batch: number, b: BlockFrame): void {
+    const data = b.data;
+    const n = data?.length ?? 0;
+    const ab = data?.buffer;
+    if (data && ab instanceof ArrayBuffer && n >= 64 * 1024 && ab.byteLength - n < 1024 && b.id.buffer === ab) {
+      // the websocket message buffer holds just this frame: move it
+      pool.post(worker, { t: "block", batch, buf: ab, idAt: b.id.byteOffset, dataAt: data.byteOffset, len: n, error: null }, [ab], n);
+      return;
     }
+    const out = Buffer.allocUnsafeSlow(32 + n);
+    out.set(b.id, 0);
+    if (data) out.set(data, 32);
+    const buf = out.buffer as ArrayBuffer;
+    pool.post(worker, { t: "block", batch, buf, idAt: 0, dataAt: data ? 32 : -1, len: n, error: b.error }, [buf], n);
   }
-}
 
-function writeAll(fd: number, buf: Buffer, position: number): void {
-  let off = 0;
-  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off, position + off);
-}
-
-function tempName(dest: string): string {
-  return join(dirname(dest), `.${basename(dest).slice(0, 180)}.cairn-${randomBytes(6).toString("hex")}.tmp`);
+  private tempName(dest: string): string {
+    return join(dirname(dest), `.${basename(dest).slice(0, 180)}.cairn-${this.tempPrefix}${(this.tempSeq++).toString(36)}.tmp`);
+  }
 }
 
 /** Epoch ms → seconds for futimes, nudged by 500 ns (above the double precision of today's epoch seconds) so the kernel's truncation keeps the millisecond. */

@@ -60,6 +60,7 @@ export async function runArchiveRestore(o: ArchiveRestoreOptions): Promise<Archi
     clock: o.clock,
     logger: o.logger,
     proxy: o.proxy ?? null,
+    ...(o.signal ? { signal: o.signal } : {}),
   });
   try {
     await session.open();
@@ -107,6 +108,7 @@ export async function runArchiveRestore(o: ArchiveRestoreOptions): Promise<Archi
     if (!o.target) markTrust(entries);
     const restorer = new Restorer({
       keys,
+      archiveKey: o.archiveKey,
       session,
       mapper: new RestoreMapper(root, 0),
       existing: o.existing ?? "overwrite",

@@ -35,7 +35,7 @@ import { ArchiveStore } from "../state/archive-store.js";
 import { FileCache, KIND, type PendingEntry } from "../state/file-cache.js";
 import { checkHead, type Head } from "./rollback.js";
 import { putFrameId } from "./put-frame.js";
-import { type FileJob, type FileResult, type FromWorker, SEALED_BUFFER_BYTES } from "./worker-protocol.js";
+import { type FileJob, type FileResult, type FromWorker, SEALED_BUFFER_BYTES, unpackFileResults } from "./worker-protocol.js";
 import { TASK_BYTES, TASK_FILES, WorkerPool } from "./worker-pool.js";
 
 /** Most bytes queued or unacknowledged before the run stops sealing more. */
@@ -547,7 +547,7 @@ class Run {
         return;
       }
       case "files":
-        for (const r of m.results) this.onFile(r);
+        for (const r of unpackFileResults(m)) this.onFile(r);
         this.report("upload");
         this.wake?.();
         return;

@@ -24,6 +24,7 @@ import {
   type FromWorker,
   MAX_PENDING_WINDOWS,
   MAX_WINDOW_CHUNKS,
+  packFileResults,
   SEALED_BUFFER_BYTES,
   type ToWorker,
   WINDOW_BYTES,
@@ -71,7 +72,8 @@ function post(msg: FromWorker, transfer?: ArrayBuffer[]): void {
 
 function flushResults(): void {
   if (results.length === 0) return;
-  post({ t: "files", results });
+  const { msg, transfer } = packFileResults(results);
+  post(msg, transfer);
   results = [];
 }
 
@@ -218,7 +220,9 @@ function produceWindow(): boolean {
     pending.set(win, { buf, chunks, ids });
     const sizes = new Uint32Array(chunks.length);
     for (let i = 0; i < chunks.length; i++) sizes[i] = (chunks[i] as Buffer).length;
-    post({ t: "win", win, ids: ids.length === 1 ? (ids[0] as Buffer) : Buffer.concat(ids), sizes });
+    const all = Buffer.allocUnsafeSlow(ids.length * 32);
+    for (let i = 0; i < ids.length; i++) all.set(ids[i] as Buffer, i * 32);
+    post({ t: "win", win, ids: all, sizes }, [all.buffer as ArrayBuffer, sizes.buffer as ArrayBuffer]);
   } else freeWindows.push(buf);
   for (const f of finished) finishFile(f);
   flushResults();

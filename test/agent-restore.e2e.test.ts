@@ -1,0 +1,90 @@
+import { createHash, randomBytes } from "node:crypto";
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runBackup, runRestore } from "@cairn/agent";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cuttingProxy, startTestNode, type TestArchive, type TestNode } from "./agent-helpers.js";
+
+const logger = pino({ level: "silent" });
+const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+/** Every entry below `dir` (relative path → "dir" or the file's SHA-256). */
+function listing(dir: string, rel = ""): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const n of readdirSync(join(dir, rel)).sort()) {
+    const r = rel ? `${rel}/${n}` : n;
+    if (lstatSync(join(dir, r)).isDirectory()) {
+      out.set(r, "dir");
+      for (const [k, v] of listing(dir, r)) out.set(k, v);
+    } else out.set(r, sha(readFileSync(join(dir, r))));
+  }
+  return out;
+}
+
+describe("T11: restore to a device over a connection that drops", () => {
+  let tn: TestNode;
+  let archive: TestArchive;
+  const work = mkdtempSync(join(tmpdir(), "cairn-e2e-restore-"));
+  const src = join(work, "src");
+  const data = join(work, "agent");
+  let expected: Map<string, string>;
+  beforeAll(async () => {
+    tn = await startTestNode();
+    archive = await tn.newArchive();
+    mkdirSync(join(src, "big"), { recursive: true });
+    mkdirSync(join(src, "small/nested"), { recursive: true });
+    for (let i = 0; i < 8; i++) writeFileSync(join(src, "big", `b${i}.bin`), randomBytes(2 * 1024 * 1024 + i));
+    for (let i = 0; i < 40; i++) writeFileSync(join(src, i % 2 ? "small" : "small/nested", `s${i}.txt`), `small file ${i}\n`.repeat(100 + i));
+    const r = await runBackup({ dataDir: data, archives: [archive], selection: { include: [src], exclude: [], excludePatterns: [] }, logger });
+    expect(r.errors).toBe(0);
+    expected = listing(src);
+  }, 60_000);
+  afterAll(async () => {
+    await tn?.close();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("T11: a stream cut mid-restore reconnects, and every file arrives whole and verified", async () => {
+    const port = Number(new URL(archive.endpoint.url).port);
+    const proxy = await cuttingProxy(port, 5 * 1024 * 1024, "down");
+    try {
+      const out = join(work, "out-resumed");
+      const r = await runRestore({ dataDir: data, archive: proxy.via(archive), target: out, paths: [src], logger });
+      expect(proxy.cuts()).toBe(1);
+      expect(r.errorList).toEqual([]);
+      expect(r.files).toBe(48);
+      expect(listing(join(out, "src"))).toEqual(expected);
+    } finally {
+      await proxy.close();
+    }
+  }, 60_000);
+
+  it("T11: an interrupted restore leaves no partial file under a final name, and the next restore finishes", async () => {
+    const port = Number(new URL(archive.endpoint.url).port);
+    const stop = new AbortController();
+    const proxy = await cuttingProxy(port, 7 * 1024 * 1024, "down", () => stop.abort());
+    const out = join(work, "out-interrupted");
+    try {
+      await expect(runRestore({ dataDir: data, archive: proxy.via(archive), target: out, paths: [src], logger, signal: stop.signal })).rejects.toMatchObject({
+        code: "CANCELLED",
+      });
+    } finally {
+      await proxy.close();
+    }
+    expect(proxy.cuts()).toBe(1);
+    // whatever is under a final name is complete; nothing else (no temp file) is left
+    const partial = listing(join(out, "src"));
+    let files = 0;
+    for (const [rel, v] of partial) {
+      expect(rel).not.toMatch(/\.cairn-[0-9a-z]+\.tmp$/);
+      expect(expected.get(rel)).toBe(v);
+      if (v !== "dir") files++;
+    }
+    expect(files).toBeLessThan(48);
+    const r = await runRestore({ dataDir: data, archive, target: out, paths: [src], logger });
+    expect(r.errors).toBe(0);
+    expect(listing(join(out, "src"))).toEqual(expected);
+  }, 60_000);
+});
