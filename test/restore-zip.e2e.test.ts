@@ -8,7 +8,7 @@
  * (T28), cancellation, an empty selection, and the history rows with their CSV.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { operationsOf } from "@cairn/authority";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -148,6 +148,60 @@ describe("zip restore (API.md §8)", () => {
     );
     expect(csv.text).toContain(`,${c.agents[0]?.username},TRUE,${c.authority.adminUsername},Download (zip),4,`);
     expect(operationsOf(ctx).restoreJobs).toBeDefined();
+  });
+});
+
+describe("deleted files and expiry", () => {
+  it("shows a deleted file only with showDeleted, and restores its last content then", async () => {
+    const a = c.agents[0]!;
+    writeFileSync(join(home, "gone.txt"), "soon deleted\n");
+    expect((await a.backup()).errors).toBe(0);
+    rmSync(join(home, "gone.txt"));
+    expect((await a.backup()).errors).toBe(0);
+    const s = await owner.openSession(deviceGuid);
+    const set = await owner.backupSetId(deviceGuid, s.destinationGuid);
+    const folder = await owner.find(s.sessionId, deviceGuid, set, home);
+    const shown = await owner.nodes(s.sessionId, deviceGuid, set, folder.id, true);
+    expect(shown.find((n) => n.path === `${home}/gone.txt`)).toMatchObject({ deleted: true, type: "file" });
+    const hidden = await owner.nodes(s.sessionId, deviceGuid, set, folder.id, false);
+    expect(hidden.some((n) => n.path === `${home}/gone.txt`)).toBe(false);
+    const without = await owner.zip(deviceGuid, [home], { showDeleted: false });
+    expect((await zipEntries(without.zip.body)).has("home1/gone.txt")).toBe(false);
+    const withDeleted = await owner.zip(deviceGuid, [home], { showDeleted: true });
+    expect((await zipEntries(withDeleted.zip.body)).get("home1/gone.txt")?.toString()).toBe("soon deleted\n");
+  });
+
+  it("keeps a result only until it expires: then the job is done, canceled, and the zip is gone", async () => {
+    const restores = operationsOf(c.authority.ctx).restores;
+    restores.configure({ resultTtlMs: 200 });
+    try {
+      const jobId = await admin.startWeb(deviceGuid, [`${home}/a.txt`]);
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await admin.result(jobId)).status).toBe(404);
+      expect(await admin.waitJob(jobId)).toMatchObject({ done: true, status: "canceled" });
+      expect((await c.authority.ctx.store.restoreEventsOfJob(jobId)).map((e) => e.status)).toEqual(["STARTED", "CANCELED"]);
+    } finally {
+      restores.configure({ resultTtlMs: 24 * 60 * 60_000 });
+    }
+  });
+});
+
+describe("a failure while streaming", () => {
+  it("ends the job done:true, status failed, and the result answers 500 RESTORE_FAILED", async () => {
+    const jobId = await admin.startWeb(deviceGuid, [`${home}/docs/report.bin`]);
+    await c.nodes[0]?.stop();
+    const cut = await admin.result(jobId);
+    expect(cut.truncated).toBe(true);
+    let job = await admin.waitJob(jobId);
+    for (let i = 0; job.status === "done" && i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      job = await admin.waitJob(jobId);
+    }
+    expect(job).toMatchObject({ done: true, status: "failed" });
+    const again = await admin.result(jobId);
+    expect(again.status).toBe(500);
+    expect(again.body.toString()).toContain("RESTORE_FAILED");
+    expect((await c.authority.ctx.store.restoreEventsOfJob(jobId)).map((e) => e.status)).toEqual(["STARTED", "FAILED"]);
   });
 });
 

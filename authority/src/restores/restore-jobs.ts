@@ -28,7 +28,7 @@ import type { RestoreService } from "./restore-service.js";
 import type { RestoreArchive, RestoreSession } from "./restore-sessions.js";
 import { restoreToFolder } from "./server-restore.js";
 import { WARNINGS_FILE } from "./zip-names.js";
-import { type ZipItem, zipLength } from "./zip-writer.js";
+import { clientWentAway, type ZipItem, zipLength } from "./zip-writer.js";
 
 /** Open (created, not downloaded) zip jobs per user. */
 export const MAX_OPEN_ZIPS = 3;
@@ -324,8 +324,8 @@ export class RestoreJobs {
       await this.finish(j, "done", null);
       return;
     }
-    // the client going away leaves the zip downloadable; a fault on our side fails the job
-    if (isCairnError(err, "CONNECTION_LOST") || isCairnError(err, "CANCELLED")) return;
+    // the client going away (or a cancel) leaves the job as it is; a fault on our side fails it
+    if (clientWentAway(err) || j.abort.signal.aborted) return;
     this.svc.ctx.log.warn({ err, jobId: j.jobId }, "zip restore failed while streaming");
     await this.finish(j, "failed", isCairnError(err) ? err.message : "the zip could not be built");
   }

@@ -7,7 +7,7 @@
  * truncated zip fails `unzip -t` besides (RELIABILITY.md T11, DECISIONS.md).
  */
 import type { Readable, Writable } from "node:stream";
-import { CairnError } from "@cairn/protocol";
+import { CairnError, isCairnError } from "@cairn/protocol";
 import { ZipArchive } from "archiver";
 
 /** One entry of a zip. */
@@ -15,6 +15,14 @@ export type ZipItem =
   | { kind: "dir"; name: string; mtimeMs: number; mode: number }
   | { kind: "file"; name: string; size: number; mtimeMs: number; mode: number; open: () => Readable }
   | { kind: "text"; name: string; data: Buffer; mtimeMs: number };
+
+/** `details.side` of the error when the client went away (not our failure). */
+export const CLIENT_GONE = "client";
+
+/** Whether a zip failed because the client stopped reading (the download may be tried again). */
+export function clientWentAway(err: unknown): boolean {
+  return isCairnError(err, "CONNECTION_LOST") && err.details?.side === CLIENT_GONE;
+}
 
 const MAGIC = 0xffffffff;
 const LFH = 30;
@@ -63,11 +71,14 @@ export function writeZip(out: Writable, items: readonly ZipItem[], signal?: Abor
     zip.on("error", fail);
     zip.on("warning", fail);
     out.on("error", fail);
-    out.on("close", () => {
-      if (!failed && zip.pointer() < zipLength(items)) fail(new CairnError("CONNECTION_LOST", "the client closed the download"));
-    });
+    let finished = false;
     out.on("finish", () => {
+      finished = true;
       if (!failed) resolve(zip.pointer());
+    });
+    // closed before everything was flushed to the client (even when archiver had written it all)
+    out.on("close", () => {
+      if (!finished) fail(new CairnError("CONNECTION_LOST", "the client closed the download", { details: { side: CLIENT_GONE } }));
     });
     zip.pipe(out);
     // One entry at a time: archiver pipes every appended stream at once (into a PassThrough),
