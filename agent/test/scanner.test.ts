@@ -45,6 +45,30 @@ describe("scanner and file cache", () => {
   });
   afterEach(() => t.cleanup());
 
+  it("a large tree is handed over in bounded batches, the walk resuming where it stopped", () => {
+    for (let d = 0; d < 3; d++) {
+      mkdirSync(join(root, `many${d}`));
+      for (let i = 0; i < 400; i++) writeFileSync(join(root, `many${d}`, `f${i}`), "x");
+    }
+    const sel = new Selection({ include: [root], exclude: [], excludePatterns: [] });
+    const sc = new Scanner(cache, sel);
+    const gen = sc.fullBatches(100);
+    const sizes: number[] = [];
+    let stats = null;
+    for (let n = gen.next(); ; n = gen.next()) {
+      if (n.done) {
+        stats = n.value;
+        break;
+      }
+      sizes.push(n.value.changed.length + n.value.deleted.length);
+      // a paused walk holds one batch: nothing more was statted than what it handed over so far (plus a directory)
+      expect(sc.stats.statted).toBeLessThanOrEqual(sizes.reduce((a, b) => a + b, 0) + 2);
+    }
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(100);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(9 + 3 + 1200);
+    expect(stats.selectedFiles).toBe(4 + 1200);
+  });
+
   it("a first scan finds everything; an unchanged tree finds nothing and reads no content", () => {
     const sel = new Selection({ include: [root], exclude: [], excludePatterns: [] });
     const first = new Scanner(cache, sel).full();

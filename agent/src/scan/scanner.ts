@@ -64,6 +64,16 @@ export interface ScanResult {
   stats: ScanStats;
 }
 
+/** Part of what a scan found, handed over as the walk goes (so a huge tree is never one list). */
+export interface ScanBatch {
+  changed: ScanEntry[];
+  deleted: DeletedEntry[];
+  errors: ScanError[];
+}
+
+/** Entries (changed + deleted) per batch by default. */
+export const SCAN_BATCH_ENTRIES = 2000;
+
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
 const S_IFDIR = 0o040000;
@@ -106,51 +116,100 @@ function errorOf(path: string, err: unknown): ScanError {
   return { path, code, message };
 }
 
-/** Compares the selected tree (or some paths of it) with the cache. */
+/**
+ * Compares the selected tree (or some paths of it) with the cache. The walk is a generator that
+ * hands over a batch every {@link SCAN_BATCH_ENTRIES} entries and is resumed only when the caller
+ * wants more, so memory holds one batch and the directory stack, whatever the tree's size; the
+ * counters ({@link Scanner.stats}) are complete once the generator is done.
+ */
 export class Scanner {
-  private result: ScanResult = Scanner.emptyResult();
+  private cur: ScanBatch = { changed: [], deleted: [], errors: [] };
+  private batchSize = SCAN_BATCH_ENTRIES;
+  /** Counters of the running (or finished) scan. */
+  stats: ScanStats = Scanner.emptyStats();
 
   constructor(
     private readonly cache: FileCache,
     private readonly selection: Selection,
   ) {}
 
-  private static emptyResult(): ScanResult {
-    return { changed: [], deleted: [], errors: [], stats: { selectedFiles: 0, selectedBytes: 0, todoFiles: 0, todoBytes: 0, dirs: 0, statted: 0 } };
+  private static emptyStats(): ScanStats {
+    return { selectedFiles: 0, selectedBytes: 0, todoFiles: 0, todoBytes: 0, dirs: 0, statted: 0 };
   }
 
-  /** Walks every selected root. Also reports cached roots that are no longer selected as deleted. */
-  full(): ScanResult {
-    this.result = Scanner.emptyResult();
-    for (const root of this.selection.roots()) this.visitPath(root, true);
-    return this.result;
+  private reset(batchSize: number): void {
+    this.cur = { changed: [], deleted: [], errors: [] };
+    this.stats = Scanner.emptyStats();
+    this.batchSize = Math.max(1, batchSize);
   }
 
-  /** Looks only at `paths` (from the watcher): each compared, changed dirs one level, new dirs whole. */
-  paths(paths: Iterable<string>): ScanResult {
-    this.result = Scanner.emptyResult();
+  private get full_(): boolean {
+    return this.cur.changed.length + this.cur.deleted.length >= this.batchSize;
+  }
+
+  private take(): ScanBatch {
+    const b = this.cur;
+    this.cur = { changed: [], deleted: [], errors: [] };
+    return b;
+  }
+
+  /** Walks every selected root, in batches. */
+  *fullBatches(batchSize = SCAN_BATCH_ENTRIES): Generator<ScanBatch, ScanStats> {
+    this.reset(batchSize);
+    for (const root of this.selection.roots()) yield* this.visitPath(root, true);
+    yield this.take();
+    return this.stats;
+  }
+
+  /** Looks only at `paths` (from the watcher), in batches: each compared, changed dirs one level, new dirs whole. */
+  *pathBatches(paths: Iterable<string>, batchSize = SCAN_BATCH_ENTRIES): Generator<ScanBatch, ScanStats> {
+    this.reset(batchSize);
     const seen = new Set<string>();
     for (const p of paths) {
       if (seen.has(p) || !this.selection.covers(p)) continue;
       seen.add(p);
-      this.visitPath(p, false);
+      yield* this.visitPath(p, false);
     }
-    return this.result;
+    yield this.take();
+    return this.stats;
+  }
+
+  /** The whole scan as one result (small trees and tests). */
+  full(): ScanResult {
+    return Scanner.collect(this, this.fullBatches(Number.MAX_SAFE_INTEGER));
+  }
+
+  /** {@link Scanner.pathBatches} as one result. */
+  paths(paths: Iterable<string>): ScanResult {
+    return Scanner.collect(this, this.pathBatches(paths, Number.MAX_SAFE_INTEGER));
+  }
+
+  private static collect(sc: Scanner, g: Generator<ScanBatch, ScanStats>): ScanResult {
+    const r: ScanResult = { changed: [], deleted: [], errors: [], stats: sc.stats };
+    for (let n = g.next(); ; n = g.next()) {
+      if (n.done) {
+        r.stats = n.value;
+        return r;
+      }
+      r.changed.push(...n.value.changed);
+      r.deleted.push(...n.value.deleted);
+      r.errors.push(...n.value.errors);
+    }
   }
 
   private lstat(path: string): Stats | undefined | null {
-    this.result.stats.statted++;
+    this.stats.statted++;
     try {
       return lstatSync(path, { throwIfNoEntry: false });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "ENOTDIR") return undefined;
-      this.result.errors.push(errorOf(path, err));
+      this.cur.errors.push(errorOf(path, err));
       return null;
     }
   }
 
-  private visitPath(path: string, recursive: boolean): void {
+  private *visitPath(path: string, recursive: boolean): Generator<ScanBatch> {
     const st = this.lstat(path);
     if (st === null) return;
     const kind = st ? kindOf(st) : null;
@@ -161,17 +220,17 @@ export class Scanner {
     }
     const e = entryOf(path, kind, st);
     this.count(e, row);
-    if (kind === KIND.DIR) this.visitDir(path, recursive || !row);
+    if (kind === KIND.DIR) yield* this.visitDir(path, recursive || !row);
   }
 
   private count(e: ScanEntry, row: CacheRow | undefined): void {
-    const s = this.result.stats;
+    const s = this.stats;
     if (e.kind === KIND.FILE) {
       s.selectedFiles++;
       s.selectedBytes += e.size;
     }
     if (!unchanged(row, e)) {
-      this.result.changed.push(e);
+      this.cur.changed.push(e);
       if (e.kind === KIND.FILE) {
         s.todoFiles++;
         s.todoBytes += e.size;
@@ -180,21 +239,21 @@ export class Scanner {
   }
 
   private markDeleted(path: string, row: CacheRow): void {
-    this.result.deleted.push({ path, kind: row.kind });
-    if (row.kind === KIND.DIR) for (const d of this.cache.descendants(path)) this.result.deleted.push({ path: d.path, kind: d.row.kind });
+    this.cur.deleted.push({ path, kind: row.kind });
+    if (row.kind === KIND.DIR) for (const d of this.cache.descendants(path)) this.cur.deleted.push({ path: d.path, kind: d.row.kind });
   }
 
   /** Compares one directory's children with the cache; descends into child dirs when `recursive` (or new). */
-  private visitDir(dir: string, recursive: boolean): void {
+  private *visitDir(dir: string, recursive: boolean): Generator<ScanBatch> {
     const stack: Array<[string, boolean]> = [[dir, recursive]];
     while (stack.length > 0) {
       const [d, rec] = stack.pop() as [string, boolean];
-      this.result.stats.dirs++;
+      this.stats.dirs++;
       let names: string[];
       try {
         names = readdirSync(d);
       } catch (err) {
-        this.result.errors.push(errorOf(d, err));
+        this.cur.errors.push(errorOf(d, err));
         continue;
       }
       const rows = this.cache.children(d);
@@ -213,8 +272,10 @@ export class Scanner {
         const e = entryOf(p, kind, st);
         this.count(e, row);
         if (kind === KIND.DIR && (rec || !row || row.kind !== KIND.DIR)) stack.push([p, rec || !row || row.kind !== KIND.DIR]);
+        if (this.full_) yield this.take();
       }
       for (const [name, row] of rows) this.markDeleted(joinPath(d, name), row);
+      if (this.full_) yield this.take();
     }
   }
 }
