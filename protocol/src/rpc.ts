@@ -70,6 +70,7 @@ interface Pending {
   timer: ReturnType<typeof setTimeout> | undefined;
   timeoutMs: number;
   onBlock: ((b: BlockFrame) => void) | undefined;
+  cleanup?: () => void;
 }
 
 /** Options for one call. */
@@ -138,7 +139,11 @@ export class RpcPeer<L extends ChannelSide, R extends ChannelSide> {
           this.settle(id, new CairnError("CANCELLED", `${method} cancelled`));
           return;
         }
-        opts.signal.addEventListener("abort", () => this.settle(id, new CairnError("CANCELLED", `${method} cancelled`)), { once: true });
+        const signal = opts.signal;
+        const onAbort = () => this.settle(id, new CairnError("CANCELLED", `${method} cancelled`));
+        signal.addEventListener("abort", onAbort, { once: true });
+        // Drop the listener when the call settles, so a long-lived signal does not accumulate them.
+        p.cleanup = () => signal.removeEventListener("abort", onAbort);
       }
       try {
         this.opts.send(encodeFrame(this.opts.channel.id, { type: "req", id, method, params }));
@@ -201,6 +206,7 @@ export class RpcPeer<L extends ChannelSide, R extends ChannelSide> {
     if (!p) return;
     this.pending.delete(id);
     if (p.timer) clearTimeout(p.timer);
+    p.cleanup?.();
     if (err) p.reject(err);
     else p.resolve(value);
   }

@@ -132,3 +132,25 @@ describe("RPC peer", () => {
     expect(errs).toEqual(["PROTOCOL_UNEXPECTED"]);
   });
 });
+
+describe("RPC peer and abort signals", () => {
+  it("removes its abort listener when a call settles (no accumulation on a long-lived signal)", async () => {
+    const { node, agent } = pair();
+    node.handlers["list-versions"] = () => ({ versions: [] });
+    const ac = new AbortController();
+    let added = 0;
+    let removed = 0;
+    const orig = { add: ac.signal.addEventListener.bind(ac.signal), remove: ac.signal.removeEventListener.bind(ac.signal) };
+    ac.signal.addEventListener = ((...a: Parameters<typeof orig.add>) => {
+      added++;
+      return orig.add(...a);
+    }) as typeof orig.add;
+    ac.signal.removeEventListener = ((...a: Parameters<typeof orig.remove>) => {
+      removed++;
+      return orig.remove(...a);
+    }) as typeof orig.remove;
+    for (let i = 0; i < 20; i++) await agent.call("list-versions", {}, { signal: ac.signal });
+    expect(added).toBe(20);
+    expect(removed).toBe(20);
+  });
+});
