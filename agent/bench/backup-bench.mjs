@@ -95,7 +95,7 @@ async function cairnTrial(trial) {
         const total = maps.reduce((a, x) => a + x.rss, 0);
         if (total > smapsPeak.rss) {
           const by = {};
-          for (const x of maps) { const k = x.name.startsWith("/") ? "file" : x.name + (x.size >= 65536 ? ">=64M" : x.size >= 8192 ? ">=8M" : x.size >= 1024 ? ">=1M" : "<1M"); by[k] = (by[k] ?? 0) + x.rss; }
+          for (const x of maps) { const k = x.name.startsWith("/") ? "file" : x.size >= 4096 && x.rss >= 1024 ? "anon" + Math.round(x.size / 1024) + "M#" + Object.keys(by).length : x.name + (x.size >= 1024 ? ">=1M" : "<1M"); by[k] = (by[k] ?? 0) + x.rss; }
           smapsPeak = { rss: Math.round(total / 1024), by: Object.fromEntries(Object.entries(by).map(([k, v]) => [k, Math.round(v / 1024)])) };
         }
       }, 200) : 0;

@@ -23,7 +23,13 @@ describe("chunk workers", () => {
     writeFileSync(join(t.dir, "big.bin"), big);
     writeFileSync(join(t.dir, "text.txt"), text);
     writeFileSync(join(t.dir, "copy.txt"), text);
-    const files = ["big.bin", "text.txt", "copy.txt"].map((n, i) => {
+    // many small random chunks in one window: stored as is, their frames sealed in place come
+    // closest to the plaintext still to seal
+    const smalls = Array.from({ length: 300 }, (_, i) => randomBytes(4000 + i));
+    smalls.forEach((b, i) => writeFileSync(join(t.dir, `r${i}`), b));
+    const names = ["big.bin", "text.txt", "copy.txt", ...smalls.map((_, i) => `r${i}`)];
+    const contents = [big, text, text, ...smalls];
+    const files = names.map((n, i) => {
       const p = join(t.dir, n);
       const st = lstatSync(p);
       const e = entryOf(p, kindOf(st) as 0, st);
@@ -66,7 +72,7 @@ describe("chunk workers", () => {
               }
             } else if (m.t === "taskdone") {
               done++;
-              if (done === 2) setTimeout(resolve, 50);
+              if (done === 3) setTimeout(resolve, 50);
             }
           },
         },
@@ -74,6 +80,7 @@ describe("chunk workers", () => {
       );
       pool.submit([files[0] as never]);
       pool.submit([files[1] as never, files[2] as never]);
+      pool.submit(files.slice(3) as never);
       afterEach(() => pool.close());
     });
     expect(windows).toBe(sealedWindows);
@@ -83,7 +90,7 @@ describe("chunk workers", () => {
       const ids = Buffer.from((r as { blocks: Uint8Array }).blocks);
       const parts: Buffer[] = [];
       for (let o = 0; o < ids.length; o += 32) parts.push(blocks.get(ids.subarray(o, o + 32).toString("hex")) as Buffer);
-      expect(Buffer.concat(parts).equals([big, text, text][i] as Buffer)).toBe(true);
+      expect(Buffer.concat(parts).equals(contents[i] as Buffer)).toBe(true);
       const meta = openFileMeta(keys, Buffer.from((r as { fileId: Uint8Array }).fileId), Buffer.from((r as { meta: Uint8Array }).meta));
       expect(meta.path).toBe(f.path);
       expect(meta.blockSizes.reduce((a, b) => a + b, 0)).toBe(f.size);

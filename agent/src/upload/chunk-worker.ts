@@ -17,7 +17,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { BlockSealer, CHUNK_MAX_BYTES, Chunker, chunkId, deriveArchiveKeys, fileIdFor, gearTable, sealFileMeta } from "@cairn/protocol";
-import { framePut, PUT_DATA_OFFSET, PUT_FRAME_OVERHEAD } from "./put-frame.js";
+import { framePut, PUT_DATA_OFFSET } from "./put-frame.js";
 import {
   type FileJob,
   type FileResult,
@@ -28,6 +28,8 @@ import {
   SEALED_BUFFER_BYTES,
   type ToWorker,
   WINDOW_BYTES,
+  WINDOW_HEADROOM_BYTES,
+  WINDOW_PLAIN_BYTES,
   type WorkerInit,
 } from "./worker-protocol.js";
 
@@ -35,7 +37,9 @@ const init = workerData as WorkerInit;
 const keys = deriveArchiveKeys(Buffer.from(init.archiveKey), init.archiveGuid);
 const chunker = new Chunker(gearTable(keys.cdc));
 const sealer = new BlockSealer(keys, { mode: init.compress, ...(init.level ? { level: init.level } : {}) });
-const CAP = WINDOW_BYTES + CHUNK_MAX_BYTES + 1;
+/** Plaintext goes at [HEAD, HEAD + CAP) of a window buffer. */
+const HEAD = WINDOW_HEADROOM_BYTES;
+const CAP = WINDOW_PLAIN_BYTES;
 let cpuPercent = init.cpuPercent;
 
 interface OpenFile {
@@ -58,9 +62,8 @@ const tasks: Task[] = [];
 let current: OpenFile | null = null;
 /** Windows awaiting the main thread's answer: their buffer, chunks (views into it) and ids. */
 const pending = new Map<number, { buf: Buffer; chunks: Buffer[]; ids: Buffer[] }>();
+/** Window buffers free for reading (returned by the main thread once their frames are acknowledged). */
 const freeWindows: Buffer[] = [];
-/** Sealed-window buffers returned by the main thread. */
-const freeSealed: ArrayBuffer[] = [];
 let nextWin = 1;
 let scheduled = false;
 let pausedUntil = 0;
@@ -161,7 +164,8 @@ function failFile(f: OpenFile, err: unknown): void {
 
 /** Reads and chunks up to one window; returns false when there was nothing to do. */
 function produceWindow(): boolean {
-  const buf = freeWindows.pop() ?? Buffer.allocUnsafeSlow(CAP);
+  const whole = freeWindows.pop() ?? Buffer.allocUnsafeSlow(SEALED_BUFFER_BYTES);
+  const buf = whole.subarray(HEAD);
   let used = 0;
   const chunks: Buffer[] = [];
   const ids: Buffer[] = [];
@@ -217,13 +221,13 @@ function produceWindow(): boolean {
   }
   if (chunks.length > 0) {
     const win = nextWin++;
-    pending.set(win, { buf, chunks, ids });
+    pending.set(win, { buf: whole, chunks, ids });
     const sizes = new Uint32Array(chunks.length);
     for (let i = 0; i < chunks.length; i++) sizes[i] = (chunks[i] as Buffer).length;
     const all = Buffer.allocUnsafeSlow(ids.length * 32);
     for (let i = 0; i < ids.length; i++) all.set(ids[i] as Buffer, i * 32);
     post({ t: "win", win, ids: all, sizes }, [all.buffer as ArrayBuffer, sizes.buffer as ArrayBuffer]);
-  } else freeWindows.push(buf);
+  } else freeWindows.push(whole);
   for (const f of finished) finishFile(f);
   flushResults();
   return chunks.length > 0 || finished.length > 0 || current !== null || tasks.length > 0;
@@ -234,20 +238,15 @@ function seal(win: number, need: Uint8Array): void {
   if (!p) return;
   pending.delete(win);
   const { chunks, ids } = p;
-  let bound = 0;
   let count = 0;
-  for (let i = 0; i < chunks.length; i++) {
-    if (!need[i]) continue;
-    bound += PUT_FRAME_OVERHEAD + BlockSealer.bound((chunks[i] as Buffer).length);
-    count++;
-  }
+  for (let i = 0; i < chunks.length; i++) if (need[i]) count++;
   if (count === 0) {
     freeWindows.push(p.buf);
     post({ t: "sealed", win, buf: null, offsets: new Uint32Array(1), plainBytes: 0 });
     return;
   }
-  const out =
-    bound <= SEALED_BUFFER_BYTES ? Buffer.from(freeSealed.pop() ?? Buffer.allocUnsafeSlow(SEALED_BUFFER_BYTES).buffer) : Buffer.allocUnsafeSlow(bound);
+  // sealed in place: frames from offset 0 of the window's buffer, below the plaintext still to seal
+  const out = p.buf;
   const offsets = new Uint32Array(count + 1);
   let o = 0;
   let k = 0;
@@ -262,7 +261,6 @@ function seal(win: number, need: Uint8Array): void {
     plainBytes += c.length;
   }
   offsets[k] = o;
-  freeWindows.push(p.buf);
   const ab = out.buffer as ArrayBuffer;
   post({ t: "sealed", win, buf: ab, offsets, plainBytes }, [ab]);
 }
@@ -305,7 +303,7 @@ parentPort?.on("message", (msg: ToWorker) => {
       throttle(t0);
       schedule(0);
     } else if (msg.t === "recycle") {
-      if (freeSealed.length < 2 * MAX_PENDING_WINDOWS) freeSealed.push(msg.buf);
+      if (freeWindows.length < 1) freeWindows.push(Buffer.from(msg.buf));
     } else if (msg.t === "cpu") {
       cpuPercent = Math.max(1, Math.min(100, msg.percent));
     }

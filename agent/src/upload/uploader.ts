@@ -18,7 +18,7 @@ import { WorkerPool } from "./worker-pool.js";
 /** Most bytes queued or unacknowledged before the run stops sealing more. */
 export const BACKLOG_BYTES = 64 * 1024 * 1024;
 /** Most sealed-window buffers in flight (each {@link SEALED_BUFFER_BYTES}). */
-export const MAX_SEALED_BUFFERS = 6;
+export const MAX_SEALED_BUFFERS = 4;
 
 const PRESENT = 2;
 const CLAIMED = 1;

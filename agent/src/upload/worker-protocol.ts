@@ -6,23 +6,35 @@
  *    plaintext). The worker keeps the plaintext and reads ahead at most {@link MAX_PENDING_WINDOWS}
  *    windows.
  * 3. main → worker `need`: which of those chunks the archive lacks (after `have`), one byte each.
- * 4. worker → main `sealed`: put frames of the needed chunks, in one transferred buffer of
- *    {@link SEALED_BUFFER_BYTES}; main → worker `recycle` returns it once every frame in it is
- *    acknowledged, so the buffers circulate instead of being allocated and collected.
+ * 4. worker → main `sealed`: put frames of the needed chunks, sealed in place in the window's own
+ *    buffer ({@link SEALED_BUFFER_BYTES}), which is transferred; main → worker `recycle` returns
+ *    it once every frame in it is acknowledged, so window buffers circulate instead of being
+ *    allocated and collected, and a block is never copied between reading and the socket.
  * 5. worker → main `files`: the files finished (block list and sealed metadata) or failed since
  *    the last such message, in one message per window.
  */
 
-import { CHUNK_MAX_BYTES } from "@cairn/protocol";
+import { CHUNK_MAX_BYTES, SEAL_OVERHEAD_BYTES } from "@cairn/protocol";
+import { PUT_FRAME_OVERHEAD } from "./put-frame.js";
 
 /** Plaintext bytes per window (a window may end with one more chunk of up to 4 MiB). */
-export const WINDOW_BYTES = 4 * 1024 * 1024;
+export const WINDOW_BYTES = 2 * 1024 * 1024;
 /** Most chunks per window (bounded by the `have` request size). */
 export const MAX_WINDOW_CHUNKS = 2048;
 /** Windows a worker holds while waiting for `need`. */
 export const MAX_PENDING_WINDOWS = 2;
-/** Bytes of one sealed-window buffer: room for a whole window stored uncompressed, framed. */
-export const SEALED_BUFFER_BYTES = WINDOW_BYTES + CHUNK_MAX_BYTES + 1 + MAX_WINDOW_CHUNKS * 160;
+/** Room kept before a window's plaintext: the put frames sealed in place grow by at most this much. */
+export const WINDOW_HEADROOM_BYTES = MAX_WINDOW_CHUNKS * (PUT_FRAME_OVERHEAD + SEAL_OVERHEAD_BYTES);
+/** Plaintext a window buffer holds: the window and the one chunk that may end it. */
+export const WINDOW_PLAIN_BYTES = WINDOW_BYTES + CHUNK_MAX_BYTES + 1;
+/**
+ * Bytes of one window buffer. A window is read at {@link WINDOW_HEADROOM_BYTES}, and its needed
+ * chunks are sealed in place as put frames from offset 0: a frame is at most its chunk plus
+ * 130 bytes, so frame i ends at most 130·(i+1) bytes past the start of chunk i+1's plaintext in
+ * the window, which the headroom covers: the frames never reach a chunk not sealed yet. The buffer then goes
+ * to the main thread as the window's sealed frames and comes back once they are acknowledged.
+ */
+export const SEALED_BUFFER_BYTES = WINDOW_HEADROOM_BYTES + WINDOW_PLAIN_BYTES;
 
 /** One file to read. */
 export interface FileJob {
