@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createProviderKey } from "@cairn/storenode";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Cluster, startCluster } from "./helpers/cluster.js";
+import { type Cluster, relinked, startCluster } from "./helpers/cluster.js";
 
 let provider: Cluster;
 let tenant: Cluster;
@@ -102,9 +102,9 @@ describe("provider destinations", () => {
   });
 
   it("keeps the tenant link up across a restart of the provider's node", async () => {
-    const serverId = tenant.authority.ctx.nodes.all()[0]!.serverId;
+    const link = tenant.authority.ctx.nodes.all()[0]!;
     await provider.nodes[0]!.restart();
-    await tenant.authority.ctx.nodes.waitFor(serverId, 20_000);
+    await relinked(tenant.authority, link.serverId, link);
     const agent = tenant.agents[0]!;
     writeFileSync(join(agent.home, "after-restart.txt"), "still here\n");
     const r = await agent.backup();

@@ -83,6 +83,17 @@ export interface Cluster {
   dispose(): Promise<void>;
 }
 
+/** Resolves once `serverId` holds a control link other than `before` (the one before a restart). */
+export async function relinked(authority: TestAuthority, serverId: number, before: unknown, timeoutMs = 20_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const now = authority.ctx.nodes.get(serverId);
+    if (now !== undefined && now !== before) return;
+    if (Date.now() > until) throw new Error(`server ${serverId} did not reconnect`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 /** Starts an authority, `nodes` storage nodes and `agents` agents. */
 export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), "cairn-cluster-"));
@@ -123,10 +134,11 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
       },
       async restart() {
         const port = handle.port;
+        const before = authority.ctx.nodes.get(server.serverId);
         await handle.close();
         // the same port: tenant authorities dial the URL they were given
         handle = await start(port);
-        await authority.ctx.nodes.waitFor(server.serverId);
+        await relinked(authority, server.serverId, before);
       },
       async stop() {
         await handle.close();

@@ -23,14 +23,21 @@ import type {
   StorePointFilter,
   StorePointLoad,
 } from "./device-records.js";
+import type { User } from "./records.js";
 import type { Page, PageResult } from "./store.js";
 
-/** Counts of stale devices for one pair of thresholds (devices with own overrides left out). */
+/** Counts of stale devices (devices with their own overrides left out). */
 export interface StaleCounts {
-  /** Devices whose last completed backup (or registration) is before `warnBefore`. */
+  /** Devices whose last completed backup (or registration) is before the warning cut, not the critical one. */
   warning: number;
-  /** … before `severeBefore`. */
+  /** … before the critical cut. */
   critical: number;
+}
+
+/** Stale-before times (epoch ms): warning then critical, by default and for orgs with their own thresholds. */
+export interface StaleCuts {
+  default: readonly [number, number];
+  byOrg: readonly (readonly [orgId: number, warnBefore: number, severeBefore: number])[];
 }
 
 /** Device reads. */
@@ -40,13 +47,12 @@ export interface DeviceReads {
   /** Devices by id, in the order of `deviceIds` (missing ids skipped). */
   getDevices(deviceIds: readonly number[]): Promise<Device[]>;
   listDevices(filter: DeviceFilter, page: Page): Promise<PageResult<Device>>;
-  /**
-   * Stale counts of the devices matching `filter` that have no settings overrides, optionally
-   * only those of `orgIds` (null: every org).
-   */
-  staleDeviceCounts(filter: DeviceFilter, warnBefore: number, severeBefore: number, orgIds: readonly number[] | null): Promise<StaleCounts>;
+  /** Stale counts of the devices matching `filter` that have no settings overrides of their own. */
+  staleDeviceCounts(filter: DeviceFilter, cuts: StaleCuts): Promise<StaleCounts>;
   /** Devices matching `filter` that carry settings overrides. */
   devicesWithOverrides(filter: DeviceFilter): Promise<Device[]>;
+  /** Users by id (the device list's owners), in the order of `userIds`. */
+  usersByIds(userIds: readonly number[]): Promise<User[]>;
   /** Active (non-deauthorized) devices of these orgs (config pushes, upgrades). */
   deviceIdsOfOrgs(orgIds: readonly number[]): Promise<number[]>;
   /** The device of a device token (SHA-256), unless the token was revoked. */

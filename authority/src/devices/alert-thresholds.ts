@@ -2,10 +2,11 @@
  * Alert thresholds of every org and device, fast enough for the warning and critical counts of
  * a 100,000-device list on every page. Only orgs that override the device group or lock a
  * threshold ("special" orgs) can differ from the top level; their layers are loaded once and
- * cached (dropped on `settings-changed`, and after a minute for orgs created since). An org's
+ * cached (dropped on `settings-changed`, and after five minutes for orgs created since). An org's
  * thresholds are its chain walked top-down with the resolver's override-and-lock rule for these
- * two keys (a test checks it against `resolveSettings`); counts run one indexed query per
- * distinct pair of thresholds, and devices with their own overrides are counted one by one.
+ * two keys (a test checks it against `resolveSettings`); counts run three indexed queries
+ * whatever the number of distinct thresholds, and devices with their own overrides are counted
+ * one by one.
  */
 import { MINUTE_MS } from "@cairn/protocol";
 import type { Device, DeviceFilter } from "../db/device-records.js";
@@ -18,7 +19,7 @@ import { alertLevel, type Thresholds } from "./alert-state.js";
 
 const WARN = "device.minutesUntilWarning";
 const SEVERE = "device.minutesUntilSevere";
-const CACHE_MS = MINUTE_MS;
+const CACHE_MS = 5 * MINUTE_MS;
 
 /** An org's thresholds and whether they are locked for its devices. */
 export interface OrgThresholds extends Thresholds {
@@ -67,8 +68,8 @@ export function deviceThresholds(org: OrgThresholds, device: Pick<Device, "overr
 interface Loaded {
   at: number;
   layers: Map<number, OrgSettingsLayer>;
-  /** Orgs whose thresholds differ from the top level's, grouped by thresholds. */
-  groups: { t: Thresholds; orgIds: number[] }[] | null;
+  /** Orgs whose thresholds differ from the top level's, with theirs (built on first use). */
+  special: { top: Thresholds; orgs: [number, Thresholds][] } | null;
 }
 
 /** Thresholds of orgs and devices, and stale counts of device lists. */
@@ -90,7 +91,7 @@ export class AlertThresholds {
     if (this.cache !== null && now - this.cache.at < CACHE_MS) return this.cache;
     const ids = await this.store.orgsWithDeviceSettings([WARN, SEVERE]);
     const layers = new Map((await this.store.getSettingsLayers(ids)).map((l) => [l.orgId, l]));
-    this.cache = { at: now, layers, groups: null };
+    this.cache = { at: now, layers, special: null };
     return this.cache;
   }
 
@@ -106,55 +107,35 @@ export class AlertThresholds {
     return new Map(orgs.map((o) => [o.orgId, thresholdsOfChain(ancestorIds(o.path).map((id) => layers.get(id)))]));
   }
 
-  private async groups(): Promise<{ top: Thresholds; groups: { t: Thresholds; orgIds: number[] }[] }> {
+  private async special(): Promise<{ top: Thresholds; orgs: [number, Thresholds][] }> {
     const c = await this.load();
+    if (c.special !== null) return c.special;
     const topOrg = await this.store.getTopLevelOrg();
     const top = topOrg === undefined ? DEFAULT_THRESHOLDS : thresholdsOfChain([c.layers.get(topOrg.orgId)]);
-    if (c.groups === null) {
-      const byKey = new Map<string, { t: Thresholds; orgIds: number[] }>();
-      const seen = new Set<number>();
-      for (const id of c.layers.keys()) {
-        if (id === topOrg?.orgId) continue;
-        const org = (await this.store.getOrgs([id]))[0];
-        if (org === undefined) continue;
-        for (const o of await this.store.listSubtree(org.path)) {
-          if (seen.has(o.orgId)) continue;
-          seen.add(o.orgId);
-          const t = thresholdsOfChain(ancestorIds(o.path).map((x) => c.layers.get(x)));
-          if (t.warnMinutes === top.warnMinutes && t.severeMinutes === top.severeMinutes) continue;
-          const key = `${t.warnMinutes}/${t.severeMinutes}`;
-          const g = byKey.get(key) ?? { t: { warnMinutes: t.warnMinutes, severeMinutes: t.severeMinutes }, orgIds: [] };
-          g.orgIds.push(o.orgId);
-          byKey.set(key, g);
-        }
+    const orgs: [number, Thresholds][] = [];
+    const below = [...c.layers.keys()].filter((id) => id !== topOrg?.orgId);
+    if (below.length > 0 && topOrg !== undefined) {
+      const marks = new Set(below);
+      for (const o of await this.store.listSubtree(topOrg.path)) {
+        const chain = ancestorIds(o.path);
+        if (!chain.some((id) => marks.has(id))) continue;
+        const t = thresholdsOfChain(chain.map((id) => c.layers.get(id)));
+        if (t.warnMinutes !== top.warnMinutes || t.severeMinutes !== top.severeMinutes) orgs.push([o.orgId, t]);
       }
-      c.groups = [...byKey.values()];
     }
-    return { top, groups: c.groups };
+    c.special = { top, orgs };
+    return c.special;
   }
 
   /** Warning and critical counts of the active devices a list filter matches. */
   async counts(filter: DeviceFilter, now: number): Promise<{ warning: number; critical: number }> {
     if (filter.active === false) return { warning: 0, critical: 0 };
     const f: DeviceFilter = { ...filter, active: true };
-    const { top, groups } = await this.groups();
+    const { top, orgs } = await this.special();
     const cut = (t: Thresholds) => [now - t.warnMinutes * MINUTE_MS, now - t.severeMinutes * MINUTE_MS] as const;
-    const [tw, ts] = cut(top);
-    const all = await this.store.staleDeviceCounts(f, tw, ts, null);
-    let warning = all.warning;
-    let critical = all.critical;
-    const special = groups.flatMap((g) => g.orgIds);
-    if (special.length > 0) {
-      const asTop = await this.store.staleDeviceCounts(f, tw, ts, special);
-      warning -= asTop.warning;
-      critical -= asTop.critical;
-      for (const g of groups) {
-        const [w, s] = cut(g.t);
-        const c = await this.store.staleDeviceCounts(f, w, s, g.orgIds);
-        warning += c.warning;
-        critical += c.critical;
-      }
-    }
+    const c = await this.store.staleDeviceCounts(f, { default: cut(top), byOrg: orgs.map(([id, t]) => [id, ...cut(t)] as const) });
+    let warning = c.warning;
+    let critical = c.critical;
     const own = await this.store.devicesWithOverrides(f);
     if (own.length > 0) {
       const orgs = await this.store.getOrgs([...new Set(own.map((d) => d.orgId))]);

@@ -50,8 +50,14 @@ export function configVersionOf(device: Device, user: User | undefined, chain: r
   return Math.max(device.modifiedAt, user?.modifiedAt ?? 0, ...chain.map((o) => o?.modifiedAt ?? 0));
 }
 
+/** How long a listing's later pages reuse the counts its first page computed (ms). */
+export const LIST_COUNTS_REUSE_MS = 10_000;
+
 /** Device lookups and views. */
 export class DeviceService {
+  /** Counts of recent listings, by filter: pages after the first reuse their first page's. */
+  private readonly recentCounts = new Map<string, { at: number; warning: number; critical: number }>();
+
   constructor(
     private readonly d: CoreDeps,
     private readonly agents: AgentRegistry,
@@ -118,19 +124,31 @@ export class DeviceService {
     const r = await this.d.store.listDevices(filter, page);
     const computers = await this.computerObjects(r.items, inc);
     if (!inc.counts) return { total: r.total, computers };
-    const c = await this.alerts.counts(filter, this.d.clock.now());
+    const c = await this.countsFor(filter, page.offset > 0);
     return { total: r.total, computers, warningCount: c.warning, criticalCount: c.critical };
+  }
+
+  /**
+   * Warning and critical counts of a list filter. A listing read page by page (py42) reports
+   * its first page's counts on the pages that follow within {@link LIST_COUNTS_REUSE_MS}: one
+   * consistent answer per listing, and no recount of 100,000 devices per page.
+   */
+  private async countsFor(filter: DeviceFilter, laterPage: boolean): Promise<{ warning: number; critical: number }> {
+    const now = this.d.clock.now();
+    const key = JSON.stringify(filter);
+    const hit = this.recentCounts.get(key);
+    if (laterPage && hit !== undefined && now - hit.at >= 0 && now - hit.at < LIST_COUNTS_REUSE_MS) return hit;
+    const c = await this.alerts.counts(filter, now);
+    if (this.recentCounts.size >= 256) this.recentCounts.delete(this.recentCounts.keys().next().value as string);
+    this.recentCounts.set(key, { at: now, ...c });
+    return c;
   }
 
   /** Computer objects of `devices`, with the requested parts (batch loads). */
   async computerObjects(devices: readonly Device[], inc: DeviceIncludes): Promise<Record<string, unknown>[]> {
     if (devices.length === 0) return [];
     const now = this.d.clock.now();
-    const users = new Map<number, User>();
-    for (const id of new Set(devices.map((d) => d.userId))) {
-      const u = await this.d.store.getUser(id);
-      if (u) users.set(id, u);
-    }
+    const users = new Map((await this.d.store.usersByIds([...new Set(devices.map((d) => d.userId))])).map((u) => [u.userId, u]));
     const orgs = new Map((await this.d.store.getOrgs([...new Set(devices.map((d) => d.orgId))])).map((o) => [o.orgId, o]));
     const thresholds = await this.alerts.ofOrgs([...orgs.values()]);
     const archives = new Map<number, ArchiveRecord[]>();

@@ -7,8 +7,8 @@
  * - `devices.last_completed_backup_at`: the newest completed backup over the device's archives
  *   that are not purged, followed on every archive insert and figure update (alert states and
  *   warning / critical counts read it without a subquery);
- * - indexes for the list's sort keys (each led by `active`, the usual filter) and for archives by
- *   store point (placement and the store point figures).
+ * - indexes for the list's sort keys (each led by `active`, the usual filter), a covering one for
+ *   the warning and critical counts, and archives by store point (placement, store point figures).
  */
 import type { Migration } from "./migration.js";
 
@@ -22,6 +22,8 @@ CREATE INDEX devices_active_id ON devices(active, device_id);
 CREATE INDEX devices_active_name ON devices(active, name COLLATE NOCASE, device_id);
 CREATE INDEX devices_active_connected ON devices(active, last_connected_at, device_id);
 CREATE INDEX devices_active_completed ON devices(active, last_completed_backup_at, device_id);
+CREATE INDEX devices_with_overrides ON devices(device_id) WHERE settings_json IS NOT NULL;
+CREATE INDEX devices_staleness ON devices(active, org_id, last_completed_backup_at, created_at, settings_json);
 CREATE INDEX archives_store_point ON archives(store_point_id);
 
 CREATE TRIGGER devices_org_on_insert AFTER INSERT ON devices WHEN NEW.org_id IS NULL

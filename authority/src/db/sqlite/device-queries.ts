@@ -4,7 +4,8 @@
  * kept by the triggers of migration 2), rows are read by id.
  */
 import type { Device, DeviceFilter, DeviceOverrides, DevicePatch, DeviceRegistrationPatch, NewDevice } from "../device-records.js";
-import type { DeviceReads, DeviceWrites, StaleCounts } from "../device-store.js";
+import type { DeviceReads, DeviceWrites, StaleCounts, StaleCuts } from "../device-store.js";
+import type { User } from "../records.js";
 import type { Page, PageResult } from "../store.js";
 import { fromBool, idList, likeSubstring, type SqlRunner, scopeParams, toBool } from "./runner.js";
 
@@ -72,26 +73,61 @@ function toDevice(r: DeviceRow): Device {
   };
 }
 
-/** Named parameters of a device filter (every one nullable: "no filter"). */
-function filterParams(f: DeviceFilter): Record<string, unknown> {
-  const s = scopeParams(f.scope);
-  return {
-    all: fromBool(f.scope.kind === "all"),
-    lo: s.lo,
-    hi: s.hi,
-    scopeOrgId: s.scopeOrgId,
-    userId: f.userId ?? null,
-    orgId: f.orgId ?? null,
-    active: f.active === undefined ? null : fromBool(f.active),
-    blocked: f.blocked === undefined ? null : fromBool(f.blocked),
-    destinationId: f.destinationId ?? null,
-    q: f.q === undefined ? null : likeSubstring(f.q),
-  };
+/**
+ * A device filter as a WHERE clause of constant fragments, one per filter present, and its bound
+ * parameters (never a value in the SQL text: T32). Leaving out absent filters lets SQLite use
+ * the `active`-led covering indexes of migration 2 for the 100,000-device list.
+ */
+function whereOf(f: DeviceFilter): { where: string; params: Record<string, unknown> } {
+  let where = "1 = 1";
+  const params: Record<string, unknown> = {};
+  if (f.active !== undefined) {
+    where += " AND d.active = @active";
+    params.active = fromBool(f.active);
+  }
+  if (f.blocked !== undefined) {
+    where += " AND d.blocked = @blocked";
+    params.blocked = fromBool(f.blocked);
+  }
+  if (f.userId !== undefined) {
+    where += " AND d.user_id = @userId";
+    params.userId = f.userId;
+  }
+  if (f.orgId !== undefined) {
+    where += " AND d.org_id = @orgId";
+    params.orgId = f.orgId;
+  }
+  const scope = f.scope;
+  if (scope.kind === "org") {
+    where += " AND d.org_id = @scopeOrgId";
+    params.scopeOrgId = scope.orgId;
+  } else if (scope.kind === "subtree") {
+    where += " AND d.org_id IN (SELECT o.org_id FROM orgs o WHERE o.path >= @lo AND o.path < @hi)";
+    const s = scopeParams(scope);
+    params.lo = s.lo;
+    params.hi = s.hi;
+  } else if (scope.kind === "none") where += " AND 0 = 1";
+  if (f.destinationId !== undefined) {
+    where += " AND EXISTS (SELECT 1 FROM archives a WHERE a.device_id = d.device_id AND a.destination_id = @destinationId AND a.purged_at IS NULL)";
+    params.destinationId = f.destinationId;
+  }
+  if (f.q !== undefined) {
+    where += " AND (lower(d.name) LIKE @q ESCAPE '\\' OR lower(coalesce(d.os_hostname, '')) LIKE @q ESCAPE '\\' OR d.device_guid LIKE @q ESCAPE '\\')";
+    params.q = likeSubstring(f.q);
+  }
+  return { where, params };
 }
 
-// One WHERE clause for every filter; `@all` skips the org-range subquery for unscoped callers.
-const WHERE =
-  "(@active IS NULL OR d.active = @active) AND (@blocked IS NULL OR d.blocked = @blocked) AND (@userId IS NULL OR d.user_id = @userId) AND (@orgId IS NULL OR d.org_id = @orgId) AND (@scopeOrgId IS NULL OR d.org_id = @scopeOrgId) AND (@all = 1 OR d.org_id IN (SELECT o.org_id FROM orgs o WHERE o.path >= @lo AND o.path < @hi)) AND (@destinationId IS NULL OR EXISTS (SELECT 1 FROM archives a WHERE a.device_id = d.device_id AND a.destination_id = @destinationId AND a.purged_at IS NULL)) AND (@q IS NULL OR lower(d.name) LIKE @q ESCAPE '\\' OR lower(coalesce(d.os_hostname, '')) LIKE @q ESCAPE '\\' OR d.device_guid LIKE @q ESCAPE '\\')";
+const ORDER: Record<string, [string, string]> = {
+  computerId: [" ORDER BY d.device_id ASC", " ORDER BY d.device_id DESC"],
+  name: [" ORDER BY d.name COLLATE NOCASE ASC, d.device_id ASC", " ORDER BY d.name COLLATE NOCASE DESC, d.device_id DESC"],
+  status: [" ORDER BY d.active DESC, d.device_id ASC", " ORDER BY d.active ASC, d.device_id DESC"],
+  lastConnected: [" ORDER BY d.last_connected_at ASC, d.device_id ASC", " ORDER BY d.last_connected_at DESC, d.device_id DESC"],
+  lastCompletedBackup: [" ORDER BY d.last_completed_backup_at ASC, d.device_id ASC", " ORDER BY d.last_completed_backup_at DESC, d.device_id DESC"],
+  userId: [" ORDER BY d.user_id ASC, d.device_id ASC", " ORDER BY d.user_id DESC, d.device_id DESC"],
+};
+
+const STALE = "sum(coalesce(d.last_completed_backup_at, d.created_at) < @w) AS w, sum(coalesce(d.last_completed_backup_at, d.created_at) < @s) AS c";
 
 /** Device queries on one connection. */
 export class SqliteDeviceQueries implements DeviceReads, DeviceWrites {
@@ -112,31 +148,114 @@ export class SqliteDeviceQueries implements DeviceReads, DeviceWrites {
   }
 
   async listDevices(filter: DeviceFilter, page: Page): Promise<PageResult<Device>> {
-    const p = filterParams(filter);
-    const total = this.q.get<{ n: number }>("SELECT count(*) AS n FROM devices d WHERE " + WHERE, p)?.n ?? 0;
-    const key = filter.sort?.key ?? "computerId";
-    const desc = filter.sort?.dir === "desc";
+    const { where, params } = whereOf(filter);
+    const total = this.q.get<{ n: number }>("SELECT count(*) AS n FROM devices d WHERE " + where, params)?.n ?? 0;
+    const order = ORDER[filter.sort?.key ?? "computerId"] ?? (ORDER.computerId as [string, string]);
     const ids = this.q
-      .all<{ device_id: number }>(SORTED[key]?.[desc ? 1 : 0] ?? (SORTED.computerId as [string, string])[0], { ...p, limit: page.limit, offset: page.offset })
+      .all<{ device_id: number }>(
+        "SELECT d.device_id FROM devices d WHERE " + where + order[filter.sort?.dir === "desc" ? 1 : 0] + " LIMIT @limit OFFSET @offset",
+        {
+          ...params,
+          limit: page.limit,
+          offset: page.offset,
+        },
+      )
       .map((r) => r.device_id);
     return { total, items: await this.getDevices(ids) };
   }
 
-  async staleDeviceCounts(filter: DeviceFilter, warnBefore: number, severeBefore: number, orgIds: readonly number[] | null): Promise<StaleCounts> {
-    const r = this.q.get<{ w: number | null; c: number | null }>(
-      "SELECT sum(coalesce(d.last_completed_backup_at, d.created_at) < @warnBefore) AS w, sum(coalesce(d.last_completed_backup_at, d.created_at) < @severeBefore) AS c FROM devices d WHERE " +
-        WHERE +
-        " AND d.settings_json IS NULL AND (@orgIds IS NULL OR d.org_id IN (SELECT value FROM json_each(@orgIds)))",
-      { ...filterParams(filter), warnBefore, severeBefore, orgIds: orgIds === null ? null : idList(orgIds) },
+  async staleDeviceCounts(filter: DeviceFilter, cuts: StaleCuts): Promise<StaleCounts> {
+    const { where, params } = whereOf(filter);
+    const [w, sv] = cuts.default;
+    const sum = (r: { w: number | null; c: number | null } | undefined) => ({ w: r?.w ?? 0, c: r?.c ?? 0 });
+    const all = sum(
+      this.q.get<{ w: number | null; c: number | null }>("SELECT " + STALE + " FROM devices d WHERE " + where + " AND d.settings_json IS NULL", {
+        ...params,
+        w,
+        s: sv,
+      }),
     );
-    const critical = r?.c ?? 0;
-    return { warning: (r?.w ?? 0) - critical, critical };
+    if (cuts.byOrg.length === 0) return { warning: all.w - all.c, critical: all.c };
+    // orgs with their own thresholds: take them out at the default cut, add them at theirs
+    // (CROSS JOIN: SQLite walks the few orgs and seeks their devices, never the other way)
+    const orgs = JSON.stringify(Object.fromEntries(cuts.byOrg.map(([id, cw, cs]) => [String(id), [cw, cs]])));
+    const asDefault = sum(
+      this.q.get<{ w: number | null; c: number | null }>(
+        "WITH t AS MATERIALIZED (SELECT CAST(key AS INTEGER) AS org_id FROM json_each(@orgs)) SELECT " +
+          STALE +
+          " FROM t CROSS JOIN devices d ON d.org_id = t.org_id WHERE " +
+          where +
+          " AND d.settings_json IS NULL",
+        { ...params, orgs, w, s: sv },
+      ),
+    );
+    const own = sum(
+      this.q.get<{ w: number | null; c: number | null }>(
+        "WITH t AS MATERIALIZED (SELECT CAST(key AS INTEGER) AS org_id, json_extract(value, '$[0]') AS cw, json_extract(value, '$[1]') AS cs FROM json_each(@orgs)) SELECT sum(coalesce(d.last_completed_backup_at, d.created_at) < t.cw) AS w, sum(coalesce(d.last_completed_backup_at, d.created_at) < t.cs) AS c FROM t CROSS JOIN devices d ON d.org_id = t.org_id WHERE " +
+          where +
+          " AND d.settings_json IS NULL",
+        { ...params, orgs },
+      ),
+    );
+    const ww = all.w - asDefault.w + own.w;
+    const cc = all.c - asDefault.c + own.c;
+    return { warning: ww - cc, critical: cc };
   }
 
   async devicesWithOverrides(filter: DeviceFilter): Promise<Device[]> {
+    const { where, params } = whereOf(filter);
     return this.q
-      .all<DeviceRow>("SELECT d.* FROM devices d WHERE " + WHERE + " AND d.settings_json IS NOT NULL ORDER BY d.device_id", filterParams(filter))
+      .all<DeviceRow>(
+        "SELECT d.* FROM devices d INDEXED BY devices_with_overrides WHERE " + where + " AND d.settings_json IS NOT NULL ORDER BY d.device_id",
+        params,
+      )
       .map(toDevice);
+  }
+
+  async usersByIds(userIds: readonly number[]): Promise<User[]> {
+    return this.q
+      .all<{
+        user_id: number;
+        user_uid: string;
+        org_id: number;
+        username: string;
+        email: string | null;
+        first_name: string | null;
+        last_name: string | null;
+        notes: string | null;
+        ext_ref: string | null;
+        quota_bytes: number;
+        active: number;
+        blocked: number;
+        invited: number;
+        deactivated_by_org_id: number | null;
+        auth_version: number;
+        created_at: number;
+        modified_at: number;
+        deactivated_at: number | null;
+        last_login_at: number | null;
+      }>("SELECT u.* FROM json_each(?) j JOIN users u ON u.user_id = j.value ORDER BY j.key", idList(userIds))
+      .map((r) => ({
+        userId: r.user_id,
+        userUid: r.user_uid,
+        orgId: r.org_id,
+        username: r.username,
+        email: r.email,
+        firstName: r.first_name,
+        lastName: r.last_name,
+        notes: r.notes,
+        extRef: r.ext_ref,
+        quotaBytes: r.quota_bytes,
+        active: toBool(r.active),
+        blocked: toBool(r.blocked),
+        invited: toBool(r.invited),
+        deactivatedByOrgId: r.deactivated_by_org_id,
+        authVersion: r.auth_version,
+        createdAt: r.created_at,
+        modifiedAt: r.modified_at,
+        deactivatedAt: r.deactivated_at,
+        lastLoginAt: r.last_login_at,
+      }));
   }
 
   async deviceIdsOfOrgs(orgIds: readonly number[]): Promise<number[]> {
@@ -246,31 +365,3 @@ export class SqliteDeviceQueries implements DeviceReads, DeviceWrites {
     );
   }
 }
-
-/** The id-page query per sort key, ascending and descending (constant SQL: T32). */
-const SORTED: Record<string, [string, string]> = {
-  computerId: [
-    "SELECT d.device_id FROM devices d WHERE " + WHERE + " ORDER BY d.device_id ASC LIMIT @limit OFFSET @offset",
-    "SELECT d.device_id FROM devices d WHERE " + WHERE + " ORDER BY d.device_id DESC LIMIT @limit OFFSET @offset",
-  ],
-  name: [
-    "SELECT d.device_id FROM devices d WHERE " + WHERE + " ORDER BY d.name COLLATE NOCASE ASC, d.device_id ASC LIMIT @limit OFFSET @offset",
-    "SELECT d.device_id FROM devices d WHERE " + WHERE + " ORDER BY d.name COLLATE NOCASE DESC, d.device_id DESC LIMIT @limit OFFSET @offset",
-  ],
-  status: [
-    "SELECT d.device_id FROM devices d WHERE " + WHERE + " ORDER BY d.active DESC, d.device_id ASC LIMIT @limit OFFSET @offset",
-    "SELECT d.device_id FROM devices d WHERE " + WHERE + " ORDER BY d.active ASC, d.device_id DESC LIMIT @limit OFFSET @offset",
-  ],
-  lastConnected: [
-    "SELECT d.device_id FROM devices d WHERE " + WHERE + " ORDER BY d.last_connected_at ASC, d.device_id ASC LIMIT @limit OFFSET @offset",
-    "SELECT d.device_id FROM devices d WHERE " + WHERE + " ORDER BY d.last_connected_at DESC, d.device_id DESC LIMIT @limit OFFSET @offset",
-  ],
-  lastCompletedBackup: [
-    "SELECT d.device_id FROM devices d WHERE " + WHERE + " ORDER BY d.last_completed_backup_at ASC, d.device_id ASC LIMIT @limit OFFSET @offset",
-    "SELECT d.device_id FROM devices d WHERE " + WHERE + " ORDER BY d.last_completed_backup_at DESC, d.device_id DESC LIMIT @limit OFFSET @offset",
-  ],
-  userId: [
-    "SELECT d.device_id FROM devices d WHERE " + WHERE + " ORDER BY d.user_id ASC, d.device_id ASC LIMIT @limit OFFSET @offset",
-    "SELECT d.device_id FROM devices d WHERE " + WHERE + " ORDER BY d.user_id DESC, d.device_id DESC LIMIT @limit OFFSET @offset",
-  ],
-};
