@@ -58,6 +58,17 @@ describe("cluster: authority, storage node, agent", () => {
     const org = (await py.data("GET", "/api/Org/my?incCounts=True")) as Record<string, number>;
     expect(org).toMatchObject({ computerCount: 1, backupComputerCount: 1 });
     expect(org.archiveBytes).toBe(d.backupUsage[0].archiveBytes);
+    // the organizations CSV's device columns come from the same data
+    const csv = (await py.call("GET", "/api/v1/orgs/export")).text.trim().split("\r\n");
+    const header = (csv[0] as string).split(",");
+    const row = (csv[1] as string).split(",");
+    const col = (name: string) => row[header.indexOf(name)];
+    expect([col("computerCount"), col("backupDeviceCount"), col("archiveBytes"), col("targetDestinationGuid")]).toEqual([
+      "1",
+      "1",
+      String(d.backupUsage[0].archiveBytes),
+      c.destination.destinationGuid,
+    ]);
   });
 
   it("pushes settings to a running agent, and wipes its credential when deauthorized (T27)", async () => {

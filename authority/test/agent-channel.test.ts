@@ -22,9 +22,10 @@ import {
 } from "@cairn/protocol";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createOrg, createUser, dataOf } from "./api-fixture.js";
+import { totpCode } from "../src/auth/totp.js";
+import { caller, createOrg, createUser, dataOf } from "./api-fixture.js";
 import { type DeviceFixture, deviceFixture } from "./device-fixture.js";
-import { agentLink, openSocket, peerOn, refusalOf, register } from "./ws-peers.js";
+import { agentLink, fakeNode, openSocket, peerOn, refusalOf, register } from "./ws-peers.js";
 
 const clock = new ManualClock(Date.UTC(2026, 4, 4, 8, 0, 0));
 let f: DeviceFixture;
@@ -293,5 +294,131 @@ describe("T27: deauthorize, block and deactivate with live sessions", () => {
     await expect(peer.call("get-config", {})).rejects.toMatchObject({ code: "UNSUPPORTED" });
     ws.close();
     void importPublicKey;
+  });
+});
+
+function base32(text: string): Buffer {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = 0;
+  let value = 0;
+  const out: number[] = [];
+  for (const c of text) {
+    value = (value << 5) | alphabet.indexOf(c);
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+describe("more of the channels", () => {
+  it("asks for the TOTP code where the org requires two-factor authentication", async () => {
+    const org = await createOrg(f.admin, "Two factor", f.a.orgUid);
+    await createUser(f.admin, org.orgUid, "tf@example.com", [], "tf-password-1");
+    const me = await caller(f.a, "tf@example.com", "tf-password-1");
+    const secret = base32(dataOf<{ secret: string }>(await me.send("POST", "/api/v1/totp")).secret);
+    expect((await me.send("POST", "/api/v1/totp/verify", { code: totpCode(secret, clock.now()) })).status).toBe(204);
+    dataOf(await f.admin.send("PUT", `/api/v1/orgs/${org.orgId}/settings`, { groups: { security: { values: { twoFactorRequired: true } } } }));
+    clock.advance(60_000);
+    await expect(register(f.a, { registrationKey: org.registrationKey, username: "tf@example.com", password: "tf-password-1" })).rejects.toMatchObject({
+      code: "TOTP_REQUIRED",
+    });
+    await expect(
+      register(f.a, { registrationKey: org.registrationKey, username: "tf@example.com", password: "tf-password-1", totp: "000000" }),
+    ).rejects.toMatchObject({ code: "TOTP_INVALID" });
+    const r = await register(f.a, {
+      registrationKey: org.registrationKey,
+      username: "tf@example.com",
+      password: "tf-password-1",
+      totp: totpCode(secret, clock.now()),
+    });
+    expect(r.orgUid).toBe(org.orgUid);
+    // an unknown username cannot be created where two-factor authentication is required
+    await expect(register(f.a, { registrationKey: org.registrationKey, username: "tf-new@example.com", password: "tf-password-2" })).rejects.toMatchObject({
+      code: "TOTP_REQUIRED",
+    });
+  });
+
+  it("opts into a destination offered without auto-start, and hands restore-status reports to the restores part", async () => {
+    const org = await createOrg(f.admin, "Opt in", f.a.orgUid);
+    const optional = dataOf<{ destinationId: number; guid: string }>(
+      await f.admin.send("POST", "/api/v1/destinations", { destinationName: "Optional", providerKey: null }),
+    );
+    dataOf(
+      await f.admin.send("PUT", `/api/v1/orgs/${org.orgId}/destinations`, {
+        inherit: false,
+        destinations: [
+          { destinationId: f.dest.destinationId, offered: true, autoStart: true },
+          { destinationId: optional.destinationId, offered: true, autoStart: false },
+        ],
+      }),
+    );
+    const d = await f.device({ username: "optin@example.com", registrationKey: org.registrationKey, archive: false });
+    const before = (await d.link.peer.call("get-config", {})).destinations.find((x) => x.destinationGuid === optional.guid);
+    expect(before).toMatchObject({ autoStart: false, optedIn: false });
+    const n = d.link.events.length;
+    await d.link.peer.call("opt-in", { destinationGuid: optional.guid, optIn: true });
+    await expect.poll(() => d.link.events.slice(n).map((e) => e.event)).toContain("config-changed");
+    const cfg = await d.link.peer.call("get-config", {});
+    expect(cfg.destinations.find((x) => x.destinationGuid === optional.guid)).toMatchObject({ optedIn: true });
+    expect(cfg.settings.backupSets[0]?.destinations.sort()).toEqual([f.dest.guid, optional.guid].sort());
+    const reports: unknown[] = [];
+    const off = f.a.ctx.agents.onRestoreStatus((r) => reports.push(r));
+    await d.link.peer.call("restore-status", { jobId: "job-12345678", state: "done", files: 3, bytes: 10, errors: 0, totalFiles: 3, totalBytes: 10 });
+    off();
+    expect(reports).toEqual([expect.objectContaining({ jobId: "job-12345678", state: "done", files: 3, deviceGuid: d.deviceGuid })]);
+    expect(f.a.ctx.agents.isConnectedGuid(d.deviceGuid)).toBe(true);
+  });
+
+  it("tells a reconnecting node every placement on it, and lets a node report only its own archives", async () => {
+    const d = await f.device({ username: "placements@example.com" });
+    const key = dataOf<{ enrollKey: string }>(await f.admin.send("POST", "/api/v1/enroll-keys", { destinationId: f.dest.destinationId }));
+    const other = await fakeNode(f.a, key.enrollKey);
+    // another server cannot write this archive's figures
+    await other.peer.call("report-archives", {
+      archives: [
+        {
+          archiveGuid: d.archiveGuid as string,
+          storePointId: other.storePointIds[0] as number,
+          archiveBytes: 999,
+          selectedFiles: 1,
+          selectedBytes: 1,
+          todoFiles: 0,
+          todoBytes: 0,
+          versionCount: 1,
+          fileCount: 1,
+          lastBackup: null,
+          lastCompletedBackup: null,
+          lastMaintenance: null,
+          maintenanceDurationMs: 0,
+          compactBytesRemoved: 0,
+          damagedBlocks: 0,
+          cold: false,
+        },
+      ],
+    });
+    expect(dataOf(await f.admin.get(`/api/Archive/${d.archiveGuid}`))).toMatchObject({ archiveBytes: 0 });
+    other.close();
+    // the first node's link drops and comes back: announce brings its placements
+    f.node.close();
+    await expect.poll(() => f.a.ctx.nodes.all().some((l) => l.serverGuid === f.node.serverGuid)).toBe(false);
+    const ws = await openSocket(f.a, "/v1/storenode", { bearer: f.node.nodeSecret });
+    const { peer } = peerOn(ws, (await import("@cairn/protocol")).NODE_CHANNEL);
+    const ann = await peer.call("announce", { urls: ["wss://127.0.0.1:1"], fingerprint: "AB".repeat(32), storePoints: [], connections: 0, nodeVersion: "0" });
+    expect(ann.placements.find((p) => p.archiveGuid === d.archiveGuid)).toMatchObject({
+      deviceGuid: d.deviceGuid,
+      userUid: d.userUid,
+      orgUid: f.a.orgUid,
+      destinationGuid: f.dest.guid,
+      storePointId: f.node.storePointIds[0],
+      quotaBytes: -1,
+      cold: false,
+    });
+    expect(ann.revocations.length).toBeGreaterThan(0);
+    expect(ann.authorityPublicKeys.length).toBe(1);
+    f.node.ws = ws;
+    f.node.peer = peer;
   });
 });

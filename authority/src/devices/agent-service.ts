@@ -189,10 +189,14 @@ export class AgentService {
     });
     const ranked = rankStorePoints(candidates);
     if (ranked.length === 0) {
+      const why = candidates
+        .map(
+          (c) =>
+            `${c.serverName}/${c.name}: ${!c.online ? "offline" : !c.acceptingNew ? "closed to new archives" : !c.acceptingData ? "closed to data" : c.nodeAcceptsNew === false ? "full on the node" : "no free space"}`,
+        )
+        .join("; ");
       const reason =
-        loads.length === 0
-          ? "no storage server has enrolled in this destination yet"
-          : "no store point of this destination is online and accepting new archives";
+        loads.length === 0 ? "no storage server has enrolled in this destination yet" : `no store point of this destination takes new archives (${why})`;
       throw new CairnError(loads.length === 0 ? "DESTINATION_FULL" : "UNAVAILABLE", `The archive cannot be placed: ${reason}`);
     }
     const archiveGuid = existing?.archiveGuid ?? newGuid();
