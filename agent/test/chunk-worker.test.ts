@@ -26,7 +26,7 @@ describe("chunk workers", () => {
     // many small random chunks in one window: stored as is, their frames sealed in place come
     // closest to the plaintext still to seal
     const smalls = Array.from({ length: 300 }, (_, i) => randomBytes(4000 + i));
-    smalls.forEach((b, i) => writeFileSync(join(t.dir, `r${i}`), b));
+    for (const [i, b] of smalls.entries()) writeFileSync(join(t.dir, `r${i}`), b);
     const names = ["big.bin", "text.txt", "copy.txt", ...smalls.map((_, i) => `r${i}`)];
     const contents = [big, text, text, ...smalls];
     const files = names.map((n, i) => {

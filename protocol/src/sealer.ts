@@ -116,6 +116,7 @@ export class BlockSealer {
 export class BlockOpener {
   private readonly dctx = new zstdBinding.DCtx();
   private readonly plain = Buffer.allocUnsafe(MAX_PLAINTEXT_BYTES);
+  private payload = Buffer.allocUnsafe(CHUNK_MAX_BYTES + SEAL_OVERHEAD_BYTES);
 
   constructor(private readonly keys: ArchiveKeys) {}
 
@@ -134,10 +135,15 @@ export class BlockOpener {
     const d = createDecipheriv("aes-256-gcm", chunkKey(this.keys, id), b.subarray(3, BLOCK_HEADER_BYTES));
     d.setAAD(sealAad(b.subarray(0, 3), this.keys.archiveGuid, id));
     d.setAuthTag(b.subarray(b.length - TAG_BYTES));
+    const ct = b.subarray(BLOCK_HEADER_BYTES, b.length - TAG_BYTES);
+    if (this.payload.length < ct.length) this.payload = Buffer.allocUnsafe(ct.length);
     let data: Buffer;
     try {
-      data = d.update(b.subarray(BLOCK_HEADER_BYTES, b.length - TAG_BYTES));
-      d.final();
+      // in pieces into a reused buffer (see BlockSealer.sealInto)
+      let o = 0;
+      for (let at = 0; at < ct.length; at += PIECE_BYTES) o += d.update(ct.subarray(at, at + PIECE_BYTES)).copy(this.payload, o);
+      o += d.final().copy(this.payload, o);
+      data = this.payload.subarray(0, o);
     } catch (cause) {
       throw new CairnError("DECRYPT_FAILED", "block failed authentication (wrong key, wrong archive or tampered)", { cause });
     }

@@ -14,7 +14,7 @@ import { profilingArgv } from "../upload/worker-pool.js";
 import type { FromRestoreWorker, RestoreFileResult, RestoreWorkerInit, ToRestoreWorker } from "./restore-protocol.js";
 
 /** Sealed bytes waiting in the workers' queues above which reading from the socket pauses. */
-export const MAX_FORWARDED_BYTES = 32 * 1024 * 1024;
+export const MAX_FORWARDED_BYTES = 8 * 1024 * 1024;
 
 function workerUrl(): URL {
   const here = new URL("./restore-worker.js", import.meta.url);

@@ -24,8 +24,8 @@ export interface RestoreFileJob {
   size: number;
   mode: number;
   mtimeMs: number;
-  /** Concatenated 32-byte block ids. */
-  blocks: Uint8Array;
+  /** Where its concatenated 32-byte block ids are in the batch's `ids` buffer. */
+  blocksAt: number;
   blockSizes: number[];
 }
 
@@ -38,7 +38,7 @@ export interface RestoreWorkerInit {
 
 /** Main → worker. */
 export type ToRestoreWorker =
-  | { t: "batch"; batch: number; files: RestoreFileJob[] }
+  | { t: "batch"; batch: number; files: RestoreFileJob[]; ids: ArrayBuffer }
   | {
       t: "block";
       batch: number;

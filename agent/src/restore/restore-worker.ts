@@ -56,7 +56,7 @@ function isZero(b: Buffer): boolean {
   return true;
 }
 
-function startBatch(id: number, files: RestoreFileJob[]): void {
+function startBatch(id: number, files: RestoreFileJob[], ids: Buffer): void {
   const b: Batch = { targets: [], wants: new Map(), seen: new Set() };
   for (const job of files) {
     const t: Target = { job, fd: -1, failed: null, written: 0, end: 0 };
@@ -69,7 +69,7 @@ function startBatch(id: number, files: RestoreFileJob[]): void {
     }
     let off = 0;
     for (let i = 0; i < job.blockSizes.length; i++) {
-      const key = Buffer.from(job.blocks.buffer, job.blocks.byteOffset + i * 32, 32).toString("latin1");
+      const key = ids.toString("latin1", job.blocksAt + i * 32, job.blocksAt + i * 32 + 32);
       const size = job.blockSizes[i] as number;
       let w = b.wants.get(key);
       if (!w) {
@@ -180,7 +180,7 @@ function endBatch(batch: number, error: WireError | null): void {
 
 parentPort?.on("message", (msg: ToRestoreWorker) => {
   try {
-    if (msg.t === "batch") startBatch(msg.batch, msg.files);
+    if (msg.t === "batch") startBatch(msg.batch, msg.files, Buffer.from(msg.ids));
     else if (msg.t === "block") {
       const buf = Buffer.from(msg.buf);
       onBlock(msg.batch, buf.subarray(msg.idAt, msg.idAt + 32), msg.dataAt < 0 ? null : buf.subarray(msg.dataAt, msg.dataAt + msg.len), msg.error);

@@ -258,6 +258,15 @@ export class Restorer {
     const jobs: RestoreFileJob[] = [];
     const order: Buffer[] = [];
     const seen = new Set<string>();
+    // every file's block ids in one buffer moved to the worker (a Buffer in a message would be
+    // cloned with the whole list-files page it is a view of)
+    const ids = Buffer.allocUnsafeSlow(
+      Math.max(
+        1,
+        entries.reduce((a, e) => a + e.blocks.length, 0),
+      ),
+    );
+    let idsAt = 0;
     for (const e of entries) {
       const n = e.blocks.length / 32;
       if (n !== e.meta.blockSizes.length || e.meta.blockSizes.reduce((a, b) => a + b, 0) !== e.meta.size) {
@@ -280,9 +289,11 @@ export class Restorer {
         size: e.meta.size,
         mode: e.meta.mode,
         mtimeMs: e.meta.mtimeMs,
-        blocks: e.blocks,
+        blocksAt: idsAt,
         blockSizes: e.meta.blockSizes,
       });
+      ids.set(e.blocks, idsAt);
+      idsAt += e.blocks.length;
       for (let i = 0; i < n; i++) {
         const id = e.blocks.subarray(i * 32, i * 32 + 32);
         const key = id.toString("latin1");
@@ -292,7 +303,8 @@ export class Restorer {
       }
     }
     if (jobs.length === 0) return;
-    pool.post(worker, { t: "batch", batch, files: jobs });
+    const idsBuf = ids.buffer as ArrayBuffer;
+    pool.post(worker, { t: "batch", batch, files: jobs, ids: idsBuf }, [idsBuf]);
     let error: WireError | null = null;
     if (order.length > 0) {
       try {
