@@ -262,12 +262,21 @@ describe("T27: deauthorize, block and deactivate with live sessions", () => {
     await expect.poll(() => f.node.revoked).toContainEqual(expect.objectContaining({ kind: "device", guid: d.deviceGuid, scope: "restore" }));
     const cfg = await d.link.peer.call("get-config", {});
     expect(cfg.device.blocked).toBe(true);
-    expect((await d.link.peer.call("renew-tokens", {})).tokens).toHaveLength(1);
+    // tokens issued after the block still cannot restore
+    const blockedTokens = (await d.link.peer.call("renew-tokens", {})).tokens;
+    expect(blockedTokens).toHaveLength(1);
+    expect(verifyStorage(blockedTokens[0]?.token as string).scope).toBe("backup");
     const owner = await (await import("./api-fixture.js")).caller(f.a, "blocked@example.com", "device-password-1");
     expect((await owner.send("POST", "/api/DataKeyToken", { computerGuid: d.deviceGuid })).status).toBe(403);
     expect((await f.admin.send("POST", "/api/DataKeyToken", { computerGuid: d.deviceGuid })).status).toBe(200);
     expect((await f.admin.send("DELETE", `/api/ComputerBlock/${d.computerId}`)).status).toBe(204);
     expect((await owner.send("POST", "/api/DataKeyToken", { computerGuid: d.deviceGuid })).status).toBe(200);
+    expect(verifyStorage((await d.link.peer.call("renew-tokens", {})).tokens[0]?.token as string).scope).toBe("all");
+    // a blocked user: the same (API.md §3: no sign-in, no restore, backups go on)
+    const user = dataOf<{ users: { userId: number }[] }>(await f.admin.get("/api/User?username=blocked@example.com")).users[0] as { userId: number };
+    expect((await f.admin.send("PUT", `/api/UserBlock/${user.userId}`)).status).toBe(204);
+    expect(verifyStorage((await d.link.peer.call("renew-tokens", {})).tokens[0]?.token as string).scope).toBe("backup");
+    expect((await f.admin.send("DELETE", `/api/UserBlock/${user.userId}`)).status).toBe(204);
   });
 
   it("deactivate: the link closes, backups stop (revocation), the archive goes to cold storage; reactivation brings it back", async () => {

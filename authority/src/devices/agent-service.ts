@@ -85,9 +85,12 @@ export class AgentService {
 
   private async tokenFor(a: AgentDevice, archive: ArchiveRecord, settings: ResolvedSettings) {
     const sp = archive.storePointId === null ? undefined : await this.d.store.getStorePoint(archive.storePointId);
-    const restoreOnly = archive.cold || sp?.acceptingData === false;
-    const backupOnly = archive.destinationKind === "provider" && (await this.storage.isPrimaryAdmin(a.user.userId));
-    const scope = restoreOnly ? "restore" : backupOnly ? "backup" : "all";
+    // blocked (device, user or an org above): backups go on, restores do not (T27), also with
+    // tokens issued after the block's revocation
+    const blocked = a.device.blocked || a.user.blocked || (await this.d.store.orgChainState(a.org.path)).blocked;
+    const backupOnly = blocked || (archive.destinationKind === "provider" && (await this.storage.isPrimaryAdmin(a.user.userId)));
+    const restoreOnly = !backupOnly && (archive.cold || sp?.acceptingData === false);
+    const scope = backupOnly ? "backup" : restoreOnly ? "restore" : "all";
     return issueStorageToken(
       this.d.keys,
       this.d.authorityGuid,
