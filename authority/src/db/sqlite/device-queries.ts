@@ -206,7 +206,9 @@ export class SqliteDeviceQueries implements DeviceReads, DeviceWrites {
     const { where, params } = whereOf(filter);
     return this.q
       .all<DeviceRow>(
-        "SELECT d.* FROM devices d INDEXED BY devices_with_overrides WHERE " + where + " AND d.settings_json IS NOT NULL ORDER BY d.device_id",
+        "SELECT d.* FROM devices d WHERE d.device_id IN (SELECT o.device_id FROM devices o WHERE o.settings_json IS NOT NULL) AND " +
+          where +
+          " ORDER BY d.device_id",
         params,
       )
       .map(toDevice);
