@@ -6,7 +6,7 @@
 // `du -sb` of the node's data directory (store point, archive index, node database).
 //
 // Usage: npm run bench -w @cairn/agent -- DATASET_DIR [--trials N] [--restic] [--prof DIR]
-//        [--keep] [--only initial|restore]
+//        [--keep] [--only initial|restore] [--label NAME]
 //   --restic   also run `peers.sh restic` in each trial (same machine, same run: compare ratios)
 //   --prof DIR write --cpu-prof / --heap-prof profiles of every step (agent, workers, node) to DIR
 // Build first: npx tsc -b. Prints one JSON line per step and a summary of medians at the end.
@@ -19,7 +19,7 @@ import { createInterface } from "node:readline";
 const argv = process.argv.slice(2);
 const dataset = argv[0] && !argv[0].startsWith("--") ? resolve(argv[0]) : null;
 if (!dataset) {
-  console.error("usage: backup-bench.mjs DATASET_DIR [--trials N] [--restic] [--prof DIR] [--keep] [--only initial|restore]");
+  console.error("usage: backup-bench.mjs DATASET_DIR [--trials N] [--restic] [--prof DIR] [--keep] [--only initial|restore] [--label NAME]");
   process.exit(2);
 }
 const opt = (k, d) => {
@@ -31,6 +31,8 @@ const withRestic = argv.includes("--restic");
 const prof = opt("--prof", null);
 const only = opt("--only", null);
 const keep = argv.includes("--keep");
+/** Name of this agent build in the output (to compare builds side by side). */
+const label = opt("--label", "cairn");
 const here = new URL(".", import.meta.url).pathname;
 const shared = "/work/shared/bench";
 if (prof) mkdirSync(prof, { recursive: true });
@@ -126,7 +128,7 @@ async function cairnTrial(trial) {
         const processSeconds = (performance.now() - t0) / 1000;
         const bytes = bytesOf ?? r.bytes;
         resolveStep({
-          tool: "cairn",
+          tool: label,
           trial,
           step: name,
           ...r,
@@ -158,7 +160,7 @@ async function cairnTrial(trial) {
       } catch {
         ok = false;
       }
-      results.push({ tool: "cairn", trial, step: "restore-verified", ok });
+      results.push({ tool: label, trial, step: "restore-verified", ok });
     }
   } finally {
     child.kill("SIGTERM");
@@ -202,7 +204,7 @@ const median = (xs) => {
 };
 const summary = {};
 for (const stepName of ["backup-initial", "backup-nochange", "backup-1pct", "restore"]) {
-  const c = all.filter((r) => r.tool === "cairn" && r.step === stepName);
+  const c = all.filter((r) => r.tool === label && r.step === stepName);
   const rs = all.filter((r) => r.tool === "restic" && r.step === stepName);
   if (c.length === 0) continue;
   const cs = median(c.map((r) => r.processSeconds));
