@@ -78,7 +78,7 @@ function lastJson(text) {
   throw new Error(`no JSON in output: ${text.slice(-500)}`);
 }
 
-function startDaemon(name, args) {
+function startDaemon(name, args, ready = (j) => typeof j.port === "number" && j.port > 0) {
   return new Promise((resolveStart, reject) => {
     const child = spawn(process.execPath, [cairn, ...args], { env: { ...process.env, CAIRN_LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "pipe"] });
     let buf = "";
@@ -86,10 +86,10 @@ function startDaemon(name, args) {
     child.stdout.on("data", (d) => {
       buf += d;
       for (const line of buf.split("\n")) {
-        if (!line.includes('"port"')) continue;
+        if (!line.startsWith("{")) continue;
         try {
           const j = JSON.parse(line);
-          if (typeof j.port === "number" && j.port > 0) {
+          if (ready(j)) {
             clearTimeout(timer);
             child.stdout.removeAllListeners("data");
             child.stdout.resume();
@@ -168,8 +168,6 @@ async function cairnTrial(ds, trial) {
     sp,
     "--name",
     "bench-node",
-    "--url",
-    "wss://127.0.0.1:0",
     "--authority",
     url,
     "--authority-fingerprint",
@@ -234,7 +232,7 @@ async function cairnTrial(ds, trial) {
   const storedBytes = duBytes(sp);
 
   // Watcher-assisted no-change backup: the daemon has been watching since it started.
-  const agentd = await startDaemon("agent", ["agent", "serve", "--data", G]).catch((e) => {
+  const agentd = await startDaemon("agent", ["agent", "serve", "--data", G], (j) => j.msg === "agent started").catch((e) => {
     log(`  agent daemon: ${e.message}`);
     return null;
   });
