@@ -73,6 +73,7 @@ export const ERROR_CODES = {
   DECRYPT_FAILED: spec(500, 1, false, "Authenticated decryption failed: wrong key or tampered data."),
   INTEGRITY: spec(500, 1, false, "Stored data failed its integrity check (hash, length or id)."),
   ROLLBACK_DETECTED: spec(409, 1, false, "The storage side served an older or forked version chain."),
+  PACKAGE_SIGNATURE_INVALID: spec(403, 1, false, "An agent package is unsigned, altered, or not signed by the package key the agent trusts."),
   KEY_POLICY_DOWNGRADE: spec(403, 1, false, "An encryption key policy can be raised, never lowered."),
   PRIVATE_PASSWORD_INVALID: spec(500, 12, false, "The archive password is missing or wrong."),
   CUSTOM_KEY_INVALID: spec(500, 12, false, "The custom encryption key is missing or wrong."),

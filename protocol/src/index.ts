@@ -42,3 +42,4 @@ export * from "./provider-key.js";
 export * from "./retention.js";
 export * from "./command.js";
 export * from "./config.js";
+export * from "./agent-package.js";
