@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decodeFrame, encodeFrame, FRAME_HEADER_BYTES } from "../src/codec.js";
@@ -5,6 +6,7 @@ import { isCairnError } from "../src/errors.js";
 import { DATA_CHANNEL, dataNodeMethods } from "../src/messages/data.js";
 import { agentAuthorityMethods } from "../src/messages/agent-control.js";
 import { nodeStorenodeMethods } from "../src/messages/node-control.js";
+import { createPeer } from "../src/rpc.js";
 import { validate } from "../src/schema.js";
 
 const MAX = 1024 * 1024;
@@ -113,5 +115,48 @@ describe("frame codec", () => {
     // The envelope accepts any result; the method schema bounds it. Depth limits must not overflow the stack.
     expect(() => validate(dataNodeMethods.have.result, deep)).toThrow();
     expect(decodeOrCode(frame)).toBe("ok");
+  });
+});
+
+describe("committed fuzz corpus (protocol/test/corpus, made by protocol/scripts/make-corpus.mjs)", () => {
+  const dir = new URL("./corpus/", import.meta.url);
+  const names = readdirSync(dir).filter((n) => n.endsWith(".bin"));
+
+  it("holds the hostile cases", () => {
+    expect(names.length).toBeGreaterThanOrEqual(20);
+  });
+
+  it.each(names)("%s is accepted only when valid, refused with a typed error otherwise, prototypes untouched", async (name) => {
+    const buf = readFileSync(new URL(name, dir));
+    // The whole receive path of a storage node: envelope, then the method's or event's schema.
+    const sent: Buffer[] = [];
+    const errors: string[] = [];
+    const seen: string[] = [];
+    const node = createPeer(DATA_CHANNEL, "a", {
+      send: (f) => sent.push(f),
+      maxFrameBytes: MAX,
+      onProtocolError: (e) => errors.push(e.code),
+      onFrame: (m) => {
+        seen.push(m.type);
+        return true;
+      },
+    });
+    node.handlers.have = ({ ids }) => ({ present: Buffer.alloc(Math.ceil(ids.length / 256)) });
+    node.receive(buf);
+    await new Promise((r) => setTimeout(r, 5));
+    const replies = sent.map((f) => decodeFrame(f, DATA_CHANNEL.id, MAX) as { type: string });
+    const refused = errors.length > 0 || replies.some((m) => m.type === "err");
+    const accepted = !refused && (seen.length > 0 || replies.some((m) => m.type === "res"));
+    if (name.startsWith("valid-")) expect(accepted, `${name}: ${errors.join(",")}`).toBe(true);
+    else expect(refused, `${name} was not refused`).toBe(true);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it("decoding hostile frames in a loop does not grow memory", () => {
+    const bufs = names.map((n) => readFileSync(new URL(n, dir)));
+    for (let i = 0; i < 200; i++) for (const b of bufs) decodeOrCode(b);
+    const before = process.memoryUsage().rss;
+    for (let i = 0; i < 2000; i++) for (const b of bufs) decodeOrCode(b);
+    expect(process.memoryUsage().rss - before).toBeLessThan(50 * 1024 * 1024);
   });
 });
