@@ -17,6 +17,10 @@ export interface AuthorityEventMap {
   "devices-changed": { deviceIds: number[] };
   /** These devices were deauthorized: their agents are told, then disconnected. */
   "devices-deauthorized": { deviceIds: number[] };
+  /** A storage node reported a committed backup version of an archive (metrics). */
+  "backup-committed": { archiveGuid: string; serverId: number };
+  /** A cold-storage purge run ended (metrics): how many archives it purged. */
+  "purge-run": { trigger: "scheduled" | "now"; purged: number };
 }
 
 type Listener<T> = (payload: T) => void;

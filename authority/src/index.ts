@@ -34,6 +34,8 @@ import { buildHttpServer, CORE_PLUGINS, type HttpPlugin, type ServedRoute } from
 import { generateAuthorityKeys, KEY_FILES, keysDir, loadAuthorityKeys, saveAuthorityKeys, writeSecretFile } from "./keys/authority-keys.js";
 import { createCertificate } from "./keys/tls.js";
 import { type OperationsOptions, operationsPlugin } from "./operations-plugins.js";
+import { agentUpgradePlugin } from "./ops/agent-upgrades.js";
+import { healthPlugin, listenMetrics } from "./ops/health.js";
 
 export type { Principal, Target } from "./auth/access.js";
 export { authorize, canSee, requirePermission, scopeOf, SYSTEM_PRINCIPAL } from "./auth/access.js";
@@ -51,6 +53,11 @@ export type { DeviceStorageServices } from "./devices-storage.js";
 export type { AgentLink, AgentRegistry, RestoreStatusReport } from "./ws/agent-registry.js";
 export type { NodeLink, NodeRegistry } from "./ws/node-registry.js";
 export { type Operations, type OperationsOptions, operationsOf } from "./operations-plugins.js";
+export { AUTHORITY_SERVE_CONFIG } from "./serve-config.js";
+export { type AgentPackage, addAgentPackage, listAgentPackages, packagePublicKey, removeAgentPackage } from "./ops/agent-packages.js";
+export { agentUpgradesOf } from "./ops/agent-upgrades.js";
+export { authorityMetricsOf, readiness } from "./ops/health.js";
+export { type BackupAuthorityOptions, backupAuthority, type RestoreAuthorityOptions, restoreAuthority } from "./ops/authority-backup.js";
 
 /** The database file in a data directory. */
 export const DB_FILE = "authority.db";
@@ -156,6 +163,10 @@ export interface StartAuthorityOptions {
   maxDbPages?: number;
   /** Cold storage, restores, legal hold and reports: schedules, SMTP, templates (issue 6). */
   operations?: OperationsOptions;
+  /** A separate plain-HTTP listener for /metrics, /healthz and /readyz (then /metrics leaves the HTTPS port). */
+  metrics?: { host: string; port: number };
+  /** /readyz fails when the data directory's file system has less free space (default 64 MiB). */
+  reserveBytes?: number;
 }
 
 /** A running authority. */
@@ -171,6 +182,8 @@ export interface RunningAuthority {
   ctx: AuthorityContext;
   /** Every route the server answers (method and path as registered). */
   routes: readonly ServedRoute[];
+  /** `http://host:port/metrics` of the separate metrics listener, when configured. */
+  metricsUrl: string | null;
   /** Stops listening, closes sockets (WebSockets with 1001), then the database. */
   close(): Promise<void>;
 }
@@ -198,13 +211,31 @@ export async function startAuthority(opts: StartAuthorityOptions): Promise<Runni
       ...(opts.argon2 ? { argon2: opts.argon2 } : {}),
       ...(opts.loginThrottle ? { loginThrottle: opts.loginThrottle } : {}),
     });
-    const plugins = [...CORE_PLUGINS, operationsPlugin(opts.operations), ...(opts.plugins ?? [])];
+    const health = { dataDir: opts.dataDir, reserveBytes: opts.reserveBytes ?? 64 * 1024 * 1024, metricsOnHttps: opts.metrics === undefined };
+    const publicUrl = opts.operations?.restores?.publicUrl;
+    const plugins = [
+      healthPlugin(health),
+      ...CORE_PLUGINS,
+      operationsPlugin(opts.operations),
+      agentUpgradePlugin({ dataDir: opts.dataDir, ...(publicUrl !== undefined ? { publicUrl } : {}) }),
+      ...(opts.plugins ?? []),
+    ];
     const { app, served } = await buildHttpServer({ ctx, tls, logger: log, plugins });
     const host = opts.host ?? "127.0.0.1";
     await app.listen({ host, port: opts.port ?? DEFAULT_PORT });
     const address = app.server.address();
     const port = typeof address === "object" && address !== null ? address.port : (opts.port ?? DEFAULT_PORT);
-    log.info({ port, host }, "listening");
+    const metricsServer = opts.metrics
+      ? await listenMetrics(ctx, health, opts.metrics.host, opts.metrics.port).catch(async (err: unknown) => {
+          await app.close();
+          throw new CairnError("UNAVAILABLE", `cannot listen for metrics on ${opts.metrics?.host}:${opts.metrics?.port}: ${(err as Error).message}`, {
+            cause: err,
+          });
+        })
+      : null;
+    const metricsAddress = metricsServer?.address();
+    const metricsPort = typeof metricsAddress === "object" && metricsAddress !== null ? metricsAddress.port : null;
+    log.info({ port, host, ...(metricsPort !== null ? { metricsPort } : {}) }, "listening");
     const urlHost = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host;
     let closed = false;
     return {
@@ -215,9 +246,12 @@ export async function startAuthority(opts: StartAuthorityOptions): Promise<Runni
       app,
       ctx,
       routes: served,
+      metricsUrl:
+        metricsPort !== null ? `http://${opts.metrics?.host.includes(":") ? `[${opts.metrics.host}]` : opts.metrics?.host}:${metricsPort}/metrics` : null,
       async close() {
         if (closed) return;
         closed = true;
+        await new Promise<void>((r) => (metricsServer ? metricsServer.close(() => r()) : r()));
         await app.close();
         await store.close();
         log.info("stopped");

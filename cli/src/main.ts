@@ -47,10 +47,17 @@ function firstCommand(argv: readonly string[]): string | undefined {
   return undefined;
 }
 
-function buildRoot(): Command {
+/** Whether `--version VALUE` after the command is a subcommand's option (`agent-package add F --version V`). */
+function versionIsSubcommandOption(argv: readonly string[], command: string | undefined): boolean {
+  const at = argv.indexOf("--version");
+  const next = argv[at + 1];
+  return command !== undefined && at > argv.indexOf(command) && next !== undefined && !next.startsWith("-");
+}
+
+function buildRoot(rootVersionFlags = "-V, --version"): Command {
   const program = new Command("cairn")
     .description("Cairn: encrypted, deduplicated endpoint backup (agent, storage node, authority)")
-    .version(VERSION, "-V, --version")
+    .version(VERSION, rootVersionFlags)
     .option("--json", "machine-readable output (JSON, or JSON Lines for long runs)", false)
     .option("-q, --quiet", "no progress and no informational messages", false)
     .option("-v, --verbose", "more detail", false)
@@ -116,10 +123,10 @@ export async function run(argv: readonly string[]): Promise<number> {
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
-  const program = buildRoot();
+  const wanted = firstCommand(argv);
+  const program = buildRoot(versionIsSubcommandOption(argv, wanted) ? "-V" : undefined);
   const exit = { code: EXIT.OK as number };
   const ctx = makeContext(program, controller.signal, exit);
-  const wanted = firstCommand(argv);
   try {
     for (const [name, entry] of Object.entries(ENTRIES)) {
       if (name === wanted) {

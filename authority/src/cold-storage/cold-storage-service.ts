@@ -147,6 +147,7 @@ export class ColdStorageService {
       serverGuid: r.serverGuid,
     }));
     for (const c of candidates) await this.purgeOne(p, c, "early", run);
+    this.d.events.emit("purge-run", { trigger: "now", purged: run.purged.length });
     return run;
   }
 
@@ -162,6 +163,7 @@ export class ColdStorageService {
         for (const c of await this.d.store.unfinishedPurges()) await this.finishOnNode(c, run);
         for (const c of await this.d.store.coldArchivesDue(isoDate(now))) await this.purgeOne(SYSTEM_PRINCIPAL, c, "scheduled", run, now);
         if (run.purged.length + run.pending.length > 0) this.d.log.info({ ...counts(run) }, "cold storage purge run");
+        this.d.events.emit("purge-run", { trigger: "scheduled", purged: run.purged.length });
         return run;
       } finally {
         this.running = null;

@@ -109,6 +109,11 @@ export class RestoreJobs {
     }
   }
 
+  /** Every job held now (metrics). */
+  list(): readonly RestoreJob[] {
+    return [...this.jobs.values()];
+  }
+
   /** The caller's job (another user's is NOT_FOUND, like an unknown one: T28). */
   get(p: Principal, jobId: string): RestoreJob {
     this.sweep();

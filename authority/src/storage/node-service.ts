@@ -172,6 +172,7 @@ export class NodeService {
     await this.d.store.transaction((tx) =>
       tx.putArchiveFigures(e.archiveGuid, server.serverId, { archiveBytes: e.archiveBytes, lastCompletedBackupAt: e.lastCompletedBackup }, now),
     );
+    this.d.events.emit("backup-committed", { archiveGuid: e.archiveGuid, serverId: server.serverId });
   }
 
   /** The `space-low` event: the store point's free space as the node measures it. */

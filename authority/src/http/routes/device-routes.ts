@@ -13,6 +13,7 @@ import { auditEntry } from "../../audit/audit.js";
 import { requirePermission } from "../../auth/access.js";
 import { type ApiRouter, NO_CONTENT } from "../api-router.js";
 import { bodyObject, boolParam, guidValue, idType, numericId, pageParams, sortParams, textParam } from "../params.js";
+import { agentUpgradesOf, requestOrigin } from "../../ops/agent-upgrades.js";
 
 const TAGS = ["devices"];
 
@@ -151,8 +152,10 @@ export function registerDeviceRoutes(api: ApiRouter, ctx: AuthorityContext): voi
     url: "/api/v1/orgs/:id/upgrade-clients",
     auth: "user",
     summary: "Tell the connected agents of this org (not its children) to upgrade; answers how many devices the org has",
+    description:
+      'Offers the newest imported agent package (or `{"version": V}`) to the connected agents of the org with `upgrade-available`; answers `deviceCount`, `offeredVersion` (null when no package is imported) and `notifiedDevices`.',
     tags: TAGS,
-    handler: async ({ p, params }) => {
+    handler: async ({ p, params, body, req }) => {
       const org = await ctx.orgs.byId(p, numericId(params.id, "orgId"));
       requirePermission(p, "device.lifecycle", { kind: "org", orgId: org.orgId, path: org.path }, "organization");
       const ids = await ctx.store.deviceIdsOfOrgs([org.orgId]);
@@ -160,9 +163,12 @@ export function registerDeviceRoutes(api: ApiRouter, ctx: AuthorityContext): voi
       await ctx.store.transaction((tx) =>
         tx.appendAudit(auditEntry(p, now, "org.upgradeClients", { type: "org", id: org.orgId, orgId: org.orgId }, { deviceCount: ids.length })),
       );
-      // agents re-read their configuration (and with it any upgrade the authority offers)
+      // agents re-read their configuration, and connected ones are offered the agent package
       ctx.events.emit("devices-changed", { deviceIds: ids });
-      return { deviceCount: ids.length };
+      const b = (body ?? {}) as { version?: unknown };
+      if (b.version !== undefined && typeof b.version !== "string") throw new CairnError("BAD_REQUEST", "version must be a string");
+      const offer = agentUpgradesOf(ctx)?.offer(ids, { ...(b.version !== undefined ? { version: b.version } : {}), origin: requestOrigin(req) }) ?? null;
+      return { deviceCount: ids.length, offeredVersion: offer?.version ?? null, notifiedDevices: offer?.notified ?? 0 };
     },
   });
 }
