@@ -328,8 +328,11 @@ export class Restorer {
     const data = b.data;
     const n = data?.length ?? 0;
     const ab = data?.buffer;
-    if (data && ab instanceof ArrayBuffer && n >= 64 * 1024 && ab.byteLength - n < 1024 && b.id.buffer === ab) {
-      // the websocket message buffer holds just this frame: move it
+    // The websocket message buffer holds just this frame when the frame starts it and the block
+    // ends it (only the msgpack `error: nil` follows): `ws` assembled it from 16 KiB TLS reads
+    // into a buffer of its own, so it can be moved. A view into a read chunk `ws` still uses
+    // would not pass (the chunk continues past the frame), and is copied instead.
+    if (data && ab instanceof ArrayBuffer && n >= 64 * 1024 && b.id.buffer === ab && data.byteOffset < 160 && ab.byteLength - (data.byteOffset + n) < 16) {
       pool.post(worker, { t: "block", batch, buf: ab, idAt: b.id.byteOffset, dataAt: data.byteOffset, len: n, error: null }, [ab], n);
       return;
     }
