@@ -11,8 +11,9 @@
  * - `versions --json` → `[{versionTime, size, deleted, seq}]`
  * - `restore --json` → status lines then `{message_type: "summary", files, bytes, errors, …}`
  */
+import { realpathSync } from "node:fs";
 import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { join, resolve, sep } from "node:path";
 import { CairnError, type CommandContext, EXIT } from "@cairn/protocol";
 import { Command, Option } from "commander";
 import pino, { type Logger } from "pino";
@@ -22,12 +23,22 @@ interface DataOpt {
   data?: string;
 }
 
+let fileConfig: { data?: string; proxy?: string | null } | null = null;
+
+/** `data` and the proxy from `--config FILE` (read once; flags and the environment win). */
+async function loadFileConfig(ctx: CommandContext): Promise<void> {
+  if (!ctx.configFile || fileConfig !== null) return;
+  const { resolveAgentConfig } = await import("./config/agent-config.js");
+  const r = await resolveAgentConfig({ env: ctx.env, configFile: ctx.configFile });
+  fileConfig = { data: r.config.dataDir, proxy: r.config.proxy };
+}
+
 function dataDir(ctx: CommandContext, o: DataOpt): string {
-  return resolve(o.data ?? ctx.env.CAIRN_AGENT_DATA ?? join(homedir(), ".local/share/cairn-agent"));
+  return resolve(o.data ?? ctx.env.CAIRN_AGENT_DATA ?? fileConfig?.data ?? join(homedir(), ".local/share/cairn-agent"));
 }
 
 function proxyOf(ctx: CommandContext): string | null {
-  return ctx.env.HTTPS_PROXY ?? ctx.env.https_proxy ?? null;
+  return ctx.env.HTTPS_PROXY ?? ctx.env.https_proxy ?? fileConfig?.proxy ?? null;
 }
 
 function cliLogger(ctx: CommandContext, daemon = false): Logger {
@@ -94,6 +105,10 @@ async function progressSink(ctx: CommandContext, label: string): Promise<{ sink:
 /** Builds the `agent` subcommand tree. */
 export function createCommand(ctx: CommandContext): Command {
   const cmd = new Command("agent").description("the device agent: selection, real-time backup and restore");
+  // `--config FILE` names the data directory and the proxy for every command, not only serve
+  cmd.hook("preAction", async (_this, action) => {
+    if (action.name() !== "serve") await loadFileConfig(ctx);
+  });
   const data = () => new Option("--data <dir>", "agent data directory (default $CAIRN_AGENT_DATA or ~/.local/share/cairn-agent)");
 
   cmd
@@ -132,17 +147,56 @@ export function createCommand(ctx: CommandContext): Command {
 
   cmd
     .command("serve")
-    .description("run the agent daemon: watch, back up on schedule, take restore orders")
+    .description("run the agent daemon: watch, back up on schedule, take restore orders, install offered upgrades")
     .addOption(data())
-    .action(async (o: DataOpt) => {
+    .option("--metrics-address <host:port>", "serve /metrics, /healthz and /readyz on a plain-HTTP address (default: none)")
+    .option("--check-config", "validate the configuration, show where each value comes from, and exit")
+    .option("--print-default-config", "print a commented default configuration file and exit")
+    .action(async (o: DataOpt & { checkConfig?: boolean; printDefaultConfig?: boolean }, command: Command) => {
+      const { AGENT_CONFIG, resolveAgentConfig } = await import("./config/agent-config.js");
+      if (o.printDefaultConfig) {
+        const { renderDefaultConfig } = await import("@cairn/protocol");
+        ctx.stdout.write(renderDefaultConfig(AGENT_CONFIG, "cairn agent serve (/etc/cairn/agent.toml)"));
+        return;
+      }
+      const flags: Record<string, unknown> = {};
+      for (const [name, value] of Object.entries(command.opts())) if (command.getOptionValueSource(name) === "cli") flags[name] = value;
+      const { resolved, config } = await resolveAgentConfig({ flags, env: ctx.env, configFile: ctx.configFile });
+      if (o.checkConfig) {
+        ctx.print(
+          { ok: true, values: resolved.values, sources: resolved.sources },
+          Object.entries(resolved.values)
+            .map(([k, v]) => `${k} = ${JSON.stringify(v)}  (${resolved.sources[k]})`)
+            .join("\n"),
+        );
+        return;
+      }
       const { startAgent } = await import("./daemon/agent-daemon.js");
       const logger = cliLogger(ctx, true);
-      const agent = await startAgent({ dataDir: dataDir(ctx, o), logger, proxy: proxyOf(ctx) });
+      let upgraded: string | null = null;
+      let wake: () => void = () => undefined;
+      const agent = await startAgent({
+        dataDir: config.dataDir,
+        logger,
+        proxy: config.proxy,
+        metricsAddress: config.metrics,
+        reconnectMaxDelayMs: config.reconnectMaxDelayMs,
+        upgrade: { ...config.upgrade, managed: runsFrom(config.upgrade.dir) },
+        onRestart: (version) => {
+          upgraded = version;
+          wake();
+        },
+      });
       await new Promise<void>((r) => {
+        wake = r;
         if (ctx.signal.aborted) r();
         ctx.signal.addEventListener("abort", () => r(), { once: true });
       });
       await agent.close();
+      if (upgraded !== null) {
+        logger.info({ version: upgraded }, "exiting for the service manager to start the upgraded agent");
+        ctx.setExitCode(EXIT.RESTART_TO_UPGRADE);
+      }
     });
 
   cmd
@@ -329,6 +383,16 @@ export function createCommand(ctx: CommandContext): Command {
     });
 
   return cmd;
+}
+
+/** Whether this process runs from `<dir>/versions/…` (through `<dir>/current`): only then does it install upgrades. */
+function runsFrom(dir: string): boolean {
+  try {
+    const script = realpathSync(process.argv[1] ?? "");
+    return script.startsWith(`${realpathSync(dir)}${sep}versions${sep}`);
+  } catch {
+    return false;
+  }
 }
 
 async function notifyDaemon(dir: string): Promise<void> {

@@ -204,6 +204,8 @@ export const EXIT = {
   NOT_REGISTERED: 10,
   LOCKED: 11,
   AUTH_FAILED: 12,
+  /** `agent serve` only: an upgrade is installed; the service manager starts the new version (EX_TEMPFAIL). */
+  RESTART_TO_UPGRADE: 75,
   CONFIG: 78,
   INTERRUPTED: 130,
 } as const;

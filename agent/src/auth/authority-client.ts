@@ -14,6 +14,7 @@ type DeviceMethods = (typeof AGENT_CHANNEL)["b"]["methods"];
 export interface AuthorityEvents {
   onConfigChanged?: (configVersion: number) => void;
   onDeauthorized?: (reason: string) => void;
+  onUpgradeAvailable?: (offer: { version: string; url: string; sha256: string; signature: string }) => void;
 }
 
 /** The agent channel URL for an authority given as `https://host:port` or `wss://…`. */
@@ -53,6 +54,7 @@ export class AuthorityClient {
         onEvent: ((event: string, data: unknown) => {
           if (event === "config-changed") o.events?.onConfigChanged?.((data as { configVersion: number }).configVersion);
           if (event === "deauthorized") o.events?.onDeauthorized?.((data as { reason: string }).reason);
+          if (event === "upgrade-available") o.events?.onUpgradeAvailable?.(data as { version: string; url: string; sha256: string; signature: string });
         }) as never,
       },
     );

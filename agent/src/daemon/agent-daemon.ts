@@ -24,8 +24,11 @@ import { kvGet, openAgentDb } from "../state/agent-db.js";
 import { ArchiveStore } from "../state/archive-store.js";
 import { ensureDataDir, readCredentials } from "../state/credentials.js";
 import { AGENT_VERSION } from "../version.js";
+import { UpgradeManager } from "../upgrade/upgrade-manager.js";
 import { deauthorizeLocal } from "./deauthorize.js";
 import { startLocalApi } from "./local-api.js";
+import { AgentMetrics, agentReadiness, listenAgentMetrics } from "./metrics.js";
+import { earliestTokenExpiry, TokenRenewal } from "./token-renewal.js";
 import { inRunWindow } from "./run-window.js";
 import { ChangeWatcher } from "./watcher.js";
 
@@ -46,6 +49,14 @@ export interface StartAgentOptions {
   settings?: Partial<DeviceConfig["settings"]>;
   /** Serve the unix-socket API (default true). */
   localApi?: boolean;
+  /** A plain-HTTP listener for /metrics, /healthz and /readyz (agent.toml `metrics.address`). */
+  metricsAddress?: { host: string; port: number } | null;
+  /** Self-upgrades (agent.toml `upgrade.*`); absent: offers are only logged. */
+  upgrade?: { dir: string; enabled: boolean; packageKey: string | null; managed?: boolean } | null;
+  /** Longest wait between attempts to reach the authority (default 60 s). */
+  reconnectMaxDelayMs?: number;
+  /** An upgrade is installed and current: the caller stops the daemon and restarts the process. */
+  onRestart?: (version: string) => void;
 }
 
 /** A running agent. */
@@ -62,6 +73,14 @@ export interface AgentHandle {
   readonly settings: EffectiveSettings;
   /** Re-reads configuration and selection (after `config-changed` or `select`). */
   reload(): Promise<void>;
+  /** Prometheus metrics of this daemon. */
+  readonly metrics: AgentMetrics;
+  /** `http://host:port/metrics` of the metrics listener, when one was asked for. */
+  readonly metricsUrl: string | null;
+  /** The upgrade handler (null without `upgrade`). */
+  readonly upgrades: UpgradeManager | null;
+  /** Whether the control link to the authority is up. */
+  readonly authorityConnected: boolean;
   close(): Promise<void>;
 }
 
@@ -102,6 +121,27 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
   let progress: ProgressEvent | null = null;
   let restoring = 0;
   let watchedKey = "";
+  const metrics = new AgentMetrics();
+  const renewal = new TokenRenewal({ dataDir: o.dataDir, clock, logger });
+  const upgrades = o.upgrade
+    ? new UpgradeManager({
+        dataDir: o.dataDir,
+        dir: o.upgrade.dir,
+        enabled: o.upgrade.enabled,
+        managed: o.upgrade.managed ?? true,
+        configuredKey: o.upgrade.packageKey,
+        runningVersion: AGENT_VERSION,
+        clock,
+        logger,
+        proxy: o.proxy ?? null,
+        metrics,
+        isBusy: () => running !== null || restoring > 0,
+        onReady: (version) => {
+          if (o.onRestart) o.onRestart(version);
+          else logger.warn({ version }, "upgrade installed; restart the agent to run it");
+        },
+      })
+    : null;
 
   const selectionNow = (): Selection => {
     if (o.archives) return new Selection(o.selection ?? { include: [], exclude: [], excludePatterns: [] });
@@ -147,7 +187,14 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
 
   const backup = async (paths: string[] | null): Promise<RunBackupResult> => {
     const release = acquireRunLock(o.dataDir);
+    const started = performance.now();
+    metrics.backupsRunning.set(1);
     try {
+      if (client) {
+        const db = openAgentDb(o.dataDir);
+        await reportStatus(client, db, true).catch(() => undefined);
+        db.close();
+      }
       const r = await runBackup({
         dataDir: o.dataDir,
         clock,
@@ -164,6 +211,10 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
         ...(paths ? { paths } : {}),
       });
       lastResult = r;
+      metrics.backups.inc({ result: r.errors > 0 ? "partial" : "completed" });
+      metrics.bytesUploaded.inc(r.uploadedBytes);
+      metrics.filesChanged.inc(r.changedFiles);
+      if (r.errors === 0) metrics.lastCompletedBackup.set(Date.parse(r.versionTime) / 1000);
       if (!paths) lastFull = clock.now();
       lastBackup = clock.now();
       if (client) {
@@ -172,7 +223,12 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
         db.close();
       }
       return r;
+    } catch (err) {
+      metrics.backups.inc({ result: "failed" });
+      throw err;
     } finally {
+      metrics.backupsRunning.set(0);
+      metrics.backupDuration.observe((performance.now() - started) / 1000);
       progress = null;
       release();
     }
@@ -180,7 +236,9 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
 
   const tick = async (): Promise<RunBackupResult | null> => {
     if (running !== null) return running;
-    if (closed || (!o.archives && !readCredentials(o.dataDir))) return null;
+    if (closed || upgrades?.holding || (!o.archives && !readCredentials(o.dataDir))) return null;
+    void renewal.maybe(client);
+    metrics.pendingChanges.set(watcher.pending);
     const now = clock.now();
     if (!inRunWindow(settings.runWindow, now)) return null;
     const full = lastFull === null || now - lastFull >= settings.verifyScanIntervalMs;
@@ -203,7 +261,9 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
   };
 
   const restoreOrder = (p: ParamsOf<(typeof AGENT_CHANNEL)["b"]["methods"], "restore-order">) => {
+    if (upgrades?.holding) throw new CairnError("UNAVAILABLE", "the agent is restarting for an upgrade; order the restore again in a minute");
     restoring++;
+    metrics.restoresRunning.inc();
     const report = (state: "running" | "done" | "failed", r?: { files: number; bytes: number; errors: number }, message?: string) =>
       client
         ?.call("restore-status", {
@@ -234,10 +294,13 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
           fullPath: p.restoreFullPath,
         });
         await report(r.errors > 0 && r.files === 0 ? "failed" : "done", r, r.errors ? r.errorList[0]?.message : undefined);
+        metrics.restores.inc({ result: r.errors > 0 && r.files === 0 ? "failed" : "done" });
       } catch (err) {
+        metrics.restores.inc({ result: "failed" });
         await report("failed", undefined, (err as Error).message);
       } finally {
         restoring--;
+        metrics.restoresRunning.dec();
       }
     })();
     return { accepted: true };
@@ -263,6 +326,10 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
                   await apply();
                 })();
               },
+              onUpgradeAvailable: (offer) => {
+                if (upgrades) upgrades.offer(offer);
+                else logger.info({ version: offer.version }, "upgrade offered; this agent does not install upgrades (no upgrade.dir)");
+              },
               onDeauthorized: (reason) => {
                 logger.warn({ reason }, "deauthorized: wiping credentials and keys");
                 deauthorizeLocal(o.dataDir);
@@ -274,25 +341,50 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
         );
         client = c;
         attempt = 0;
+        metrics.authorityConnected.set(1);
+        metrics.authorityReconnects.inc();
         await syncConfig(o.dataDir, c, clock, logger);
+        await upgrades?.pinFromAuthority().catch((err: unknown) => logger.warn({ err: (err as Error).message }, "package-signing key not fetched"));
         await apply();
         const db = openAgentDb(o.dataDir);
         await reportStatus(c, db).catch(() => undefined);
         db.close();
         await c.closed;
         client = null;
+        metrics.authorityConnected.set(0);
       } catch (err) {
         client = null;
+        metrics.authorityConnected.set(0);
         if (isCairnError(err) && (err.code === "UNAUTHORIZED" || err.code === "DEVICE_DEAUTHORIZED" || err.code === "TOKEN_REVOKED")) {
           logger.error({ err: err.message }, "the authority refused this device");
         } else logger.warn({ err: (err as Error).message }, "authority unreachable; retrying");
       }
       if (closed) break;
       attempt++;
-      await new Promise((r) => setTimeout(r, Math.min(60_000, 1000 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2)).unref?.());
+      const maxDelay = o.reconnectMaxDelayMs ?? 60_000;
+      await new Promise((r) => setTimeout(r, Math.min(maxDelay, 1000 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2)).unref?.());
     }
   };
 
+  const readiness = () =>
+    agentReadiness({
+      registered: () => o.archives !== undefined || readCredentials(o.dataDir) !== undefined,
+      authorityConnected: () => client !== null,
+      tokenExpiry: () => {
+        if (o.archives) return null;
+        const exp = earliestTokenExpiry(o.dataDir);
+        if (exp !== null) metrics.tokenExpiry.set(exp / 1000);
+        return exp;
+      },
+      now: () => clock.now(),
+    });
+
+  metrics.onScrape(() => void readiness());
+  const metricsServer = o.metricsAddress ? await listenAgentMetrics(metrics, readiness, o.metricsAddress.host, o.metricsAddress.port) : null;
+  const metricsPort = (() => {
+    const a = metricsServer?.address();
+    return typeof a === "object" && a !== null ? a.port : null;
+  })();
   await apply();
   const authorityLoop = connectLoop();
   const stopApi =
@@ -308,13 +400,18 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
             lastFull = null;
             return tick();
           },
+          readiness: () => {
+            const r = readiness();
+            return { ready: r.status === "ok", body: r };
+          },
+          metrics: async () => ({ contentType: metrics.registry.contentType, text: await metrics.text() }),
         }).catch((err: unknown) => {
           logger.warn({ err }, "local API not available");
           return null;
         });
   const timer = (o.tickMs ?? 1000) > 0 ? setInterval(() => void tick(), o.tickMs ?? 1000) : null;
   timer?.unref();
-  logger.info({ dataDir: o.dataDir }, "agent started");
+  logger.info({ dataDir: o.dataDir, version: AGENT_VERSION, ...(metricsPort !== null ? { metricsPort } : {}) }, "agent started");
 
   return {
     tick,
@@ -335,9 +432,17 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
       return settings;
     },
     reload: apply,
+    metrics,
+    metricsUrl: metricsPort !== null ? `http://${o.metricsAddress?.host}:${metricsPort}/metrics` : null,
+    upgrades,
+    get authorityConnected() {
+      return client !== null;
+    },
     close: async () => {
       closed = true;
+      upgrades?.close();
       if (timer) clearInterval(timer);
+      await new Promise<void>((r) => (metricsServer ? metricsServer.close(() => r()) : r()));
       client?.close();
       if (running !== null) await running;
       await watcher.close();

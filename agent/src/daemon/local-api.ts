@@ -17,6 +17,10 @@ export interface LocalApiHandlers {
   status(): unknown;
   reload(): Promise<unknown>;
   backup(): Promise<unknown>;
+  /** `GET /readyz`: the readiness document and whether it is ready (503 otherwise). */
+  readiness?(): { ready: boolean; body: unknown };
+  /** `GET /metrics`: Prometheus text and its content type. */
+  metrics?(): Promise<{ contentType: string; text: string }>;
 }
 
 /** Starts the local API; returns its close function. */
@@ -26,6 +30,18 @@ export async function startLocalApi(dataDir: string, h: LocalApiHandlers): Promi
   app.get("/status", async () => h.status());
   app.post("/reload", async () => h.reload());
   app.post("/backup", async () => h.backup());
+  app.get("/healthz", async () => ({ status: "ok" }));
+  const { readiness, metrics } = h;
+  if (readiness)
+    app.get("/readyz", async (_req, reply) => {
+      const r = readiness();
+      return reply.code(r.ready ? 200 : 503).send(r.body);
+    });
+  if (metrics)
+    app.get("/metrics", async (_req, reply) => {
+      const m = await metrics();
+      return reply.type(m.contentType).send(m.text);
+    });
   const path = socketPath(dataDir);
   if (existsSync(path)) rmSync(path, { force: true });
   await app.listen({ path });

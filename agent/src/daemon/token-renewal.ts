@@ -1,0 +1,61 @@
+/**
+ * Storage tokens renewed while the daemon stays connected: the control link renews every token
+ * when it opens (`syncConfig`), and a daemon connected for days renews again whenever a token has
+ * less than `thresholdMs` left (looked at every `intervalMs` of the injected clock). So tokens are
+ * always days from expiry when the authority goes away, and backups and restores go on.
+ */
+import { type Clock, DAY_MS, MINUTE_MS } from "@cairn/protocol";
+import type { Logger } from "pino";
+import type { AuthorityClient } from "../auth/authority-client.js";
+import { syncConfig } from "../auth/registration.js";
+import { openAgentDb } from "../state/agent-db.js";
+import { ArchiveStore } from "../state/archive-store.js";
+
+/** Options of {@link TokenRenewal}. */
+export interface TokenRenewalOptions {
+  dataDir: string;
+  clock: Clock;
+  logger: Logger;
+  /** Renew when a token has less than this left (default 3 days of the 7-day default lifetime). */
+  thresholdMs?: number;
+  /** How often the tokens are looked at (default 10 minutes). */
+  intervalMs?: number;
+}
+
+/** The earliest storage-token expiry of a data directory (null without archives). */
+export function earliestTokenExpiry(dataDir: string): number | null {
+  const db = openAgentDb(dataDir);
+  try {
+    const rows = new ArchiveStore(db).list();
+    return rows.length === 0 ? null : Math.min(...rows.map((r) => r.tokenExpiresAt));
+  } finally {
+    db.close();
+  }
+}
+
+/** Renews tokens over a live link when they run low. */
+export class TokenRenewal {
+  private lastLook = Number.NEGATIVE_INFINITY;
+  private running = false;
+
+  constructor(private readonly o: TokenRenewalOptions) {}
+
+  /** Looks (at most every interval) and renews when due; never throws. */
+  async maybe(client: AuthorityClient | null): Promise<void> {
+    const now = this.o.clock.now();
+    if (client === null || this.running || now - this.lastLook < (this.o.intervalMs ?? 10 * MINUTE_MS)) return;
+    this.lastLook = now;
+    this.running = true;
+    try {
+      const exp = earliestTokenExpiry(this.o.dataDir);
+      if (exp !== null && exp - now < (this.o.thresholdMs ?? 3 * DAY_MS)) {
+        await syncConfig(this.o.dataDir, client, this.o.clock, this.o.logger);
+        this.o.logger.info({ earliestExpiry: earliestTokenExpiry(this.o.dataDir) }, "storage tokens renewed");
+      }
+    } catch (err) {
+      this.o.logger.warn({ err: (err as Error).message }, "token renewal failed; retrying later");
+    } finally {
+      this.running = false;
+    }
+  }
+}
