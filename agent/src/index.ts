@@ -35,3 +35,7 @@ export { type ArchiveRestoreOptions, type ArchiveRestoreResult, archiveFileHisto
 export { addExcludePatterns, addToSelection, effectiveSelection, removeFromSelection, Selection, type SelectionSpec } from "./selection.js";
 export { type BackupRunOptions, type BackupSummary, runArchiveBackup } from "./upload/backup-run.js";
 export { AGENT_VERSION } from "./version.js";
+export { AGENT_CONFIG, type AgentConfig, resolveAgentConfig } from "./config/agent-config.js";
+export { AgentMetrics } from "./daemon/metrics.js";
+export { type UpgradeManagerOptions, type UpgradeOfferEvent, UpgradeManager } from "./upgrade/upgrade-manager.js";
+export { readPinnedKey } from "./upgrade/package-key.js";
