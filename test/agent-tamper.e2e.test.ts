@@ -3,7 +3,7 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFi
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runBackup, runRestore } from "@cairn/agent";
-import { Chunker, chunkId, deriveArchiveKeys, gearTable } from "@cairn/protocol";
+import { Chunker, chunkId, deriveArchiveKeys, fileIdFor, gearTable } from "@cairn/protocol";
 import Database from "better-sqlite3";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -77,6 +77,9 @@ describe("T19: ciphertext tampered with on the node", () => {
     mkdirSync(src);
     for (let i = 0; i < 5; i++) contents.set(`f${i}.txt`, Buffer.from(`file ${i}: ${randomBytes(8).toString("hex")}\n`.repeat(500 + i * 100)));
     contents.set("big.bin", randomBytes(3 * 1024 * 1024));
+    // two files of exactly the same size: a node swapping their block lists keeps every size right
+    contents.set("twin-a.bin", randomBytes(40_000));
+    contents.set("twin-b.bin", randomBytes(40_000));
     for (const [n, b] of contents) writeFileSync(join(src, n), b);
   });
   afterAll(async () => {
@@ -151,6 +154,21 @@ describe("T19: ciphertext tampered with on the node", () => {
     donor.st.close();
     victim.st.close();
     await expectOnly(victim.a, victim.data, ["f4.txt"]);
+  });
+
+  it("T19: two files' block lists swapped on the node (equal sizes) are caught by the sealed block-list hash", async () => {
+    const { a, st, data } = await backedUp();
+    const keys = deriveArchiveKeys(a.archiveKey, a.endpoint.archiveGuid);
+    const fa = fileIdFor(keys, join(src, "twin-a.bin"));
+    const fb = fileIdFor(keys, join(src, "twin-b.bin"));
+    const get = st.db.prepare<[Buffer], { blocks: Buffer }>("SELECT blocks FROM file_versions WHERE file_id = ?");
+    const ba = (get.get(fa) as { blocks: Buffer }).blocks;
+    const bb = (get.get(fb) as { blocks: Buffer }).blocks;
+    const set = st.db.prepare("UPDATE file_versions SET blocks = ? WHERE file_id = ?");
+    set.run(bb, fa);
+    set.run(ba, fb);
+    st.close();
+    await expectOnly(a, data, ["twin-a.bin", "twin-b.bin"]);
   });
 
   it("T19: a chunk relabelled as another object type (manifest) fails", async () => {

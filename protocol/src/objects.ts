@@ -3,7 +3,9 @@
  * metadata and version manifests. They travel and rest sealed ({@link sealMeta}); the storage
  * node sees only their size.
  */
+import { timingSafeEqual } from "node:crypto";
 import { packValue, unpackValue } from "./codec.js";
+import { CairnError } from "./errors.js";
 import { type ArchiveKeys, OBJECT_TYPE, openMeta, sealMeta, sha256 } from "./crypto.js";
 import { arr, bin, type Infer, int, nullable, obj, oneOf, opt, str } from "./schema.js";
 
@@ -22,6 +24,12 @@ export const fileMeta = obj({
   blockSizes: arr(int({ max: 64 * 1024 * 1024 }), { max: 1_000_000 }),
   uid: opt(int()),
   gid: opt(int()),
+  /**
+   * SHA-256 of the file's block ids, concatenated in order. The node stores the block list beside
+   * the sealed metadata; this binds the two, so a node that swaps two files' block lists (even of
+   * equal sizes) is caught on restore. Optional only for archives written before it existed.
+   */
+  blocksHash: opt(bin({ len: 32 })),
 });
 export type FileMeta = Infer<typeof fileMeta>;
 
@@ -54,6 +62,26 @@ function seqId(seq: number): Buffer {
   const b = Buffer.alloc(8);
   b.writeBigUInt64BE(BigInt(seq));
   return b;
+}
+
+/** The {@link FileMeta.blocksHash} of a block list (concatenated 32-byte ids). */
+export function blocksHashOf(blocks: Uint8Array): Buffer {
+  return sha256(blocks);
+}
+
+/**
+ * Opens a stored file version's metadata and checks that the block list the node served is the
+ * one the agent sealed (throws INTEGRITY otherwise; DECRYPT_FAILED for a bad metadata object).
+ */
+export function openFileVersion(keys: ArchiveKeys, fileId: Uint8Array, metaBlob: Uint8Array, blocks: Uint8Array): FileMeta {
+  const meta = openFileMeta(keys, fileId, metaBlob);
+  if (meta.blocksHash !== undefined && !timingSafeEqual(meta.blocksHash, blocksHashOf(blocks))) {
+    throw new CairnError("INTEGRITY", `the block list of ${meta.path.slice(0, 200)} does not match its sealed metadata`, { details: { path: meta.path } });
+  }
+  if (meta.blockSizes.length * 32 !== blocks.length) {
+    throw new CairnError("INTEGRITY", `the block list of ${meta.path.slice(0, 200)} has the wrong length`, { details: { path: meta.path } });
+  }
+  return meta;
 }
 
 /** Seals a manifest; returns the blob and its SHA-256 (the chain link). */

@@ -181,3 +181,27 @@ describe("key wrapping", () => {
     expect(codeOf(() => unwrapKeyWithPassword("pw", bad, "c"))).toBe("DECRYPT_FAILED");
   });
 });
+
+describe("file versions: sealed metadata binds the block list", () => {
+  it("accepts the sealed block list and refuses another one of the same length", async () => {
+    const { openFileVersion, sealFileMeta, blocksHashOf } = await import("../src/objects.js");
+    const keys = deriveArchiveKeys(generateKey(), A);
+    const fid = fileIdFor(keys, "/home/a.txt");
+    const blocks = randomBytes(64);
+    const meta = sealFileMeta(keys, fid, {
+      path: "/home/a.txt",
+      type: "file",
+      mode: 0o644,
+      mtimeMs: 1,
+      size: 10,
+      blockSizes: [5, 5],
+      blocksHash: blocksHashOf(blocks),
+    });
+    expect(openFileVersion(keys, fid, meta, blocks).path).toBe("/home/a.txt");
+    expect(codeOf(() => openFileVersion(keys, fid, meta, randomBytes(64)))).toBe("INTEGRITY");
+    expect(codeOf(() => openFileVersion(keys, fid, meta, blocks.subarray(0, 32)))).toBe("INTEGRITY");
+    // metadata written before the hash existed still opens, with the length check
+    const old = sealFileMeta(keys, fid, { path: "/home/a.txt", type: "file", mode: 0o644, mtimeMs: 1, size: 10, blockSizes: [5, 5] });
+    expect(openFileVersion(keys, fid, old, blocks).size).toBe(10);
+  });
+});

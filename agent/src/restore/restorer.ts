@@ -19,7 +19,7 @@
 import { closeSync, constants, fchmodSync, futimesSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { type ArchiveKeys, type BlockFrame, CairnError, type FileMeta, isCairnError, isErrorCode, openFileMeta, type WireError } from "@cairn/protocol";
+import { type ArchiveKeys, type BlockFrame, CairnError, type FileMeta, isCairnError, isErrorCode, openFileVersion, type WireError } from "@cairn/protocol";
 import type { DataSession } from "../net/data-session.js";
 import { noProgress, type ProgressSink } from "../progress.js";
 import { RestorePool } from "./restore-pool.js";
@@ -80,7 +80,7 @@ function errOf(path: string, err: unknown): RestoreError {
 
 /** Decodes one listed file version into a restore entry (throws on bad metadata). */
 export function decodeEntry(keys: ArchiveKeys, fileId: Buffer, meta: Buffer, blocks: Buffer): RestoreEntry {
-  const m = openFileMeta(keys, fileId, meta);
+  const m = openFileVersion(keys, fileId, meta, blocks);
   return { meta: m, blocks, parts: archivePathComponents(m.path) };
 }
 

@@ -7,7 +7,7 @@
 import { mkdirSync, realpathSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Logger } from "pino";
-import { CairnError, type Clock, deriveArchiveKeys, fileIdFor, openFileMeta } from "@cairn/protocol";
+import { CairnError, type Clock, deriveArchiveKeys, fileIdFor, openFileVersion } from "@cairn/protocol";
 import { type ArchiveEndpoint, DataSession } from "../net/data-session.js";
 import type { ProgressSink } from "../progress.js";
 import { normalizeSelectionPath } from "../selection.js";
@@ -84,11 +84,18 @@ export async function runArchiveRestore(o: ArchiveRestoreOptions): Promise<Archi
       );
       for (const f of page.files) {
         if (f.deleted || !f.meta) continue;
-        let meta: ReturnType<typeof openFileMeta>;
+        let meta: ReturnType<typeof openFileVersion>;
         try {
-          meta = openFileMeta(keys, f.fileId, f.meta);
+          meta = openFileVersion(keys, f.fileId, f.meta, f.blocks);
         } catch (err) {
-          bad.push({ path: `(file id ${f.fileId.toString("hex")})`, code: (err as CairnError).code ?? "DECRYPT_FAILED", message: (err as Error).message });
+          const known = (err as CairnError).details?.path;
+          // A damaged file outside the requested paths is not this restore's business.
+          if (typeof known === "string" && pickBase(known, requested) === undefined) continue;
+          bad.push({
+            path: typeof known === "string" ? known : `(file id ${f.fileId.toString("hex")})`,
+            code: (err as CairnError).code ?? "DECRYPT_FAILED",
+            message: (err as Error).message,
+          });
           continue;
         }
         const base = pickBase(meta.path, requested);

@@ -15,7 +15,20 @@
  */
 import { lstatSync, readlinkSync } from "node:fs";
 import type { Logger } from "pino";
-import { type ArchiveKeys, CairnError, type Clock, deriveArchiveKeys, fileIdFor, isCairnError, sealFileMeta, sealManifest } from "@cairn/protocol";
+import {
+  type ArchiveKeys,
+  blocksHashOf,
+  CairnError,
+  type Clock,
+  deriveArchiveKeys,
+  fileIdFor,
+  isCairnError,
+  sealFileMeta,
+  sealManifest,
+} from "@cairn/protocol";
+
+/** The block-list hash of an entry without blocks (directories, symlinks). */
+const EMPTY_BLOCKS_HASH = blocksHashOf(Buffer.alloc(0));
 import { type ArchiveEndpoint, DataSession } from "../net/data-session.js";
 import type { RateLimiter } from "../net/rate-limiter.js";
 import { noProgress, type ProgressSink } from "../progress.js";
@@ -405,6 +418,7 @@ class Run {
       blockSizes: [],
       uid: e.uid,
       gid: e.gid,
+      blocksHash: EMPTY_BLOCKS_HASH,
     });
     return { path: e.path, deleted: false, kind: e.kind, size: e.size, mtime: e.mtime, ctime: e.ctime, ino: e.ino, mode: e.mode, blocks: null, fileId, meta };
   }

@@ -16,7 +16,7 @@
  */
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
-import { BlockSealer, CHUNK_MAX_BYTES, Chunker, chunkId, deriveArchiveKeys, fileIdFor, gearTable, sealFileMeta } from "@cairn/protocol";
+import { BlockSealer, blocksHashOf, CHUNK_MAX_BYTES, Chunker, chunkId, deriveArchiveKeys, fileIdFor, gearTable, sealFileMeta } from "@cairn/protocol";
 import { framePut, PUT_DATA_OFFSET } from "./put-frame.js";
 import {
   type FileJob,
@@ -131,6 +131,7 @@ function finishFile(f: OpenFile): void {
     return;
   }
   const fileId = fileIdFor(keys, j.path);
+  const blocks = f.ids.length === 1 ? (f.ids[0] as Buffer) : Buffer.concat(f.ids);
   const meta = sealFileMeta(keys, fileId, {
     path: j.path,
     type: "file",
@@ -140,11 +141,12 @@ function finishFile(f: OpenFile): void {
     blockSizes: f.sizes,
     uid: j.uid,
     gid: j.gid,
+    blocksHash: blocksHashOf(blocks),
   });
   results.push({
     idx: j.idx,
     ok: true,
-    blocks: f.ids.length === 1 ? (f.ids[0] as Buffer) : Buffer.concat(f.ids),
+    blocks,
     fileId,
     meta,
     size: j.size,

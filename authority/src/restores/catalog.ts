@@ -8,7 +8,7 @@
  *
  * Node ids are the file ids (hex): stable for a path, and the agent's own ids.
  */
-import { type ArchiveKeys, type FileMeta, fileIdFor, type FileVersion, openFileMeta } from "@cairn/protocol";
+import { type ArchiveKeys, type FileMeta, fileIdFor, type FileVersion, openFileVersion } from "@cairn/protocol";
 import { baseName, parentPath } from "./zip-names.js";
 
 /** How the authority reads an archive on its storage node (the storage part's node registry). */
@@ -185,7 +185,7 @@ export class Catalog {
 function openMeta(keys: ArchiveKeys, v: FileVersion): FileMeta | null {
   if (v.meta === null) return null;
   try {
-    return openFileMeta(keys, v.fileId, v.meta);
+    return openFileVersion(keys, v.fileId, v.meta, v.blocks);
   } catch {
     return null;
   }
