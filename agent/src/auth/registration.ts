@@ -17,6 +17,7 @@ import {
   type Clock,
   type DeviceConfig,
   generateKey,
+  isCairnError,
   unwrapKey,
   unwrapKeyWithPassword,
   wrapContext,
@@ -62,7 +63,17 @@ export async function registerAgent(o: RegisterOptions): Promise<RegisterResult>
   ensureDataDir(o.dataDir);
   const previous = readCredentials(o.dataDir);
   const deviceName = o.deviceName ?? hostname();
-  const anon = await AuthorityClient.connect({ url: o.authorityUrl, fingerprint: o.authorityFingerprint, token: null, proxy: o.proxy ?? null });
+  const anon = await AuthorityClient.connect({ url: o.authorityUrl, fingerprint: o.authorityFingerprint, token: null, proxy: o.proxy ?? null }).catch(
+    (err: unknown) => {
+      if (isCairnError(err, "UNAVAILABLE") || isCairnError(err, "TIMEOUT") || isCairnError(err, "CONNECTION_LOST"))
+        throw new CairnError(
+          "UNAVAILABLE",
+          `cannot register: the authority ${o.authorityUrl} is not reachable (${err.message}); registering needs the authority, devices already registered go on backing up without it`,
+          { cause: err },
+        );
+      throw err;
+    },
+  );
   let res: Awaited<ReturnType<AuthorityClient["call"]>> & { deviceGuid: string };
   try {
     res = (await anon.call("register", {
