@@ -74,6 +74,8 @@ export interface OrgFilter {
   active?: boolean;
   /** Case-insensitive substring of the name. */
   q?: string;
+  /** Only the direct children of this org (the console's tree pages through them). */
+  parentId?: number;
 }
 
 /** Filters of the user list (API.md §3). */

@@ -87,16 +87,10 @@ export class OrgService {
       ...(q.sort !== undefined ? { sort: q.sort } : {}),
     };
     if (q.parentOrgId === undefined) return this.d.store.listOrgs(filter, page);
+    // The direct children of a visible parent: every one the caller can see (canSee's scope,
+    // not narrowed to their own subtree), filtered, sorted and paged by the query.
     const parent = await this.byId(p, q.parentOrgId);
-    const children = (await this.d.store.listSubtree(parent.path)).filter(
-      (o) =>
-        o.parentId === parent.orgId &&
-        canSee(p, orgTarget(o)) &&
-        (q.active === undefined || o.active === q.active) &&
-        (q.q === undefined || o.name.toLowerCase().includes(q.q.toLowerCase())),
-    );
-    children.sort((a, b) => a.orgId - b.orgId);
-    return { total: children.length, items: children.slice(page.offset, page.offset + page.limit) };
+    return this.d.store.listOrgs({ ...filter, scope: visible.kind === "none" ? { kind: "org", orgId: p.orgId ?? -1 } : visible, parentId: parent.orgId }, page);
   }
 
   /**

@@ -105,15 +105,16 @@ export class SqliteOrgQueries implements OrgReads, OrgWrites {
       ...scopeParams(filter.scope),
       active: filter.active === undefined ? null : fromBool(filter.active),
       q: filter.q === undefined ? null : likeSubstring(filter.q),
+      parentId: filter.parentId ?? null,
       limit: page.limit,
       offset: page.offset,
     };
     const total = this.q.get<{ n: number }>(
-      "SELECT count(*) AS n FROM orgs WHERE path >= @lo AND path < @hi AND (@scopeOrgId IS NULL OR org_id = @scopeOrgId) AND (@active IS NULL OR active = @active) AND (@q IS NULL OR lower(name) LIKE @q ESCAPE '\\')",
-      { lo: p.lo, hi: p.hi, scopeOrgId: p.scopeOrgId, active: p.active, q: p.q },
+      "SELECT count(*) AS n FROM orgs WHERE path >= @lo AND path < @hi AND (@scopeOrgId IS NULL OR org_id = @scopeOrgId) AND (@active IS NULL OR active = @active) AND (@q IS NULL OR lower(name) LIKE @q ESCAPE '\\') AND (@parentId IS NULL OR parent_id = @parentId)",
+      { lo: p.lo, hi: p.hi, scopeOrgId: p.scopeOrgId, active: p.active, q: p.q, parentId: p.parentId },
     );
     const rows = this.q.all<OrgRow>(
-      "SELECT org_id, org_uid, org_guid, parent_id, path, depth, name, ext_ref, notes, org_type, classification, registration_key, active, blocked, deactivated_by_org_id, created_at, modified_at, deactivated_at FROM orgs WHERE path >= @lo AND path < @hi AND (@scopeOrgId IS NULL OR org_id = @scopeOrgId) AND (@active IS NULL OR active = @active) AND (@q IS NULL OR lower(name) LIKE @q ESCAPE '\\') ORDER BY CASE WHEN @dir = 'asc' THEN CASE @sort WHEN 'orgName' THEN lower(name) WHEN 'status' THEN CASE active WHEN 1 THEN 'Active' ELSE 'Deactivated' END WHEN 'userCount' THEN (SELECT count(*) FROM users u WHERE u.org_id = orgs.org_id AND u.active = 1) WHEN 'computerCount' THEN (SELECT count(*) FROM devices d JOIN users u ON u.user_id = d.user_id WHERE u.org_id = orgs.org_id AND d.active = 1) ELSE org_id END END ASC, CASE WHEN @dir = 'desc' THEN CASE @sort WHEN 'orgName' THEN lower(name) WHEN 'status' THEN CASE active WHEN 1 THEN 'Active' ELSE 'Deactivated' END WHEN 'userCount' THEN (SELECT count(*) FROM users u WHERE u.org_id = orgs.org_id AND u.active = 1) WHEN 'computerCount' THEN (SELECT count(*) FROM devices d JOIN users u ON u.user_id = d.user_id WHERE u.org_id = orgs.org_id AND d.active = 1) ELSE org_id END END DESC, org_id ASC LIMIT @limit OFFSET @offset",
+      "SELECT org_id, org_uid, org_guid, parent_id, path, depth, name, ext_ref, notes, org_type, classification, registration_key, active, blocked, deactivated_by_org_id, created_at, modified_at, deactivated_at FROM orgs WHERE path >= @lo AND path < @hi AND (@scopeOrgId IS NULL OR org_id = @scopeOrgId) AND (@active IS NULL OR active = @active) AND (@q IS NULL OR lower(name) LIKE @q ESCAPE '\\') AND (@parentId IS NULL OR parent_id = @parentId) ORDER BY CASE WHEN @dir = 'asc' THEN CASE @sort WHEN 'orgName' THEN lower(name) WHEN 'status' THEN CASE active WHEN 1 THEN 'Active' ELSE 'Deactivated' END WHEN 'userCount' THEN (SELECT count(*) FROM users u WHERE u.org_id = orgs.org_id AND u.active = 1) WHEN 'computerCount' THEN (SELECT count(*) FROM devices d WHERE d.org_id = orgs.org_id AND d.active = 1) ELSE org_id END END ASC, CASE WHEN @dir = 'desc' THEN CASE @sort WHEN 'orgName' THEN lower(name) WHEN 'status' THEN CASE active WHEN 1 THEN 'Active' ELSE 'Deactivated' END WHEN 'userCount' THEN (SELECT count(*) FROM users u WHERE u.org_id = orgs.org_id AND u.active = 1) WHEN 'computerCount' THEN (SELECT count(*) FROM devices d WHERE d.org_id = orgs.org_id AND d.active = 1) ELSE org_id END END DESC, org_id ASC LIMIT @limit OFFSET @offset",
       { ...p, sort: filter.sort?.key ?? "orgId", dir: filter.sort?.dir ?? "asc" },
     );
     return { total: total?.n ?? 0, items: rows.map(toOrg) };

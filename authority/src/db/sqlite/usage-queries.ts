@@ -15,8 +15,8 @@ export class SqliteUsageQueries implements UsageReads, UsageWrites {
     const rows = this.q.all<{ org_id: number; uc: number; cc: number; bc: number; lc: number; oc: number }>(
       `SELECT j.value AS org_id,
         (SELECT count(*) FROM users u WHERE u.org_id = j.value AND u.active = 1) AS uc,
-        (SELECT count(*) FROM devices d JOIN users u ON u.user_id = d.user_id WHERE u.org_id = j.value AND d.active = 1) AS cc,
-        (SELECT count(*) FROM devices d JOIN users u ON u.user_id = d.user_id WHERE u.org_id = j.value AND d.active = 1
+        (SELECT count(*) FROM devices d WHERE d.org_id = j.value AND d.active = 1) AS cc,
+        (SELECT count(*) FROM devices d WHERE d.org_id = j.value AND d.active = 1
            AND EXISTS (SELECT 1 FROM archives a WHERE a.device_id = d.device_id AND a.purged_at IS NULL)) AS bc,
         (SELECT count(*) FROM users u WHERE u.org_id = j.value AND u.active = 1
            AND EXISTS (SELECT 1 FROM devices d JOIN archives a ON a.device_id = d.device_id WHERE d.user_id = u.user_id AND a.purged_at IS NULL)) AS lc,
@@ -66,13 +66,16 @@ export class SqliteUsageQueries implements UsageReads, UsageWrites {
     return out;
   }
 
+  // Counts and ages go by `devices.org_id` (migration 2 keeps it the user's org) through the
+  // (active, org_id, …) index: joined through users, SQLite walked every active device per org
+  // (0.8 s for a page of 50 orgs among 100,000 devices). `+` keeps the ORDER BY off the id index.
   async deviceBackupAges(orgIds: readonly number[]): Promise<DeviceBackupAge[]> {
     return this.q
       .all<{ org_id: number; device_id: number; last: number | null; created_at: number }>(
-        `SELECT u.org_id, d.device_id, d.created_at,
+        `SELECT d.org_id, d.device_id, d.created_at,
            (SELECT max(a.last_completed_backup_at) FROM archives a WHERE a.device_id = d.device_id AND a.purged_at IS NULL) AS last
-         FROM devices d JOIN users u ON u.user_id = d.user_id
-         WHERE d.active = 1 AND u.org_id IN (SELECT value FROM json_each(?)) ORDER BY d.device_id`,
+         FROM devices d
+         WHERE d.active = 1 AND d.org_id IN (SELECT value FROM json_each(?)) ORDER BY +d.device_id`,
         idList(orgIds),
       )
       .map((r) => ({ orgId: r.org_id, deviceId: r.device_id, lastCompletedBackupAt: r.last, createdAt: r.created_at }));
