@@ -2,7 +2,8 @@
  * The console's restore and cold-storage flows in a real browser against a real cluster (issue 7):
  * an authority, a storage node enrolled into it, and an agent that backed up a small tree. Browse
  * the device's backup and download a zip; push a restore to the device; see the restore history;
- * deactivate the device and change its archive's purge date in cold storage; export both lists.
+ * deactivate the device and change its archive's purge date in cold storage; export both lists;
+ * reactivate, block, unblock and deauthorize the device; purge its archive from cold storage.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -192,11 +193,34 @@ describe("console: restores and cold storage", () => {
     const rows = page.locator("[data-testid^=restore-row-]");
     await expect.poll(() => rows.count()).toBeGreaterThanOrEqual(2);
     await expect(page.locator("table.data").textContent()).resolves.toContain("ana@example.com");
+    // The administrator restored Ana's files: the seed's warning mark says who did.
+    await expect(page.locator("table.data").textContent()).resolves.toContain("by admin@example.com");
     await env.shot("restore-history");
     const file = await downloadOf(page, () => page.getByTestId("export-restores").click());
     const { header, rows: csv } = csvObjects(readFileSync(file.path, "utf8"));
-    expect(header).toContain("eventUid");
+    // The seed's table in order, between an id and the kind (docs/restores.md).
+    expect(header).toEqual([
+      "eventUid",
+      "operatingSystem",
+      "user",
+      "restoredByAnotherUser",
+      "requestingUser",
+      "restoreTo",
+      "numFiles",
+      "numBytes",
+      "transferRateBytesPerSec",
+      "restoreDate",
+      "durationMs",
+      "restoreType",
+      "status",
+    ]);
     expect(csv.length).toBeGreaterThanOrEqual(2);
+    expect(csv.find((r) => r.restoreType === "WEB")).toMatchObject({
+      user: "ana@example.com",
+      restoreTo: "Download (zip)",
+      requestingUser: "admin@example.com",
+    });
+    expect(csv.find((r) => r.restoreType === "PUSH")).toMatchObject({ user: "ana@example.com", restoreTo: "ana-laptop", status: "COMPLETED" });
   });
 
   it("deactivates the device, then changes its archive's purge date in cold storage and exports the list", async () => {
@@ -242,5 +266,53 @@ describe("console: restores and cold storage", () => {
       orgId: String(topOrgId),
       serverName: "node1",
     });
+  });
+
+  it("reactivates, blocks, unblocks and deauthorizes the device from its details, then purges its archive", async () => {
+    const { page } = env;
+    type Dev = { status: string; active: boolean; blocked: boolean; backupUsage: { archiveGuid: string }[] };
+    const api = () => env.api.get<Dev>(`/api/Computer/${device.computerId}`, { incBackupUsage: true });
+    const cold = async () =>
+      (await env.api.get<{ coldStorageRows: { archiveGuid: string }[] }>("/api/ColdStorage", { orgId: topOrgId, incChildOrgs: true, pgNum: 1, pgSize: 50 }))
+        .coldStorageRows;
+    const archiveGuid = (await api()).backupUsage[0]?.archiveGuid as string;
+    const action = async (id: string, button: string) => {
+      await page.getByTestId("device-actions").click();
+      await page.getByTestId(`action-${id}`).click();
+      await page.getByRole("dialog").getByRole("button", { name: button }).click();
+      await page.getByRole("dialog").waitFor({ state: "detached" });
+    };
+    await env.goto(`#/devices/${device.computerId}`);
+    await page.getByTestId("device-details").waitFor();
+    // Reactivation takes the archive out of cold storage.
+    await action("reactivate", "Reactivate");
+    await expect.poll(async () => (await api()).active).toBe(true);
+    expect((await cold()).map((r) => r.archiveGuid)).not.toContain(archiveGuid);
+    await action("block", "Block");
+    await expect.poll(() => page.locator("#dev-title").textContent()).toContain("Blocked");
+    expect((await api()).blocked).toBe(true);
+    await action("unblock", "Unblock");
+    await expect.poll(async () => (await api()).blocked).toBe(false);
+    await action("deauthorize", "Deauthorize");
+    await expect.poll(() => page.locator("#dev-title").textContent()).toContain("Deauthorized");
+    expect((await api()).status).toBe("Active, Deauthorized");
+    await page.getByTestId("device-actions").click();
+    await page.getByTestId("action-deactivate").waitFor();
+    await expect(page.getByTestId("action-deauthorize").count()).resolves.toBe(0);
+    await page.keyboard.press("Escape");
+    await page.getByTestId("action-deactivate").waitFor({ state: "hidden" });
+    // Deactivated again, the archive is purged from the cold-storage list: gone for good.
+    await action("deactivate", "Deactivate");
+    await expect.poll(async () => (await cold()).map((r) => r.archiveGuid)).toContain(archiveGuid);
+    await env.goto(`#/orgs/${topOrgId}/cold-storage`);
+    const row = page.getByTestId(`cold-row-${archiveGuid}`);
+    await row.getByRole("checkbox").check();
+    await page.getByTestId("purge").click();
+    await page.getByTestId("purge-dialog").getByRole("button", { name: "Purge" }).click();
+    await page.getByTestId("toast").filter({ hasText: "purged" }).first().waitFor();
+    await row.waitFor({ state: "detached" });
+    expect((await cold()).map((r) => r.archiveGuid)).not.toContain(archiveGuid);
+    const purged = await env.api.get<{ backupUsage: unknown[] }>(`/api/Computer/${device.computerId}`, { incBackupUsage: true });
+    expect(purged.backupUsage.length).toBe(0);
   });
 });

@@ -95,23 +95,66 @@ describe("console: storage and destination offers", () => {
     await page.getByRole("heading", { name: "Store points" }).waitFor();
   });
 
-  it("offers a destination system-wide with auto-start (Settings > Organization > Destinations)", async () => {
+  it("lists the provider's server and store point, and stops the store point taking new archives", async () => {
     const { page } = env;
     const cloud = (await destinations()).find((d) => d.destinationName === "Cloud storage") as Destination;
+    type Sp = { storePointId: number; storePointName: string; serverId: number; acceptingNew: boolean; acceptingData: boolean };
+    const points = async () =>
+      (await env.api.get<{ storePoints: Sp[] }>("/api/v1/store-points", { pgNum: 1, pgSize: 50, destinationId: cloud.destinationId })).storePoints;
+    const sp = (await points())[0] as Sp;
+    await env.goto("#/storage/destinations");
+    await page.getByTestId(`destination-row-${cloud.destinationId}`).getByRole("link", { name: "1" }).click();
+    await page.getByTestId(`server-row-${sp.serverId}`).waitFor();
+    await expect.poll(() => page.getByTestId("filtered-by").textContent()).toContain("Cloud storage");
+    await expect.poll(() => page.getByTestId(`server-row-${sp.serverId}`).textContent()).toContain("Online");
+    await page.getByTestId(`server-row-${sp.serverId}`).getByRole("link").first().click();
+    const row = page.getByTestId(`storepoint-row-${sp.storePointId}`);
+    await row.waitFor();
+    await row.getByRole("checkbox", { name: `${sp.storePointName} accepts new archives` }).uncheck();
+    await expect.poll(async () => (await points())[0]?.acceptingNew).toBe(false);
+    expect((await points())[0]?.acceptingData).toBe(true);
+    await expect(row.getByRole("checkbox", { name: `${sp.storePointName} accepts new archives` }).isChecked()).resolves.toBe(false);
+    await env.shot("store-points");
+    await row.getByRole("checkbox", { name: `${sp.storePointName} accepts new archives` }).check();
+    await expect.poll(async () => (await points())[0]?.acceptingNew).toBe(true);
+  });
+
+  it("offers a destination system-wide with auto-start (Settings > Organization > Destinations)", async () => {
+    const { page } = env;
+    const all = await destinations();
+    const cloud = all.find((d) => d.destinationName === "Cloud storage") as Destination;
+    const own = all.find((d) => d.destinationName === "Own servers") as Destination;
     await env.goto("#/settings/organization?tab=destinations");
-    const row = page.getByTestId(`offer-row-${cloud.destinationId}`);
-    await row.getByRole("checkbox", { name: "Offer Cloud storage" }).check();
-    await row.getByRole("checkbox", { name: "Auto-start backups to Cloud storage" }).check();
+    // A fresh authority's first destination is offered system-wide with auto-start by itself
+    // (issue 5), and the screen shows it so.
+    const first = page.getByTestId(`offer-row-${cloud.destinationId}`);
+    await expect(first.getByRole("checkbox", { name: "Offer Cloud storage" }).isChecked()).resolves.toBe(true);
+    await expect(first.getByRole("checkbox", { name: "Auto-start backups to Cloud storage" }).isChecked()).resolves.toBe(true);
+    // A later destination is offered by an administrator.
+    const row = page.getByTestId(`offer-row-${own.destinationId}`);
+    const offer = row.getByRole("checkbox", { name: "Offer Own servers" });
+    const autoStart = row.getByRole("checkbox", { name: "Auto-start backups to Own servers" });
+    await expect(offer.isChecked()).resolves.toBe(false);
+    await expect(autoStart.isDisabled()).resolves.toBe(true);
+    await expect(page.getByTestId("save-system-destinations").isDisabled()).resolves.toBe(true);
+    await offer.check();
+    await autoStart.check();
     await page.getByTestId("save-system-destinations").click();
     await page.getByTestId("toast").filter({ hasText: "Settings saved" }).first().waitFor();
     const offers = (await env.api.get<{ destinations: Offer[] }>("/api/v1/settings/destinations")).destinations;
+    expect(offers.find((o) => o.destinationId === own.destinationId)).toMatchObject({ offered: true, autoStart: true });
     expect(offers.find((o) => o.destinationId === cloud.destinationId)).toMatchObject({ offered: true, autoStart: true });
+    const listed = (await destinations()).find((d) => d.destinationId === own.destinationId) as Destination & {
+      offeredSystemWide: boolean;
+      autoStart: boolean;
+    };
+    expect(listed).toMatchObject({ offeredSystemWide: true, autoStart: true });
     await env.shot("settings-organization-destinations");
     // Every inheriting organization now offers it (the platform view agrees).
     const top = await env.api.get<{ orgId: number; orgUid: string }>("/api/Org/my");
     const sub = await env.api.post<{ orgId: number }>("/api/Org/", { orgName: "Branch Office", orgExtRef: null, notes: null, parentOrgUid: top.orgUid });
     const s = await env.api.get<{ settings: { destinations: { guid: string }[] } }>(`/api/Org/${sub.orgId}`, { incSettings: true });
-    expect(s.settings.destinations.map((d) => d.guid)).toContain(cloud.guid);
+    expect(s.settings.destinations.map((d) => d.guid)).toEqual(expect.arrayContaining([own.guid, cloud.guid]));
   });
 
   it("stops inheriting destination settings on an organization's Destinations tab", async () => {

@@ -2,10 +2,11 @@
  * The console's user, audit-log and organization-action flows in a real browser against a real
  * authority (issue 7): add a user from an organization's Actions menu, the Users count link,
  * block a user and grant a role; the audit log of what was done; Upgrade clients and Email backup
- * report.
+ * report (sent through a real SMTP server on 127.0.0.1 that the test reads).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN, type ConsoleEnv, startConsoleEnv } from "../authority/console/e2e/harness.js";
+import { startSmtp, type TestSmtp } from "../authority/test/smtp-fixture.js";
 
 interface OrgJson {
   orgId: number;
@@ -15,6 +16,7 @@ interface OrgJson {
 
 describe("console: users, audit log and organization actions", () => {
   let env: ConsoleEnv;
+  let smtp: TestSmtp;
   let eng: OrgJson;
   const byName = async (name: string): Promise<OrgJson> => {
     if (name === eng.orgName) return eng;
@@ -22,13 +24,15 @@ describe("console: users, audit log and organization actions", () => {
   };
 
   beforeAll(async () => {
-    env = await startConsoleEnv();
+    smtp = await startSmtp();
+    env = await startConsoleEnv({ operations: { mail: { smtp: smtp.smtp, from: "Cairn <reports@example.com>" } } });
     const top = await env.api.get<OrgJson>("/api/Org/my");
     eng = await env.api.post<OrgJson>("/api/Org/", { orgName: "Engineering", orgExtRef: null, notes: null, parentOrgUid: top.orgUid });
     await env.signIn();
   });
   afterAll(async () => {
     await env?.close();
+    await smtp?.close();
   });
 
   it("adds a user from the Actions menu; the Users count opens the org's users; a user is blocked and given a role", async () => {
@@ -68,6 +72,25 @@ describe("console: users, audit log and organization actions", () => {
     expect(roles.map((r) => r.roleName)).toContain("Org Admin");
   });
 
+  it("moves a user to another organization from the user's Actions menu", async () => {
+    const { page } = env;
+    const users = await env.api.get<{ users: { userId: number }[] }>("/api/User", { pgNum: 1, pgSize: 10, username: "ana@example.com" });
+    const ana = users.users[0] as { userId: number };
+    const top = await env.api.get<OrgJson>("/api/Org/my");
+    await env.goto(`#/users/${ana.userId}`);
+    await page.getByTestId("user-details").waitFor();
+    await page.getByTestId("user-actions").click();
+    await page.getByTestId("action-move").click();
+    const dlg = page.getByRole("dialog");
+    await dlg.getByPlaceholder("Search organizations").fill("Acme");
+    await expect.poll(() => dlg.getByTestId("org-picker").locator("option").allTextContents()).toEqual(["Acme Corp"]);
+    await dlg.getByTestId("org-picker").selectOption({ label: "Acme Corp" });
+    await dlg.getByRole("button", { name: "Move" }).click();
+    await page.getByTestId("toast").filter({ hasText: "moved to Acme Corp" }).waitFor();
+    await expect.poll(async () => (await env.api.get<{ orgId: number }>(`/api/User/${ana.userId}`)).orgId).toBe(top.orgId);
+    await expect.poll(() => page.getByTestId("user-details").textContent()).toContain("Acme Corp");
+  });
+
   it("shows what the console did in the audit log", async () => {
     const { page } = env;
     await env.goto("#/audit-log");
@@ -96,5 +119,19 @@ describe("console: users, audit log and organization actions", () => {
     await dlg.getByLabel("Period").selectOption("7");
     await dlg.getByRole("button", { name: "Send" }).click();
     await page.getByTestId("toast").filter({ hasText: "ops@example.com" }).waitFor();
+    // The report reached the given recipient, and only them, over SMTP.
+    const m = smtp.messages.at(-1);
+    expect(m?.to).toEqual(["ops@example.com"]);
+    expect(m?.from).toBe("reports@example.com");
+    expect(m?.subject).toMatch(/^Backup report for Engineering/);
+    // A bad address is refused in the dialog, and nothing is sent.
+    const sent = smtp.messages.length;
+    await page.getByTestId("org-actions").click();
+    await page.getByTestId("action-email-report").click();
+    await dlg.getByLabel("Email addresses").fill("not-an-address");
+    await dlg.getByRole("button", { name: "Send" }).click();
+    await expect.poll(() => dlg.getByTestId("dialog-error").textContent()).toContain("not-an-address");
+    await dlg.getByRole("button", { name: "Cancel" }).click();
+    expect(smtp.messages.length).toBe(sent);
   });
 });

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } fro
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CORE_PLUGINS, initAuthority, startAuthority } from "@cairn/authority";
+import { CORE_PLUGINS, initAuthority, type OperationsOptions, startAuthority } from "@cairn/authority";
 import type { Clock } from "@cairn/protocol";
 import { type APIRequestContext, type BrowserContext, chromium, type Page, request } from "playwright-core";
 import { CONSOLE_PLUGIN } from "../../src/http/console-static.js";
@@ -147,6 +147,8 @@ export interface ConsoleEnvOptions {
   beforeStart?: (dataDir: string) => Promise<void> | void;
   /** The authority's clock (a ManualClock lets a test step through TOTP windows). */
   clock?: Clock;
+  /** Options of the operations plugin (SMTP for the backup report, restore folders…). */
+  operations?: OperationsOptions;
 }
 
 /** Starts an authority and a browser. Call `close()` in `afterAll`. */
@@ -168,7 +170,8 @@ export async function startConsoleEnv(opts: ConsoleEnvOptions = {}): Promise<Con
   // (It is imported from the sources, so its types are the sources' twins of the package's.)
   type Plugins = NonNullable<Parameters<typeof startAuthority>[0]["plugins"]>;
   const plugins = (CORE_PLUGINS.some((p) => p.name === CONSOLE_PLUGIN.name) ? [] : [CONSOLE_PLUGIN]) as unknown as Plugins;
-  const authority = await startAuthority({ dataDir, host: "127.0.0.1", port: 0, argon2: TEST_ARGON2, plugins, ...clock });
+  const operations = opts.operations ? { operations: opts.operations } : {};
+  const authority = await startAuthority({ dataDir, host: "127.0.0.1", port: 0, argon2: TEST_ARGON2, plugins, ...clock, ...operations });
   const url = `https://127.0.0.1:${authority.port}`;
   const { api, ctx } = await apiClient(url, ADMIN.username, ADMIN.password);
   const context = await chromium.launchPersistentContext(join(root, "profile"), {
@@ -204,13 +207,19 @@ export async function startConsoleEnv(opts: ConsoleEnvOptions = {}): Promise<Con
     },
     shot: async (name) => {
       mkdirSync(SCREENSHOT_DIR, { recursive: true });
-      await page.screenshot({
-        path: join(SCREENSHOT_DIR, `${name}.png`),
-        fullPage: true,
-        animations: "disabled",
-        caret: "hide",
-        style: ".toasts { display: none }",
-      });
+      // Toasts of earlier steps would cover the screen. The console's Content-Security-Policy
+      // refuses the style sheet that the screenshot's `style` option injects, so they are hidden
+      // through the element's style (CSSOM, which the policy allows) and shown again after.
+      const toasts = (visibility: string) =>
+        page.locator(".toasts").evaluateAll((els: { style: { visibility: string } }[], v: string) => {
+          for (const e of els) e.style.visibility = v;
+        }, visibility);
+      await toasts("hidden");
+      try {
+        await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage: true, animations: "disabled", caret: "hide" });
+      } finally {
+        await toasts("");
+      }
     },
     close: async () => {
       await context.close().catch(() => {});

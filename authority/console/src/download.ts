@@ -20,6 +20,17 @@ export function saveBlob(blob: Blob, name: string): void {
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
+/** Lets the browser download `url` (same origin: the session cookie goes along) straight to disk. */
+export function saveUrl(url: string, name: string): void {
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  a.rel = "noopener";
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+
 /** GETs (or POSTs `body` to) `path` and saves the answer; the error of the API when it fails. */
 export async function download(path: string, fallbackName: string, opts: { query?: Query; body?: unknown; accept?: string } = {}): Promise<string> {
   const ro: RequestOptions = { accept: opts.accept ?? "text/csv" };

@@ -26,9 +26,23 @@ export function setPurgeDate(archiveGuid: string, date: string): Promise<ColdSto
   return put<ColdStorageRow>(`/api/coldStorage/${archiveGuid}?idType=guid`, { archiveHoldExpireDate: date });
 }
 
-/** Purges archives now (Cairn route). */
-export function purgeNow(archiveGuids: string[]): Promise<{ purged: number }> {
-  return post<{ purged: number }>("/api/v1/cold-storage/purge", { archiveGuids });
+/** What a purge did: archives purged, deleted from their node, and waiting for their node. */
+export interface PurgeResult {
+  purged: number;
+  deleted: number;
+  pending: number;
+}
+
+/** Purges archives now (Cairn route; at most 10,000 GUIDs a call, so larger selections go in parts). */
+export async function purgeNow(archiveGuids: string[]): Promise<PurgeResult> {
+  const out: PurgeResult = { purged: 0, deleted: 0, pending: 0 };
+  for (let i = 0; i < archiveGuids.length; i += 5000) {
+    const r = await post<PurgeResult>("/api/v1/cold-storage/purge", { archiveGuids: archiveGuids.slice(i, i + 5000) });
+    out.purged += r.purged;
+    out.deleted += r.deleted ?? 0;
+    out.pending += r.pending ?? 0;
+  }
+  return out;
 }
 
 /** Filters and paging of the restore history. */

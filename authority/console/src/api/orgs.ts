@@ -11,6 +11,8 @@ export interface OrgQuery {
   pgSize: number;
   srtKey?: string | undefined;
   srtDir?: "asc" | "desc" | undefined;
+  /** Users, devices and child counts of each row (default true; a picker needs only names). */
+  incCounts?: boolean;
 }
 
 /** A page of orgs with their counts (`GET /api/Org`; `parentOrgId` is a Cairn filter). */
@@ -25,7 +27,7 @@ export async function listOrgs(q: OrgQuery, signal?: AbortSignal): Promise<Page<
       parentOrgId: q.parentOrgId,
       srtKey: q.srtKey,
       srtDir: q.srtDir,
-      incCounts: true,
+      incCounts: q.incCounts ?? true,
     },
     signal,
   );
@@ -110,9 +112,21 @@ export function upgradeClients(orgId: number): Promise<{ deviceCount: number }> 
   return post<{ deviceCount: number }>(`/api/v1/orgs/${orgId}/upgrade-clients`);
 }
 
-/** Emails a backup report for the last `days` days to `recipients` (Cairn route). */
-export function emailBackupReport(orgId: number, recipients: string[], days: number): Promise<{ recipients: string[] }> {
-  return post<{ recipients: string[] }>(`/api/v1/orgs/${orgId}/backup-report`, { recipients, days });
+/** What the authority sent for "Email backup report". */
+export interface SentReport {
+  recipients: string[];
+  subject: string;
+  /** Devices in the report (the org's and its children's). */
+  devices: number;
+}
+
+/**
+ * Emails the org's backup report for the last `days` days, now, to `recipients` (null: the org's
+ * own report recipients, else the first administrator). Cairn route; 503 UNAVAILABLE when the
+ * authority has no SMTP server (`--smtp-url`).
+ */
+export function emailBackupReport(orgId: number, recipients: string[] | null, days: number): Promise<SentReport> {
+  return post<SentReport>(`/api/v1/orgs/${orgId}/backup-report`, { recipients, days });
 }
 
 /** The ancestors of an org, nearest first, each with its settings (for "inherited from"). */

@@ -3,7 +3,7 @@
  * it: LoginToken and AuthToken for the storage hop, a data key token, a restore session, the
  * backup sets, the file tree, then a job that is polled until done.
  */
-import { ApiError, fetchRaw, get, post, type RequestOptions } from "./client.js";
+import { ApiError, del, fetchRaw, get, post, type RequestOptions } from "./client.js";
 
 /** A node of the backup's file tree (§8 step 7). */
 export interface TreeNode {
@@ -34,6 +34,8 @@ export interface RestoreSession {
   token: string;
   sessionId: string;
   dataKeyToken: string;
+  /** The archive password or custom key the session was opened with (memory only; a push opens its own session with it). */
+  secret: Secret;
 }
 
 /** What the session needs when the archive's key is not escrowed. */
@@ -60,7 +62,7 @@ export async function openSession(deviceGuid: string, destinationGuid: string, s
     { computerGuid: deviceGuid, dataKeyToken, privatePassword: secret.privatePassword, encryptionKey: secret.encryptionKey },
     onStorage(base),
   );
-  return { deviceGuid, destinationGuid, serverUrl: login.serverUrl, token, sessionId: ses.webRestoreSessionId, dataKeyToken };
+  return { deviceGuid, destinationGuid, serverUrl: login.serverUrl, token, sessionId: ses.webRestoreSessionId, dataKeyToken, secret };
 }
 
 /** Step 6: the backup sets of the device on that destination. */
@@ -138,10 +140,25 @@ export async function waitForJob(s: RestoreSession, jobId: string, onProgress: (
   }
 }
 
-/** Step 12: the zip. */
+/** Step 12: the zip, read into memory (a storage URL of another origin, which the session cookie does not reach). */
 export async function zipResult(s: RestoreSession, jobId: string): Promise<Blob> {
-  const res = await fetchRaw("GET", `/api/WebRestoreJobResult/${encodeURIComponent(jobId)}`, { ...onStorage(s), accept: "application/octet-stream" });
+  const res = await fetchRaw("GET", zipPath(jobId), { ...onStorage(s), accept: "application/octet-stream" });
   return res.blob();
+}
+
+/** Where the zip of a job is. */
+export const zipPath = (jobId: string) => `/api/WebRestoreJobResult/${encodeURIComponent(jobId)}`;
+
+/**
+ * Whether the browser can download the zip itself: the storage URL is the console's own origin
+ * (API.md §9 "one URL for both roles"), which accepts the session cookie, so the zip streams to
+ * disk instead of being held in memory.
+ */
+export const zipIsSameOrigin = (s: RestoreSession) => new URL(s.serverUrl).origin === window.location.origin;
+
+/** Cancels a job (its keys are overwritten; a push tells the agent to stop). */
+export async function cancelJob(s: RestoreSession, jobId: string): Promise<void> {
+  await del<void>("/api/WebRestoreJob", { ...onStorage(s), body: { jobId } });
 }
 
 /** Where a push restore writes. */
@@ -167,7 +184,7 @@ export async function startPush(
   const { dataKeyToken } = await post<{ dataKeyToken: string }>("/api/DataKeyToken", { computerGuid: s.deviceGuid });
   const ses = await post<{ webRestoreSessionId: string }>(
     "/api/WebRestoreSession",
-    { computerGuid: s.deviceGuid, dataKeyToken, privatePassword: null, encryptionKey: null },
+    { computerGuid: s.deviceGuid, dataKeyToken, privatePassword: s.secret.privatePassword, encryptionKey: s.secret.encryptionKey },
     { origin },
   );
   const info = await get<{ nodeGuid: string }>("/api/WebRestoreInfo", { srcGuid: s.deviceGuid, destGuid: s.destinationGuid });

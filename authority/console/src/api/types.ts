@@ -104,6 +104,8 @@ export interface Computer {
   osVersion: string;
   productVersion: string;
   creationDate: string;
+  /** The newest completed backup over the device's archives. */
+  lastCompletedBackup?: string | null;
   backupUsage?: BackupUsage[];
   settings?: SettingsTree;
   availableDestinations?: DestinationRef[];
@@ -208,8 +210,8 @@ export interface ColdStorageRow {
   sourceComputerOsHostname: string | null;
   orgId: number;
   orgName: string;
-  storePointName: string;
-  serverName: string;
+  storePointName: string | null;
+  serverName: string | null;
 }
 
 /** A restore-history event (API.md §7.3). */
@@ -226,6 +228,8 @@ export interface RestoreEvent {
   acceptingComputerName: string | null;
   acceptingComputerOsName: string | null;
   requestingUsername: string | null;
+  /** Cairn: the requester is not the archive's owner (the seed's warning mark). */
+  restoredByAnotherUser?: boolean;
   numFiles: number;
   numBytes: number;
   transferRateBytesPerSec: number | null;

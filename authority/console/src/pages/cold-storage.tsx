@@ -25,7 +25,7 @@ const COLUMNS: Column<ColdStorageRow>[] = [
   { id: "user", label: "User", render: (r) => <a href={href(`/users/${r.sourceUserId}`)}>{r.sourceUserUsername}</a> },
   { id: "device", label: "Device Name", render: (r) => r.sourceComputerName ?? "Not Available" },
   { id: "host", label: "Hostname", render: (r) => r.sourceComputerOsHostname ?? "Not Available" },
-  { id: "sp", label: "Store point", sortKey: "mountPointName", render: (r) => r.storePointName },
+  { id: "sp", label: "Store point", sortKey: "mountPointName", render: (r) => r.storePointName ?? "—" },
   { id: "size", label: "Size", sortKey: "archiveBytes", numeric: true, nowrap: true, render: (r) => bytes(r.archiveBytes) },
   { id: "purge", label: "Purge Date", sortKey: "archiveHoldExpireDate", nowrap: true, render: (r) => date(r.archiveHoldExpireDate) },
 ];
@@ -86,10 +86,9 @@ function ColdList({ orgId, orgName, scoped }: { orgId: number; orgName: string; 
           class="btn"
           data-testid="export-cold"
           onClick={() => {
-            targets()
-              .then((guids) =>
-                download("/api/v1/cold-storage/export", "cold-storage.csv", { body: { orgId, incChildOrgs: true, archiveGuids: nSelected ? guids : null } }),
-              )
+            // Every archive of the list when all are selected (or none is): the server's whole list.
+            (allPages || nSelected === 0 ? Promise.resolve(null) : targets())
+              .then((guids) => download("/api/v1/cold-storage/export", "cold-storage.csv", { body: { orgId, incChildOrgs: true, archiveGuids: guids } }))
               .then(
                 (n) => notify(`Exported ${n}.`),
                 (e: unknown) => notify(`Export failed: ${errorMessage(e)}`, "error"),
@@ -178,11 +177,17 @@ function ColdList({ orgId, orgName, scoped }: { orgId: number; orgName: string; 
           onClose={() => setOpen(null)}
           onSubmit={async () => {
             const r = await purgeNow(await targets());
-            notify(`${count(r.purged)} archives purged.`);
+            notify(
+              r.pending > 0
+                ? `${count(r.purged)} archives purged; ${count(r.pending)} are deleted from their storage server when it reconnects.`
+                : `${count(r.purged)} archives purged.`,
+            );
             clear();
           }}
         >
-          <p>The archives are removed from their store points for good. This cannot be undone.</p>
+          <p>
+            The archives' keys are destroyed at once, so nobody can restore from them any more, and their storage servers delete them. This cannot be undone.
+          </p>
         </Dialog>
       )}
     </section>

@@ -31,10 +31,11 @@ export function DeviceDetails({ computerId }: { computerId: number }) {
   if (dev.status === "error") return <ErrorState message={dev.error} onRetry={dev.reload} />;
   if (!dev.data) return <Loading />;
   const c = dev.data;
+  const deauthorized = /deauthorized/i.test(c.status);
   const items: MenuItem[] = [
     { id: "restore", label: "Restore files", run: () => navigate("/restore", { device: c.computerId }) },
     { id: c.blocked ? "unblock" : "block", label: c.blocked ? "Unblock" : "Block", run: () => setOpen("block") },
-    { id: "deauthorize", label: "Deauthorize", run: () => setOpen("deauth") },
+    ...(c.active && !deauthorized ? [{ id: "deauthorize", label: "Deauthorize", run: () => setOpen("deauth") }] : []),
     { id: c.active ? "deactivate" : "reactivate", label: c.active ? "Deactivate" : "Reactivate", run: () => setOpen("active"), danger: c.active },
   ];
   const act = (title: string, label: string, danger: boolean, text: string, fn: () => Promise<void>, msg: string) => (

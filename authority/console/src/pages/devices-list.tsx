@@ -27,6 +27,7 @@ export function DeviceStatus({ c }: { c: Computer }) {
 }
 
 function newestBackup(c: Computer): string | null {
+  if (c.lastCompletedBackup) return c.lastCompletedBackup;
   const all = (c.backupUsage ?? []).map((b) => b.lastCompletedBackup).filter((x): x is string => !!x);
   return all.sort().at(-1) ?? null;
 }

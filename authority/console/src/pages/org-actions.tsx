@@ -4,6 +4,7 @@
  * parent not for the top-level or deactivated orgs; Activate / Deactivate not for the top level.
  */
 import { useState } from "preact/hooks";
+import { ApiError } from "../api/client.js";
 import { activateOrg, changeParent, deactivateOrg, emailBackupReport, renameOrg, upgradeClients } from "../api/orgs.js";
 import type { Org } from "../api/types.js";
 import { createUser } from "../api/users.js";
@@ -205,12 +206,23 @@ function ReportDialog({ org, recipients, onClose }: { org: Org; recipients: stri
           .split(/[\s,;]+/)
           .map((s) => s.trim())
           .filter(Boolean);
-        if (list.length === 0) throw new Error("Enter at least one email address.");
-        const r = await emailBackupReport(org.orgId, list, Number(days));
-        notify(`Backup report sent to ${r.recipients.join(", ")}.`);
+        const bad = list.find((a) => !/^[^@\s]+@[^@\s]+$/.test(a));
+        if (bad) throw new Error(`Not an email address: ${bad}`);
+        try {
+          const r = await emailBackupReport(org.orgId, list.length > 0 ? list : null, Number(days));
+          notify(`Backup report of ${org.orgName} (${count(r.devices)} devices) sent to ${r.recipients.join(", ")}.`);
+        } catch (e) {
+          if (e instanceof ApiError && e.status === 503) throw new Error("The authority cannot send email: no SMTP server is configured (--smtp-url).");
+          throw e;
+        }
       }}
     >
-      <TextField label="Email addresses" value={to} onInput={setTo} hint="Separate addresses with commas." />
+      <TextField
+        label="Email addresses"
+        value={to}
+        onInput={setTo}
+        hint="Separate addresses with commas. Leave empty to send it to the organization's report recipients."
+      />
       <Select
         label="Period"
         value={days}

@@ -77,16 +77,16 @@ export function OrgDestinationsTab({ orgId, isTop }: { orgId: number; isTop: boo
 
 function InheritingDestinations({ orgId }: { orgId: number }) {
   const data = useAsync((s) => orgOffers(orgId, s), [orgId]);
-  const [inherit, setInherit] = useState(true);
-  const [draft, setDraft] = useState<Choice[]>([]);
-  useEffect(() => {
-    if (!data.data) return;
-    setInherit(data.data.inherit);
-    setDraft(choices(data.data.destinations));
-  }, [data.data]);
+  // The edits; null until the first change, so the first render already shows the server's values.
+  const [edit, setEdit] = useState<{ inherit: boolean; draft: Choice[] } | null>(null);
+  useEffect(() => setEdit(null), [data.data]);
   if (data.status === "error") return <ErrorState message={data.error} onRetry={data.reload} />;
   if (!data.data) return <Loading />;
   const d = data.data;
+  const inherit = edit?.inherit ?? d.inherit;
+  const draft = edit?.draft ?? choices(d.destinations);
+  const setInherit = (v: boolean) => setEdit({ inherit: v, draft });
+  const setDraft = (c: Choice[]) => setEdit({ inherit, draft: c });
   const from = d.inheritedFromOrgName ?? "the system-wide defaults";
   const dirty = inherit !== d.inherit || JSON.stringify(draft) !== JSON.stringify(choices(d.destinations));
   return (
@@ -97,10 +97,7 @@ function InheritingDestinations({ orgId }: { orgId: number }) {
       <SaveBar
         dirty={dirty}
         testId="save-destinations"
-        onRevert={() => {
-          setInherit(d.inherit);
-          setDraft(choices(d.destinations));
-        }}
+        onRevert={() => setEdit(null)}
         onSave={async () => {
           await putOrgOffers(orgId, inherit, draft);
           data.reload();
@@ -113,13 +110,12 @@ function InheritingDestinations({ orgId }: { orgId: number }) {
 /** Settings > Organization > Destinations: the system-wide offers every inheriting org gets. */
 export function SystemDestinations() {
   const data = useAsync((s) => systemOffers(s), []);
-  const [draft, setDraft] = useState<Choice[]>([]);
-  useEffect(() => {
-    if (data.data) setDraft(choices(data.data));
-  }, [data.data]);
+  const [edit, setDraft] = useState<Choice[] | null>(null);
+  useEffect(() => setDraft(null), [data.data]);
   if (data.status === "error") return <ErrorState message={data.error} onRetry={data.reload} />;
   if (!data.data) return <Loading />;
   const offers = data.data;
+  const draft = edit ?? choices(offers);
   return (
     <form onSubmit={(e) => e.preventDefault()} aria-label="System-wide destinations" data-testid="system-destinations-form">
       <p>
@@ -130,7 +126,7 @@ export function SystemDestinations() {
       <SaveBar
         dirty={JSON.stringify(draft) !== JSON.stringify(choices(offers))}
         testId="save-system-destinations"
-        onRevert={() => setDraft(choices(offers))}
+        onRevert={() => setDraft(null)}
         onSave={async () => {
           await putSystemOffers(draft);
           data.reload();

@@ -7,6 +7,7 @@
 import { useState } from "preact/hooks";
 import { errorMessage } from "../api/client.js";
 import { getOrg, listOrgs, myOrg } from "../api/orgs.js";
+import { currentUser } from "../api/session.js";
 import type { Org, Page } from "../api/types.js";
 import { download } from "../download.js";
 import { count } from "../format.js";
@@ -46,15 +47,19 @@ export function OrgsList() {
   const [children, setChildren] = useState<ReadonlyMap<number, Children>>(new Map());
   const sortQ = { srtKey: sort?.key, srtDir: sort?.dir };
 
+  // The tree's root is the `parent` of the URL, else the caller's own org (the session's user
+  // says which), so the root and the page of its children are requested at the same time.
+  const rootId = parentId || currentUser.value?.orgId;
   const root = useAsync((s) => (parentId ? getOrg(parentId, s) : myOrg(s)), [parentId]);
+  const childrenOf = root.data?.orgId ?? rootId;
   const list = useAsync(
     (s): Promise<Page<Org>> =>
       tree
-        ? root.data
-          ? listOrgs({ active: true, parentOrgId: root.data.orgId, pgNum: page, pgSize: ORG_PAGE_SIZE, ...sortQ }, s)
+        ? childrenOf !== undefined
+          ? listOrgs({ active: true, parentOrgId: childrenOf, pgNum: page, pgSize: ORG_PAGE_SIZE, ...sortQ }, s)
           : new Promise<Page<Org>>(() => {})
         : listOrgs({ active: status === "active", q: q || undefined, pgNum: page, pgSize: ORG_PAGE_SIZE, ...sortQ }, s),
-    [tree, root.data?.orgId, status, q, page, sort?.key, sort?.dir],
+    [tree, childrenOf, status, q, page, sort?.key, sort?.dir],
   );
 
   const loadChildren = async (o: Org, more: boolean) => {

@@ -18,6 +18,7 @@ import { type Column, DataTable, Pager, Toolbar } from "../ui/table.js";
 import { WarningIcon } from "../ui/icons.js";
 
 const OS: Record<string, string> = { win: "Windows", mac: "macOS", linux: "Linux" };
+const STATUS: Record<string, string> = { STARTED: "Running", COMPLETED: "Completed", FAILED: "Failed", CANCELED: "Canceled" };
 
 const COLUMNS: Column<RestoreEvent>[] = [
   {
@@ -29,7 +30,7 @@ const COLUMNS: Column<RestoreEvent>[] = [
     id: "user",
     label: "User",
     render: (e) => {
-      const other = e.requestingUsername && e.sourceUsername && e.requestingUsername !== e.sourceUsername;
+      const other = e.restoredByAnotherUser ?? (e.requestingUsername && e.sourceUsername && e.requestingUsername !== e.sourceUsername);
       return (
         <>
           {e.sourceUsername ?? "—"}
@@ -53,7 +54,7 @@ const COLUMNS: Column<RestoreEvent>[] = [
   { id: "rate", label: "Transfer rate", numeric: true, nowrap: true, render: (e) => rate(e.transferRateBytesPerSec) },
   { id: "date", label: "Restore date", nowrap: true, render: (e) => dateTime(e.completedDate ?? e.eventDate) },
   { id: "dur", label: "Duration", numeric: true, nowrap: true, render: (e) => duration(e.durationMs) },
-  { id: "status", label: "Status", render: (e) => e.status },
+  { id: "status", label: "Status", render: (e) => STATUS[e.status] ?? e.status },
 ];
 
 /** The screen; without `orgId`, the caller's own organization. */

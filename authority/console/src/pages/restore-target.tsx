@@ -2,9 +2,21 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { errorMessage } from "../api/client.js";
 import { listDevices } from "../api/devices.js";
-import { type PushTarget, type RestoreJob, type RestoreSession, type Selection, startPush, startZip, waitForJob, zipResult } from "../api/restore.js";
+import {
+  cancelJob,
+  type PushTarget,
+  type RestoreJob,
+  type RestoreSession,
+  type Selection,
+  startPush,
+  startZip,
+  waitForJob,
+  zipIsSameOrigin,
+  zipPath,
+  zipResult,
+} from "../api/restore.js";
 import type { Computer } from "../api/types.js";
-import { saveBlob } from "../download.js";
+import { saveBlob, saveUrl } from "../download.js";
 import { count } from "../format.js";
 import { setQuery } from "../router.js";
 import { useAsync } from "../ui/async.js";
@@ -32,6 +44,7 @@ export function RestoreTarget(p: {
   const [running, setRunning] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const abort = useRef<AbortController | null>(null);
+  const jobId = useRef<string | null>(null);
   useEffect(() => () => abort.current?.abort(), []);
   const run = async () => {
     setRunning(true);
@@ -39,22 +52,30 @@ export function RestoreTarget(p: {
     setJob(null);
     const ctl = new AbortController();
     abort.current = ctl;
+    jobId.current = null;
     try {
       if (how === "zip") {
         const id = await startZip(p.session, p.backupSetId, p.files, p.timestamp, p.showDeleted);
+        jobId.current = id;
         const j = await waitForJob(p.session, id, setJob, ctl.signal);
         if (j.status.toLowerCase() === "failed" || j.status.toLowerCase() === "canceled") throw new Error(`The restore ended: ${j.status}.`);
-        saveBlob(await zipResult(p.session, id), `restore-${id}.zip`);
-        notify("The zip file is downloaded.");
+        if (zipIsSameOrigin(p.session)) {
+          saveUrl(zipPath(id), `restore-${id}.zip`);
+          notify("The zip file is downloading: see the browser's downloads.");
+        } else {
+          saveBlob(await zipResult(p.session, id), `restore-${id}.zip`);
+          notify("The zip file is downloaded.");
+        }
       } else {
         if (!target.originalLocation && !target.restorePath.trim()) throw new Error("Enter the folder to restore into, or choose the original location.");
         const id = await startPush(p.session, p.backupSetId, p.files, p.timestamp, p.showDeleted, target);
+        jobId.current = id;
         const j = await waitForJob(p.session, id, setJob, ctl.signal);
         if (j.status.toLowerCase() === "failed" || j.status.toLowerCase() === "canceled") throw new Error(`The restore ended: ${j.status}.`);
         notify("The files are restored to the device.");
       }
     } catch (e) {
-      setError(errorMessage(e));
+      if (!ctl.signal.aborted) setError(errorMessage(e));
     } finally {
       setRunning(false);
     }
@@ -129,6 +150,24 @@ export function RestoreTarget(p: {
         <button type="submit" class="btn btn-primary" disabled={running} data-testid="start-restore">
           {running ? "Restoring…" : how === "zip" ? "Download zip" : "Push restore"}
         </button>
+        {running && how === "push" && (
+          <button
+            type="button"
+            class="btn"
+            data-testid="cancel-restore"
+            onClick={() => {
+              const id = jobId.current;
+              abort.current?.abort();
+              if (id)
+                cancelJob(p.session, id).then(
+                  () => notify("The restore is canceled."),
+                  (e: unknown) => notify(errorMessage(e), "error"),
+                );
+            }}
+          >
+            Cancel restore
+          </button>
+        )}
         <button type="button" class="btn" disabled={running} onClick={() => setQuery({ step: "files" })}>
           Back
         </button>

@@ -2,7 +2,7 @@
  * Storage: Destinations (seed 000: "Add a new destination", the Provider box and the Provider
  * Key), Servers (add one with a one-time enroll key) and Store points (flags).
  */
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { errorMessage } from "../api/client.js";
 import {
   createDestination,
@@ -19,6 +19,7 @@ import {
 import { bytes, count, dateTime } from "../format.js";
 import { href, intParam, param, setQuery } from "../router.js";
 import { useAsync } from "../ui/async.js";
+import { FilterChips } from "../ui/filters.js";
 import { Dialog } from "../ui/dialog.js";
 import { Select, TextArea, TextField } from "../ui/forms.js";
 import { PAGE_SIZE } from "../ui/list-params.js";
@@ -143,6 +144,14 @@ export function ServersPage() {
           Add a server
         </button>
       </Toolbar>
+      <FilterChips
+        chips={[
+          destinationId && {
+            label: `Destination: ${list.data?.items[0]?.destinationName ?? destinationId}`,
+            clear: () => setQuery({ destinationId: null, page: null }),
+          },
+        ]}
+      />
       <DataTable<Server>
         caption="Storage servers"
         columns={columns}
@@ -220,15 +229,25 @@ export function StorePointsPage() {
   const serverId = intParam("serverId", 0) || undefined;
   const list = useAsync((s) => listStorePoints({ pgNum: page, pgSize: PAGE_SIZE, serverId }, s), [page, serverId]);
   const [busy, setBusy] = useState(false);
+  // The flags just set, shown until the list comes back with them (a checkbox does not snap back meanwhile).
+  const [shown, setShown] = useState<ReadonlyMap<number, StorePoint>>(new Map());
+  useEffect(() => setShown(new Map()), [list.data]);
   const flip = async (sp: StorePoint, change: Partial<StorePoint>) => {
+    const next = { ...sp, ...change };
     setBusy(true);
+    setShown((m) => new Map(m).set(sp.storePointId, next));
     try {
-      await setStorePointFlags(sp.storePointId, {
-        acceptingNew: change.acceptingNew ?? sp.acceptingNew,
-        acceptingData: change.acceptingData ?? sp.acceptingData,
-      });
+      await setStorePointFlags(sp.storePointId, { acceptingNew: next.acceptingNew, acceptingData: next.acceptingData });
+      notify(
+        `${sp.storePointName}: ${next.acceptingNew ? "accepts" : "takes no"} new archives, ${next.acceptingData ? "accepts data" : "serves restores only"}.`,
+      );
       list.reload();
     } catch (e) {
+      setShown((m) => {
+        const n = new Map(m);
+        n.delete(sp.storePointId);
+        return n;
+      });
       notify(errorMessage(e), "error");
     } finally {
       setBusy(false);
@@ -270,10 +289,14 @@ export function StorePointsPage() {
   return (
     <section aria-labelledby="sp-title">
       <h1 id="sp-title">Store points</h1>
+      <p class="muted">A store point that does not accept new archives gets no new placements; one that does not accept data serves restores only.</p>
+      <FilterChips
+        chips={[serverId && { label: `Server: ${list.data?.items[0]?.serverName ?? serverId}`, clear: () => setQuery({ serverId: null, page: null }) }]}
+      />
       <DataTable<StorePoint>
         caption="Store points"
         columns={columns}
-        rows={list.data?.items}
+        rows={list.data?.items.map((v) => shown.get(v.storePointId) ?? v)}
         status={list.status}
         error={list.error}
         onRetry={list.reload}

@@ -11,7 +11,7 @@ import { useAsync } from "./async.js";
 export function OrgPicker(p: { label: string; value: Org | null; onChange: (o: Org | null) => void; exclude?: number; initial?: Org | null }) {
   const id = useId();
   const [q, setQ] = useState("");
-  const list = useAsync((signal) => listOrgs({ active: true, q: q.trim() || undefined, pgNum: 1, pgSize: 25 }, signal), [q]);
+  const list = useAsync((signal) => listOrgs({ active: true, q: q.trim() || undefined, pgNum: 1, pgSize: 25, incCounts: false }, signal), [q]);
   const options = (list.data?.items ?? []).filter((o) => o.orgId !== p.exclude);
   if (p.value && !options.some((o) => o.orgId === p.value?.orgId)) options.unshift(p.value);
   return (
