@@ -7,8 +7,19 @@ import { readFileSync, writeFileSync } from "node:fs";
 
 const MARK = "<!-- generated: node cli/scripts/make-cli-doc.mjs -->";
 const ctx = {
-  json: false, quiet: false, verbose: false, logLevel: "silent", configFile: undefined, env: {}, stdout: process.stdout, stderr: process.stderr,
-  signal: new AbortController().signal, print() {}, printJsonLine() {}, progressAllowed: false, setExitCode() {},
+  json: false,
+  quiet: false,
+  verbose: false,
+  logLevel: "silent",
+  configFile: undefined,
+  env: {},
+  stdout: process.stdout,
+  stderr: process.stderr,
+  signal: new AbortController().signal,
+  print() {},
+  printJsonLine() {},
+  progressAllowed: false,
+  setExitCode() {},
 };
 const mods = {
   authority: await import("@cairn/authority/cli"),
@@ -35,7 +46,10 @@ function walk(cmd, path) {
   if (opts.length) {
     out.push("| option | meaning |", "| --- | --- |");
     for (const o of opts) {
-      const def = o.defaultValue !== undefined && !(Array.isArray(o.defaultValue) && o.defaultValue.length === 0) && o.defaultValue !== false ? ` (default: \`${JSON.stringify(o.defaultValue)}\`)` : "";
+      const def =
+        o.defaultValue !== undefined && !(Array.isArray(o.defaultValue) && o.defaultValue.length === 0) && o.defaultValue !== false
+          ? ` (default: \`${JSON.stringify(o.defaultValue)}\`)`
+          : "";
       out.push(`| \`${o.flags}\` | ${(o.description || "").replace(/\|/g, "\\|")}${def} |`);
     }
     out.push("");
