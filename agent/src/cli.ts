@@ -313,7 +313,8 @@ export function createCommand(ctx: CommandContext): Command {
     .option("--to <dir>", "restore into this folder (default: the original place)")
     .addOption(new Option("--existing <policy>", "what to do with existing files").choices(["overwrite", "rename"]).default("overwrite"))
     .option("--full-path", "with --to: keep each file's full original path below the folder")
-    .action(async (paths: string[], o: DataOpt & { at?: string; to?: string; existing: "overwrite" | "rename"; fullPath?: boolean }) => {
+    .option("--archive <guid>", "restore from this archive (`status` lists them; default: the first with versions)")
+    .action(async (paths: string[], o: DataOpt & { at?: string; to?: string; existing: "overwrite" | "rename"; fullPath?: boolean; archive?: string }) => {
       const { runRestore } = await import("./agent-api.js");
       const p = await progressSink(ctx, "restore");
       try {
@@ -324,6 +325,7 @@ export function createCommand(ctx: CommandContext): Command {
           target: o.to ? resolve(o.to) : null,
           existing: o.existing,
           ...(o.fullPath ? { fullPath: true } : {}),
+          ...(o.archive ? { archiveGuid: o.archive } : {}),
           logger: cliLogger(ctx),
           proxy: proxyOf(ctx),
           progress: p.sink,
