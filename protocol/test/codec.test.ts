@@ -21,7 +21,7 @@ function decodeOrCode(buf: Uint8Array): string {
   }
 }
 
-describe("frame codec", () => {
+describe("T23: frame codec (every decoder fuzzed)", () => {
   it("round-trips every envelope type", () => {
     const id = Buffer.alloc(32, 1);
     const msgs = [
@@ -118,7 +118,7 @@ describe("frame codec", () => {
   });
 });
 
-describe("committed fuzz corpus (protocol/test/corpus, made by protocol/scripts/make-corpus.mjs)", () => {
+describe("T23: committed fuzz corpus (protocol/test/corpus, made by protocol/scripts/make-corpus.mjs)", () => {
   const dir = new URL("./corpus/", import.meta.url);
   const names = readdirSync(dir).filter((n) => n.endsWith(".bin"));
 
