@@ -50,6 +50,7 @@ export { CRASH_POINTS, type CrashPointName } from "./crash.js";
 export type { BlockStore } from "./blockstore/blockstore.js";
 export type { StoreFs, StoreFile } from "./blockstore/store-fs.js";
 export { OWN_NS } from "./node-db.js";
+export { SERVE_CONFIG as STORENODE_SERVE_CONFIG } from "./serve-config.js";
 
 /** A running node. */
 export interface StorenodeHandle {

@@ -1,10 +1,11 @@
 /**
  * Storage tokens renewed while the daemon stays connected: the control link renews every token
- * when it opens (`syncConfig`), and a daemon connected for days renews again whenever a token has
- * less than `thresholdMs` left (looked at every `intervalMs` of the injected clock). So tokens are
- * always days from expiry when the authority goes away, and backups and restores go on.
+ * when it opens (`syncConfig`), and a daemon connected for days renews again once a seventh of
+ * the tokens' lifetime has passed since the last renewal (daily for the 7-day default; at least
+ * an hour apart), or when one has less than `minLeftMs` left. So when the authority goes away the
+ * tokens have most of their lifetime ahead, and backups and restores go on for that long.
  */
-import { type Clock, DAY_MS, MINUTE_MS } from "@cairn/protocol";
+import { type Clock, DAY_MS, HOUR_MS, MINUTE_MS } from "@cairn/protocol";
 import type { Logger } from "pino";
 import type { AuthorityClient } from "../auth/authority-client.js";
 import { syncConfig } from "../auth/registration.js";
@@ -16,8 +17,8 @@ export interface TokenRenewalOptions {
   dataDir: string;
   clock: Clock;
   logger: Logger;
-  /** Renew when a token has less than this left (default 3 days of the 7-day default lifetime). */
-  thresholdMs?: number;
+  /** Renew whenever a token has less than this left (default 1 day). */
+  minLeftMs?: number;
   /** How often the tokens are looked at (default 10 minutes). */
   intervalMs?: number;
 }
@@ -33,12 +34,18 @@ export function earliestTokenExpiry(dataDir: string): number | null {
   }
 }
 
-/** Renews tokens over a live link when they run low. */
+/** Renews tokens over a live link when they have aged. */
 export class TokenRenewal {
   private lastLook = Number.NEGATIVE_INFINITY;
+  private lastRenewal: number | null = null;
   private running = false;
 
   constructor(private readonly o: TokenRenewalOptions) {}
+
+  /** The link opened and `syncConfig` renewed every token just now. */
+  synced(): void {
+    this.lastRenewal = this.o.clock.now();
+  }
 
   /** Looks (at most every interval) and renews when due; never throws. */
   async maybe(client: AuthorityClient | null): Promise<void> {
@@ -48,10 +55,14 @@ export class TokenRenewal {
     this.running = true;
     try {
       const exp = earliestTokenExpiry(this.o.dataDir);
-      if (exp !== null && exp - now < (this.o.thresholdMs ?? 3 * DAY_MS)) {
+      if (exp === null) return;
+      const since = this.lastRenewal ?? now;
+      const aged = now - since >= Math.max(HOUR_MS, (exp - since) / 7);
+      if (aged || exp - now < (this.o.minLeftMs ?? DAY_MS)) {
         await syncConfig(this.o.dataDir, client, this.o.clock, this.o.logger);
+        this.lastRenewal = now;
         this.o.logger.info({ earliestExpiry: earliestTokenExpiry(this.o.dataDir) }, "storage tokens renewed");
-      }
+      } else if (this.lastRenewal === null) this.lastRenewal = now;
     } catch (err) {
       this.o.logger.warn({ err: (err as Error).message }, "token renewal failed; retrying later");
     } finally {
