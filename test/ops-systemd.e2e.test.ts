@@ -6,7 +6,7 @@
  * TimeoutStopSec.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -48,7 +48,7 @@ afterAll(() => {
 });
 
 describe("systemd units", () => {
-  for (const unit of ["cairn-authority.service", "cairn-storenode.service", "cairn-agent.service"]) {
+  for (const unit of readdirSync(UNITS).filter((f) => /\.(service|timer)$/.test(f))) {
     it.skipIf(!hasAnalyze && !process.env.CI)(`systemd-analyze verify accepts ${unit}`, () => {
       const r = spawnSync("systemd-analyze", ["verify", join(UNITS, unit)], { encoding: "utf8" });
       expect(r.status, r.stderr).toBe(0);
@@ -108,6 +108,13 @@ describe("systemd units", () => {
       expect([0, ...u.successExitStatus]).toContain(r.code);
     });
   }
+
+  it("the backup timer's service runs `cairn authority backup` against the authority's data directory", () => {
+    const u = readUnit("cairn-authority-backup.service");
+    expect(u.execStart.slice(2, 4)).toEqual(["authority", "backup"]);
+    expect(u.environment.CAIRN_DATA).toBe(readUnit("cairn-authority.service").environment.CAIRN_DATA);
+    expect(readFileSync(join(UNITS, "cairn-authority-backup.timer"), "utf8")).toMatch(/^OnCalendar=/m);
+  });
 
   it("the agent unit restarts the agent on exit 75 (upgrade) and runs <upgrade.dir>/current", () => {
     const text = readFileSync(join(UNITS, "cairn-agent.service"), "utf8");
