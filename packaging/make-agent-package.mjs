@@ -6,7 +6,8 @@
 //
 // The tree (paths inside the tarball):
 //   cairn-package.json      {"name":"cairn-agent","version":"1.2.3","entry":"cli/bin/cairn.js"}
-//   cli/{bin,dist,package.json}, agent/{dist,package.json}, protocol/{dist,package.json}, package.json
+//   cli/{bin,dist,package.json}, agent/{dist,package.json}, protocol/{dist,package.json}, package.json,
+//   packaging/systemd/cairn-agent.service
 //   node_modules/           the dependencies, with @cairn/{cli,agent,protocol} linking to the folders above
 //
 // The version is stamped into agent/dist/version.js (AGENT_VERSION = "cairn-agent/<version>"), so
@@ -51,6 +52,8 @@ try {
   }
   copy("cli/bin");
   copy("package.json");
+  mkdirSync(join(stage, "packaging/systemd"), { recursive: true });
+  copy("packaging/systemd/cairn-agent.service");
   writeFileSync(
     join(stage, "agent/dist/version.js"),
     `/** This agent's version, reported to the authority and the storage node. */\nexport const AGENT_VERSION = ${JSON.stringify(`cairn-agent/${version}`)};\n`,

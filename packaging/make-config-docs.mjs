@@ -16,9 +16,9 @@ for (const [name, spec] of [
   ["storenode", STORENODE_SERVE_CONFIG],
   ["agent", AGENT_CONFIG],
 ]) {
-  const re = new RegExp(`(<!-- config:${name} -->\\n)[\\s\\S]*?(\\n<!-- /config:${name} -->)`);
+  const re = new RegExp(`(<!-- config:${name} -->)[\\s\\S]*?(<!-- /config:${name} -->)`);
   if (!re.test(doc)) throw new Error(`docs/operations.md has no config:${name} block`);
-  doc = doc.replace(re, (_m, a, b) => `${a}${renderConfigDocs(spec)}${b}`);
+  doc = doc.replace(re, (_m, a, b) => `${a}\n${renderConfigDocs(spec)}\n${b}`);
 }
 writeFileSync(file, doc);
 console.log("docs/operations.md: configuration tables regenerated");

@@ -23,7 +23,7 @@ export const SERVE_CONFIG: readonly ConfigKey[] = [
     key: "server.urls",
     type: "strings",
     flag: "url",
-    doc: "wss URLs announced to authorities and put in provider keys (default: the init URLs, else wss://<host>:<port>).",
+    doc: "wss URLs announced to authorities and put in provider keys (default: the init URLs, else wss://HOST:PORT).",
   },
   {
     key: "server.metrics_address",

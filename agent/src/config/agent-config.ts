@@ -46,12 +46,12 @@ export const AGENT_CONFIG: readonly ConfigKey[] = [
     key: "upgrade.dir",
     type: "string",
     default: DEFAULT_UPGRADE_DIR,
-    doc: "Installation folder: packages unpack into <dir>/versions/<version>, <dir>/current points at the\nrunning one (the service runs <dir>/current/cli/bin/cairn.js) and the agent exits 75 to be restarted on it.",
+    doc: "Installation folder: packages unpack into versions/VERSION below it, and current (a symlink) points at the\nrunning one (the service runs current/cli/bin/cairn.js); after switching it the agent exits 75 to be restarted.",
   },
   {
     key: "upgrade.package_key",
     type: "string",
-    doc: "The authority's package-signing public key (43 base64url characters, `cairn authority agent-package list`).\nDefault: learned from the authority on first connection and pinned in <data>/package-key.json.",
+    doc: "The authority's package-signing public key (43 base64url characters, `cairn authority agent-package list`).\nDefault: learned from the authority on first connection and pinned in package-key.json of the data directory.",
   },
 ];
 
