@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { initAuthority } from "@cairn/authority";
+import { initStorenode } from "@cairn/storenode";
 import { parse } from "smol-toml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCairn } from "./helpers/cairn-process.js";
@@ -82,6 +83,22 @@ describe("daemon configuration", () => {
     expect(JSON.parse(key.stdout).enrollKey).toMatch(/^cne_/);
     const list = await runCairn(["--json", "authority", "agent-package", "list", "--config", file]);
     expect(JSON.parse(list.stdout).packageKey).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const nodeData = join(dir, "node");
+    await initStorenode({ dataDir: nodeData, storePoints: [join(dir, "node-sp1")] });
+    writeFileSync(join(dir, "storenode.toml"), `data = ${JSON.stringify(nodeData)}\n`);
+    const pk = await runCairn([
+      "--json",
+      "--config",
+      join(dir, "storenode.toml"),
+      "storenode",
+      "provider-key",
+      "--tenant",
+      "acme",
+      "--url",
+      "wss://store.example.com:443",
+    ]);
+    expect(pk.code, pk.stderr).toBe(0);
+    expect(JSON.parse(pk.stdout).providerKey).toMatch(/^cairnpk1\./);
     const agentData = join(dir, "agent-from-file");
     const agentToml = join(dir, "agent.toml");
     writeFileSync(agentToml, `data = ${JSON.stringify(agentData)}\n[metrics]\naddress = "127.0.0.1:9101"\n`);

@@ -78,6 +78,27 @@ function serveConfig(ctx: CommandContext, command: Command): ResolvedConfig {
   });
 }
 
+/** The data directory of the other commands: `--data`, `CAIRN_DATA`, or `data` in the configuration file. */
+function dataOf(ctx: CommandContext, flag: string | undefined): string {
+  if (flag !== undefined) return flag;
+  if (ctx.env.CAIRN_DATA !== undefined) return ctx.env.CAIRN_DATA;
+  const c = ctx.configFile ? serveConfigFileData(ctx) : undefined;
+  if (c === undefined) throw new CairnError("USAGE", "the data directory is required: --data DIR, CAIRN_DATA, or data in --config FILE");
+  return c;
+}
+
+function serveConfigFileData(ctx: CommandContext): string | undefined {
+  const file = ctx.configFile as string;
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(readFileSync(file, "utf8")) as Record<string, unknown>;
+  } catch (cause) {
+    throw new CairnError("CONFIG_INVALID", `cannot read the configuration file ${file}: ${(cause as Error).message}`, { cause });
+  }
+  if (doc.data !== undefined && typeof doc.data !== "string") throw new CairnError("CONFIG_INVALID", `${file}: data: expected a string`);
+  return doc.data as string | undefined;
+}
+
 /** `serve`: starts the node and runs until the dispatcher's signal aborts (SIGTERM, SIGINT). */
 async function serve(ctx: CommandContext, c: ResolvedConfig): Promise<void> {
   const v = c.values as {
@@ -144,7 +165,7 @@ export function createCommand(ctx: CommandContext): Command {
   cmd
     .command("init")
     .description("prepare a data directory: certificate, store points, enrollment with the authority")
-    .requiredOption("--data <dir>", "data directory")
+    .option("--data <dir>", "data directory (or CAIRN_DATA, or data in --config)")
     .option("--store-point <dir>", "store point directory (repeatable)", collect, [])
     .option("--name <name>", "the node's name")
     .option("--url <url>", "wss URL agents reach this node at (repeatable)", collect, [])
@@ -153,7 +174,7 @@ export function createCommand(ctx: CommandContext): Command {
     .option("--enroll-key <key>", "one-time server enroll key from the authority")
     .action(
       async (o: {
-        data: string;
+        data?: string;
         storePoint: string[];
         name?: string;
         url: string[];
@@ -165,7 +186,7 @@ export function createCommand(ctx: CommandContext): Command {
         if (given !== 0 && given !== 3) throw new CairnError("USAGE", "--authority, --authority-fingerprint and --enroll-key go together");
         if (o.storePoint.length === 0) throw new CairnError("USAGE", "at least one --store-point is required");
         const r = await initStorenode({
-          dataDir: o.data,
+          dataDir: dataOf(ctx, o.data),
           storePoints: o.storePoint,
           ...(o.name ? { name: o.name } : {}),
           ...(o.url.length ? { urls: o.url } : {}),
@@ -210,9 +231,9 @@ export function createCommand(ctx: CommandContext): Command {
       await serve(ctx, c);
     });
 
-  const maintainAction = (verify: boolean) => async (o: { data: string; archive?: string; verify?: boolean }) => {
+  const maintainAction = (verify: boolean) => async (o: { data?: string; archive?: string; verify?: boolean }) => {
     const r = await maintainNode({
-      dataDir: o.data,
+      dataDir: dataOf(ctx, o.data),
       archiveGuid: o.archive ?? null,
       verify: verify || o.verify === true,
       verifyOnly: verify,
@@ -227,27 +248,27 @@ export function createCommand(ctx: CommandContext): Command {
   cmd
     .command("maintain")
     .description("run maintenance now: prune by retention, collect garbage, compact (and verify with --verify)")
-    .requiredOption("--data <dir>", "data directory")
+    .option("--data <dir>", "data directory (or CAIRN_DATA, or data in --config)")
     .option("--archive <guid>", "only this archive")
     .option("--verify", "also verify every stored block against its SHA-256")
     .action(maintainAction(false));
   cmd
     .command("verify")
     .description("verify every stored block against its SHA-256 (exits 1 when any is damaged)")
-    .requiredOption("--data <dir>", "data directory")
+    .option("--data <dir>", "data directory (or CAIRN_DATA, or data in --config)")
     .option("--archive <guid>", "only this archive")
     .action(maintainAction(true));
 
   cmd
     .command("provider-key")
     .description("issue a provider key that lets another authority use this node as a tenant")
-    .requiredOption("--data <dir>", "data directory")
+    .option("--data <dir>", "data directory (or CAIRN_DATA, or data in --config)")
     .requiredOption("--tenant <name>", "tenant name")
     .addOption(new Option("--quota <bytes>", "tenant quota (bytes, or with K/M/G/T; -1 unlimited)").argParser(parseBytes))
     .option("--url <url>", "wss URL to put in the key (repeatable)", collect, [])
-    .action((o: { data: string; tenant: string; quota?: number; url: string[] }) => {
+    .action((o: { data?: string; tenant: string; quota?: number; url: string[] }) => {
       const r = createProviderKey({
-        dataDir: o.data,
+        dataDir: dataOf(ctx, o.data),
         tenantName: o.tenant,
         ...(o.quota === undefined ? {} : { quotaBytes: o.quota }),
         ...(o.url.length ? { urls: o.url } : {}),
