@@ -59,8 +59,7 @@ export function dataDirOf(ctx: CommandContext, flag: string | undefined): string
 export function hostPort(key: string, v: string): { host: string; port: number } {
   const m = /^(.*):(\d+)$/.exec(v);
   const port = m ? Number(m[2]) : Number.NaN;
-  if (!m?.[1] || !Number.isInteger(port) || port < 0 || port > 65535)
-    throw new CairnError("CONFIG_INVALID", `${key} is HOST:PORT, got ${JSON.stringify(v)}`);
+  if (!m?.[1] || !Number.isInteger(port) || port < 0 || port > 65535) throw new CairnError("CONFIG_INVALID", `${key} is HOST:PORT, got ${JSON.stringify(v)}`);
   return { host: (m[1] as string).replace(/^\[|\]$/g, ""), port };
 }
 
