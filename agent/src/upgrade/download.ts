@@ -104,8 +104,14 @@ export async function downloadPackage(t: AuthorityTarget, offeredUrl: string, de
         if (size > MAX_PACKAGE_BYTES) res.destroy(new CairnError("PAYLOAD_TOO_LARGE", "the package is larger than 2 GiB"));
         h.update(c);
       });
-      res.on("error", reject);
-      out.on("error", reject);
+      res.on("error", (err) => {
+        out.destroy();
+        reject(err);
+      });
+      out.on("error", (err) => {
+        res.destroy();
+        reject(err);
+      });
       out.on("finish", () => resolve());
       res.pipe(out);
     });
