@@ -142,6 +142,8 @@ export function createCommand(ctx: CommandContext): Command {
         logger: cliLogger(ctx),
         proxy: proxyOf(ctx),
       });
+      const { pinAtRegistration } = await import("./upgrade/package-key.js");
+      await pinAtRegistration(dataDir(ctx, o), proxyOf(ctx), systemClock.now());
       ctx.print(r, `registered device ${r.guid} (${r.deviceName}) for user ${r.userUid}`);
     });
 

@@ -345,6 +345,7 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
         metrics.authorityReconnects.inc();
         await syncConfig(o.dataDir, c, clock, logger);
         renewal.synced();
+        logger.info("connected to the authority");
         await upgrades?.pinFromAuthority().catch((err: unknown) => logger.warn({ err: (err as Error).message }, "package-signing key not fetched"));
         await apply();
         const db = openAgentDb(o.dataDir);

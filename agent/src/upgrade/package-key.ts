@@ -52,3 +52,20 @@ export function trustedPackageKey(dataDir: string, configured: string | null): K
   const pinned = readPinnedKey(dataDir);
   return pinned ? importPackageKey(pinned.publicKey) : null;
 }
+
+/**
+ * Pins the package-signing key of the authority the device just registered with (first use);
+ * a failure is not fatal: the daemon pins it at its first connection.
+ */
+export async function pinAtRegistration(dataDir: string, proxy: string | null, now: number): Promise<"pinned" | "same" | "different" | "failed"> {
+  const { readCredentials } = await import("../state/credentials.js");
+  const { fetchPackageKey } = await import("./download.js");
+  const c = readCredentials(dataDir);
+  if (!c) return "failed";
+  try {
+    const key = await fetchPackageKey({ url: c.authorityUrl, fingerprint: c.authorityFingerprint, token: c.deviceToken, proxy });
+    return pinKey(dataDir, key, now);
+  } catch {
+    return "failed";
+  }
+}
