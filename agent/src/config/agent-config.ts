@@ -51,7 +51,7 @@ export const AGENT_CONFIG: readonly ConfigKey[] = [
   {
     key: "upgrade.package_key",
     type: "string",
-    doc: "The authority's package-signing public key (43 base64url characters, `cairn authority agent-package list`).\nDefault: learned from the authority on first connection and pinned in package-key.json of the data directory.",
+    doc: "The authority's package-signing public key (43 base64url characters, `cairn authority agent-package list`).\nDefault: learned from the authority at registration (first use) and pinned in package-key.json of the data directory.",
   },
 ];
 
