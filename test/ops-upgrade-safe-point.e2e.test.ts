@@ -2,12 +2,13 @@
  * The agent's upgrade handler in process, against a real authority: the package key is pinned on
  * first use and never replaced; an older offer is ignored; an unsigned or altered package is
  * refused before anything is unpacked; a good one is unpacked at once but switched in only at a
- * safe point (no backup or restore running), after which nothing new may start.
+ * safe point (no backup or restore running), after which nothing new may start. An offer stands:
+ * an agent of the org that connects later gets it then.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { AgentMetrics, readPinnedKey, UpgradeManager } from "@cairn/agent";
+import { AgentMetrics, readPinnedKey, startAgent, UpgradeManager } from "@cairn/agent";
 import { addAgentPackage, type AgentPackage } from "@cairn/authority";
 import { systemClock } from "@cairn/protocol";
 import { pino } from "pino";
@@ -109,5 +110,30 @@ describe("the upgrade handler", () => {
     expect(readFileSync(join(dir, "current", "cli", "bin", "cairn.js"), "utf8")).toContain("cairn 0.2.0");
     expect(m.holding).toBe(true);
     expect(ready).toEqual(["0.2.0"]);
+  });
+
+  it("a standing offer reaches an agent that connects after Upgrade Clients", async () => {
+    const org = await c.authority.ctx.store.getOrgByUid(c.authority.orgUid);
+    const r = (await c.authority.py42().data("POST", `/api/v1/orgs/${org!.orgId}/upgrade-clients`, { version: "0.2.0" })) as Record<string, unknown>;
+    expect(r).toMatchObject({ offeredVersion: "0.2.0", notifiedDevices: 0 });
+    const dir = join(c.dir, "later");
+    let restart: (v: string) => void = () => undefined;
+    const restarted = new Promise<string>((res) => {
+      restart = res;
+    });
+    const daemon = await startAgent({
+      dataDir: c.agents[0]!.dataDir,
+      logger: pino({ level: "silent" }),
+      tickMs: 0,
+      watch: false,
+      upgrade: { dir, enabled: true, packageKey: null, managed: true },
+      onRestart: (v) => restart(v),
+    });
+    try {
+      expect(await restarted).toBe("0.2.0");
+      expect(readlinkSync(join(dir, "current"))).toBe("versions/0.2.0");
+    } finally {
+      await daemon.close();
+    }
   });
 });

@@ -19,6 +19,8 @@ export interface AuthorityEventMap {
   "devices-deauthorized": { deviceIds: number[] };
   /** A storage node reported a committed backup version of an archive (metrics). */
   "backup-committed": { archiveGuid: string; serverId: number };
+  /** An agent opened its control link (standing upgrade offers reach it). */
+  "agent-connected": { deviceId: number; orgId: number; agentVersion: string | null };
   /** A cold-storage purge run ended (metrics): how many archives it purged. */
   "purge-run": { trigger: "scheduled" | "now"; purged: number };
 }

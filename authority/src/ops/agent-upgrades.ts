@@ -9,16 +9,20 @@
  * - `GET /api/v1/agent-packages` (administrators with `storage.read`): the imported packages.
  * - {@link AgentUpgrades.offer}: pushes `upgrade-available {version, url, sha256, signature}` to
  *   the connected agents of the given devices (the org's own, not its children's: the route picks
- *   them), the newest package unless a version is named.
+ *   them), the newest package unless a version is named. The offer stands: an agent of that org
+ *   that connects later (it was off, or the authority restarted) gets it when its link opens
+ *   (`<data>/packages/offers.json`, `{orgId: version}`; the agent ignores versions it runs).
  */
-import { createReadStream } from "node:fs";
-import { CairnError, hashSecret } from "@cairn/protocol";
+import { createReadStream, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { CairnError, compareVersions, hashSecret, packageVersionOf } from "@cairn/protocol";
 import type { FastifyRequest } from "fastify";
 import { requirePermission } from "../auth/access.js";
 import type { AuthorityContext } from "../context.js";
 import type { HttpPlugin } from "../http/server.js";
 import { bearerOf } from "../ws/upgrade.js";
-import { type AgentPackage, getAgentPackage, listAgentPackages, packagePublicKey } from "./agent-packages.js";
+import { writeSecretFile } from "../keys/authority-keys.js";
+import { type AgentPackage, getAgentPackage, listAgentPackages, PACKAGES_DIR, packagePublicKey } from "./agent-packages.js";
 import { authorityMetricsOf } from "./health.js";
 
 /** What an offer did. */
@@ -45,16 +49,58 @@ export class AgentUpgrades {
    * Offers a package to the connected agents among `deviceIds`. Returns null when no package
    * exists and none was named; NOT_FOUND for a named version that does not exist.
    */
-  offer(deviceIds: readonly number[], o: { version?: string; origin: string }): UpgradeOffer | null {
+  offer(deviceIds: readonly number[], o: { version?: string; origin: string; orgId?: number }): UpgradeOffer | null {
     const pkg = o.version !== undefined ? getAgentPackage(this.dataDir, o.version) : this.newest();
     if (pkg === null) return null;
     const origin = this.publicUrl !== undefined ? new URL(this.publicUrl).origin : o.origin;
-    const url = `${origin}/api/v1/agent-packages/${encodeURIComponent(pkg.version)}/download`;
+    this.lastOrigin = origin;
+    if (o.orgId !== undefined) this.writeOffers({ ...this.offers(), [String(o.orgId)]: pkg.version });
     const connected = deviceIds.filter((id) => this.ctx.agents.isConnected(id));
-    this.ctx.agents.emit(connected, "upgrade-available", { version: pkg.version, url, sha256: pkg.sha256, signature: pkg.signature });
-    authorityMetricsOf(this.ctx)?.upgradesOffered.inc(connected.length);
+    this.send(connected, pkg, origin);
     this.ctx.log.info({ version: pkg.version, devices: connected.length }, "agent upgrade offered");
     return { version: pkg.version, notified: connected.length };
+  }
+
+  private lastOrigin: string | null = null;
+
+  private send(deviceIds: readonly number[], pkg: AgentPackage, origin: string): void {
+    const url = `${origin}/api/v1/agent-packages/${encodeURIComponent(pkg.version)}/download`;
+    this.ctx.agents.emit(deviceIds, "upgrade-available", { version: pkg.version, url, sha256: pkg.sha256, signature: pkg.signature });
+    authorityMetricsOf(this.ctx)?.upgradesOffered.inc(deviceIds.length);
+  }
+
+  private get offersFile(): string {
+    return join(this.dataDir, PACKAGES_DIR, "offers.json");
+  }
+
+  /** The standing offers, by org id. */
+  offers(): Record<string, string> {
+    try {
+      return existsSync(this.offersFile) ? (JSON.parse(readFileSync(this.offersFile, "utf8")) as Record<string, string>) : {};
+    } catch {
+      return {};
+    }
+  }
+
+  private writeOffers(o: Record<string, string>): void {
+    mkdirSync(join(this.dataDir, PACKAGES_DIR), { recursive: true, mode: 0o700 });
+    writeSecretFile(this.offersFile, `${JSON.stringify(o, null, 2)}\n`);
+  }
+
+  /** An agent connected: its org's standing offer, unless it reported that version or newer. */
+  connected(e: { deviceId: number; orgId: number; agentVersion: string | null }): void {
+    const version = this.offers()[String(e.orgId)];
+    if (version === undefined) return;
+    if (e.agentVersion !== null && compareVersions(packageVersionOf(e.agentVersion), version) >= 0) return;
+    let pkg: AgentPackage;
+    try {
+      pkg = getAgentPackage(this.dataDir, version);
+    } catch {
+      return;
+    }
+    const origin = this.publicUrl !== undefined ? new URL(this.publicUrl).origin : (this.lastOrigin ?? `https://localhost`);
+    this.send([e.deviceId], pkg, origin);
+    this.ctx.log.info({ version, deviceId: e.deviceId }, "standing agent upgrade offered at connection");
   }
 }
 
@@ -77,6 +123,14 @@ export function agentUpgradePlugin(o: { dataDir: string; publicUrl?: string }): 
     register(api, ctx) {
       const svc = new AgentUpgrades(ctx, o.dataDir, o.publicUrl);
       running.set(ctx, svc);
+      const off = ctx.events.on("agent-connected", (e) => {
+        try {
+          svc.connected(e);
+        } catch (err) {
+          ctx.log.warn({ err }, "standing upgrade offer not sent");
+        }
+      });
+      api.app.addHook("onClose", async () => off());
       packagePublicKey(o.dataDir);
       api.route({
         method: "GET",

@@ -115,6 +115,7 @@ function serveAgent(ctx: AuthorityContext, socket: WebSocket, device: Device, so
     close: (code, reason) => socket.close(code, reason),
   };
   ctx.agents.add(link);
+  ctx.events.emit("agent-connected", { deviceId: device.deviceId, orgId: device.orgId, agentVersion: device.agentVersion });
   ctx.store
     .transaction((tx) => tx.touchDevice(device.deviceId, now, { remoteAddress: source }))
     .catch((err: unknown) => log.warn({ err }, "could not record the connection"));

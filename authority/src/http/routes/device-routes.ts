@@ -167,7 +167,8 @@ export function registerDeviceRoutes(api: ApiRouter, ctx: AuthorityContext): voi
       ctx.events.emit("devices-changed", { deviceIds: ids });
       const b = (body ?? {}) as { version?: unknown };
       if (b.version !== undefined && typeof b.version !== "string") throw new CairnError("BAD_REQUEST", "version must be a string");
-      const offer = agentUpgradesOf(ctx)?.offer(ids, { ...(b.version !== undefined ? { version: b.version } : {}), origin: requestOrigin(req) }) ?? null;
+      const offer =
+        agentUpgradesOf(ctx)?.offer(ids, { ...(b.version !== undefined ? { version: b.version } : {}), origin: requestOrigin(req), orgId: org.orgId }) ?? null;
       return { deviceCount: ids.length, offeredVersion: offer?.version ?? null, notifiedDevices: offer?.notified ?? 0 };
     },
   });
