@@ -109,14 +109,16 @@ describe("T29: password timing, enumeration and brute force", () => {
     await time("unknown@example.com");
     const known: number[] = [];
     const unknown: number[] = [];
-    for (let i = 0; i < 12; i++) {
+    for (let i = 0; i < 16; i++) {
       known.push(await time("known@example.com"));
       unknown.push(await time(`unknown${i}@example.com`));
     }
-    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
-    const [k, u] = [median(known), median(unknown)];
+    // The lower quartile: what the work itself costs, with the noise of a loaded machine (other
+    // test files run beside this one) mostly above it. Medians drift by a quarter under load.
+    const quartile = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 4)] as number;
+    const [k, u] = [quartile(known), quartile(unknown)];
     expect(k).toBeGreaterThan(5);
-    expect(Math.abs(k - u) / Math.max(k, u)).toBeLessThan(0.25);
+    expect(Math.abs(k - u) / Math.max(k, u)).toBeLessThan(0.2);
     await store.close();
   });
 
