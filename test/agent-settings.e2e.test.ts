@@ -1,0 +1,129 @@
+/**
+ * Issue 4, "Settings": a frequency, exclusion and bandwidth change made through the authority's
+ * API reaches a running agent and takes effect without a restart; the bandwidth limit holds
+ * within 25% over a 30-second upload; nothing is sent outside the run window (injected clock).
+ * Real authority, storage node and agent daemon on 127.0.0.1 (test/helpers/cluster.ts).
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:https";
+import { join } from "node:path";
+import { type AgentHandle, startAgent } from "@cairn/agent";
+import { DAY_MS, HOUR_MS, ManualClock, MINUTE_MS } from "@cairn/protocol";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Cluster, startCluster } from "./helpers/cluster.js";
+
+describe("settings from the authority reach a running agent", () => {
+  let c: Cluster;
+  let h: AgentHandle;
+  let topOrgId: number;
+  const clock = new ManualClock(Date.now());
+
+  const setDevice = async (values: Record<string, unknown>) => {
+    const py = c.authority.py42();
+    await py.data("PUT", `/api/v1/orgs/${topOrgId}/settings`, { groups: { device: { values } } });
+  };
+  /** The node's received-bytes counter (its self-signed certificate: only a counter over loopback). */
+  const nodeBytes = (): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const req = request(`https://127.0.0.1:${c.nodes[0]?.handle.port}/metrics`, { rejectUnauthorized: false }, (res) => {
+        let text = "";
+        res.on("data", (d: Buffer) => {
+          text += d.toString("utf8");
+        });
+        res.on("end", () => resolve(Number(/^storenode_bytes_received_total (\d+)/m.exec(text)?.[1] ?? 0)));
+      });
+      req.on("error", reject);
+      req.end();
+    });
+
+  beforeAll(async () => {
+    c = await startCluster({ agents: 1, clock });
+    const a = c.agents[0]!;
+    a.select();
+    h = await startAgent({ dataDir: a.dataDir, clock, tickMs: 0, localApi: false, watch: true, logger: c.logger });
+    for (let i = 0; i < 150 && !c.authority.ctx.agents.isConnectedGuid(a.registration.guid); i++) await new Promise((r) => setTimeout(r, 100));
+    topOrgId = ((await c.authority.py42().data("GET", "/api/Org/my")) as { orgId: number }).orgId;
+  }, 120_000);
+  afterAll(async () => {
+    await h?.close();
+    await c?.dispose();
+  });
+
+  it("applies a new frequency and exclusion without a restart", async () => {
+    const a = c.agents[0]!;
+    writeFileSync(join(a.home, "keep.txt"), "kept\n");
+    writeFileSync(join(a.home, "scratch.tmp"), "left out\n");
+    await setDevice({
+      frequencyMs: 2 * HOUR_MS,
+      backupSets: [{ id: "1", name: "Backup Set 1", include: [`${a.home}/`], exclude: [], excludePatterns: ["\\.tmp$"], destinations: null, locked: false }],
+    });
+    await expect.poll(() => h.settings.frequencyMs, { timeout: 15_000 }).toBe(2 * HOUR_MS);
+
+    const first = await h.backupNow();
+    expect(first.errors).toBe(0);
+    const out = join(c.dir, "restore-exclusion");
+    mkdirSync(out);
+    const r = await a.restore({ target: out, paths: [a.home] });
+    expect(r.errors).toBe(0);
+    const restored = join(out, "home1");
+    expect(existsSync(join(restored, "keep.txt"))).toBe(true);
+    expect(existsSync(join(restored, "scratch.tmp"))).toBe(false);
+
+    // The new frequency governs the schedule: a watched change waits two hours (the default
+    // would back it up after 15 minutes).
+    writeFileSync(join(a.home, "later.txt"), "changed after the backup\n");
+    await expect.poll(() => h.pendingChanges, { timeout: 15_000 }).toBeGreaterThan(0);
+    clock.advance(30 * MINUTE_MS);
+    expect(await h.tick()).toBeNull();
+    clock.advance(2 * HOUR_MS);
+    const scheduled = await h.tick();
+    expect(scheduled?.changedFiles).toBeGreaterThanOrEqual(1);
+  });
+
+  it("sends nothing outside the run window, and sends once it opens (injected clock)", async () => {
+    const a = c.agents[0]!;
+    // a window from 01:00 to 02:00 every day; the clock says 12:00 the next day (device local time)
+    const tomorrow = new Date(clock.now() + DAY_MS);
+    clock.set(new Date(tomorrow.getFullYear(), tomorrow.getMonth(), tomorrow.getDate(), 12, 0).getTime());
+    await setDevice({ runWindow: { startMinute: 60, endMinute: 120, days: "SMTWTFS" } });
+    await expect.poll(() => h.settings.runWindow?.startMinute, { timeout: 15_000 }).toBe(60);
+    writeFileSync(join(a.home, "window.bin"), randomBytes(2 * 1024 * 1024));
+    const before = await nodeBytes();
+    // outside the window the daemon neither schedules nor runs a backup, and nothing reaches the node
+    expect(await h.tick()).toBeNull();
+    await expect(h.backupNow()).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await nodeBytes()).toBe(before);
+    // 01:30 the day after: inside the window
+    const next = new Date(clock.now() + DAY_MS);
+    clock.set(new Date(next.getFullYear(), next.getMonth(), next.getDate(), 1, 30).getTime());
+    const done = await h.backupNow();
+    expect(done.errors).toBe(0);
+    expect((await nodeBytes()) - before).toBeGreaterThan(2 * 1024 * 1024);
+    await setDevice({ runWindow: null });
+    await expect.poll(() => h.settings.runWindow, { timeout: 15_000 }).toBeNull();
+  });
+
+  it("holds a bandwidth limit set through the API within 25% over a 30-second upload", async () => {
+    const a = c.agents[0]!;
+    const rate = 1_000_000;
+    await setDevice({ wanBytesPerSec: rate, lanBytesPerSec: rate });
+    await expect.poll(() => h.settings.bytesPerSec, { timeout: 15_000 }).toBe(rate);
+    const dir = join(a.home, "big");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "random.bin"), randomBytes(30 * rate));
+    const before = await nodeBytes();
+    const t0 = performance.now();
+    const r = await h.backupNow();
+    const seconds = (performance.now() - t0) / 1000;
+    const sent = (await nodeBytes()) - before;
+    expect(r.errors).toBe(0);
+    expect(sent).toBeGreaterThan(30 * rate);
+    const achieved = sent / seconds;
+    expect(achieved).toBeGreaterThan(rate * 0.75);
+    expect(achieved).toBeLessThan(rate * 1.25);
+    await setDevice({ wanBytesPerSec: 0, lanBytesPerSec: 0 });
+    rmSync(dir, { recursive: true, force: true });
+  }, 90_000);
+});
