@@ -11,12 +11,13 @@
  * - `versions --json` → `[{versionTime, size, deleted, seq}]`
  * - `restore --json` → status lines then `{message_type: "summary", files, bytes, errors, …}`
  */
-import { realpathSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve, sep } from "node:path";
 import { CairnError, type CommandContext, EXIT } from "@cairn/protocol";
 import { Command, Option } from "commander";
 import pino, { type Logger } from "pino";
+import type { RunBackupResult } from "./agent-api.js";
 import type { ProgressEvent, ProgressSink } from "./progress.js";
 
 interface DataOpt {
@@ -203,13 +204,28 @@ export function createCommand(ctx: CommandContext): Command {
 
   cmd
     .command("backup")
-    .description("back up now; returns when the version is committed")
+    .description("back up now; returns when the version is committed (through the daemon when `serve` runs for this data directory)")
     .addOption(data())
-    .action(async (o: DataOpt) => {
-      const { runBackup } = await import("./agent-api.js");
+    .option("--full", "scan the whole selection even when the daemon's watcher knows what changed")
+    .action(async (o: DataOpt & { full?: boolean }) => {
+      const dir = dataDir(ctx, o);
       const p = await progressSink(ctx, "backup");
       try {
-        const r = await runBackup({ dataDir: dataDir(ctx, o), logger: cliLogger(ctx), proxy: proxyOf(ctx), progress: p.sink, signal: ctx.signal });
+        // A daemon serving this data directory backs up what its watcher saw change (and holds
+        // the run lock): ask it, and wait for the committed version. Otherwise: a full scan here.
+        let r: RunBackupResult | null = null;
+        if (existsSync(join(dir, "agent.sock"))) {
+          const { backupThroughDaemon } = await import("./daemon/local-api.js");
+          r = (await backupThroughDaemon(dir, {
+            full: o.full === true,
+            onProgress: (x) => p.sink(x as ProgressEvent),
+            signal: ctx.signal,
+          })) as RunBackupResult | null;
+        }
+        if (r === null) {
+          const { runBackup } = await import("./agent-api.js");
+          r = await runBackup({ dataDir: dir, logger: cliLogger(ctx), proxy: proxyOf(ctx), progress: p.sink, signal: ctx.signal });
+        }
         p.stop();
         const summary = {
           message_type: "summary",

@@ -14,6 +14,7 @@
 // BENCH_WORK (work folder, default /tmp/cairn-bench-work), BENCH_KEEP=1 keeps the work folder.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { cpus, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -116,6 +117,40 @@ function procStats(pid) {
   } catch {
     return { cpuS: null, rssKiB: null };
   }
+}
+
+/** GET /status of the agent daemon's local API socket (null when it does not answer). */
+function daemonStatus(dataDir) {
+  return new Promise((res) => {
+    const req = httpRequest({ socketPath: join(dataDir, "agent.sock"), path: "/status", timeout: 5000 }, (r) => {
+      let b = "";
+      r.setEncoding("utf8");
+      r.on("data", (c) => {
+        b += c;
+      });
+      r.on("end", () => {
+        try {
+          res(JSON.parse(b));
+        } catch {
+          res(null);
+        }
+      });
+    });
+    req.on("error", () => res(null));
+    req.on("timeout", () => req.destroy());
+    req.end();
+  });
+}
+
+/** Waits until the agent daemon has committed its first backup and is idle. */
+async function daemonIdle(dataDir, timeoutMs) {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const s = await daemonStatus(dataDir);
+    if (s?.lastResult && !s.backingUp) return true;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
 }
 
 function resetPeak(pid) {
@@ -231,15 +266,21 @@ async function cairnTrial(ds, trial) {
   step("check", ["--json", "storenode", "verify", "--data", N], null);
   const storedBytes = duBytes(sp);
 
-  // Watcher-assisted no-change backup: the daemon has been watching since it started.
+  // Watcher-assisted no-change backup: `cairn agent backup` with the daemon running asks it to
+  // back up now; the daemon, watching since its start-up full scan, commits from its (empty) set
+  // of changed paths. Measured once the daemon's own first backup has committed.
   const agentd = await startDaemon("agent", ["agent", "serve", "--data", G], (j) => j.msg === "agent started").catch((e) => {
     log(`  agent daemon: ${e.message}`);
     return null;
   });
   if (agentd) {
-    await new Promise((r) => setTimeout(r, 3000));
+    const settled = await daemonIdle(G, 120_000);
+    if (!settled) log("  agent daemon: its first backup did not finish in time");
+    await new Promise((r) => setTimeout(r, 1000));
     daemons.agentd = agentd;
-    step("backup-nochange-watcher", ["--json", "agent", "backup", "--data", G], null);
+    const s = step("backup-nochange-watcher", ["--json", "agent", "backup", "--data", G], null);
+    const d = s.summary?.destinations?.[0];
+    if (d?.mode !== "paths") log(`  backup-nochange-watcher: the daemon ran a ${d?.mode ?? "?"} backup, not a watcher-assisted one`);
     await stop(agentd);
   }
   await stop(node);
@@ -303,7 +344,7 @@ async function main() {
       const xs = trials[t].map((r) => r.steps[s]).filter(Boolean);
       if (xs.length === 0) continue;
       const m = { wallS: median(xs.map((x) => x.wallS)), mbPerS: median(xs.map((x) => x.mbPerS)) };
-      for (const p of ["agent", "storenode", "authority"]) {
+      for (const p of ["agent", "agentd", "storenode", "authority"]) {
         const ps = xs.map((x) => x[p]).filter(Boolean);
         if (ps.length) m[p] = { cpuS: median(ps.map((x) => x.cpuS)), rssKiB: median(ps.map((x) => x.rssKiB)) };
       }
@@ -334,7 +375,7 @@ async function main() {
   lines.push("| step | process | cpu-s | peak RSS MiB |");
   lines.push("| --- | --- | --- | --- |");
   for (const s of STEPS)
-    for (const p of ["agent", "storenode", "authority"])
+    for (const p of ["agent", "agentd", "storenode", "authority"])
       if (med.cairn[s]?.[p]) lines.push(`| ${s} | ${p} | ${fmt(med.cairn[s][p].cpuS, 1)} | ${fmt((med.cairn[s][p].rssKiB ?? 0) / 1024, 0)} |`);
   const text = lines.join("\n");
   console.log(text);

@@ -5,7 +5,10 @@
  *
  * - a full scan at start and whenever `verifyScanIntervalMs` (daily) has passed since the last;
  * - between them, the watcher's coalesced paths, at most once per `frequencyMs`;
- * - only inside the run window (nothing is sent outside it: the send gate closes too).
+ * - only inside the run window (nothing is sent outside it: the send gate closes too);
+ * - when asked over the local API (`cairn agent backup` while the daemon runs): right away, after
+ *   any backup in progress, from the watcher's paths (a full scan before the first one, after a
+ *   selection change, without watching, or after a watcher error).
  *
  * Time comes from the injected clock; {@link AgentHandle.tick} runs whatever is due now, so tests
  * drive the schedule without sleeping. A real timer calls it every `tickMs`.
@@ -65,6 +68,13 @@ export interface AgentHandle {
   tick(): Promise<RunBackupResult | null>;
   /** Backs up now (full scan). */
   backupNow(): Promise<RunBackupResult>;
+  /**
+   * Backs up now for a caller that waits (`cairn agent backup` through the local API): after the
+   * backup in progress, if any; only the watcher's paths when the watcher has seen every change
+   * since the last full scan, else (or with `full`) a full scan. Resolves with the committed
+   * version; rejects with the backup's error.
+   */
+  requestBackup(o?: { full?: boolean }): Promise<RunBackupResult>;
   /** Paths the watcher reported that are not backed up yet. */
   readonly pendingChanges: number;
   /** The last backup's result. */
@@ -179,13 +189,17 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
     const sel = selectionNow();
     const key = `${settings.watch}|${JSON.stringify(sel.spec)}`;
     if (key !== watchedKey && !closed) {
+      // another selection (new roots to walk, old ones to mark deleted) or watching switched: the
+      // watcher's paths no longer cover every change, the next backup scans everything
+      if (watchedKey !== "") lastFull = null;
       watchedKey = key;
       if (settings.watch) await watcher.watch(sel);
       else await watcher.close();
     }
   };
 
-  const backup = async (paths: string[] | null): Promise<RunBackupResult> => {
+  /** One backup: `paths` from the watcher, or null for a full scan; `cpuPercent` overrides the settings' share. */
+  const backup = async (paths: string[] | null, cpuPercent = settings.cpuPercent): Promise<RunBackupResult> => {
     const release = acquireRunLock(o.dataDir);
     const started = performance.now();
     metrics.backupsRunning.set(1);
@@ -202,7 +216,7 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
         proxy: o.proxy ?? null,
         lock: false,
         limiter,
-        cpuPercent: settings.cpuPercent,
+        cpuPercent,
         syncAuthority: false,
         progress: (p) => {
           progress = p;
@@ -241,13 +255,18 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
     metrics.pendingChanges.set(watcher.pending);
     const now = clock.now();
     if (!inRunWindow(settings.runWindow, now)) return null;
-    const full = lastFull === null || now - lastFull >= settings.verifyScanIntervalMs;
+    const full = lastFull === null || watcher.lost || now - lastFull >= settings.verifyScanIntervalMs;
     const due = lastBackup === null || now - lastBackup >= settings.frequencyMs;
     if (!full && !(due && watcher.pending > 0)) return null;
+    const lost = watcher.lost;
     const paths = full ? null : watcher.drain();
-    if (full) watcher.drain();
+    if (full) {
+      watcher.drain();
+      watcher.lost = false;
+    }
     running = backup(paths).catch((err: unknown) => {
       if (paths) watcher.restore(paths);
+      else watcher.lost ||= lost;
       if (isCairnError(err, "LOCKED")) return null;
       logger.error({ err }, "backup failed");
       lastBackup = clock.now();
@@ -257,6 +276,37 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
       return await running;
     } finally {
       running = null;
+    }
+  };
+
+  const requestBackup = async (full: boolean): Promise<RunBackupResult> => {
+    if (closed) throw new CairnError("UNAVAILABLE", "the agent is stopping");
+    if (upgrades?.holding) throw new CairnError("UNAVAILABLE", "the agent is restarting for an upgrade; back up again in a minute");
+    // a backup in progress finishes first (it may have started before the change the caller made)
+    while (running !== null) await running;
+    const job = (async () => {
+      await watcher.settle();
+      const lost = watcher.lost;
+      const watched = settings.watch && watcher.active && !lost;
+      const paths = full || lastFull === null || !watched ? null : watcher.drain();
+      if (paths === null) {
+        watcher.drain();
+        watcher.lost = false;
+      }
+      try {
+        return await backup(paths);
+      } catch (err) {
+        if (paths) watcher.restore(paths);
+        else watcher.lost ||= lost;
+        throw err;
+      }
+    })();
+    const mine = job.catch(() => null);
+    running = mine;
+    try {
+      return await job;
+    } finally {
+      if (running === mine) running = null;
     }
   };
 
@@ -398,10 +448,7 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
             await apply();
             return { ok: true };
           },
-          backup: async () => {
-            lastFull = null;
-            return tick();
-          },
+          backup: (body) => requestBackup(body.full === true),
           readiness: () => {
             const r = readiness();
             return { ready: r.status === "ok", body: r };
@@ -424,6 +471,7 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
       if (!r) throw new CairnError("UNAVAILABLE", "the backup did not run (outside the run window, or it failed: see the log)");
       return r;
     },
+    requestBackup: (r) => requestBackup(r?.full === true),
     get pendingChanges() {
       return watcher.pending;
     },
