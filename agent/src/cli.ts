@@ -224,7 +224,9 @@ export function createCommand(ctx: CommandContext): Command {
         }
         if (r === null) {
           const { runBackup } = await import("./agent-api.js");
-          r = await runBackup({ dataDir: dir, logger: cliLogger(ctx), proxy: proxyOf(ctx), progress: p.sink, signal: ctx.signal });
+          // a backup the user waits for runs at full speed: the organization's CPU share
+          // (`cpuPresentPercent`) paces the daemon's background backups
+          r = await runBackup({ dataDir: dir, logger: cliLogger(ctx), proxy: proxyOf(ctx), progress: p.sink, signal: ctx.signal, cpuPercent: 100 });
         }
         p.stop();
         const summary = {

@@ -294,7 +294,8 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
         watcher.lost = false;
       }
       try {
-        return await backup(paths);
+        // someone waits for this one (as for `backup` without a daemon): the workers run at full speed
+        return await backup(paths, 100);
       } catch (err) {
         if (paths) watcher.restore(paths);
         else watcher.lost ||= lost;
