@@ -80,8 +80,10 @@ const ws = await new Promise((res, rej) => {
 const client = new DataClient(ws);
 await client.peer.call("open", { archiveGuid: p.archiveGuid, mode: "backup", sessionId: null, agentVersion: "bench" });
 
-// A pool of distinct sealed-looking payloads, each framed once; each block gets a fresh id.
-const pool = Array.from({ length: 64 }, () => {
+// A pool of distinct sealed-looking payloads, each framed once; each block gets a fresh id. The
+// pool covers the window and the socket's buffer, so no frame is rewritten while still queued.
+const poolSize = Math.max(64, Math.ceil((WINDOW + 9 * 2 ** 20) / BLOCK) + 2);
+const pool = Array.from({ length: poolSize }, () => {
   const data = randomBytes(BLOCK);
   const id = randomBytes(32);
   const frame = encodeFrame(1, { type: "put", id, sha: createHash("sha256").update(data).digest(), data });

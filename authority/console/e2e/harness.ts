@@ -3,7 +3,7 @@
  * (`initAuthority` + `startAuthority`) on 127.0.0.1 port 0 in a temporary directory, the built
  * console it serves, one headless Debian chromium per test file (playwright-core, fresh
  * profile, self-signed certificate accepted), a REST client with a bearer token for setup and
- * checks, and screenshots into `docs/screenshots/`.
+ * checks, and screenshots (into `docs/screenshots/` with `CAIRN_SCREENSHOTS=1`).
  */
 import { createHash, createHmac } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
@@ -19,8 +19,15 @@ const here = dirname(fileURLToPath(import.meta.url));
 /** `authority/console`. */
 export const CONSOLE_DIR = join(here, "..");
 const DIST = join(CONSOLE_DIR, "dist");
-/** Where the tests save their screenshots. */
-export const SCREENSHOT_DIR = join(CONSOLE_DIR, "..", "..", "docs", "screenshots");
+/**
+ * Where the tests save their screenshots: `docs/screenshots/` when `CAIRN_SCREENSHOTS=1` (to
+ * refresh the documentation's pictures), otherwise a folder under the system's temporary
+ * directory, so a test run leaves the working tree as it found it.
+ */
+export const SCREENSHOT_DIR =
+  process.env.CAIRN_SCREENSHOTS === "1"
+    ? join(CONSOLE_DIR, "..", "..", "docs", "screenshots")
+    : join(tmpdir(), "cairn-console-screenshots");
 
 /** Chromium flags for a quiet, offline, sandbox-less headless run (CI runs as root). */
 export const CHROMIUM_ARGS = [
@@ -136,7 +143,7 @@ export interface ConsoleEnv {
   goto(hash?: string): Promise<void>;
   /** Signs in through the sign-in screen (as the administrator unless told otherwise). */
   signIn(username?: string, password?: string): Promise<void>;
-  /** Saves a screenshot of the page as `docs/screenshots/<name>.png`. */
+  /** Saves a screenshot of the page as `<SCREENSHOT_DIR>/<name>.png`. */
   shot(name: string): Promise<void>;
   close(): Promise<void>;
 }
