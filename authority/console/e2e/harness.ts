@@ -3,12 +3,12 @@
  * (`initAuthority` + `startAuthority`) on 127.0.0.1 port 0 in a temporary directory, the built
  * console it serves, one headless Debian chromium per test file (playwright-core, fresh
  * profile, self-signed certificate accepted), a REST client with a bearer token for setup and
- * checks, and screenshots (into `docs/screenshots/` with `CAIRN_SCREENSHOTS=1`).
+ * checks, and screenshots into `docs/screenshots/` (or `CAIRN_SCREENSHOTS_DIR`).
  */
 import { createHash, createHmac } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CORE_PLUGINS, initAuthority, type OperationsOptions, startAuthority } from "@cairn/authority";
 import type { Clock } from "@cairn/protocol";
@@ -20,14 +20,12 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const CONSOLE_DIR = join(here, "..");
 const DIST = join(CONSOLE_DIR, "dist");
 /**
- * Where the tests save their screenshots: `docs/screenshots/` when `CAIRN_SCREENSHOTS=1` (to
- * refresh the documentation's pictures), otherwise a folder under the system's temporary
- * directory, so a test run leaves the working tree as it found it.
+ * Where the tests save their screenshots: `docs/screenshots/` (the documentation's pictures are
+ * refreshed by every run), or `CAIRN_SCREENSHOTS_DIR` when set (to keep a working tree clean).
  */
-export const SCREENSHOT_DIR =
-  process.env.CAIRN_SCREENSHOTS === "1"
-    ? join(CONSOLE_DIR, "..", "..", "docs", "screenshots")
-    : join(tmpdir(), "cairn-console-screenshots");
+export const SCREENSHOT_DIR = process.env.CAIRN_SCREENSHOTS_DIR
+  ? resolve(process.env.CAIRN_SCREENSHOTS_DIR)
+  : join(CONSOLE_DIR, "..", "..", "docs", "screenshots");
 
 /** Chromium flags for a quiet, offline, sandbox-less headless run (CI runs as root). */
 export const CHROMIUM_ARGS = [
