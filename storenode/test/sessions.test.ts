@@ -1,4 +1,7 @@
 import { randomBytes } from "node:crypto";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { isCairnError, LEASE_TTL_MS, sha256 } from "@cairn/protocol";
 import { DataClient, randomBlocks, storageToken } from "../src/testing.js";
@@ -51,6 +54,43 @@ describe("upload sessions (T09, T12)", () => {
     // Nothing was sent again: the node received no more block bytes after the drop.
     expect(await metric(fx.node.url, "storenode_bytes_received_total")).toBe(received);
     await b.close();
+  });
+
+  it("leaves no free pages and no WAL in the archive index after a commit (auto_vacuum = INCREMENTAL, checkpoint)", async () => {
+    fx = await startNode();
+    const p = testPlacement();
+    await fx.tenant.peer.call("place-archive", p);
+    const a = await DataClient.connect(fx.node.url, storageToken(fx.key, p, fx.clock));
+    const s = await a.peer.call("open", { archiveGuid: p.archiveGuid, mode: "backup", sessionId: null, agentVersion: "t" });
+    const blocks = randomBlocks(300, 64);
+    await a.put(blocks);
+    // Many staged files and protections, deleted at commit: free pages without auto_vacuum.
+    const files = blocks.map((b) => ({ fileId: randomBytes(16), deleted: false, size: 64, blocks: b.id, meta: randomBytes(200) }));
+    await a.peer.call("stage-files", { sessionId: s.sessionId, files });
+    const manifest = randomBytes(64);
+    await a.peer.call("commit", {
+      sessionId: s.sessionId,
+      seq: 1,
+      prevManifestHash: null,
+      manifest,
+      manifestHash: sha256(manifest),
+      clientTime: 0,
+      stats,
+      complete: true,
+    });
+    const ns = readdirSync(join(fx.storePoint, "archives"))[0] as string;
+    const dir = join(fx.storePoint, "archives", ns, p.archiveGuid);
+    expect(statSync(join(dir, "index.db-wal")).size).toBe(0);
+    const db = new Database(join(dir, "index.db"), { readonly: true });
+    try {
+      expect(db.pragma("auto_vacuum", { simple: true })).toBe(2);
+      expect(db.pragma("freelist_count", { simple: true })).toBe(0);
+      expect((db.prepare("SELECT COUNT(*) AS n FROM file_versions").get() as { n: number }).n).toBe(300);
+    } finally {
+      db.close();
+    }
+    await a.peer.call("end-session", { sessionId: s.sessionId, abort: false });
+    await a.close();
   });
 
   it("lets one writer hold an archive: a second is refused, and proceeds once the first's lease expires", async () => {

@@ -28,7 +28,7 @@ import { GroupCommit } from "../blockstore/group-commit.js";
 import { nodeStoreFs, type StoreFs } from "../blockstore/store-fs.js";
 import { type CrashPoint, noCrash } from "../crash.js";
 import { Catalog } from "./catalog.js";
-import { openArchiveDb } from "./schema.js";
+import { openArchiveDb, tidyArchiveDb } from "./schema.js";
 import { Sessions } from "./sessions.js";
 
 /** Options of {@link Archive.open}. */
@@ -214,8 +214,16 @@ export class Archive {
       this.setMeta("stats", p.stats);
     });
     this.cachedCounts = null;
+    // The staged rows and protections just deleted leave free pages; the WAL holds the backup's index writes.
+    tidyArchiveDb(this.db);
     this.crash("commit.afterTransactionBeforeReply");
     return { seq: p.seq, versionTime };
+  }
+
+  /** Ends a backup session (staged files and protections dropped) and gives the index's free space back. */
+  endSession(sessionId: string, abort: boolean): void {
+    this.sessions.end(sessionId, abort);
+    tidyArchiveDb(this.db);
   }
 
   /** The archive's figures, as reported to its authority. */

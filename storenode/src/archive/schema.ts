@@ -50,6 +50,10 @@ CREATE INDEX IF NOT EXISTS session_blocks_session ON session_blocks(session_id);
 export function openArchiveDb(dir: string): Database.Database {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const db = new Database(join(dir, "index.db"));
+  // Free pages go back to the file system (tidyArchiveDb): staged_files and session_blocks rows
+  // are deleted at every commit. Only takes effect on a new file (before its first table);
+  // an older file keeps auto_vacuum = NONE and works as before.
+  db.pragma("auto_vacuum = INCREMENTAL");
   db.pragma("journal_mode = WAL");
   // NORMAL: no fsync per block batch (the packs carry durability; docs/storenode.md "Crash
   // safety"). Version commits and compaction switches use durableTransaction (FULL).
@@ -57,4 +61,19 @@ export function openArchiveDb(dir: string): Database.Database {
   db.pragma("foreign_keys = OFF");
   db.exec(SCHEMA);
   return db;
+}
+
+/**
+ * Gives the index's free pages back (incremental_vacuum, on files created with auto_vacuum =
+ * INCREMENTAL) and empties the WAL into the database file (wal_checkpoint(TRUNCATE)), so that a
+ * finished backup leaves neither behind. Called after a version commit and when a session ends;
+ * both are committed before, so a failure here only leaves the space for the next call.
+ */
+export function tidyArchiveDb(db: Database.Database): void {
+  try {
+    if ((db.pragma("auto_vacuum", { simple: true }) as number) === 2) db.pragma("incremental_vacuum");
+    db.pragma("wal_checkpoint(TRUNCATE)");
+  } catch {
+    // SQLITE_BUSY or an I/O error: nothing is lost, the space is reclaimed next time
+  }
 }

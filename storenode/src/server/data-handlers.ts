@@ -95,7 +95,7 @@ export function dataHandlers(c: DataConnection): Handlers<typeof dataNodeMethods
     "end-session"(p) {
       const a = c.requireArchive();
       if (c.mode === "backup" && c.sessionId === p.sessionId) {
-        a.sessions.end(p.sessionId, p.abort);
+        a.endSession(p.sessionId, p.abort);
         c.sessionId = null;
       }
       return {};
