@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
-import { type BlockFrame, CairnError } from "@cairn/protocol";
+import { type BlockFrame, CairnError, DATA_CHANNEL, decodeFrame, MAX_DATA_FRAME_BYTES } from "@cairn/protocol";
 import { streamBlocks } from "../src/server/data-handlers.js";
 import { randomBlocks } from "../src/testing.js";
 import { backupClient, commitFiles, restoreClient } from "./helpers/archive.js";
@@ -18,16 +18,37 @@ describe("restore streaming", () => {
     const ids = Buffer.concat([...data.keys()].map((k) => Buffer.from(k, "hex")));
     const sent: string[] = [];
     let release: (() => void) | null = null;
-    const p = streamBlocks({ store: { get: async (id: Buffer) => data.get(id.toString("hex")) ?? Promise.reject(new CairnError("NOT_FOUND")) } }, ids, {
-      signal: new AbortController().signal,
-      sendBlock: (id) => {
-        sent.push(Buffer.from(id).toString("hex"));
+    // A store double with the read interface: the block in a buffer with the room asked for around it.
+    const store = {
+      read(id: Buffer, room?: { before(length: number): number; after: number }) {
+        const d = data.get(id.toString("hex"));
+        if (!d) throw new CairnError("NOT_FOUND", "block not found");
+        const before = room?.before(d.length) ?? 0;
+        const buf = Buffer.alloc(before + d.length + (room?.after ?? 0));
+        d.copy(buf, before);
+        return { length: d.length, done: Promise.resolve(buf) };
       },
-      drain: () =>
-        new Promise<void>((r) => {
-          release = r;
-        }),
-    });
+    };
+    const p = streamBlocks(
+      { store },
+      ids,
+      {
+        reqId: 1,
+        signal: new AbortController().signal,
+        sendBlock: (id) => {
+          sent.push(Buffer.from(id).toString("hex"));
+        },
+        drain: () =>
+          new Promise<void>((r) => {
+            release = r;
+          }),
+      },
+      (frame) => {
+        const m = decodeFrame(frame, DATA_CHANNEL.id, MAX_DATA_FRAME_BYTES) as { id: Buffer; data: Buffer };
+        expect(m.data.equals(data.get(m.id.toString("hex")) as Buffer)).toBe(true);
+        sent.push(m.id.toString("hex"));
+      },
+    );
     for (let i = 1; i <= 5; i++) {
       while (sent.length < i) await new Promise((r) => setImmediate(r));
       await new Promise((r) => setImmediate(r));
@@ -35,6 +56,7 @@ describe("restore streaming", () => {
       (release as unknown as () => void)();
     }
     expect(await p).toBe(5);
+    expect(sent).toEqual([...data.keys()]);
   });
 
   it("streams an archive's blocks to its authority (archive-files, archive-get) and to the agent", async () => {

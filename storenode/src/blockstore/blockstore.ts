@@ -102,6 +102,12 @@ export interface PutBatchOptions {
   onIndexed?: (outcomes: readonly PutOutcome[]) => void;
 }
 
+/** Spare bytes around a block read by {@link BlockStore.read}. */
+export interface ReadRoom {
+  before(length: number): number;
+  after: number;
+}
+
 /** The block store of one archive. */
 export interface BlockStore {
   /** Stores a batch durably (see the contract above). One result per block, in order. */
@@ -112,6 +118,14 @@ export interface BlockStore {
   stat(id: Buffer): BlockInfo | null;
   /** Reads and verifies a block. Throws NOT_FOUND or INTEGRITY. */
   get(id: Buffer): Promise<Buffer>;
+  /**
+   * Looks `id` up now and starts reading it into a new buffer with `room.before(length)` spare
+   * bytes ahead of the data and `room.after` behind it (so that a frame can be written around the
+   * block in place). `length` is known at once (for read-ahead budgets); `done` resolves to the
+   * whole buffer once the data is read and its SHA-256 checked. Throws NOT_FOUND or INTEGRITY
+   * (at once from the index, or through `done`).
+   */
+  read(id: Buffer, room?: ReadRoom): { length: number; done: Promise<Buffer> };
   /** Index entries in id order after `afterId` (exclusive), at most `limit`. */
   list(afterId: Buffer | null, limit: number): BlockInfo[];
   /** Removes index entries (their bytes become dead until compaction); returns how many existed. */

@@ -26,6 +26,8 @@ export interface CompactDeps {
   allocPackId(): number;
   packPath(id: number): string;
   readBlock(pack: number, offset: number, length: number): Promise<Buffer | null>;
+  /** Closes the pack's cached read handle (before the pack file is deleted). */
+  forgetPack(id: number): void;
   writePack(id: number, bufs: readonly Buffer[]): Promise<void>;
   serial<T>(fn: () => Promise<T>): Promise<T>;
 }
@@ -100,6 +102,7 @@ async function rewrite(d: CompactDeps, old: readonly PackRow[]): Promise<{ remov
   for (const p of old) {
     if (!emptied.includes(p.id)) continue;
     const path = d.packPath(p.id);
+    d.forgetPack(p.id);
     await d.fs.unlink(path).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== "ENOENT") throw new CairnError("STORE_IO", "deleting a pack failed", { cause: err });
     });

@@ -23,11 +23,12 @@ import type {
   PutBatchOptions,
   PutBlock,
   PutOutcome,
+  ReadRoom,
   RecoverResult,
   VerifyResult,
 } from "./blockstore.js";
 import { blockSha, encodePackHeader, encodeRecordHeader, PACK_HEADER_BYTES, RECORD_HEADER_BYTES } from "./pack-format.js";
-import { nodeStoreFs, type StoreFs } from "./store-fs.js";
+import { nodeStoreFs, type StoreFile, type StoreFs } from "./store-fs.js";
 import { DirStoreIndex } from "./dir-store-index.js";
 import { type RecoveryDeps, rebuildFromPacks, recoverPacks } from "./dir-store-recovery.js";
 import { type CompactDeps, compactPacks } from "./dir-store-compact.js";
@@ -44,7 +45,18 @@ export interface DirStoreOptions {
   crash?: CrashPoint;
   /** Batches written at the same time, so that one batch's fsync overlaps the next one's writes (default 3). */
   concurrentBatches?: number;
+  /** Pack files kept open for reading (default 32). */
+  maxOpenPacks?: number;
 }
+
+/** An open pack file of the read cache; closed once evicted (or its pack deleted) and no read uses it. */
+interface OpenPack {
+  file: Promise<StoreFile>;
+  refs: number;
+  dead: boolean;
+}
+
+const NO_ROOM: ReadRoom = { before: () => 0, after: 0 };
 
 /** Maps an fs error to the node's error codes: a full disk is DESTINATION_FULL, nothing else. */
 export function storeError(err: unknown, what: string): CairnError {
@@ -52,6 +64,13 @@ export function storeError(err: unknown, what: string): CairnError {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (code === "ENOSPC" || code === "EDQUOT") return new CairnError("DESTINATION_FULL", "destination full: the store point is out of space", { cause: err });
   return new CairnError("STORE_IO", `${what} failed`, { cause: err });
+}
+
+function closePack(p: OpenPack): void {
+  p.file.then(
+    (f) => f.close().catch(() => {}),
+    () => {},
+  );
 }
 
 /** The directory block store. */
@@ -71,6 +90,9 @@ export class DirStore implements BlockStore {
   private slots: number;
   private readonly waiting: (() => void)[] = [];
   private closed = false;
+  /** Pack files open for reading, least recently used first (packs are write-once: an fd stays valid). */
+  private readonly openPacks = new Map<number, OpenPack>();
+  private readonly maxOpenPacks: number;
 
   constructor(opts: DirStoreOptions) {
     this.dir = opts.dir;
@@ -81,6 +103,7 @@ export class DirStore implements BlockStore {
     this.index = new DirStoreIndex(opts.db);
     this.nextPackId = this.index.maxPackId() + 1;
     this.slots = opts.concurrentBatches ?? 3;
+    this.maxOpenPacks = opts.maxOpenPacks ?? 32;
   }
 
   /** Path of a pack file. */
@@ -230,36 +253,98 @@ export class DirStore implements BlockStore {
     return r ? { id: r.id, length: r.length, sha: r.sha, storedAt: r.storedAt, damaged: r.damaged } : null;
   }
 
-  async get(id: Buffer): Promise<Buffer> {
+  get(id: Buffer): Promise<Buffer> {
+    try {
+      return this.read(id).done;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  read(id: Buffer, room: ReadRoom = NO_ROOM): { length: number; done: Promise<Buffer> } {
     const r = this.index.block(id);
     if (!r) throw new CairnError("NOT_FOUND", "block not found");
     if (r.damaged) throw new CairnError("INTEGRITY", "block is damaged", { details: { blockId: id.toString("hex") } });
-    const data = await this.readBlock(r.pack, r.offset, r.length);
-    if (!data || !blockSha(data).equals(r.sha)) {
-      this.index.markDamaged([id]);
-      throw new CairnError("INTEGRITY", "block failed its SHA-256 check", { details: { blockId: id.toString("hex") } });
-    }
-    return data;
+    const before = room.before(r.length);
+    const buf = Buffer.allocUnsafe(before + r.length + room.after);
+    const done = this.readBlock(r.pack, r.offset, r.length, buf, before).then((data) => {
+      if (!data || !blockSha(data).equals(r.sha)) {
+        this.index.markDamaged([id]);
+        throw new CairnError("INTEGRITY", "block failed its SHA-256 check", { details: { blockId: id.toString("hex") } });
+      }
+      return buf;
+    });
+    return { length: r.length, done };
   }
 
-  /** Reads `length` bytes of a pack; null when the pack is missing or short. */
-  private async readBlock(packId: number, offset: number, length: number): Promise<Buffer | null> {
-    let f: Awaited<ReturnType<StoreFs["openRead"]>>;
+  /**
+   * Reads `length` bytes of a pack at `offset` (into `into` at `at`, or a new buffer) through the
+   * open-pack cache; returns the bytes read, or null when the pack is missing or short.
+   */
+  private async readBlock(packId: number, offset: number, length: number, into?: Buffer, at = 0): Promise<Buffer | null> {
+    const p = this.openPack(packId);
     try {
-      f = await this.fs.openRead(this.packPath(packId));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-      throw storeError(err, "reading a pack");
-    }
-    try {
-      const buf = Buffer.allocUnsafe(length);
-      const n = await f.read(buf, 0, length, offset);
-      return n === length ? buf : null;
-    } catch (err) {
-      throw storeError(err, "reading a pack");
+      let f: StoreFile;
+      try {
+        f = await p.file;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+        throw storeError(err, "reading a pack");
+      }
+      const buf = into ?? Buffer.allocUnsafe(length);
+      try {
+        const n = await f.read(buf, at, length, offset);
+        return n === length ? buf.subarray(at, at + length) : null;
+      } catch (err) {
+        throw storeError(err, "reading a pack");
+      }
     } finally {
-      await f.close().catch(() => {});
+      this.releasePack(p);
     }
+  }
+
+  /** The open pack file (opening it), with a reference the caller releases. */
+  private openPack(packId: number): OpenPack {
+    let p = this.openPacks.get(packId);
+    if (p) {
+      this.openPacks.delete(packId); // most recently used goes last
+    } else {
+      const file = this.fs.openRead(this.packPath(packId));
+      p = { file, refs: 0, dead: false };
+      // A failed open is not cached: the next read tries again.
+      file.catch(() => {
+        if (this.openPacks.get(packId) === p) this.openPacks.delete(packId);
+      });
+      this.evictPacks(this.maxOpenPacks - 1);
+    }
+    p.refs++;
+    this.openPacks.set(packId, p);
+    return p;
+  }
+
+  private releasePack(p: OpenPack): void {
+    p.refs--;
+    if (p.dead && p.refs === 0) closePack(p);
+    else if (this.openPacks.size > this.maxOpenPacks) this.evictPacks(this.maxOpenPacks);
+  }
+
+  /** Closes least recently used packs no read is using until at most `keep` are open. */
+  private evictPacks(keep: number): void {
+    for (const [id, p] of this.openPacks) {
+      if (this.openPacks.size <= keep) return;
+      if (p.refs > 0) continue;
+      this.openPacks.delete(id);
+      closePack(p);
+    }
+  }
+
+  /** Closes a pack's cached file (before the pack is deleted; reads in progress finish first). */
+  private forgetPack(packId: number): void {
+    const p = this.openPacks.get(packId);
+    if (!p) return;
+    this.openPacks.delete(packId);
+    p.dead = true;
+    if (p.refs === 0) closePack(p);
   }
 
   list(afterId: Buffer | null, limit: number): BlockInfo[] {
@@ -302,6 +387,7 @@ export class DirStore implements BlockStore {
       allocPackId: () => this.nextPackId++,
       packPath: (id) => this.packPath(id),
       readBlock: (pack, offset, length) => this.readBlock(pack, offset, length),
+      forgetPack: (id) => this.forgetPack(id),
       writePack: (id, bufs) => this.writePack(id, bufs, "compact"),
       // Rewrites run one after the other (puts go on concurrently; switches are guarded).
       serial: (fn) => this.serial(fn),
@@ -333,5 +419,6 @@ export class DirStore implements BlockStore {
     await this.chain.catch(() => {});
     await Promise.allSettled([...this.running]);
     this.closed = true;
+    for (const id of [...this.openPacks.keys()]) this.forgetPack(id);
   }
 }

@@ -12,6 +12,8 @@ import {
   type WireError,
 } from "@cairn/protocol";
 import { checkRevoked } from "../auth.js";
+import type { BlockStore } from "../blockstore/blockstore.js";
+import { BlockFramer } from "./block-frame.js";
 import type { DataConnection } from "./data-connection.js";
 
 function requireScope(claims: StorageClaims, mode: "backup" | "restore"): void {
@@ -123,31 +125,75 @@ export function dataHandlers(c: DataConnection): Handlers<typeof dataNodeMethods
       const a = c.requireArchive();
       requireScope(claims, "restore");
       checkRevoked(ctx.db, c.ns, claims, "restore");
-      return { count: await streamBlocks(a, p.ids, call) };
+      return { count: await streamBlocks(a, p.ids, call, (f) => c.ws.send(f)) };
     },
   };
 }
 
-/** Streams blocks as `block` frames, one at a time, waiting for the socket to drain. */
+/** Blocks read ahead of the socket per `get` stream, and the bytes they may hold. */
+export const READ_AHEAD_BLOCKS = 8;
+export const READ_AHEAD_BYTES = 8 * 1024 * 1024;
+
+type Read = { id: Buffer; length: number; frame: Buffer | null; error: CairnError | null };
+
+/**
+ * Streams blocks as `block` frames, in order, reading up to {@link READ_AHEAD_BLOCKS} blocks
+ * ({@link READ_AHEAD_BYTES}) ahead of the socket and waiting for it to drain after each frame.
+ * Each block is read straight into its data-channel frame ({@link BlockFramer}) and sent with
+ * `sendFrame` (without it, e.g. on a control channel, through the codec); a block that cannot be
+ * served gets a codec-encoded frame with its error.
+ */
 export async function streamBlocks(
-  a: { store: { get(id: Buffer): Promise<Buffer> } },
+  a: { store: Pick<BlockStore, "read"> },
   ids: Buffer,
-  call: { signal: AbortSignal; sendBlock(id: Uint8Array, data: Uint8Array | null, error?: WireError | null): void; drain(): Promise<void> },
+  call: {
+    reqId: number;
+    signal: AbortSignal;
+    sendBlock(id: Uint8Array, data: Uint8Array | null, error?: WireError | null): void;
+    drain(): Promise<void>;
+  },
+  sendFrame?: (frame: Buffer) => void,
 ): Promise<number> {
-  let count = 0;
-  for (let o = 0; o < ids.length; o += 32) {
-    if (call.signal.aborted) throw new CairnError("CANCELLED", "connection closed");
-    const id = ids.subarray(o, o + 32);
+  const framer = new BlockFramer(call.reqId);
+  const room = { before: (length: number) => framer.headBytes(length), after: BlockFramer.tailBytes };
+  const ahead: Promise<Read>[] = [];
+  let aheadBytes = 0;
+  let next = 0;
+  const start = (): void => {
+    const id = ids.subarray(next, next + 32);
+    next += 32;
     try {
-      const data = await a.store.get(id);
-      if (data.length > MAX_SEALED_BLOCK_BYTES) throw new CairnError("INTEGRITY", "stored block is too large");
-      call.sendBlock(id, data);
-      count++;
+      const r = a.store.read(id, room);
+      aheadBytes += r.length;
+      ahead.push(
+        r.done.then(
+          (frame) => ({ id, length: r.length, frame, error: null }),
+          (err: unknown) => ({ id, length: r.length, frame: null, error: asStoreError(err) }),
+        ),
+      );
     } catch (err) {
-      const e = err instanceof CairnError ? err : new CairnError("STORE_IO", "reading the block failed", { cause: err });
-      call.sendBlock(id, null, { code: e.code, message: e.message });
+      ahead.push(Promise.resolve({ id, length: 0, frame: null, error: asStoreError(err) }));
+    }
+  };
+  let count = 0;
+  while (next < ids.length || ahead.length > 0) {
+    while (next < ids.length && (ahead.length === 0 || (ahead.length < READ_AHEAD_BLOCKS && aheadBytes < READ_AHEAD_BYTES))) start();
+    const r = await (ahead.shift() as Promise<Read>);
+    aheadBytes -= r.length;
+    if (call.signal.aborted) throw new CairnError("CANCELLED", "connection closed");
+    if (r.frame && r.length <= MAX_SEALED_BLOCK_BYTES) {
+      if (sendFrame) sendFrame(framer.frame(r.frame, r.id, r.length));
+      else call.sendBlock(r.id, r.frame.subarray(room.before(r.length), room.before(r.length) + r.length));
+      count++;
+    } else {
+      const e = r.error ?? new CairnError("INTEGRITY", "stored block is too large");
+      call.sendBlock(r.id, null, { code: e.code, message: e.message });
     }
     await call.drain();
   }
   return count;
+}
+
+function asStoreError(err: unknown): CairnError {
+  return err instanceof CairnError ? err : new CairnError("STORE_IO", "reading the block failed", { cause: err });
 }
