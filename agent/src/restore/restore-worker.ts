@@ -10,6 +10,7 @@
 import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, futimesSync, lstatSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { BlockOpener, CairnError, deriveArchiveKeys, fromWire, isCairnError, type WireError } from "@cairn/protocol";
+import { ExternalGarbage } from "../gc.js";
 import type { FromRestoreWorker, RestoreFileJob, RestoreFileResult, RestoreWorkerInit, ToRestoreWorker } from "./restore-protocol.js";
 import { restoredName } from "./safe-path.js";
 
@@ -18,6 +19,8 @@ const keys = deriveArchiveKeys(Buffer.from(init.archiveKey), init.archiveGuid);
 const opener = new BlockOpener(keys);
 const ZEROS = Buffer.alloc(64 * 1024);
 const CONSUMED_REPORT_BYTES = 2 * 1024 * 1024;
+/** Every block arrives in a buffer of its own and opening it leaves cipher outputs: scavenged every 8 MiB (../gc.ts). */
+const garbage = new ExternalGarbage(8 * 1024 * 1024);
 
 interface Target {
   job: RestoreFileJob;
@@ -89,6 +92,7 @@ function onBlock(batch: number, id: Uint8Array, data: Uint8Array | null, error: 
   const key = Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString("latin1");
   const w = b.wants.get(key);
   if (data) {
+    garbage.add(2 * data.length);
     consumed += data.length;
     if (consumed >= CONSUMED_REPORT_BYTES) {
       post({ t: "consumed", bytes: consumed });

@@ -21,6 +21,7 @@ import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { type ArchiveKeys, type BlockFrame, CairnError, type FileMeta, isCairnError, isErrorCode, openFileVersion, type WireError } from "@cairn/protocol";
 import type { DataSession } from "../net/data-session.js";
+import { ExternalGarbage } from "../gc.js";
 import { noProgress, type ProgressSink } from "../progress.js";
 import { RestorePool } from "./restore-pool.js";
 import type { RestoreFileJob } from "./restore-protocol.js";
@@ -93,6 +94,8 @@ export class Restorer {
   /** Temp names: `.<name>.cairn-<random per restore><counter>.tmp` (created O_EXCL). */
   private readonly tempPrefix = randomBytes(6).toString("hex");
   private tempSeq = 0;
+  /** Every block is read in 16 KiB TLS buffers and assembled by `ws`: scavenged every 8 MiB (../gc.ts). */
+  private readonly garbage = new ExternalGarbage(8 * 1024 * 1024);
 
   constructor(private readonly o: RestorerOptions) {
     this.progress = o.progress ?? noProgress;
@@ -327,6 +330,7 @@ export class Restorer {
   private forward(pool: RestorePool, worker: number, batch: number, b: BlockFrame): void {
     const data = b.data;
     const n = data?.length ?? 0;
+    this.garbage.add(n);
     const ab = data?.buffer;
     // The websocket message buffer holds just this frame when the frame starts it and the block
     // ends it (only the msgpack `error: nil` follows): `ws` assembled it from 16 KiB TLS reads

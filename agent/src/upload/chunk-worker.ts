@@ -17,6 +17,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { BlockSealer, blocksHashOf, CHUNK_MAX_BYTES, Chunker, chunkId, deriveArchiveKeys, fileIdFor, gearTable, sealFileMeta } from "@cairn/protocol";
+import { ExternalGarbage } from "../gc.js";
 import { framePut, PUT_DATA_OFFSET } from "./put-frame.js";
 import {
   type FileJob,
@@ -41,6 +42,8 @@ const sealer = new BlockSealer(keys, { mode: init.compress, ...(init.level ? { l
 const HEAD = WINDOW_HEADROOM_BYTES;
 const CAP = WINDOW_PLAIN_BYTES;
 let cpuPercent = init.cpuPercent;
+/** Sealing leaves a dead 64 KiB cipher output per piece: scavenged every 8 MiB (../gc.ts). */
+const garbage = new ExternalGarbage(8 * 1024 * 1024);
 
 interface OpenFile {
   job: FileJob;
@@ -263,6 +266,7 @@ function seal(win: number, need: Uint8Array): void {
     plainBytes += c.length;
   }
   offsets[k] = o;
+  garbage.add(o);
   const ab = out.buffer as ArrayBuffer;
   post({ t: "sealed", win, buf: ab, offsets, plainBytes }, [ab]);
 }
