@@ -1,9 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { readdirSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
-import { isCairnError, LEASE_TTL_MS, sha256 } from "@cairn/protocol";
+import { isCairnError, LEASE_TTL_MS, ManualClock, sha256 } from "@cairn/protocol";
+import { openArchiveDb } from "../src/archive/schema.js";
+import { Sessions } from "../src/archive/sessions.js";
 import { DataClient, randomBlocks, storageToken } from "../src/testing.js";
 import { metric } from "./helpers/http.js";
 import { type NodeFixture, startNode, testPlacement } from "./helpers/node.js";
@@ -139,5 +142,29 @@ describe("upload sessions (T09, T12)", () => {
     await b.peer.call("open", { archiveGuid: p.archiveGuid, mode: "backup", sessionId: null, agentVersion: "t" });
     await a.close();
     await b.close();
+  });
+});
+
+describe("session protections (T13) written in multi-row inserts", () => {
+  it("records every block a session protects or stages, whole statements and remainder alike", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cairn-protect-"));
+    const db = openArchiveDb(dir);
+    try {
+      const s = new Sessions(db, new ManualClock(), LEASE_TTL_MS);
+      const { sessionId } = s.open("123456", null, null);
+      const ids = Array.from({ length: 150 }, () => randomBytes(32));
+      s.protect(sessionId, [...ids, ...ids.slice(0, 70)]); // duplicates are ignored
+      const count = () => (db.prepare("SELECT COUNT(*) AS n FROM session_blocks WHERE session_id = ?").get(sessionId) as { n: number }).n;
+      expect(count()).toBe(150);
+      const staged = Array.from({ length: 131 }, () => randomBytes(32));
+      s.stage(sessionId, [{ fileId: randomBytes(16), deleted: false, size: 1, blocks: Buffer.concat(staged), meta: null }]);
+      expect(count()).toBe(281);
+      const has = db.prepare<[Buffer, string]>("SELECT 1 FROM session_blocks WHERE block_id = ? AND session_id = ?");
+      for (const id of [...ids, ...staged]) expect(has.get(id, sessionId)).toBeDefined();
+      s.end(sessionId, false);
+      expect(count()).toBe(0);
+    } finally {
+      db.close();
+    }
   });
 });

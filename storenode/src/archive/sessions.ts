@@ -23,6 +23,9 @@ interface SessionRow {
   ended: number;
 }
 
+/** Rows per multi-row `session_blocks` insert. */
+const PROTECT_ROWS = 64;
+
 /** Sessions of one archive. */
 export class Sessions {
   private readonly st;
@@ -45,6 +48,7 @@ export class Sessions {
       dropStaged: db.prepare("DELETE FROM staged_files WHERE session_id = ?"),
       dropProtect: db.prepare("DELETE FROM session_blocks WHERE session_id = ?"),
       protect: db.prepare("INSERT OR IGNORE INTO session_blocks (block_id, session_id) VALUES (?, ?)"),
+      protectMany: db.prepare(`INSERT OR IGNORE INTO session_blocks (block_id, session_id) VALUES ${Array(PROTECT_ROWS).fill("(?, ?)").join(", ")}`),
       stage: db.prepare("INSERT OR REPLACE INTO staged_files (session_id, file_id, deleted, size, blocks, meta) VALUES (?, ?, ?, ?, ?, ?)"),
       stagedCount: db.prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM staged_files WHERE session_id = ?"),
       stale: db.prepare<[number, number], { id: string }>("SELECT id FROM sessions WHERE ended = 0 AND lease_expires_at <= ? AND last_active_at < ?"),
@@ -125,18 +129,31 @@ export class Sessions {
 
   /** Protects blocks from garbage collection for as long as the session is open. */
   protect(sessionId: string, ids: Iterable<Buffer>): void {
-    this.db.transaction(() => {
-      for (const id of ids) this.st.protect.run(id, sessionId);
-    })();
+    this.db.transaction(() => this.protectNow(sessionId, ids))();
+  }
+
+  /** Multi-row inserts: one statement per {@link PROTECT_ROWS} blocks (the put path protects every block). */
+  private protectNow(sessionId: string, ids: Iterable<Buffer>): void {
+    const args: (Buffer | string)[] = [];
+    for (const id of ids) {
+      args.push(id, sessionId);
+      if (args.length === 2 * PROTECT_ROWS) {
+        this.st.protectMany.run(...args);
+        args.length = 0;
+      }
+    }
+    for (let i = 0; i < args.length; i += 2) this.st.protect.run(args[i], args[i + 1]);
   }
 
   /** Stages file entries (a file staged again replaces its earlier entry); returns the session's count. */
   stage(sessionId: string, files: readonly StagedFile[]): number {
     return this.db.transaction(() => {
+      const ids: Buffer[] = [];
       for (const f of files) {
         this.st.stage.run(sessionId, f.fileId, f.deleted ? 1 : 0, f.size, f.blocks, f.meta);
-        for (let o = 0; o < f.blocks.length; o += 32) this.st.protect.run(f.blocks.subarray(o, o + 32), sessionId);
+        for (let o = 0; o < f.blocks.length; o += 32) ids.push(f.blocks.subarray(o, o + 32));
       }
+      this.protectNow(sessionId, ids);
       return this.stagedCount(sessionId);
     })();
   }

@@ -51,6 +51,9 @@ CREATE INDEX IF NOT EXISTS bs_blocks_pack ON bs_blocks(pack, offset);
 CREATE TABLE IF NOT EXISTS bs_retired (id INTEGER PRIMARY KEY);
 `;
 
+/** Ids per `lookup` query (well under SQLite's variable limit). */
+const LOOKUP_CHUNK = 256;
+
 interface RawBlock {
   id: Buffer;
   pack: number;
@@ -73,6 +76,7 @@ export class DirStoreIndex {
     db.exec(SCHEMA);
     this.st = {
       block: db.prepare<[Buffer], RawBlock>("SELECT * FROM bs_blocks WHERE id = ?"),
+      damaged: db.prepare<[Buffer], number>("SELECT damaged FROM bs_blocks WHERE id = ?").pluck(),
       list: db.prepare<[Buffer, number], RawBlock>("SELECT * FROM bs_blocks WHERE id > ? ORDER BY id LIMIT ?"),
       ofPack: db.prepare<[number], RawBlock>("SELECT * FROM bs_blocks WHERE pack = ? ORDER BY offset"),
       insertBlock: db.prepare("INSERT OR REPLACE INTO bs_blocks (id, pack, offset, length, sha, stored_at, damaged) VALUES (?, ?, ?, ?, ?, ?, 0)"),
@@ -95,6 +99,31 @@ export class DirStoreIndex {
       ),
       packStats: db.prepare<[], { packs: number; bytes: number | null }>("SELECT COUNT(*) AS packs, SUM(bytes) AS bytes FROM bs_packs"),
     };
+  }
+
+  /** Whether `id` is indexed and undamaged (the put path's lookup: no row object built). */
+  hasIntact(id: Buffer): boolean {
+    return this.st.damaged.get(id) === 0;
+  }
+
+  private readonly lookups = new Map<number, Database.Statement<Buffer[], { id: Buffer; damaged: number }>>();
+
+  /**
+   * The index state of many ids in few queries (`id IN (…)`, 256 at a time): hex id → damaged,
+   * for the ids that have a row.
+   */
+  lookup(ids: readonly Buffer[]): Map<string, boolean> {
+    const out = new Map<string, boolean>();
+    for (let i = 0; i < ids.length; i += LOOKUP_CHUNK) {
+      const chunk = ids.slice(i, i + LOOKUP_CHUNK);
+      let st = this.lookups.get(chunk.length);
+      if (!st) {
+        st = this.db.prepare<Buffer[], { id: Buffer; damaged: number }>(`SELECT id, damaged FROM bs_blocks WHERE id IN (${chunk.map(() => "?").join(",")})`);
+        this.lookups.set(chunk.length, st);
+      }
+      for (const r of st.all(...chunk)) out.set(r.id.toString("hex"), r.damaged !== 0);
+    }
+    return out;
   }
 
   block(id: Buffer): BlockRow | undefined {
@@ -123,10 +152,14 @@ export class DirStoreIndex {
     return this.st.maxPack.get()?.m ?? 0;
   }
 
-  /** Records a new pack and its blocks in one transaction (replacing damaged entries of the same ids). */
+  /**
+   * Records a new pack and its blocks in one transaction (replacing damaged entries of the same
+   * ids). `replacing` says which rows replace an existing (damaged) entry, whose pack's live bytes
+   * change too; without it every row is looked up.
+   */
   insertPack(
     pack: { id: number; bytes: number; createdAt: number },
-    rows: readonly { id: Buffer; offset: number; length: number; sha: Buffer }[],
+    rows: readonly { id: Buffer; offset: number; length: number; sha: Buffer; replacing?: boolean }[],
     storedAt: number,
     alsoInTransaction?: () => void,
   ): void {
@@ -134,7 +167,7 @@ export class DirStoreIndex {
       const touched = new Set<number>([pack.id]);
       this.st.insertPack.run(pack.id, pack.bytes, pack.createdAt);
       for (const r of rows) {
-        const prev = this.st.packOf.get(r.id);
+        const prev = r.replacing === false ? undefined : this.st.packOf.get(r.id);
         if (prev) touched.add(prev.pack);
         this.st.insertBlock.run(r.id, pack.id, r.offset, r.length, r.sha, storedAt);
       }

@@ -56,6 +56,9 @@ interface OpenPack {
   dead: boolean;
 }
 
+/** Blocks verify reads ahead of its hashing. */
+const VERIFY_AHEAD = 8;
+
 const NO_ROOM: ReadRoom = { before: () => 0, after: 0 };
 
 /** Maps an fs error to the node's error codes: a full disk is DESTINATION_FULL, nothing else. */
@@ -152,11 +155,13 @@ export class DirStore implements BlockStore {
     const toWrite: PutBlock[] = [];
     const inBatch = new Set<string>();
     const others: Promise<boolean>[] = [];
+    // One index query per 256 blocks rather than one per block.
+    const indexed = this.index.lookup(blocks.filter((b) => b.id.length === 32).map((b) => b.id));
     for (const b of blocks) {
       const key = b.id.toString("hex");
       if (b.data.length < 1 || b.data.length > MAX_SEALED_BLOCK_BYTES || b.id.length !== 32 || !blockSha(b.data).equals(b.sha)) {
         out.push("integrity");
-      } else if (inBatch.has(key) || this.has(b.id)) {
+      } else if (inBatch.has(key) || indexed.get(key) === false) {
         out.push("present");
       } else if (this.inflight.has(key)) {
         // Another batch in flight writes it: present once that batch is durable (awaited below).
@@ -183,11 +188,14 @@ export class DirStore implements BlockStore {
       const packId = this.nextPackId++;
       const now = this.clock.now();
       const bufs: Buffer[] = [encodePackHeader(packId, now)];
-      const rows: { id: Buffer; offset: number; length: number; sha: Buffer }[] = [];
+      const rows: { id: Buffer; offset: number; length: number; sha: Buffer; replacing: boolean }[] = [];
       let pos = PACK_HEADER_BYTES;
       for (const b of toWrite) {
         bufs.push(encodeRecordHeader(b.id, b.data.length, b.sha), b.data);
-        rows.push({ id: b.id, offset: pos + RECORD_HEADER_BYTES, length: b.data.length, sha: b.sha });
+        // A damaged entry is replaced (its pack's live bytes change); a new id has no row (and no
+        // other batch can add one meanwhile: `inflight` makes it wait for this one).
+        const replacing = indexed.has(b.id.toString("hex"));
+        rows.push({ id: b.id, offset: pos + RECORD_HEADER_BYTES, length: b.data.length, sha: b.sha, replacing });
         pos += RECORD_HEADER_BYTES + b.data.length;
       }
       await this.writePack(packId, bufs, "put");
@@ -244,8 +252,7 @@ export class DirStore implements BlockStore {
   }
 
   has(id: Buffer): boolean {
-    const r = this.index.block(id);
-    return r !== undefined && !r.damaged;
+    return this.index.hasIntact(id);
   }
 
   stat(id: Buffer): BlockInfo | null {
@@ -363,15 +370,35 @@ export class DirStore implements BlockStore {
     const damaged: Buffer[] = [];
     let checked = 0;
     for (const pack of this.index.packs()) {
-      for (const b of this.index.blocksOfPack(pack.id)) {
+      const blocks = this.index.blocksOfPack(pack.id);
+      // Reads run up to VERIFY_AHEAD blocks ahead of the hashing (on the same open pack file).
+      // Each read is settled into a result at once (no unhandled rejection while it waits its turn).
+      const reads: (Promise<{ data: Buffer | null } | { err: unknown }> | null)[] = [];
+      const start = (i: number): void => {
+        const b = blocks[i];
+        if (b)
+          reads[i] = b.damaged
+            ? null
+            : this.readBlock(pack.id, b.offset, b.length).then(
+                (data) => ({ data }),
+                (err: unknown) => ({ err }),
+              );
+      };
+      for (let i = 0; i < VERIFY_AHEAD; i++) start(i);
+      for (let i = 0; i < blocks.length; i++) {
+        const b = blocks[i] as (typeof blocks)[number];
         opts.signal?.throwIfAborted();
+        start(i + VERIFY_AHEAD);
         checked++;
-        if (b.damaged) {
+        const read = reads[i];
+        reads[i] = null;
+        if (!read) {
           damaged.push(b.id);
           continue;
         }
-        const data = await this.readBlock(pack.id, b.offset, b.length);
-        if (!data || !blockSha(data).equals(b.sha)) damaged.push(b.id);
+        const r = await read;
+        if ("err" in r) throw r.err;
+        if (!r.data || !blockSha(r.data).equals(b.sha)) damaged.push(b.id);
       }
     }
     this.index.markDamaged(damaged);
