@@ -96,6 +96,8 @@ export class DirStore implements BlockStore {
   /** Pack files open for reading, least recently used first (packs are write-once: an fd stays valid). */
   private readonly openPacks = new Map<number, OpenPack>();
   private readonly maxOpenPacks: number;
+  /** Packs deleted (or being deleted) by compaction: ids are never reused, so they stay uncached. */
+  private readonly deletedPacks = new Set<number>();
 
   constructor(opts: DirStoreOptions) {
     this.dir = opts.dir;
@@ -317,7 +319,9 @@ export class DirStore implements BlockStore {
       this.openPacks.delete(packId); // most recently used goes last
     } else {
       const file = this.fs.openRead(this.packPath(packId));
-      p = { file, refs: 0, dead: false };
+      // A pack compaction is deleting (a read that looked its block up before the switch) is
+      // opened for this read alone, never cached: no handle keeps a deleted pack's space.
+      p = { file, refs: 0, dead: this.deletedPacks.has(packId) };
       // A failed open is not cached: the next read tries again.
       file.catch(() => {
         if (this.openPacks.get(packId) === p) this.openPacks.delete(packId);
@@ -325,7 +329,7 @@ export class DirStore implements BlockStore {
       this.evictPacks(this.maxOpenPacks - 1);
     }
     p.refs++;
-    this.openPacks.set(packId, p);
+    if (!p.dead) this.openPacks.set(packId, p);
     return p;
   }
 
@@ -347,6 +351,7 @@ export class DirStore implements BlockStore {
 
   /** Closes a pack's cached file (before the pack is deleted; reads in progress finish first). */
   private forgetPack(packId: number): void {
+    this.deletedPacks.add(packId);
     const p = this.openPacks.get(packId);
     if (!p) return;
     this.openPacks.delete(packId);
@@ -446,6 +451,10 @@ export class DirStore implements BlockStore {
     await this.chain.catch(() => {});
     await Promise.allSettled([...this.running]);
     this.closed = true;
-    for (const id of [...this.openPacks.keys()]) this.forgetPack(id);
+    for (const [id, p] of [...this.openPacks]) {
+      this.openPacks.delete(id);
+      p.dead = true;
+      if (p.refs === 0) closePack(p);
+    }
   }
 }
