@@ -4,7 +4,8 @@
  * compresses (when it pays), seals and frames them as `put` messages. It also seals each file's
  * metadata. Everything here is CPU work that would otherwise compete with TLS on the main thread.
  *
- * Buffers: the read windows (at most {@link MAX_PENDING_WINDOWS}, each {@link WINDOW_BYTES} plus
+ * Buffers: the read windows (at most {@link MAX_PENDING_WINDOWS} awaiting `need`, at most
+ * {@link MAX_WORKER_WINDOWS} in all, each {@link WINDOW_BYTES} plus
  * room for one chunk) and the chunker's carry-over are allocated once and reused; the sealer keeps
  * its zstd context and scratch. Each sealed window goes to the main thread as one transferred
  * buffer sized for the worst case (every chunk stored) and filled in place: the sealer writes each
@@ -24,6 +25,7 @@ import {
   type FileResult,
   type FromWorker,
   MAX_PENDING_WINDOWS,
+  MAX_WORKER_WINDOWS,
   MAX_WINDOW_CHUNKS,
   packFileResults,
   SEALED_BUFFER_BYTES,
@@ -67,6 +69,8 @@ let current: OpenFile | null = null;
 const pending = new Map<number, { buf: Buffer; chunks: Buffer[]; ids: Buffer[] }>();
 /** Window buffers free for reading (returned by the main thread once their frames are acknowledged). */
 const freeWindows: Buffer[] = [];
+/** Window buffers allocated so far (at most {@link MAX_WORKER_WINDOWS}). */
+let windowsAllocated = 0;
 let nextWin = 1;
 let scheduled = false;
 let pausedUntil = 0;
@@ -169,7 +173,11 @@ function failFile(f: OpenFile, err: unknown): void {
 
 /** Reads and chunks up to one window; returns false when there was nothing to do. */
 function produceWindow(): boolean {
-  const whole = freeWindows.pop() ?? Buffer.allocUnsafeSlow(SEALED_BUFFER_BYTES);
+  let whole = freeWindows.pop();
+  if (!whole) {
+    whole = Buffer.allocUnsafeSlow(SEALED_BUFFER_BYTES);
+    windowsAllocated++;
+  }
   const buf = whole.subarray(HEAD);
   let used = 0;
   const chunks: Buffer[] = [];
@@ -279,6 +287,8 @@ function loop(): void {
     return;
   }
   if (pending.size >= MAX_PENDING_WINDOWS) return;
+  // every buffer is pending or on its way to the node: reading resumes when one comes back
+  if (freeWindows.length === 0 && windowsAllocated >= MAX_WORKER_WINDOWS) return;
   const t0 = performance.now();
   const more = produceWindow();
   throttle(t0);
@@ -309,7 +319,10 @@ parentPort?.on("message", (msg: ToWorker) => {
       throttle(t0);
       schedule(0);
     } else if (msg.t === "recycle") {
-      if (freeWindows.length < 1) freeWindows.push(Buffer.from(msg.buf));
+      // kept, all of them (at most MAX_WORKER_WINDOWS exist): a buffer reused is one not freed
+      // and allocated again (freed ones sat in the arena until collected)
+      freeWindows.push(Buffer.from(msg.buf));
+      schedule(0);
     } else if (msg.t === "cpu") {
       cpuPercent = Math.max(1, Math.min(100, msg.percent));
     }

@@ -23,6 +23,13 @@ export const WINDOW_BYTES = 2 * 1024 * 1024;
 export const MAX_WINDOW_CHUNKS = 2048;
 /** Windows a worker holds while waiting for `need`. */
 export const MAX_PENDING_WINDOWS = 2;
+/**
+ * Window buffers a worker allocates in all (pending, sealed and in flight, or free): past it a
+ * worker reads on only once a buffer comes back. Without it, a worker holding every sealed buffer
+ * the run lets out (MAX_SEALED_BUFFERS, uploader.ts) allocated 6 of them, 12 for two workers:
+ * 76 MiB that stayed resident to the end.
+ */
+export const MAX_WORKER_WINDOWS = 4;
 /** Room kept before a window's plaintext: the put frames sealed in place grow by at most this much. */
 export const WINDOW_HEADROOM_BYTES = MAX_WINDOW_CHUNKS * (PUT_FRAME_OVERHEAD + SEAL_OVERHEAD_BYTES);
 /** Plaintext a window buffer holds: the window and the one chunk that may end it. */
