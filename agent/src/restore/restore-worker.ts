@@ -19,8 +19,8 @@ const keys = deriveArchiveKeys(Buffer.from(init.archiveKey), init.archiveGuid);
 const opener = new BlockOpener(keys);
 const ZEROS = Buffer.alloc(64 * 1024);
 const CONSUMED_REPORT_BYTES = 2 * 1024 * 1024;
-/** Every block arrives in a buffer of its own and opening it leaves cipher outputs: scavenged every 8 MiB (../gc.ts). */
-const garbage = new ExternalGarbage(8 * 1024 * 1024);
+/** Every block arrives in a buffer of its own and opening it leaves cipher outputs: scavenged every 2 MiB (../gc.ts). */
+const garbage = new ExternalGarbage(2 * 1024 * 1024);
 
 interface Target {
   job: RestoreFileJob;

@@ -44,8 +44,8 @@ const sealer = new BlockSealer(keys, { mode: init.compress, ...(init.level ? { l
 const HEAD = WINDOW_HEADROOM_BYTES;
 const CAP = WINDOW_PLAIN_BYTES;
 let cpuPercent = init.cpuPercent;
-/** Sealing leaves a dead 64 KiB cipher output per piece: scavenged every 8 MiB (../gc.ts). */
-const garbage = new ExternalGarbage(8 * 1024 * 1024);
+/** Sealing leaves a dead 64 KiB cipher output per piece: scavenged every 2 MiB (../gc.ts). */
+const garbage = new ExternalGarbage(2 * 1024 * 1024);
 
 interface OpenFile {
   job: FileJob;
