@@ -6,6 +6,7 @@ import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { DATA_CHANNEL, decodeFrame, encodeFrame, MAX_DATA_FRAME_BYTES, ManualClock, sha256 } from "@cairn/protocol";
 import { DirStore } from "../src/blockstore/dir-store.js";
+import { nodeStoreFs, type StoreFs } from "../src/blockstore/store-fs.js";
 import { BlockFramer } from "../src/server/block-frame.js";
 import { streamBlocks } from "../src/server/data-handlers.js";
 
@@ -91,6 +92,68 @@ describe("restore streaming from the directory store", () => {
     await store.close();
     await new Promise((r) => setTimeout(r, 50));
     expect(openFds(dir)).toEqual([]);
+    db.close();
+  });
+});
+
+describe("a verification racing compaction", () => {
+  it("does not mark damaged the blocks compaction moved while it read their old pack", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cairn-race-"));
+    const db = new Database(join(dir, "index.db"));
+    // The third pack read of the verification waits for `gate`: meanwhile compaction rewrites the
+    // pack and deletes it, so the verification's later reads find no file at the old place.
+    let reads = 0;
+    let armed = false;
+    let release = (): void => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let gated = (): void => {};
+    const reached = new Promise<void>((r) => {
+      gated = r;
+    });
+    const fs: StoreFs = {
+      ...nodeStoreFs,
+      openRead: async (p) => {
+        const f = await nodeStoreFs.openRead(p);
+        return {
+          ...f,
+          write: (b) => f.write(b),
+          sync: () => f.sync(),
+          close: () => f.close(),
+          read: async (buf, off, len, pos) => {
+            if (armed && ++reads === 3) {
+              gated();
+              await gate;
+            }
+            return f.read(buf, off, len, pos);
+          },
+        };
+      },
+    };
+    const store = new DirStore({ dir, db, clock: new ManualClock(), fs, maxOpenPacks: 4 });
+    await store.recover();
+    const blocks = Array.from({ length: 48 }, () => {
+      const data = randomBytes(4096);
+      return { id: randomBytes(32), sha: sha256(data), data };
+    });
+    // Two small packs of 24 blocks (a fifth of each deleted): compaction merges them. Twenty live
+    // blocks a pack is more than the verification reads ahead, so some reads start after the gate.
+    await store.putBatch(blocks.slice(0, 24));
+    await store.putBatch(blocks.slice(24));
+    const gone = (i: number) => i % 5 === 0;
+    store.deleteIndex(blocks.filter((_, i) => gone(i)).map((b) => b.id));
+    armed = true;
+    const verifying = store.verify();
+    await reached;
+    armed = false;
+    await store.compact();
+    release();
+    const v = await verifying;
+    expect(v.damaged).toEqual([]);
+    expect((await store.verify()).damaged).toEqual([]);
+    for (const b of blocks.filter((_, i) => !gone(i))) expect((await store.get(b.id)).equals(b.data)).toBe(true);
+    await store.close();
     db.close();
   });
 });

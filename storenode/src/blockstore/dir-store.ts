@@ -276,12 +276,18 @@ export class DirStore implements BlockStore {
     if (r.damaged) throw new CairnError("INTEGRITY", "block is damaged", { details: { blockId: id.toString("hex") } });
     const before = room.before(r.length);
     const buf = Buffer.allocUnsafe(before + r.length + room.after);
-    const done = this.readBlock(r.pack, r.offset, r.length, buf, before).then((data) => {
-      if (!data || !blockSha(data).equals(r.sha)) {
-        this.index.markDamaged([id]);
-        throw new CairnError("INTEGRITY", "block failed its SHA-256 check", { details: { blockId: id.toString("hex") } });
-      }
-      return buf;
+    const done = this.readBlock(r.pack, r.offset, r.length, buf, before).then(async (data) => {
+      if (data && blockSha(data).equals(r.sha)) return buf;
+      // Compaction may have moved the block (and deleted the pack this read looked it up in)
+      // between the lookup and the read: the block is damaged only if it is still where it was
+      // read from; otherwise it is read once more at its new place.
+      const now = this.index.block(id);
+      if (now && !now.damaged && this.movedSince(id, r) && now.length === r.length) {
+        const again = await this.readBlock(now.pack, now.offset, now.length, buf, before);
+        if (again && blockSha(again).equals(now.sha)) return buf;
+        if (!this.movedSince(id, now)) this.index.markDamaged([id]);
+      } else if (now && !this.movedSince(id, r)) this.index.markDamaged([id]);
+      throw new CairnError("INTEGRITY", "block failed its SHA-256 check", { details: { blockId: id.toString("hex") } });
     });
     return { length: r.length, done };
   }
@@ -367,12 +373,19 @@ export class DirStore implements BlockStore {
     return this.index.deleteBlocks(ids);
   }
 
+  /** Whether the index now places block `id` somewhere other than `at`. */
+  private movedSince(id: Buffer, at: { pack: number; offset: number }): boolean {
+    const now = this.index.block(id);
+    return now !== undefined && (now.pack !== at.pack || now.offset !== at.offset);
+  }
+
   markDamaged(ids: readonly Buffer[]): void {
     this.index.markDamaged(ids);
   }
 
   async verify(opts: { signal?: AbortSignal } = {}): Promise<VerifyResult> {
     const damaged: Buffer[] = [];
+    const blockAt = new Map<string, { pack: number; offset: number }>();
     let checked = 0;
     for (const pack of this.index.packs()) {
       const blocks = this.index.blocksOfPack(pack.id);
@@ -403,11 +416,19 @@ export class DirStore implements BlockStore {
         }
         const r = await read;
         if ("err" in r) throw r.err;
-        if (!r.data || !blockSha(r.data).equals(b.sha)) damaged.push(b.id);
+        if (!r.data || !blockSha(r.data).equals(b.sha)) {
+          damaged.push(b.id);
+          blockAt.set(b.id.toString("hex"), { pack: pack.id, offset: b.offset });
+        }
       }
     }
-    this.index.markDamaged(damaged);
-    return { checked, damaged };
+    // A block compaction moved while the verification read its old pack is not damaged.
+    const stillDamaged = damaged.filter((id) => {
+      const at = blockAt.get(id.toString("hex"));
+      return at === undefined ? this.index.block(id) !== undefined : this.index.block(id) !== undefined && !this.movedSince(id, at);
+    });
+    this.index.markDamaged(stillDamaged);
+    return { checked, damaged: stillDamaged };
   }
 
   async compact(opts: CompactOptions = {}): Promise<CompactResult> {
