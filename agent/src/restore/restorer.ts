@@ -94,8 +94,12 @@ export class Restorer {
   /** Temp names: `.<name>.cairn-<random per restore><counter>.tmp` (created O_EXCL). */
   private readonly tempPrefix = randomBytes(6).toString("hex");
   private tempSeq = 0;
-  /** Every block is read in 16 KiB TLS buffers and assembled by `ws`: scavenged every 2 MiB (../gc.ts). */
-  private readonly garbage = new ExternalGarbage(2 * 1024 * 1024);
+  /**
+   * Every block is read in 16 KiB TLS buffers and assembled by `ws`: scavenged every 8 MiB
+   * (../gc.ts). Not more often: a scavenge of this thread's young generation costs ~3 ms (a
+   * worker's ~1 ms), and this thread parses every frame of the restore.
+   */
+  private readonly garbage = new ExternalGarbage(8 * 1024 * 1024);
 
   constructor(private readonly o: RestorerOptions) {
     this.progress = o.progress ?? noProgress;
