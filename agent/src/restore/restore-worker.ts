@@ -40,6 +40,14 @@ interface Batch {
 
 const batches = new Map<number, Batch>();
 let consumed = 0;
+let reportScheduled = false;
+
+function reportConsumed(): void {
+  reportScheduled = false;
+  if (consumed === 0) return;
+  post({ t: "consumed", bytes: consumed });
+  consumed = 0;
+}
 
 function post(msg: FromRestoreWorker): void {
   parentPort?.postMessage(msg);
@@ -94,9 +102,13 @@ function onBlock(batch: number, id: Uint8Array, data: Uint8Array | null, error: 
   if (data) {
     garbage.add(2 * data.length);
     consumed += data.length;
-    if (consumed >= CONSUMED_REPORT_BYTES) {
-      post({ t: "consumed", bytes: consumed });
-      consumed = 0;
+    if (consumed >= CONSUMED_REPORT_BYTES) reportConsumed();
+    else if (!reportScheduled) {
+      // and whatever is left once the queue is drained: the main thread resumes reading only
+      // when the forwarded bytes fall to half its limit, so bytes processed but never reported
+      // (up to 2 MiB per worker) could keep it paused while every worker waits for blocks
+      reportScheduled = true;
+      setImmediate(reportConsumed);
     }
   }
   if (!w || b.seen.has(key)) return;
