@@ -92,7 +92,9 @@ describe("layering", () => {
   it("SQL is only built from prepared statements (no interpolation into prepare)", () => {
     const bad = DAEMONS.flatMap((pkg) =>
       srcFiles(pkg)
-        .filter((f) => /\.prepare\(\s*`[^`]*\$\{/.test(readFileSync(f, "utf8")))
+        // Interpolating anything but `placeholders(…)` (storenode/src/sql.ts: question marks only)
+        // into a prepared statement's SQL text is refused, generic type arguments or not.
+        .filter((f) => /\.prepare(?:<[^>]*>)?\(\s*`[^`]*\$\{(?!placeholders\()/.test(readFileSync(f, "utf8")))
         .map(rel),
     );
     expect(bad).toEqual([]);

@@ -7,6 +7,7 @@
  */
 import type Database from "better-sqlite3";
 import { CairnError, type Clock, newOpaqueId, type StagedFile } from "@cairn/protocol";
+import { placeholders } from "../sql.js";
 
 /** Result of opening a session. */
 export interface OpenedSession {
@@ -48,7 +49,7 @@ export class Sessions {
       dropStaged: db.prepare("DELETE FROM staged_files WHERE session_id = ?"),
       dropProtect: db.prepare("DELETE FROM session_blocks WHERE session_id = ?"),
       protect: db.prepare("INSERT OR IGNORE INTO session_blocks (block_id, session_id) VALUES (?, ?)"),
-      protectMany: db.prepare(`INSERT OR IGNORE INTO session_blocks (block_id, session_id) VALUES ${Array(PROTECT_ROWS).fill("(?, ?)").join(", ")}`),
+      protectMany: db.prepare(`INSERT OR IGNORE INTO session_blocks (block_id, session_id) VALUES ${placeholders(PROTECT_ROWS, 2)}`),
       stage: db.prepare("INSERT OR REPLACE INTO staged_files (session_id, file_id, deleted, size, blocks, meta) VALUES (?, ?, ?, ?, ?, ?)"),
       stagedCount: db.prepare<[string], { n: number }>("SELECT COUNT(*) AS n FROM staged_files WHERE session_id = ?"),
       stale: db.prepare<[number, number], { id: string }>("SELECT id FROM sessions WHERE ended = 0 AND lease_expires_at <= ? AND last_active_at < ?"),

@@ -8,6 +8,7 @@
  */
 import type Database from "better-sqlite3";
 import type { BlockInfo, BlockStoreStats } from "./blockstore.js";
+import { placeholders } from "../sql.js";
 
 /**
  * Runs `fn` as a transaction that is durable when it returns (synchronous=FULL for it alone).
@@ -118,7 +119,7 @@ export class DirStoreIndex {
       const chunk = ids.slice(i, i + LOOKUP_CHUNK);
       let st = this.lookups.get(chunk.length);
       if (!st) {
-        st = this.db.prepare<Buffer[], { id: Buffer; damaged: number }>(`SELECT id, damaged FROM bs_blocks WHERE id IN (${chunk.map(() => "?").join(",")})`);
+        st = this.db.prepare<Buffer[], { id: Buffer; damaged: number }>(`SELECT id, damaged FROM bs_blocks WHERE id IN (${placeholders(chunk.length)})`);
         this.lookups.set(chunk.length, st);
       }
       for (const r of st.all(...chunk)) out.set(r.id.toString("hex"), r.damaged !== 0);
