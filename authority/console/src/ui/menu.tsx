@@ -1,6 +1,7 @@
 /**
  * A menu button (WAI-ARIA menu pattern): the button toggles a `role="menu"` list; arrow keys move
- * between items, Escape closes and returns focus to the button, Enter or click runs an item.
+ * between items, Escape (wherever the focus is) closes and returns focus to the button, Enter or
+ * click runs an item.
  */
 import { useEffect, useRef, useState } from "preact/hooks";
 
@@ -28,8 +29,19 @@ export function Menu({ label, items, testId }: { label: string; items: MenuItem[
     const away = (e: MouseEvent) => {
       if (!(e.target instanceof Node) || (!list.current?.contains(e.target) && !button.current?.contains(e.target))) setOpen(false);
     };
+    // Escape closes the menu wherever the focus is (a re-render of the page behind it can take
+    // the focus off the items, and the list's own handler would then never see the key).
+    const onEscape = (e: KeyboardEvent) => {
+      if (e.key !== "Escape") return;
+      setOpen(false);
+      button.current?.focus();
+    };
     document.addEventListener("mousedown", away);
-    return () => document.removeEventListener("mousedown", away);
+    document.addEventListener("keydown", onEscape);
+    return () => {
+      document.removeEventListener("mousedown", away);
+      document.removeEventListener("keydown", onEscape);
+    };
   }, [open]);
   const onKey = (e: KeyboardEvent) => {
     const els = Array.from(list.current?.querySelectorAll<HTMLElement>("[role=menuitem]") ?? []);
@@ -38,10 +50,8 @@ export function Menu({ label, items, testId }: { label: string; items: MenuItem[
     else if (e.key === "ArrowUp") focusItem(i - 1);
     else if (e.key === "Home") focusItem(0);
     else if (e.key === "End") focusItem(els.length - 1);
-    else if (e.key === "Escape" || e.key === "Tab") {
-      setOpen(false);
-      if (e.key === "Escape") button.current?.focus();
-    } else return;
+    else if (e.key === "Tab") setOpen(false);
+    else return;
     e.preventDefault();
   };
   const menuId = `menu-${label.replace(/\W+/g, "-").toLowerCase()}`;
