@@ -157,3 +157,58 @@ describe("a verification racing compaction", () => {
     db.close();
   });
 });
+
+describe("a store closed during a verification", () => {
+  it("stops the verification and leaves no pack file open", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cairn-close-"));
+    const db = new Database(join(dir, "index.db"));
+    let reads = 0;
+    let release = (): void => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let gated = (): void => {};
+    const reached = new Promise<void>((r) => {
+      gated = r;
+    });
+    let armed = false;
+    const fs: StoreFs = {
+      ...nodeStoreFs,
+      openRead: async (p) => {
+        const f = await nodeStoreFs.openRead(p);
+        return {
+          write: (b) => f.write(b),
+          sync: () => f.sync(),
+          close: () => f.close(),
+          read: async (buf, off, len, pos) => {
+            if (armed && ++reads === 3) {
+              gated();
+              await gate;
+            }
+            return f.read(buf, off, len, pos);
+          },
+        };
+      },
+    };
+    const store = new DirStore({ dir, db, clock: new ManualClock(), fs });
+    await store.recover();
+    const blocks = Array.from({ length: 30 }, () => {
+      const data = randomBytes(4096);
+      return { id: randomBytes(32), sha: sha256(data), data };
+    });
+    await store.putBatch(blocks.slice(0, 15));
+    await store.putBatch(blocks.slice(15));
+    armed = true;
+    const verifying = store.verify().then(
+      () => "finished",
+      (err: { code?: string }) => err.code,
+    );
+    await reached;
+    await store.close();
+    release();
+    expect(await verifying).toBe("UNAVAILABLE");
+    await new Promise((r) => setTimeout(r, 50));
+    expect(openFds(dir)).toEqual([]);
+    db.close();
+  });
+});

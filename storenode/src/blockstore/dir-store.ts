@@ -146,7 +146,11 @@ export class DirStore implements BlockStore {
 
   /** Runs compaction rewrites one after the other. */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(fn);
+    const run = this.chain.then(() => {
+      // A rewrite queued before close() and reached after it does not start.
+      if (this.closed) throw new CairnError("UNAVAILABLE", "block store is closed");
+      return fn();
+    });
     this.chain = run.catch(() => {});
     return run;
   }
@@ -327,7 +331,8 @@ export class DirStore implements BlockStore {
       const file = this.fs.openRead(this.packPath(packId));
       // A pack compaction is deleting (a read that looked its block up before the switch) is
       // opened for this read alone, never cached: no handle keeps a deleted pack's space.
-      p = { file, refs: 0, dead: this.deletedPacks.has(packId) };
+      // So is any pack opened after close() (a verification or compaction still finishing).
+      p = { file, refs: 0, dead: this.closed || this.deletedPacks.has(packId) };
       // A failed open is not cached: the next read tries again.
       file.catch(() => {
         if (this.openPacks.get(packId) === p) this.openPacks.delete(packId);
@@ -406,6 +411,7 @@ export class DirStore implements BlockStore {
       for (let i = 0; i < blocks.length; i++) {
         const b = blocks[i] as (typeof blocks)[number];
         opts.signal?.throwIfAborted();
+        if (this.closed) throw new CairnError("UNAVAILABLE", "block store is closed");
         start(i + VERIFY_AHEAD);
         checked++;
         const read = reads[i];
