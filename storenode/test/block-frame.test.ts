@@ -44,6 +44,45 @@ function openFds(dir: string): string[] {
   return out;
 }
 
+/**
+ * A real StoreFs whose `n`-th pack read after `arm()` waits until `release()`; `reached`
+ * resolves when that read is waiting.
+ */
+function gatedStoreFs(n: number): { fs: StoreFs; arm(on?: boolean): void; reached: Promise<void>; release(): void } {
+  let reads = 0;
+  let armed = false;
+  let release = (): void => {};
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  let gated = (): void => {};
+  const reached = new Promise<void>((r) => {
+    gated = r;
+  });
+  const fs: StoreFs = {
+    ...nodeStoreFs,
+    openRead: async (p) => {
+      const f = await nodeStoreFs.openRead(p);
+      return {
+        write: (b) => f.write(b),
+        sync: () => f.sync(),
+        close: () => f.close(),
+        read: async (buf, off, len, pos) => {
+          if (armed && ++reads === n) {
+            gated();
+            await gate;
+          }
+          return f.read(buf, off, len, pos);
+        },
+      };
+    },
+  };
+  const arm = (on = true): void => {
+    armed = on;
+  };
+  return { fs, arm, reached, release };
+}
+
 describe("restore streaming from the directory store", () => {
   it("streams blocks in order with read-ahead, keeps a bounded set of packs open, closes those compaction deletes", async () => {
     const dir = mkdtempSync(join(tmpdir(), "cairn-stream-"));
@@ -100,37 +139,10 @@ describe("a verification racing compaction", () => {
   it("does not mark damaged the blocks compaction moved while it read their old pack", async () => {
     const dir = mkdtempSync(join(tmpdir(), "cairn-race-"));
     const db = new Database(join(dir, "index.db"));
-    // The third pack read of the verification waits for `gate`: meanwhile compaction rewrites the
-    // pack and deletes it, so the verification's later reads find no file at the old place.
-    let reads = 0;
-    let armed = false;
-    let release = (): void => {};
-    const gate = new Promise<void>((r) => {
-      release = r;
-    });
-    let gated = (): void => {};
-    const reached = new Promise<void>((r) => {
-      gated = r;
-    });
-    const fs: StoreFs = {
-      ...nodeStoreFs,
-      openRead: async (p) => {
-        const f = await nodeStoreFs.openRead(p);
-        return {
-          ...f,
-          write: (b) => f.write(b),
-          sync: () => f.sync(),
-          close: () => f.close(),
-          read: async (buf, off, len, pos) => {
-            if (armed && ++reads === 3) {
-              gated();
-              await gate;
-            }
-            return f.read(buf, off, len, pos);
-          },
-        };
-      },
-    };
+    // The third pack read of the verification waits: meanwhile compaction rewrites the pack and
+    // deletes it, so the verification's later reads find no file at the old place.
+    const g = gatedStoreFs(3);
+    const fs = g.fs;
     const store = new DirStore({ dir, db, clock: new ManualClock(), fs, maxOpenPacks: 4 });
     await store.recover();
     const blocks = Array.from({ length: 48 }, () => {
@@ -143,12 +155,12 @@ describe("a verification racing compaction", () => {
     await store.putBatch(blocks.slice(24));
     const gone = (i: number) => i % 5 === 0;
     store.deleteIndex(blocks.filter((_, i) => gone(i)).map((b) => b.id));
-    armed = true;
+    g.arm();
     const verifying = store.verify();
-    await reached;
-    armed = false;
+    await g.reached;
+    g.arm(false);
     await store.compact();
-    release();
+    g.release();
     const v = await verifying;
     expect(v.damaged).toEqual([]);
     expect((await store.verify()).damaged).toEqual([]);
@@ -162,34 +174,8 @@ describe("a store closed during a verification", () => {
   it("stops the verification and leaves no pack file open", async () => {
     const dir = mkdtempSync(join(tmpdir(), "cairn-close-"));
     const db = new Database(join(dir, "index.db"));
-    let reads = 0;
-    let release = (): void => {};
-    const gate = new Promise<void>((r) => {
-      release = r;
-    });
-    let gated = (): void => {};
-    const reached = new Promise<void>((r) => {
-      gated = r;
-    });
-    let armed = false;
-    const fs: StoreFs = {
-      ...nodeStoreFs,
-      openRead: async (p) => {
-        const f = await nodeStoreFs.openRead(p);
-        return {
-          write: (b) => f.write(b),
-          sync: () => f.sync(),
-          close: () => f.close(),
-          read: async (buf, off, len, pos) => {
-            if (armed && ++reads === 3) {
-              gated();
-              await gate;
-            }
-            return f.read(buf, off, len, pos);
-          },
-        };
-      },
-    };
+    const g = gatedStoreFs(3);
+    const fs = g.fs;
     const store = new DirStore({ dir, db, clock: new ManualClock(), fs });
     await store.recover();
     const blocks = Array.from({ length: 30 }, () => {
@@ -198,14 +184,14 @@ describe("a store closed during a verification", () => {
     });
     await store.putBatch(blocks.slice(0, 15));
     await store.putBatch(blocks.slice(15));
-    armed = true;
+    g.arm();
     const verifying = store.verify().then(
       () => "finished",
       (err: { code?: string }) => err.code,
     );
-    await reached;
+    await g.reached;
     await store.close();
-    release();
+    g.release();
     expect(await verifying).toBe("UNAVAILABLE");
     await new Promise((r) => setTimeout(r, 50));
     expect(openFds(dir)).toEqual([]);
