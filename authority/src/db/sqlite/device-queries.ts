@@ -8,6 +8,7 @@ import type { DeviceReads, DeviceWrites, StaleCounts, StaleCuts } from "../devic
 import type { User } from "../records.js";
 import type { Page, PageResult } from "../store.js";
 import { fromBool, idList, likeSubstring, type SqlRunner, scopeParams, toBool } from "./runner.js";
+import { toUser, type UserRow } from "./user-queries.js";
 
 interface DeviceRow {
   device_id: number;
@@ -215,49 +216,7 @@ export class SqliteDeviceQueries implements DeviceReads, DeviceWrites {
   }
 
   async usersByIds(userIds: readonly number[]): Promise<User[]> {
-    return this.q
-      .all<{
-        user_id: number;
-        user_uid: string;
-        org_id: number;
-        username: string;
-        email: string | null;
-        first_name: string | null;
-        last_name: string | null;
-        notes: string | null;
-        ext_ref: string | null;
-        quota_bytes: number;
-        active: number;
-        blocked: number;
-        invited: number;
-        deactivated_by_org_id: number | null;
-        auth_version: number;
-        created_at: number;
-        modified_at: number;
-        deactivated_at: number | null;
-        last_login_at: number | null;
-      }>("SELECT u.* FROM json_each(?) j JOIN users u ON u.user_id = j.value ORDER BY j.key", idList(userIds))
-      .map((r) => ({
-        userId: r.user_id,
-        userUid: r.user_uid,
-        orgId: r.org_id,
-        username: r.username,
-        email: r.email,
-        firstName: r.first_name,
-        lastName: r.last_name,
-        notes: r.notes,
-        extRef: r.ext_ref,
-        quotaBytes: r.quota_bytes,
-        active: toBool(r.active),
-        blocked: toBool(r.blocked),
-        invited: toBool(r.invited),
-        deactivatedByOrgId: r.deactivated_by_org_id,
-        authVersion: r.auth_version,
-        createdAt: r.created_at,
-        modifiedAt: r.modified_at,
-        deactivatedAt: r.deactivated_at,
-        lastLoginAt: r.last_login_at,
-      }));
+    return this.q.all<UserRow>("SELECT u.* FROM json_each(?) j JOIN users u ON u.user_id = j.value ORDER BY j.key", idList(userIds)).map(toUser);
   }
 
   async deviceIdsOfOrgs(orgIds: readonly number[]): Promise<number[]> {

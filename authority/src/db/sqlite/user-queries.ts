@@ -5,7 +5,8 @@ import type { NewUser, RoleRecord, TotpRecord, User, UserKeyRecord, UserPatch } 
 import type { Page, PageResult, UserFilter, UserReads, UserWrites } from "../store.js";
 import { fromBool, idList, likeSubstring, type SqlRunner, scopeParams, subtreeRange, toBool } from "./runner.js";
 
-interface UserRow {
+/** A `users` row as SQLite returns it. */
+export interface UserRow {
   user_id: number;
   user_uid: string;
   org_id: number;
@@ -27,7 +28,8 @@ interface UserRow {
   last_login_at: number | null;
 }
 
-function toUser(r: UserRow): User {
+/** A `users` row as a {@link User}. */
+export function toUser(r: UserRow): User {
   return {
     userId: r.user_id,
     userUid: r.user_uid,
