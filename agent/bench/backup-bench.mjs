@@ -9,6 +9,7 @@
 //        [--keep] [--only initial|restore] [--label NAME]
 //   --restic   also run `peers.sh restic` in each trial (same machine, same run: compare ratios)
 //   --prof DIR write --cpu-prof / --heap-prof profiles of every step (agent, workers, node) to DIR
+// Env: BENCH_NODE_ARGS adds node flags to every agent step (e.g. "--expose-gc").
 // Build first: npx tsc -b. Prints one JSON line per step and a summary of medians at the end.
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -114,10 +115,14 @@ async function cairnTrial(trial) {
       resetHwm(ep.pid);
       const nodeCpu0 = cpuSeconds(ep.pid);
       const t0 = performance.now();
-      const p = spawn(process.execPath, [...profArgs(`${name}-t${trial}`), "--input-type=module", "-e", script], {
-        stdio: ["ignore", "pipe", "inherit"],
-        cwd: join(here, ".."),
-      });
+      const p = spawn(
+        process.execPath,
+        [...profArgs(`${name}-t${trial}`), ...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(" ") : []), "--input-type=module", "-e", script],
+        {
+          stdio: ["ignore", "pipe", "inherit"],
+          cwd: join(here, ".."),
+        },
+      );
       let out = "";
       p.stdout.on("data", (d) => {
         out += d;

@@ -11,7 +11,7 @@ import { CairnError, type Clock, deriveArchiveKeys, fileIdFor, openFileVersion }
 import { type ArchiveEndpoint, DataSession } from "../net/data-session.js";
 import type { ProgressSink } from "../progress.js";
 import { normalizeSelectionPath } from "../selection.js";
-import { type RestoreEntry, type RestoreError, Restorer, type RestoreResult } from "./restorer.js";
+import { entryParts, leanMeta, type RestoreEntry, type RestoreError, Restorer, type RestoreResult } from "./restorer.js";
 import { archivePathComponents, RestoreMapper } from "./safe-path.js";
 
 /** Options of {@link runArchiveRestore}. */
@@ -82,6 +82,9 @@ export async function runArchiveRestore(o: ArchiveRestoreOptions): Promise<Archi
           includeDeleted: false,
         },
       );
+      // The kept entries' block ids are copied into one buffer per page: a view of the page
+      // itself would keep every page (sealed metadata included) alive for the whole restore.
+      const kept: Array<{ meta: ReturnType<typeof openFileVersion>; blocks: Buffer; rel: string }> = [];
       for (const f of page.files) {
         if (f.deleted || !f.meta) continue;
         let meta: ReturnType<typeof openFileVersion>;
@@ -108,7 +111,15 @@ export async function runArchiveRestore(o: ArchiveRestoreOptions): Promise<Archi
           continue;
         }
         const drop = o.target && !(o.fullPath ?? requested.length === 0) ? depthOf(base === "/" ? "/" : dirname(base)) : 0;
-        entries.push({ meta, blocks: f.blocks, parts: parts.slice(drop) });
+        // without a drop the components are the path after its "/" (a slice of the same string)
+        kept.push({ meta: leanMeta(meta), blocks: f.blocks, rel: drop === 0 ? meta.path.slice(1) : parts.slice(drop).join("/") });
+      }
+      const ids = Buffer.allocUnsafeSlow(kept.reduce((a, k) => a + k.blocks.length, 0));
+      let pos = 0;
+      for (const k of kept) {
+        ids.set(k.blocks, pos);
+        entries.push({ meta: k.meta, blocks: ids.subarray(pos, pos + k.blocks.length), rel: k.rel });
+        pos += k.blocks.length;
       }
       cursor = page.cursor;
     } while (cursor);
@@ -122,7 +133,7 @@ export async function runArchiveRestore(o: ArchiveRestoreOptions): Promise<Archi
       ...(o.progress ? { progress: o.progress } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
     });
-    const usable = entries.filter((e) => e.parts.length > 0);
+    const usable = entries.filter((e) => e.rel !== "");
     const res = await restorer.run(usable);
     res.errors += bad.length;
     res.errorList.unshift(...bad.slice(0, 100));
@@ -146,12 +157,13 @@ function pickBase(path: string, requested: readonly string[]): string | undefine
 
 /** Original-place restores: parents the archive does not describe are the device's own layout. */
 function markTrust(entries: RestoreEntry[]): void {
-  const dirs = new Set(entries.filter((e) => e.meta.type === "dir").map((e) => `/${e.parts.join("/")}`));
+  const dirs = new Set(entries.filter((e) => e.meta.type === "dir").map((e) => `/${e.rel}`));
   for (const e of entries) {
+    const parts = entryParts(e);
     let k = 0;
     let prefix = "";
-    for (let i = 0; i < e.parts.length - 1; i++) {
-      prefix += `/${e.parts[i]}`;
+    for (let i = 0; i < parts.length - 1; i++) {
+      prefix += `/${parts[i]}`;
       if (dirs.has(prefix)) break;
       k = i + 1;
     }
