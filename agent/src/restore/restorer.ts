@@ -19,13 +19,13 @@
 import { closeSync, constants, fchmodSync, futimesSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { type ArchiveKeys, type BlockFrame, CairnError, type FileMeta, isCairnError, isErrorCode, openFileVersion, type WireError } from "@cairn/protocol";
+import { type ArchiveKeys, type BlockFrame, CairnError, type FileMeta, isCairnError, isErrorCode, type WireError } from "@cairn/protocol";
 import type { DataSession } from "../net/data-session.js";
 import { ExternalGarbage } from "../gc.js";
 import { noProgress, type ProgressSink } from "../progress.js";
 import { RestorePool } from "./restore-pool.js";
 import type { RestoreFileJob } from "./restore-protocol.js";
-import { archivePathComponents, type RestoreMapper, restoredName } from "./safe-path.js";
+import { type RestoreMapper, restoredName } from "./safe-path.js";
 
 /**
  * One restorable entry, decoded. A whole-archive restore holds one per file for its duration
@@ -48,7 +48,7 @@ export function entryParts(e: RestoreEntry): string[] {
 
 /**
  * What a restore keeps of a file's metadata: everything but `blocksHash`, which
- * {@link openFileVersion} has checked already.
+ * `openFileVersion` has checked already.
  */
 export function leanMeta(m: FileMeta): FileMeta {
   const out: FileMeta = { path: m.path, type: m.type, mode: m.mode, mtimeMs: m.mtimeMs, size: m.size, blockSizes: m.blockSizes };
@@ -99,12 +99,6 @@ function errOf(path: string, err: unknown): RestoreError {
   const ce = isCairnError(err) ? err : null;
   const code = ce ? ce.code : ((err as NodeJS.ErrnoException)?.code ?? "INTERNAL");
   return { path: path.slice(0, 4096), code, message: err instanceof Error ? err.message : String(err) };
-}
-
-/** Decodes one listed file version into a restore entry (throws on bad metadata). */
-export function decodeEntry(keys: ArchiveKeys, fileId: Buffer, meta: Buffer, blocks: Buffer): RestoreEntry {
-  const m = openFileVersion(keys, fileId, meta, blocks);
-  return { meta: leanMeta(m), blocks, rel: archivePathComponents(m.path).join("/") };
 }
 
 /** Restores a list of entries. */

@@ -84,7 +84,7 @@ export async function runArchiveRestore(o: ArchiveRestoreOptions): Promise<Archi
       );
       // The kept entries' block ids are copied into one buffer per page: a view of the page
       // itself would keep every page (sealed metadata included) alive for the whole restore.
-      const kept: Array<{ meta: ReturnType<typeof openFileVersion>; blocks: Buffer; rel: string }> = [];
+      const kept: RestoreEntry[] = [];
       for (const f of page.files) {
         if (f.deleted || !f.meta) continue;
         let meta: ReturnType<typeof openFileVersion>;
