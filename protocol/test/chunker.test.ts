@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { Chunker, DEFAULT_CHUNKER_PARAMS, gearTable } from "../src/chunker.js";
 import { deriveArchiveKeys } from "../src/crypto.js";
@@ -56,6 +57,54 @@ describe("FastCDC chunker", () => {
     const a = new Chunker(gearTable(keys.cdc)).split(data);
     const b = new Chunker(gearTable(other.cdc)).split(data);
     expect(a).not.toEqual(b);
+  });
+
+  it("cuts exactly where the JavaScript reference loop cuts (WebAssembly scan), whatever the data, sizes and key", () => {
+    const other = deriveArchiveKeys(Buffer.alloc(32, 8), "123456789012345678");
+    const inputs = [
+      xorshiftBytes(20 * 1024 * 1024, 5),
+      Buffer.alloc(9 * 1024 * 1024), // no cut point anywhere: every chunk is max long
+      Buffer.concat([xorshiftBytes(3 * 1024 * 1024, 6), Buffer.alloc(5 * 1024 * 1024, 0xff), xorshiftBytes(1234567, 7)]),
+    ];
+    const paramSets = [DEFAULT_CHUNKER_PARAMS, { min: 64, avg: 256, max: 1024 }, { min: 4096, avg: 16384, max: 65536 }];
+    for (const params of paramSets) {
+      // two chunkers with different gear tables take turns: each scan must use its own table
+      const wasmA = new Chunker(gearTable(keys.cdc), params);
+      const wasmB = new Chunker(gearTable(other.cdc), params);
+      const jsA = new Chunker(gearTable(keys.cdc), params, { engine: "js" });
+      const jsB = new Chunker(gearTable(other.cdc), params, { engine: "js" });
+      for (const data of inputs) {
+        let a = 0;
+        let b = 0;
+        while (a < data.length || b < data.length) {
+          if (a < data.length) {
+            const len = wasmA.cut(data, a, data.length, true);
+            expect(len).toBe(jsA.cut(data, a, data.length, true));
+            a += len;
+          }
+          if (b < data.length) {
+            // a window that ends before max: "no cut yet" (0) must agree too
+            const end = Math.min(data.length, b + params.max - 1);
+            const eof = end === data.length;
+            const len = wasmB.cut(data, b, end, eof);
+            expect(len).toBe(jsB.cut(data, b, end, eof));
+            b += len === 0 ? jsB.cut(data, b, data.length, true) : len;
+          }
+        }
+      }
+    }
+  });
+
+  it("uses the JavaScript loop for sizes whose scan does not fit the module's memory", () => {
+    const params = { min: 1024 * 1024, avg: 8 * 1024 * 1024, max: 32 * 1024 * 1024 };
+    const data = xorshiftBytes(40 * 1024 * 1024, 11);
+    expect(new Chunker(gearTable(keys.cdc), params).split(data)).toEqual(new Chunker(gearTable(keys.cdc), params, { engine: "js" }).split(data));
+  });
+
+  it("ships the WebAssembly module that protocol/wasm/chunker-scan.wat compiles to", async () => {
+    const script = "../scripts/make-chunker-wasm.mjs"; // a plain .mjs: no types to resolve
+    const { chunkerWasmSource } = (await import(script)) as { chunkerWasmSource(): Promise<string> };
+    expect(readFileSync(new URL("../src/chunker-wasm.ts", import.meta.url), "utf8")).toBe(await chunkerWasmSource());
   });
 
   it("rejects nonsensical parameters", () => {
