@@ -5,13 +5,31 @@ import Database from "better-sqlite3";
 import { ManualClock } from "@cairn/protocol";
 import { DirStore } from "../src/blockstore/dir-store.js";
 import { FaultyFs } from "../src/blockstore/faulty-fs.js";
-import { runBlockStoreTests } from "../src/blockstore/testing.js";
+import { type BlockStoreFixture, runBlockStoreTests } from "../src/blockstore/testing.js";
 
-runBlockStoreTests("DirStore", async () => {
+/**
+ * The block index as archives created before 2026-12-02 have it (bs_blocks WITHOUT ROWID): those
+ * keep it, and every query must work on both layouts.
+ */
+const OLD_INDEX_SCHEMA = `
+CREATE TABLE bs_packs (id INTEGER PRIMARY KEY, bytes INTEGER NOT NULL, live_bytes INTEGER NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE bs_blocks (
+  id BLOB PRIMARY KEY, pack INTEGER NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL,
+  sha BLOB NOT NULL, stored_at INTEGER NOT NULL, damaged INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX bs_blocks_pack ON bs_blocks(pack, offset);
+CREATE TABLE bs_retired (id INTEGER PRIMARY KEY);
+`;
+
+runBlockStoreTests("DirStore", () => dirStoreHarness(null));
+runBlockStoreTests("DirStore on an index of the older layout (bs_blocks WITHOUT ROWID)", () => dirStoreHarness(OLD_INDEX_SCHEMA));
+
+async function dirStoreHarness(schema: string | null): Promise<BlockStoreFixture> {
   const dir = mkdtempSync(join(tmpdir(), "cairn-dirstore-"));
   const clock = new ManualClock();
   const fs = new FaultyFs();
   let db = new Database(join(dir, "index.db"));
+  if (schema) db.exec(schema);
   let store = new DirStore({ dir, db, clock, fs });
   await store.recover();
   return {
@@ -44,4 +62,4 @@ runBlockStoreTests("DirStore", async () => {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-});
+}

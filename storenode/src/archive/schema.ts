@@ -43,7 +43,6 @@ CREATE TABLE IF NOT EXISTS staged_files (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS staged_files_file ON staged_files(session_id, file_id);
 CREATE TABLE IF NOT EXISTS session_blocks (block_id BLOB NOT NULL, session_id TEXT NOT NULL, PRIMARY KEY (block_id, session_id)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS session_blocks_session ON session_blocks(session_id);
 `;
 
 /** Opens (creating if needed) an archive's index database. */
@@ -60,6 +59,11 @@ export function openArchiveDb(dir: string): Database.Database {
   db.pragma("synchronous = NORMAL");
   db.pragma("foreign_keys = OFF");
   db.exec(SCHEMA);
+  // session_blocks is read by block id (GC) and deleted by session at its end, when it holds
+  // the rows of few sessions (one writer per archive, plus unfinished ones until they expire): a
+  // scan then costs less than keeping a second random-keyed B-tree up to date on every put.
+  // Older files had that index.
+  db.exec("DROP INDEX IF EXISTS session_blocks_session");
   return db;
 }
 

@@ -3,8 +3,13 @@
  * the SHA-256 of its bytes, when it was stored and whether verification found it damaged.
  *
  *     bs_packs   (id INTEGER PRIMARY KEY, bytes, live_bytes, created_at)
- *     bs_blocks  (id BLOB(32) PRIMARY KEY, pack, offset, length, sha BLOB(32), stored_at, damaged) WITHOUT ROWID
+ *     bs_blocks  (id BLOB(32) PRIMARY KEY, pack, offset, length, sha BLOB(32), stored_at, damaged)
  *     bs_retired (id INTEGER PRIMARY KEY)   packs compaction replaced, deleted from disk next
+ *
+ * `bs_blocks` is a rowid table: rows are appended in arrival order and only its `id` index takes
+ * random keys, so a batch's commit writes about half the pages a WITHOUT ROWID table (random keys
+ * in the table itself) made it write (measured: 21,000 blocks in 66 batches, 0.33 → 0.18 s).
+ * Indexes created before keep the WITHOUT ROWID table; every query here works on both.
  */
 import type Database from "better-sqlite3";
 import type { BlockInfo, BlockStoreStats } from "./blockstore.js";
@@ -47,7 +52,7 @@ CREATE TABLE IF NOT EXISTS bs_packs (id INTEGER PRIMARY KEY, bytes INTEGER NOT N
 CREATE TABLE IF NOT EXISTS bs_blocks (
   id BLOB PRIMARY KEY, pack INTEGER NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL,
   sha BLOB NOT NULL, stored_at INTEGER NOT NULL, damaged INTEGER NOT NULL DEFAULT 0
-) WITHOUT ROWID;
+);
 CREATE INDEX IF NOT EXISTS bs_blocks_pack ON bs_blocks(pack, offset);
 CREATE TABLE IF NOT EXISTS bs_retired (id INTEGER PRIMARY KEY);
 `;

@@ -135,21 +135,20 @@ export class DataConnection implements DataConn {
     if (!a || this.mode !== "backup" || !this.sessionId) throw new CairnError("PROTOCOL_UNEXPECTED", "put outside a backup session");
     const sessionId = this.sessionId;
     a.sessions.requireLease(sessionId);
-    if (a.store.has(msg.id)) {
-      a.sessions.protect(sessionId, [msg.id]);
-      this.ack(msg.id);
-      return;
-    }
     const len = msg.data.length;
-    const quota = a.placement.quotaBytes;
-    if (quota >= 0 && a.usedBytes() + a.writer.pendingBytes + len > quota) {
-      throw new CairnError("QUOTA_EXCEEDED", "the archive's quota is used up", { details: { quotaBytes: quota, usedBytes: a.usedBytes() } });
+    const refusal = this.refusal(a, len);
+    if (refusal) {
+      // A block already stored costs no space: acknowledged even when quota or disk is used up.
+      if (a.store.has(msg.id)) {
+        a.sessions.protect(sessionId, [msg.id]);
+        this.ack(msg.id);
+        return;
+      }
+      throw refusal;
     }
-    if (this.tenantQuota >= 0 && this.ctx.registry.namespaceBytes(this.ns) + len > this.tenantQuota) {
-      throw new CairnError("QUOTA_EXCEEDED", "the tenant's quota on this node is used up", { details: { quotaBytes: this.tenantQuota } });
-    }
+    // Otherwise no lookup here: the agent puts what `have` reported missing, and the writer's batch
+    // lookup reports a block stored meanwhile as present (protected and acknowledged the same way).
     const spId = this.spId;
-    if (!this.ctx.space.canAccept(spId, len)) throw new CairnError("DESTINATION_FULL", "destination full: the store point is out of space");
     this.inflight += len;
     this.ctx.space.noteWritten(spId, len);
     if (!this.paused && this.inflight > this.ctx.opts.maxInflightBytesPerConnection) {
@@ -168,6 +167,19 @@ export class DataConnection implements DataConn {
         this.ws.resume();
       }
     }
+  }
+
+  /** Why a put of `len` new bytes is refused now (quota, tenant quota, free space), or null. */
+  private refusal(a: Archive, len: number): CairnError | null {
+    const quota = a.placement.quotaBytes;
+    if (quota >= 0 && a.usedBytes() + a.writer.pendingBytes + len > quota) {
+      return new CairnError("QUOTA_EXCEEDED", "the archive's quota is used up", { details: { quotaBytes: quota, usedBytes: a.usedBytes() } });
+    }
+    if (this.tenantQuota >= 0 && this.ctx.registry.namespaceBytes(this.ns) + len > this.tenantQuota) {
+      return new CairnError("QUOTA_EXCEEDED", "the tenant's quota on this node is used up", { details: { quotaBytes: this.tenantQuota } });
+    }
+    if (!this.ctx.space.canAccept(this.spId, len)) return new CairnError("DESTINATION_FULL", "destination full: the store point is out of space");
+    return null;
   }
 
   revoke(reason: string): void {
