@@ -12,8 +12,8 @@
  *
  * The scan runs in WebAssembly (protocol/wasm/chunker-scan.wat, ~3.5× the JavaScript loop's
  * speed on this project's machine): the bytes after the minimum size are copied into the module's
- * memory and scanned there. The JavaScript loop stays for scans too large for that memory (only
- * with non-default sizes) and as the reference the tests compare with; both give the same cuts.
+ * memory, 256 KiB at a time, and scanned there. The JavaScript loop stays as the reference the
+ * tests compare with (`engine: "js"`); both give the same cuts.
  */
 import { hkdfSync } from "node:crypto";
 import { CHUNKER_SCAN_WASM } from "./chunker-wasm.js";
@@ -48,16 +48,18 @@ declare const WebAssembly: {
   Instance: new (module: object) => { exports: Record<string, unknown> };
 };
 
-/** Where the gear table and the scanned bytes live in the scan module's memory. */
+/** Where the gear table and the scanned segment live in the scan module's memory. */
 const WASM_GEAR_BYTES = 1024;
+/** Bytes scanned per call: the module's memory holds the gear table and one such segment. */
+const WASM_SEGMENT_BYTES = 256 * 1024;
 
 /** The scan module of this thread, instantiated on first use (one per thread, shared by its chunkers). */
 interface WasmScanner {
-  scan(n: number, normal: number, maskS: number, maskL: number): number;
+  scan(n: number, normal: number, maskS: number, maskL: number, h: number): number;
+  /** The hash after a segment without a cut. */
+  h: { value: number };
   bytes: Uint8Array;
   view: DataView;
-  /** Bytes that fit after the gear table. */
-  capacity: number;
   /** The gear table now in memory (the chunker that loaded it). */
   loaded: Int32Array | null;
 }
@@ -68,12 +70,12 @@ function scanner(): WasmScanner {
   if (wasmScanner) return wasmScanner;
   const inst = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(CHUNKER_SCAN_WASM, "base64")));
   const memory = inst.exports.memory as { buffer: ArrayBuffer };
-  const scan = inst.exports.scan as WasmScanner["scan"];
+  if (memory.buffer.byteLength < WASM_GEAR_BYTES + WASM_SEGMENT_BYTES) throw new CairnError("INTERNAL", "chunker scan module's memory is too small");
   wasmScanner = {
-    scan,
+    scan: inst.exports.scan as WasmScanner["scan"],
+    h: inst.exports.h as { value: number },
     bytes: new Uint8Array(memory.buffer),
     view: new DataView(memory.buffer),
-    capacity: memory.buffer.byteLength - WASM_GEAR_BYTES,
     loaded: null,
   };
   return wasmScanner;
@@ -83,6 +85,8 @@ function scanner(): WasmScanner {
 export interface ChunkerOptions {
   /** Scan with the WebAssembly module (default) or only with the JavaScript loop. */
   engine?: "wasm" | "js";
+  /** Bytes per WebAssembly call, 1 to 256 KiB (default 256 KiB; tests use small ones to cross many segments). */
+  segmentBytes?: number;
 }
 
 /**
@@ -95,6 +99,7 @@ export class Chunker {
   private readonly maskS: number;
   private readonly maskL: number;
   private readonly wasm: WasmScanner | null;
+  private readonly segment: number;
 
   constructor(gear: Uint32Array, params: ChunkerParams = DEFAULT_CHUNKER_PARAMS, opts: ChunkerOptions = {}) {
     if (gear.length !== 256) throw new CairnError("BAD_REQUEST", "gear table must have 256 entries");
@@ -109,6 +114,10 @@ export class Chunker {
     this.maskS = topMask(Math.min(31, bits + 2)) | 0;
     this.maskL = topMask(Math.max(1, bits - 2)) | 0;
     this.wasm = opts.engine === "js" ? null : scanner();
+    this.segment = opts.segmentBytes ?? WASM_SEGMENT_BYTES;
+    if (!(Number.isInteger(this.segment) && this.segment >= 1 && this.segment <= WASM_SEGMENT_BYTES)) {
+      throw new CairnError("BAD_REQUEST", "chunker scan segment must be 1 byte to 256 KiB");
+    }
   }
 
   /**
@@ -133,7 +142,7 @@ export class Chunker {
   private scan(buf: Uint8Array, start: number, n: number, min: number, avg: number): number {
     if (n <= min) return n;
     const w = this.wasm;
-    if (w !== null && n - min <= w.capacity) return min + this.scanWasm(w, buf, start + min, n - min, Math.min(n, avg) - min);
+    if (w !== null) return min + this.scanWasm(w, buf, start + min, n - min, Math.min(n, avg) - min);
     const g = this.gear;
     const maskS = this.maskS;
     const maskL = this.maskL;
@@ -151,14 +160,25 @@ export class Chunker {
     return n;
   }
 
-  /** The same scan as the loop above, over `buf[from, from + n)` (the bytes after the minimum). */
+  /**
+   * The same scan as the loop below, over `buf[from, from + n)` (the bytes after the minimum),
+   * the first `normal` of them with the harder mask: segment by segment, the hash carried over.
+   */
   private scanWasm(w: WasmScanner, buf: Uint8Array, from: number, n: number, normal: number): number {
     if (w.loaded !== this.gear) {
       for (let i = 0; i < 256; i++) w.view.setInt32(i * 4, this.gear[i] as number, true);
       w.loaded = this.gear;
     }
-    w.bytes.set(buf.subarray(from, from + n), WASM_GEAR_BYTES);
-    return w.scan(n, normal, this.maskS, this.maskL);
+    let h = 0;
+    const seg = this.segment;
+    for (let at = 0; at < n; at += seg) {
+      const len = Math.min(seg, n - at);
+      w.bytes.set(buf.subarray(from + at, from + at + len), WASM_GEAR_BYTES);
+      const cut = w.scan(len, Math.max(0, Math.min(len, normal - at)), this.maskS, this.maskL, h);
+      if (cut !== 0) return at + cut;
+      h = w.h.value;
+    }
+    return n;
   }
 
   /** Splits a whole buffer into chunk lengths (for tests, vectors and small inputs). */

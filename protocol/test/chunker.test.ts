@@ -95,7 +95,18 @@ describe("FastCDC chunker", () => {
     }
   });
 
-  it("uses the JavaScript loop for sizes whose scan does not fit the module's memory", () => {
+  it("carries the hash across WebAssembly scan segments (segments shorter than the hash's 32-byte memory)", () => {
+    const params = { min: 64, avg: 4096, max: 16384 };
+    const data = xorshiftBytes(4 * 1024 * 1024, 12);
+    const reference = new Chunker(gearTable(keys.cdc), params, { engine: "js" }).split(data);
+    for (const segmentBytes of [1, 7, 31, 32, 33, 1000]) {
+      expect(new Chunker(gearTable(keys.cdc), params, { segmentBytes }).split(data)).toEqual(reference);
+    }
+    expect(() => new Chunker(gearTable(keys.cdc), params, { segmentBytes: 0 })).toThrow();
+    expect(() => new Chunker(gearTable(keys.cdc), params, { segmentBytes: 256 * 1024 + 1 })).toThrow();
+  });
+
+  it("cuts the same with sizes far above the WebAssembly scan's 256 KiB segment (up to 32 MiB chunks)", () => {
     const params = { min: 1024 * 1024, avg: 8 * 1024 * 1024, max: 32 * 1024 * 1024 };
     const data = xorshiftBytes(40 * 1024 * 1024, 11);
     expect(new Chunker(gearTable(keys.cdc), params).split(data)).toEqual(new Chunker(gearTable(keys.cdc), params, { engine: "js" }).split(data));
