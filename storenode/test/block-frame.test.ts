@@ -135,6 +135,75 @@ describe("restore streaming from the directory store", () => {
   });
 });
 
+describe("merged pack reads", () => {
+  it("reads a restore's adjacent blocks with few readv calls, and serves a truncated pack's intact blocks", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cairn-readv-"));
+    const db = new Database(join(dir, "index.db"));
+    const calls = { read: 0, readv: 0, blocks: 0 };
+    const fs: StoreFs = {
+      ...nodeStoreFs,
+      openRead: async (p) => {
+        const f = await nodeStoreFs.openRead(p);
+        return {
+          write: (b) => f.write(b),
+          sync: () => f.sync(),
+          close: () => f.close(),
+          read: (buf, off, len, pos) => {
+            calls.read++;
+            return f.read(buf, off, len, pos);
+          },
+          readv: (bufs, pos) => {
+            calls.readv++;
+            calls.blocks += (bufs.length + 1) / 2;
+            return (f.readv as NonNullable<typeof f.readv>)(bufs, pos);
+          },
+        };
+      },
+    };
+    const store = new DirStore({ dir, db, clock: new ManualClock(), fs });
+    await store.recover();
+    const blocks = Array.from({ length: 64 }, (_, i) => {
+      const data = randomBytes(1000 + i * 61);
+      return { id: randomBytes(32), sha: sha256(data), data };
+    });
+    await store.putBatch(blocks.slice(0, 32));
+    await store.putBatch(blocks.slice(32));
+    const frames: Buffer[] = [];
+    const stream = () =>
+      streamBlocks(
+        { store },
+        Buffer.concat(blocks.map((b) => b.id)),
+        { reqId: 1, signal: new AbortController().signal, sendBlock: () => {}, drain: async () => {} },
+        (f) => frames.push(Buffer.from(f)),
+      );
+    expect(await stream()).toBe(64);
+    frames.forEach((f, i) => {
+      const m = decodeFrame(f, DATA_CHANNEL.id, MAX_DATA_FRAME_BYTES) as { id: Buffer; data: Buffer };
+      expect(m.id.equals((blocks[i] as (typeof blocks)[number]).id)).toBe(true);
+      expect(m.data.equals((blocks[i] as (typeof blocks)[number]).data)).toBe(true);
+    });
+    // 64 blocks in two packs, topped up four at a time: runs of several blocks, not 64 reads
+    expect(calls.read + calls.readv).toBeLessThanOrEqual(24);
+    expect(calls.blocks).toBeGreaterThanOrEqual(48);
+    // the second pack loses its last bytes: its blocks before the cut are still served
+    const packs = readdirSync(join(dir, "packs"), { recursive: true }).map(String).filter((n) => n.endsWith(".pack")).sort();
+    const last = join(dir, "packs", packs[packs.length - 1] as string);
+    await store.close();
+    const { truncateSync, statSync } = await import("node:fs");
+    truncateSync(last, statSync(last).size - 3000);
+    const again = new DirStore({ dir, db, clock: new ManualClock(), fs });
+    const results = await Promise.allSettled(blocks.slice(32).map((b) => again.get(b.id)));
+    const served = results.map((r) => r.status);
+    expect(served.slice(0, 20).every((s) => s === "fulfilled")).toBe(true);
+    expect(served[served.length - 1]).toBe("rejected");
+    results.forEach((r, i) => {
+      if (r.status === "fulfilled") expect(r.value.equals((blocks[32 + i] as (typeof blocks)[number]).data)).toBe(true);
+    });
+    await again.close();
+    db.close();
+  });
+});
+
 describe("a verification racing compaction", () => {
   it("does not mark damaged the blocks compaction moved while it read their old pack", async () => {
     const dir = mkdtempSync(join(tmpdir(), "cairn-race-"));

@@ -61,6 +61,20 @@ const VERIFY_AHEAD = 8;
 
 const NO_ROOM: ReadRoom = { before: () => 0, after: 0 };
 
+/** Most blocks read by one `readv` (their records adjacent in one pack). */
+const MAX_READ_RUN = 16;
+
+/** A block read waiting for the end of the current turn, to be merged with its neighbours. */
+interface QueuedRead {
+  packId: number;
+  offset: number;
+  length: number;
+  into: Buffer;
+  at: number;
+  resolve(b: Buffer | null): void;
+  reject(e: unknown): void;
+}
+
 /** Maps an fs error to the node's error codes: a full disk is DESTINATION_FULL, nothing else. */
 export function storeError(err: unknown, what: string): CairnError {
   if (err instanceof CairnError) return err;
@@ -98,6 +112,10 @@ export class DirStore implements BlockStore {
   private readonly maxOpenPacks: number;
   /** Packs deleted (or being deleted) by compaction: ids are never reused, so they stay uncached. */
   private readonly deletedPacks = new Set<number>();
+  /** Block reads asked for in this turn (see {@link queueRead}). */
+  private readQueue: QueuedRead[] = [];
+  /** Where a run's `readv` puts the record headers between its blocks (never looked at). */
+  private readonly gapScratch = Buffer.allocUnsafe(RECORD_HEADER_BYTES);
 
   constructor(opts: DirStoreOptions) {
     this.dir = opts.dir;
@@ -280,7 +298,7 @@ export class DirStore implements BlockStore {
     if (r.damaged) throw new CairnError("INTEGRITY", "block is damaged", { details: { blockId: id.toString("hex") } });
     const before = room.before(r.length);
     const buf = Buffer.allocUnsafe(before + r.length + room.after);
-    const done = this.readBlock(r.pack, r.offset, r.length, buf, before).then(async (data) => {
+    const done = this.queueRead(r.pack, r.offset, r.length, buf, before).then(async (data) => {
       if (data && blockSha(data).equals(r.sha)) return buf;
       // Compaction may have moved the block (and deleted the pack this read looked it up in)
       // between the lookup and the read: the block is damaged only if it is still where it was
@@ -317,6 +335,85 @@ export class DirStore implements BlockStore {
       } catch (err) {
         throw storeError(err, "reading a pack");
       }
+    } finally {
+      this.releasePack(p);
+    }
+  }
+
+  /**
+   * {@link readBlock}, but merged with the other reads asked for in the same turn: reads of
+   * blocks whose records are adjacent in a pack (a restore asks for the blocks of consecutive
+   * files, which a backup wrote together) become one `readv` of the run, the record headers
+   * between them read into a scratch buffer. On this project's VM each asynchronous read cost the
+   * event loop ~20 µs whatever its size, 2.8 s of a 1 GB restore's node profile.
+   */
+  private queueRead(packId: number, offset: number, length: number, into: Buffer, at: number): Promise<Buffer | null> {
+    return new Promise<Buffer | null>((resolve, reject) => {
+      this.readQueue.push({ packId, offset, length, into, at, resolve, reject });
+      if (this.readQueue.length === 1) queueMicrotask(() => this.flushReads());
+    });
+  }
+
+  private flushReads(): void {
+    const q = this.readQueue;
+    this.readQueue = [];
+    q.sort((a, b) => a.packId - b.packId || a.offset - b.offset);
+    for (let i = 0; i < q.length; ) {
+      let j = i + 1;
+      while (j < q.length && j - i < MAX_READ_RUN) {
+        const prev = q[j - 1] as QueuedRead;
+        const cur = q[j] as QueuedRead;
+        if (cur.packId !== prev.packId || cur.offset !== prev.offset + prev.length + RECORD_HEADER_BYTES) break;
+        j++;
+      }
+      const run = q.slice(i, j);
+      if (run.length === 1) {
+        const r = run[0] as QueuedRead;
+        this.readBlock(r.packId, r.offset, r.length, r.into, r.at).then(r.resolve, r.reject);
+      } else void this.readRun(run);
+      i = j;
+    }
+  }
+
+  /** Reads adjacent blocks of one pack with one `readv`; each read settles on its own. */
+  private async readRun(run: readonly QueuedRead[]): Promise<void> {
+    const first = run[0] as QueuedRead;
+    const one = (r: QueuedRead): void => {
+      this.readBlock(r.packId, r.offset, r.length, r.into, r.at).then(r.resolve, r.reject);
+    };
+    const p = this.openPack(first.packId);
+    try {
+      let f: StoreFile;
+      try {
+        f = await p.file;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") for (const r of run) r.resolve(null);
+        else for (const r of run) r.reject(storeError(err, "reading a pack"));
+        return;
+      }
+      if (!f.readv) {
+        for (const r of run) one(r);
+        return;
+      }
+      const bufs: Buffer[] = [];
+      let want = 0;
+      for (const r of run) {
+        if (bufs.length > 0) {
+          bufs.push(this.gapScratch);
+          want += RECORD_HEADER_BYTES;
+        }
+        bufs.push(r.into.subarray(r.at, r.at + r.length));
+        want += r.length;
+      }
+      let n: number;
+      try {
+        n = await f.readv(bufs, first.offset);
+      } catch (err) {
+        for (const r of run) r.reject(storeError(err, "reading a pack"));
+        return;
+      }
+      if (n === want) for (const r of run) r.resolve(r.into.subarray(r.at, r.at + r.length));
+      else for (const r of run) one(r); // the pack ends early: each block finds out on its own
     } finally {
       this.releasePack(p);
     }

@@ -89,20 +89,31 @@ export class FaultyFs implements StoreFs {
   }
 
   private wrap(file: StoreFile, path: string): StoreFile {
+    const read = async (buf: Buffer, offset: number, length: number, position: number): Promise<number> => {
+      this.check("read", path);
+      const n = await file.read(buf, offset, length, position);
+      if (this.flips > 0 && n > 0) {
+        this.flips--;
+        buf[offset + Math.floor(n / 2)] = (buf[offset + Math.floor(n / 2)] as number) ^ 0x10;
+      }
+      return n;
+    };
     return {
       write: async (bufs) => {
         this.check("write", path);
         await this.gated("write");
         await file.write(bufs);
       },
-      read: async (buf, offset, length, position) => {
-        this.check("read", path);
-        const n = await file.read(buf, offset, length, position);
-        if (this.flips > 0 && n > 0) {
-          this.flips--;
-          buf[offset + Math.floor(n / 2)] = (buf[offset + Math.floor(n / 2)] as number) ^ 0x10;
+      read,
+      // buffer by buffer through `read`, so that its faults and bit flips apply to runs too
+      readv: async (bufs, position) => {
+        let got = 0;
+        for (const b of bufs) {
+          const n = await read(b, 0, b.length, position + got);
+          got += n;
+          if (n < b.length) break;
         }
-        return n;
+        return got;
       },
       sync: async () => {
         this.check("sync", path);

@@ -16,6 +16,12 @@ export interface StoreFile {
   write(buffers: readonly Buffer[]): Promise<void>;
   /** Reads up to `length` bytes at `position` into `buf`; returns the bytes read. */
   read(buf: Buffer, offset: number, length: number, position: number): Promise<number>;
+  /**
+   * Reads consecutive bytes at `position` into `buffers`, one after the other (one `preadv`);
+   * returns the bytes read, fewer only at the end of the file. Optional: without it a store
+   * reads block by block.
+   */
+  readv?(buffers: readonly Buffer[], position: number): Promise<number>;
   /** fsync. */
   sync(): Promise<void>;
   close(): Promise<void>;
@@ -82,6 +88,26 @@ class NodeFile implements StoreFile {
       const { bytesRead } = await this.fh.read(buf, offset + got, length - got, position + got);
       if (bytesRead === 0) break;
       got += bytesRead;
+    }
+    return got;
+  }
+  async readv(buffers: readonly Buffer[], position: number): Promise<number> {
+    let want = 0;
+    for (const b of buffers) want += b.length;
+    const { bytesRead } = await this.fh.readv(buffers as Buffer[], position);
+    if (bytesRead >= want || bytesRead === 0) return bytesRead;
+    // a short read before the end (a signal): the rest buffer by buffer
+    let got = bytesRead;
+    let skip = bytesRead;
+    for (const b of buffers) {
+      if (skip >= b.length) {
+        skip -= b.length;
+        continue;
+      }
+      const n = await this.read(b, skip, b.length - skip, position + got);
+      got += n;
+      if (n < b.length - skip) break;
+      skip = 0;
     }
     return got;
   }

@@ -131,14 +131,15 @@ export function dataHandlers(c: DataConnection): Handlers<typeof dataNodeMethods
 }
 
 /** Blocks read ahead of the socket per `get` stream, and the bytes they may hold. */
-export const READ_AHEAD_BLOCKS = 8;
+export const READ_AHEAD_BLOCKS = 16;
 export const READ_AHEAD_BYTES = 8 * 1024 * 1024;
 
 type Read = { id: Buffer; length: number; frame: Buffer | null; error: CairnError | null };
 
 /**
  * Streams blocks as `block` frames, in order, reading up to {@link READ_AHEAD_BLOCKS} blocks
- * ({@link READ_AHEAD_BYTES}) ahead of the socket and waiting for it to drain after each frame.
+ * ({@link READ_AHEAD_BYTES}) ahead of the socket (topped up when half of them are sent, so that
+ * the store can merge reads of adjacent blocks) and waiting for it to drain after each frame.
  * Each block is read straight into its data-channel frame ({@link BlockFramer}) and sent with
  * `sendFrame` (without it, e.g. on a control channel, through the codec); a block that cannot be
  * served gets a codec-encoded frame with its error.
@@ -177,7 +178,10 @@ export async function streamBlocks(
   };
   let count = 0;
   while (next < ids.length || ahead.length > 0) {
-    while (next < ids.length && (ahead.length === 0 || (ahead.length < READ_AHEAD_BLOCKS && aheadBytes < READ_AHEAD_BYTES))) start();
+    // Refilled when half empty, several reads at once: the store merges adjacent ones.
+    if (ahead.length <= READ_AHEAD_BLOCKS / 2) {
+      while (next < ids.length && (ahead.length === 0 || (ahead.length < READ_AHEAD_BLOCKS && aheadBytes < READ_AHEAD_BYTES))) start();
+    }
     const r = await (ahead.shift() as Promise<Read>);
     aheadBytes -= r.length;
     if (call.signal.aborted) throw new CairnError("CANCELLED", "connection closed");
