@@ -491,25 +491,26 @@ export class DirStore implements BlockStore {
     let checked = 0;
     for (const pack of this.index.packs()) {
       const blocks = this.index.blocksOfPack(pack.id);
-      // Reads run up to VERIFY_AHEAD blocks ahead of the hashing (on the same open pack file).
-      // Each read is settled into a result at once (no unhandled rejection while it waits its turn).
+      // Reads run VERIFY_AHEAD to 2·VERIFY_AHEAD blocks ahead of the hashing, started
+      // VERIFY_AHEAD at a time so that adjacent ones merge into one readv (queueRead). Each read
+      // is settled into a result at once (no unhandled rejection while it waits its turn).
       const reads: (Promise<{ data: Buffer | null } | { err: unknown }> | null)[] = [];
       const start = (i: number): void => {
         const b = blocks[i];
         if (b)
           reads[i] = b.damaged
             ? null
-            : this.readBlock(pack.id, b.offset, b.length).then(
+            : this.queueRead(pack.id, b.offset, b.length, Buffer.allocUnsafe(b.length), 0).then(
                 (data) => ({ data }),
                 (err: unknown) => ({ err }),
               );
       };
-      for (let i = 0; i < VERIFY_AHEAD; i++) start(i);
+      for (let i = 0; i < 2 * VERIFY_AHEAD; i++) start(i);
       for (let i = 0; i < blocks.length; i++) {
         const b = blocks[i] as (typeof blocks)[number];
         opts.signal?.throwIfAborted();
         if (this.closed) throw new CairnError("UNAVAILABLE", "block store is closed");
-        start(i + VERIFY_AHEAD);
+        if (i > 0 && i % VERIFY_AHEAD === 0) for (let k = 0; k < VERIFY_AHEAD; k++) start(i + VERIFY_AHEAD + k);
         checked++;
         const read = reads[i];
         reads[i] = null;
