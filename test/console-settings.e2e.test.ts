@@ -62,7 +62,10 @@ describe("console: organization settings", () => {
 
     // The parent changes: the inheriting child shows the new value.
     await env.goto(`#/orgs/${parent.orgId}/info?tab=quotas`);
-    await page.getByTestId("quotas-form").getByLabel("Move deactivated archives to cold storage for", { exact: true }).fill("45");
+    // typed only once the form shows the loaded settings (a load landing after the typing resets it)
+    const holdDays = () => page.getByTestId("quotas-form").getByLabel("Move deactivated archives to cold storage for", { exact: true });
+    await expect.poll(() => holdDays().inputValue()).toBe("30");
+    await holdDays().fill("45");
     await save("save-quotas");
     await env.goto(`#/orgs/${child.orgId}/info?tab=quotas`);
     await expect
@@ -72,10 +75,11 @@ describe("console: organization settings", () => {
 
     // The child overrides: the parent's later changes no longer reach it.
     await page.getByTestId("quotas-form").getByTestId("inherit-quota").uncheck();
-    await page.getByTestId("quotas-form").getByLabel("Move deactivated archives to cold storage for", { exact: true }).fill("60");
+    await holdDays().fill("60");
     await save("save-quotas");
     await env.goto(`#/orgs/${parent.orgId}/info?tab=quotas`);
-    await page.getByTestId("quotas-form").getByLabel("Move deactivated archives to cold storage for", { exact: true }).fill("50");
+    await expect.poll(() => holdDays().inputValue()).toBe("45");
+    await holdDays().fill("50");
     await save("save-quotas");
     expect((await settingsOf(child)).settings).toMatchObject({ isUsingQuotaDefaults: false, archiveHoldDays: 60 });
 
