@@ -186,7 +186,10 @@ describe("merged pack reads", () => {
     expect(calls.read + calls.readv).toBeLessThanOrEqual(24);
     expect(calls.blocks).toBeGreaterThanOrEqual(48);
     // the second pack loses its last bytes: its blocks before the cut are still served
-    const packs = readdirSync(join(dir, "packs"), { recursive: true }).map(String).filter((n) => n.endsWith(".pack")).sort();
+    const packs = readdirSync(join(dir, "packs"), { recursive: true })
+      .map(String)
+      .filter((n) => n.endsWith(".pack"))
+      .sort();
     const last = join(dir, "packs", packs[packs.length - 1] as string);
     await store.close();
     const { truncateSync, statSync } = await import("node:fs");
