@@ -41,6 +41,39 @@ describe("console: organization settings", () => {
     await env?.close();
   });
 
+  it("never shows one organization's settings form on another's page while that one's settings load", async () => {
+    const { page } = env;
+    await env.goto(`#/orgs/${parent.orgId}/info?tab=quotas`);
+    await page.getByTestId("quotas-form").waitFor();
+    let release = (): void => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let held = 0;
+    const route = `**/api/Org/${child.orgId}?**`;
+    await page.route(route, async (r) => {
+      held++;
+      await gate;
+      // a request the page aborted meanwhile (it moved on) is already settled: nothing to continue
+      await r.continue().catch(() => {});
+    });
+    try {
+      await env.goto(`#/orgs/${child.orgId}/info?tab=quotas`);
+      await expect.poll(() => held).toBeGreaterThan(0);
+      // the child's settings are on their way: the parent's form (whose Save would change the
+      // parent) must not be on screen meanwhile (the routes key each org's screen by its id)
+      await page.getByTestId("loading").first().waitFor();
+      expect(await page.getByTestId("quotas-form").count()).toBe(0);
+      expect(await page.getByRole("heading", { level: 1 }).filter({ hasText: "Acme West" }).count()).toBe(0);
+      release();
+      await page.getByRole("heading", { level: 1, name: /West Sales/ }).waitFor();
+      await page.getByTestId("quotas-form").waitFor();
+    } finally {
+      release();
+      await page.unroute(route);
+    }
+  });
+
   it("edits quotas with inheritance: the child follows the parent until it overrides", async () => {
     const { page } = env;
     await env.goto(`#/orgs/${parent.orgId}/info?tab=quotas`);
@@ -62,8 +95,10 @@ describe("console: organization settings", () => {
 
     // The parent changes: the inheriting child shows the new value.
     await env.goto(`#/orgs/${parent.orgId}/info?tab=quotas`);
-    // typed only once the form shows the loaded settings (a load landing after the typing resets it)
+    // typed only once the parent's screen shows its loaded settings (typing into the child's
+    // screen still on its way out, or into a form a late load replaces, leaves Save disabled)
     const holdDays = () => page.getByTestId("quotas-form").getByLabel("Move deactivated archives to cold storage for", { exact: true });
+    await page.getByRole("heading", { level: 1, name: /Acme West/ }).waitFor();
     await expect.poll(() => holdDays().inputValue()).toBe("30");
     await holdDays().fill("45");
     await save("save-quotas");
@@ -78,6 +113,7 @@ describe("console: organization settings", () => {
     await holdDays().fill("60");
     await save("save-quotas");
     await env.goto(`#/orgs/${parent.orgId}/info?tab=quotas`);
+    await page.getByRole("heading", { level: 1, name: /Acme West/ }).waitFor();
     await expect.poll(() => holdDays().inputValue()).toBe("45");
     await holdDays().fill("50");
     await save("save-quotas");

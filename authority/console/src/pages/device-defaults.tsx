@@ -70,12 +70,10 @@ const initialDraft = (org: OrgWithSettings): DefaultsDraft => ({
 export function DeviceDefaults({ orgId }: { orgId: number }) {
   const data = useAsync((s) => getOrgSettings(orgId, s), [orgId]);
   if (data.status === "error") return <ErrorState message={data.error} onRetry={data.reload} />;
-  // After a move to another organization the previous one's settings stay in `data` until the new
-  // ones arrive: never show (or save through) a form of the wrong organization.
-  if (!data.data || data.data.orgId !== orgId) return <Loading />;
+  if (!data.data) return <Loading />;
   return (
     <DefaultsForm
-      key={`${orgId}${JSON.stringify(data.data.deviceDefaults ?? null)}${JSON.stringify(data.data.settingsMeta ?? null)}`}
+      key={JSON.stringify(data.data.deviceDefaults ?? null) + JSON.stringify(data.data.settingsMeta ?? null)}
       org={data.data}
       reload={data.reload}
     />

@@ -51,15 +51,13 @@ export function OrgInfo({ orgId }: { orgId: number }) {
   );
   const packets = useAsync((s) => getPackets(orgId, s), [orgId]);
   if (data.status === "error") return <ErrorState message={data.error} onRetry={data.reload} />;
-  // After a move to another organization the previous one's settings stay in `data` until the new
-  // ones arrive: never show (or save through) a form of the wrong organization.
-  if (!data.data || data.data.org.orgId !== orgId) return <Loading />;
+  if (!data.data) return <Loading />;
   const { org } = data.data;
   const reload = () => {
     data.reload();
     packets.reload();
   };
-  const stamp = `${org.orgId}:${org.modificationDate ?? ""}${JSON.stringify(org.settings)}${JSON.stringify(org.settingsMeta ?? null)}`;
+  const stamp = `${org.modificationDate ?? ""}${JSON.stringify(org.settings)}${JSON.stringify(org.settingsMeta ?? null)}`;
   return (
     <article aria-labelledby="info-title">
       <p class="breadcrumbs">
