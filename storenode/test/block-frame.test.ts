@@ -6,7 +6,7 @@ import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { DATA_CHANNEL, decodeFrame, encodeFrame, MAX_DATA_FRAME_BYTES, ManualClock, sha256 } from "@cairn/protocol";
 import { DirStore } from "../src/blockstore/dir-store.js";
-import { nodeStoreFs, type StoreFs } from "../src/blockstore/store-fs.js";
+import { nodeStoreFs, type StoreFile, type StoreFs } from "../src/blockstore/store-fs.js";
 import { BlockFramer } from "../src/server/block-frame.js";
 import { streamBlocks } from "../src/server/data-handlers.js";
 
@@ -45,6 +45,38 @@ function openFds(dir: string): string[] {
 }
 
 /**
+ * The real StoreFs, with hooks run before each read of an opened (pack) file: `read` before
+ * every `read`, `readv` (given the number of buffers) before every `readv`; without a `readv`
+ * hook the files have no `readv`, so the store reads block by block.
+ */
+function packReadsFs(hooks: { read(): Promise<void> | void; readv?(buffers: number): void }): StoreFs {
+  return {
+    ...nodeStoreFs,
+    openRead: async (p) => {
+      const f = await nodeStoreFs.openRead(p);
+      const file: StoreFile = {
+        write: (b) => f.write(b),
+        sync: () => f.sync(),
+        close: () => f.close(),
+        read: async (buf, off, len, pos) => {
+          await hooks.read();
+          return f.read(buf, off, len, pos);
+        },
+      };
+      const readv = f.readv?.bind(f);
+      if (hooks.readv && readv) {
+        const before = hooks.readv;
+        file.readv = (bufs, pos) => {
+          before(bufs.length);
+          return readv(bufs, pos);
+        };
+      }
+      return file;
+    },
+  };
+}
+
+/**
  * A real StoreFs whose `n`-th pack read after `arm()` waits until `release()`; `reached`
  * resolves when that read is waiting.
  */
@@ -59,24 +91,15 @@ function gatedStoreFs(n: number): { fs: StoreFs; arm(on?: boolean): void; reache
   const reached = new Promise<void>((r) => {
     gated = r;
   });
-  const fs: StoreFs = {
-    ...nodeStoreFs,
-    openRead: async (p) => {
-      const f = await nodeStoreFs.openRead(p);
-      return {
-        write: (b) => f.write(b),
-        sync: () => f.sync(),
-        close: () => f.close(),
-        read: async (buf, off, len, pos) => {
-          if (armed && ++reads === n) {
-            gated();
-            await gate;
-          }
-          return f.read(buf, off, len, pos);
-        },
-      };
+  const fs = packReadsFs({
+    // no readv: every block is its own counted read
+    read: async () => {
+      if (armed && ++reads === n) {
+        gated();
+        await gate;
+      }
     },
-  };
+  });
   const arm = (on = true): void => {
     armed = on;
   };
@@ -140,26 +163,15 @@ describe("merged pack reads", () => {
     const dir = mkdtempSync(join(tmpdir(), "cairn-readv-"));
     const db = new Database(join(dir, "index.db"));
     const calls = { read: 0, readv: 0, blocks: 0 };
-    const fs: StoreFs = {
-      ...nodeStoreFs,
-      openRead: async (p) => {
-        const f = await nodeStoreFs.openRead(p);
-        return {
-          write: (b) => f.write(b),
-          sync: () => f.sync(),
-          close: () => f.close(),
-          read: (buf, off, len, pos) => {
-            calls.read++;
-            return f.read(buf, off, len, pos);
-          },
-          readv: (bufs, pos) => {
-            calls.readv++;
-            calls.blocks += (bufs.length + 1) / 2;
-            return (f.readv as NonNullable<typeof f.readv>)(bufs, pos);
-          },
-        };
+    const fs = packReadsFs({
+      read: () => {
+        calls.read++;
       },
-    };
+      readv: (buffers) => {
+        calls.readv++;
+        calls.blocks += (buffers + 1) / 2;
+      },
+    });
     const store = new DirStore({ dir, db, clock: new ManualClock(), fs });
     await store.recover();
     const blocks = Array.from({ length: 64 }, (_, i) => {
