@@ -1,10 +1,13 @@
 import { mkdtempSync, openSync, readSync, rmSync, writeSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createHash, randomBytes } from "node:crypto";
 import Database from "better-sqlite3";
+import { describe, expect, it } from "vitest";
 import { ManualClock } from "@cairn/protocol";
 import { DirStore } from "../src/blockstore/dir-store.js";
 import { FaultyFs } from "../src/blockstore/faulty-fs.js";
+import { nodeStoreFs, type StoreFs } from "../src/blockstore/store-fs.js";
 import { type BlockStoreFixture, runBlockStoreTests } from "../src/blockstore/testing.js";
 
 /**
@@ -63,3 +66,63 @@ async function dirStoreHarness(schema: string | null): Promise<BlockStoreFixture
     },
   };
 }
+
+describe("DirStore: a read whose block compaction moves before the pack is opened", () => {
+  it("reads the block at its new place instead of calling it damaged", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cairn-dirstore-moved-"));
+    const clock = new ManualClock();
+    const blocks = Array.from({ length: 8 }, (_, i) => {
+      const data = randomBytes(4000 + i);
+      return { id: randomBytes(32), sha: createHash("sha256").update(data).digest(), data };
+    });
+    // The reader's first open of a pack waits until released: the lookup has happened, the open not.
+    let release = (): void => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let reached = (): void => {};
+    const waiting = new Promise<void>((r) => {
+      reached = r;
+    });
+    let gated = false;
+    const gatedFs: StoreFs = {
+      ...nodeStoreFs,
+      openRead: async (p) => {
+        if (!gated) {
+          gated = true;
+          reached();
+          await gate;
+        }
+        return nodeStoreFs.openRead(p);
+      },
+    };
+    const dbA = new Database(join(dir, "index.db"));
+    const reader = new DirStore({ dir, db: dbA, clock, fs: gatedFs });
+    await reader.recover();
+    await reader.putBatch(blocks);
+    const kept = blocks[7] as (typeof blocks)[number];
+    const where = () => dbA.prepare<[Buffer], { pack: number; offset: number }>("SELECT pack, offset FROM bs_blocks WHERE id = ?").get(kept.id);
+    const before = where();
+    expect(reader.deleteIndex(blocks.slice(0, 7).map((b) => b.id))).toBe(7);
+    const read = reader.read(kept.id).done;
+    await waiting;
+    // Another store on the same folder and index compacts meanwhile: the block moves to a new
+    // pack and the pack the reader looked it up in is deleted.
+    const dbB = new Database(join(dir, "index.db"));
+    const compactor = new DirStore({ dir, db: dbB, clock });
+    await compactor.recover();
+    const c = await compactor.compact({ minLiveRatio: 0.9 });
+    expect(c.packsRewritten).toBe(1);
+    const moved = where();
+    expect(moved).toBeDefined();
+    expect(moved?.pack).not.toBe(before?.pack);
+    release();
+    expect((await read).equals(kept.data)).toBe(true);
+    expect(reader.stat(kept.id)?.damaged).toBe(false);
+    await compactor.close();
+    await reader.close();
+    dbB.close();
+    dbA.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
