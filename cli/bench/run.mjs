@@ -35,6 +35,25 @@ const median = (xs) => {
   const s = xs.filter((x) => typeof x === "number" && Number.isFinite(x)).sort((a, b) => a - b);
   return s.length === 0 ? null : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
+/**
+ * The work folder's file system. On ext4 without a journal (this project's VMs), the kernel
+ * skips inodes freed in the last 1-6 minutes when it allocates new ones, and every file creation
+ * scans past them: creating a tree right after deleting one costs several times the system CPU
+ * (docs/performance.md, "The restore and the file system"). Recorded with the results.
+ */
+function workFs(dir) {
+  const r = spawnSync("findmnt", ["-no", "SOURCE,FSTYPE", "--target", dir], { encoding: "utf8" });
+  const [source = "?", type = "?"] = (r.stdout ?? "").trim().split(/\s+/);
+  let journal = null;
+  if (type === "ext4") {
+    try {
+      journal = readFileSync(`/sys/fs/ext4/${source.split("/").pop()}/journal_task`, "utf8").trim() !== "";
+    } catch {
+      journal = null; // not readable here: unknown
+    }
+  }
+  return { source, type, journal };
+}
 const duBytes = (p) => Number(execFileSync("du", ["-sb", p], { encoding: "utf8" }).split("\t")[0]);
 
 // ---------------------------------------------------------------------------------------------
@@ -322,6 +341,9 @@ function havePeer(tool) {
 async function main() {
   mkdirSync(WORK, { recursive: true });
   const ds = dataset();
+  const fs = workFs(WORK);
+  if (fs.journal === false)
+    log(`note: ${WORK} is on ext4 without a journal (${fs.source}); file creation after mass deletes is slow there, see docs/performance.md`);
   log(`dataset: ${(ds.bytes / 1e6).toFixed(0)} MB; ${RUNS} runs; peers: ${PEERS.join(", ") || "none"}`);
   const tools = ["cairn", ...PEERS.filter(havePeer)];
   const trials = Object.fromEntries(tools.map((t) => [t, []]));
@@ -355,7 +377,7 @@ async function main() {
   const fmt = (v, d = 2) => (v === null || v === undefined ? "-" : v.toFixed(d));
   const lines = [];
   lines.push(
-    `Cairn benchmark: ${(ds.bytes / 1e6).toFixed(0)} MB, ${RUNS} runs (medians), ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`,
+    `Cairn benchmark: ${(ds.bytes / 1e6).toFixed(0)} MB, ${RUNS} runs (medians), ${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, work folder on ${fs.type}${fs.journal === false ? " (no journal)" : fs.journal ? " (journal)" : ""}`,
   );
   lines.push("");
   lines.push(`| step | ${tools.map((t) => `${t} s`).join(" | ")} | cairn/restic |`);
@@ -386,7 +408,7 @@ async function main() {
     scale: SCALE,
     runs: RUNS,
     datasetBytes: ds.bytes,
-    machine: { cpus: cpus().length, model: cpus()[0]?.model, memBytes: totalmem(), node: process.version },
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, memBytes: totalmem(), node: process.version, workFs: fs },
     medians: med,
     trials,
     table: text,

@@ -27,6 +27,8 @@ export interface DemoSummary {
   ok: boolean;
   dir: string;
   authorityUrl: string;
+  /** SHA-256 fingerprint of the authority's self-signed certificate (pin it with --authority-fingerprint). */
+  authorityFingerprint: string;
   consoleUrl: string;
   storenodeUrl: string;
   orgs: string[];
@@ -160,6 +162,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
       ok,
       dir,
       authorityUrl: authority.url,
+      authorityFingerprint: authority.fingerprint,
       consoleUrl: `${authority.url}/console/`,
       storenodeUrl: node.url,
       orgs: ["Cairn Demo", eng.orgName, laptops.orgName],
@@ -184,13 +187,16 @@ export function createCommand(ctx: CommandContext): Command {
     .description("start all three daemons on 127.0.0.1, back up, change, back up, restore both versions and check them")
     .option("--keep", "leave the daemons running and print the console URL and the admin credentials")
     .option("--dir <dir>", "work in this folder instead of a temporary one (kept afterwards)")
-    .action(async (opts: { keep?: boolean; dir?: string }) => {
+    .option("--data <dir>", "the same as --dir (every cairn command takes --data)")
+    .action(async (opts: { keep?: boolean; dir?: string; data?: string }) => {
+      if (opts.dir && opts.data && opts.dir !== opts.data) throw new CairnError("USAGE", "--dir and --data name different folders");
+      const dir = opts.dir ?? opts.data;
       const say = (line: string) => {
         if (!ctx.json && !ctx.quiet) ctx.stderr.write(`${line}\n`);
       };
       const { summary, close } = await runDemo({
         keep: opts.keep === true,
-        ...(opts.dir ? { dir: opts.dir } : {}),
+        ...(dir ? { dir } : {}),
         say,
         logLevel: ctx.verbose ? "info" : "silent",
       });

@@ -113,6 +113,23 @@ function makeContext(program: Command, signal: AbortSignal, exit: { code: number
   };
 }
 
+/**
+ * Makes every command of a daemon's tree throw instead of exiting, so that usage errors at any
+ * depth exit 2 (commander exits 1 itself where a command has no override, and the daemons'
+ * subcommands are built with `new Command`, which inherits nothing). Under `--json` commander's
+ * plain-text message is held back: {@link reportError} prints the `exit_error` line instead.
+ */
+function overrideExits(cmd: Command, ctx: CommandContext): void {
+  cmd.exitOverride();
+  cmd.configureOutput({
+    writeOut: (s) => process.stdout.write(s),
+    writeErr: (s) => {
+      if (!ctx.json) process.stderr.write(s);
+    },
+  });
+  for (const sub of cmd.commands) overrideExits(sub, ctx);
+}
+
 /** Runs the command line; resolves to the exit code (only `bin/cairn.js` calls process.exit). */
 export async function run(argv: readonly string[]): Promise<number> {
   const controller = new AbortController();
@@ -132,7 +149,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       if (name === wanted) {
         const factory = await entry.load();
         const cmd = await factory(ctx);
-        cmd.exitOverride();
+        overrideExits(cmd, ctx);
         program.addCommand(cmd);
       } else {
         program.command(name).description(entry.description).allowUnknownOption().helpOption(false);
@@ -155,6 +172,11 @@ export async function run(argv: readonly string[]): Promise<number> {
 function reportError(err: unknown, ctx: CommandContext, interrupted: boolean): number {
   if (err instanceof CommanderError) {
     if (err.code === "commander.helpDisplayed" || err.code === "commander.version") return EXIT.OK;
+    // `cairn agent select` (a group without its subcommand) shows its help and counts as bad usage
+    if (ctx.json) {
+      const message = err.message.replace(/^error: /, "");
+      process.stderr.write(`${JSON.stringify({ message_type: "exit_error", code: EXIT.USAGE, error: "USAGE", message })}\n`);
+    }
     return EXIT.USAGE;
   }
   const code = interrupted ? EXIT.INTERRUPTED : exitCodeFor(err);

@@ -25,6 +25,29 @@ describe("the cairn command", () => {
     expect(run("agent", "--bogus-flag").status).toBe(2);
   });
 
+  it.each([
+    ["agent", "status", "--bogus"],
+    ["agent", "versions"],
+    ["agent", "register", "--data", "/nonexistent-cairn-test"],
+    ["agent", "select", "bogus"],
+    ["agent", "select"],
+    ["agent", "status", "extra-argument"],
+    ["agent", "restore", "--existing", "bogus"],
+    ["authority", "init", "--bogus"],
+    ["storenode", "serve", "--bogus"],
+    ["storenode", "provider-key", "--data", "/nonexistent-cairn-test"],
+  ])("exits 2 on bad usage below a daemon: %s %s %s", (...args) => {
+    expect(run(...args).status).toBe(2);
+  });
+
+  it("under --json, a usage error prints the exit_error line and no plain text", () => {
+    const r = run("--json", "agent", "versions");
+    expect(r.status).toBe(2);
+    const lines = r.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0] as string)).toMatchObject({ message_type: "exit_error", code: 2, error: "USAGE", message: expect.stringContaining("path") });
+  });
+
   it("exits 2 and prints usage when called with no command", () => {
     const r = run();
     expect(r.status).toBe(2);

@@ -1,5 +1,7 @@
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 const bin = new URL("../bin/cairn.js", import.meta.url).pathname;
@@ -34,7 +36,22 @@ describe("cairn demo", () => {
     expect(s.backups[1].uploadedBytes).toBeLessThan(s.backups[0].uploadedBytes / 2);
     expect(s.restores.map((x: { identical: boolean }) => x.identical)).toEqual([true, true]);
     expect(s.admin).toBeUndefined();
+    expect(s.authorityFingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/i);
     expect(existsSync(s.dir)).toBe(false);
+  });
+
+  it("works in the folder --data names (as every cairn command takes) and keeps it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cairn-demo-data-"));
+    try {
+      const r = await runCairn(["demo", "--json", "--data", dir]);
+      expect(r.code, r.stderr).toBe(0);
+      const s = JSON.parse(r.stdout.trim().split("\n").pop() as string);
+      expect(s.ok).toBe(true);
+      expect(s.dir).toBe(dir);
+      expect(existsSync(join(dir, "authority"))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("with --keep, leaves the daemons up with the console URL and credentials until interrupted", async () => {
