@@ -1,11 +1,13 @@
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startAgent } from "@cairn/agent";
+import { callDaemon, startAgent } from "@cairn/agent";
 import { DAY_MS, ManualClock, MINUTE_MS } from "@cairn/protocol";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestNode, type TestNode } from "./agent-helpers.js";
+import { CAIRN_BIN } from "./helpers/cairn-process.js";
 
 const logger = pino({ level: "silent" });
 
@@ -68,5 +70,31 @@ describe("agent daemon schedule against the real storage node", () => {
     } finally {
       await agent.close();
     }
+  }, 60_000);
+});
+
+describe("one agent daemon per data folder", () => {
+  it("a second daemon on the same folder exits 11 and leaves the first one's socket and lock alone", async () => {
+    const work = mkdtempSync(join(tmpdir(), "cairn-e2e-daemon-lock-"));
+    const dataDir = join(work, "agent");
+    const first = await startAgent({ dataDir, logger, tickMs: 0, archives: [], selection: { include: [], exclude: [], excludePatterns: [] } });
+    try {
+      expect(existsSync(join(dataDir, "agent.sock"))).toBe(true);
+      // a second daemon in this process
+      await expect(startAgent({ dataDir, logger, tickMs: 0, archives: [], localApi: false })).rejects.toMatchObject({ code: "LOCKED" });
+      // and a second `cairn agent serve` process
+      const r = spawnSync(process.execPath, [CAIRN_BIN, "--json", "agent", "serve", "--data", dataDir], { encoding: "utf8", timeout: 30_000 });
+      expect(r.status, r.stderr).toBe(11);
+      expect(r.stderr).toContain('"error":"LOCKED"');
+      expect(existsSync(join(dataDir, "agent.sock"))).toBe(true);
+      expect(await callDaemon(dataDir, "GET", "/healthz")).toEqual({ status: "ok" });
+    } finally {
+      await first.close();
+    }
+    // closed: the folder is free again
+    expect(existsSync(join(dataDir, "daemon.lock"))).toBe(false);
+    const again = await startAgent({ dataDir, logger, tickMs: 0, archives: [], localApi: false });
+    await again.close();
+    rmSync(work, { recursive: true, force: true });
   }, 60_000);
 });

@@ -155,7 +155,11 @@ export function createCommand(ctx: CommandContext): Command {
     .option("--metrics-address <host:port>", "serve /metrics, /healthz and /readyz on a plain-HTTP address (default: none)")
     .option("--check-config", "validate the configuration, show where each value comes from, and exit")
     .option("--print-default-config", "print a commented default configuration file and exit")
-    .action(async (o: DataOpt & { checkConfig?: boolean; printDefaultConfig?: boolean }, command: Command) => {
+    // Every daemon takes --host and --port (ARCHITECTURE.md); the agent's listens on no TCP port
+    // (DECISIONS.md: its CLI reaches it through agent.sock), so they are accepted and ignored.
+    .addOption(new Option("--host <address>", "accepted for uniformity with the other daemons; the agent listens on no TCP port").hideHelp())
+    .addOption(new Option("--port <port>", "accepted for uniformity with the other daemons; the agent listens on no TCP port").hideHelp())
+    .action(async (o: DataOpt & { checkConfig?: boolean; printDefaultConfig?: boolean; host?: string; port?: string }, command: Command) => {
       const { AGENT_CONFIG, resolveAgentConfig } = await import("./config/agent-config.js");
       if (o.printDefaultConfig) {
         const { renderDefaultConfig } = await import("@cairn/protocol");
@@ -163,7 +167,8 @@ export function createCommand(ctx: CommandContext): Command {
         return;
       }
       const flags: Record<string, unknown> = {};
-      for (const [name, value] of Object.entries(command.opts())) if (command.getOptionValueSource(name) === "cli") flags[name] = value;
+      for (const [name, value] of Object.entries(command.opts()))
+        if (command.getOptionValueSource(name) === "cli" && name !== "host" && name !== "port") flags[name] = value;
       const { resolved, config } = await resolveAgentConfig({ flags, env: ctx.env, configFile: ctx.configFile });
       if (o.checkConfig) {
         ctx.print(
@@ -176,6 +181,10 @@ export function createCommand(ctx: CommandContext): Command {
       }
       const { startAgent } = await import("./daemon/agent-daemon.js");
       const logger = cliLogger(ctx, true);
+      if (o.host !== undefined || o.port !== undefined)
+        logger
+          .child({ component: "agent" })
+          .info({ host: o.host, port: o.port }, "--host and --port ignored: the agent daemon listens on no TCP port (its CLI uses agent.sock)");
       let upgraded: string | null = null;
       let wake: () => void = () => undefined;
       const agent = await startAgent({

@@ -27,6 +27,7 @@ export {
 export { type RegisterOptions, type RegisterResult, registerAgent, syncConfig } from "./auth/registration.js";
 export { type AgentHandle, type StartAgentOptions, startAgent } from "./daemon/agent-daemon.js";
 export { deauthorizeLocal } from "./daemon/deauthorize.js";
+export { callDaemon } from "./daemon/local-api.js";
 export { inRunWindow, type RunWindow } from "./daemon/run-window.js";
 export { type ArchiveEndpoint, DataSession } from "./net/data-session.js";
 export { RateLimiter } from "./net/rate-limiter.js";

@@ -1,6 +1,6 @@
 /**
- * One backup or restore at a time per data directory: `run.lock` holds the owner's pid, created
- * with O_EXCL. A lock whose pid no longer runs is stale and taken over. Another live holder
+ * One backup or restore at a time per data directory, and one daemon: `run.lock` and
+ * `daemon.lock` hold the owner's pid, created with O_EXCL. A lock whose pid no longer runs is stale and taken over. Another live holder
  * means LOCKED (exit 11).
  */
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
@@ -21,8 +21,20 @@ function alive(pid: number): boolean {
 
 /** Takes the run lock of a data directory; returns the release function. */
 export function acquireRunLock(dataDir: string, what = "backup"): () => void {
-  const p = join(dataDir, "run.lock");
-  if (held.has(p)) throw new CairnError("LOCKED", `another ${what} or restore is running on this device`);
+  return acquirePidLock(join(dataDir, "run.lock"), `another ${what} or restore is running on this device`);
+}
+
+/**
+ * Takes the daemon lock of a data directory (`daemon.lock`): one `cairn agent serve` per data
+ * directory for its whole life, so that a second one exits 11 instead of taking the first one's
+ * socket and running the same schedule against the same archives.
+ */
+export function acquireDaemonLock(dataDir: string): () => void {
+  return acquirePidLock(join(dataDir, "daemon.lock"), "another agent daemon is serving this data folder");
+}
+
+function acquirePidLock(p: string, message: string): () => void {
+  if (held.has(p)) throw new CairnError("LOCKED", `${message} (in this process)`);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(p, "wx", 0o600);
@@ -41,9 +53,8 @@ export function acquireRunLock(dataDir: string, what = "backup"): () => void {
       } catch {
         pid = 0;
       }
-      if (pid !== process.pid && alive(pid))
-        throw new CairnError("LOCKED", `another ${what} or restore is running on this device (pid ${pid})`, { details: { pid } });
-      if (pid === process.pid) throw new CairnError("LOCKED", `another ${what} or restore is running in this process`);
+      if (pid !== process.pid && alive(pid)) throw new CairnError("LOCKED", `${message} (pid ${pid})`, { details: { pid } });
+      if (pid === process.pid) throw new CairnError("LOCKED", `${message} (in this process)`);
       rmSync(p, { force: true });
     }
   }

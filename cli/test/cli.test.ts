@@ -1,4 +1,7 @@
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 const bin = new URL("../bin/cairn.js", import.meta.url).pathname;
@@ -38,6 +41,17 @@ describe("the cairn command", () => {
     ["storenode", "provider-key", "--data", "/nonexistent-cairn-test"],
   ])("exits 2 on bad usage below a daemon: %s %s %s", (...args) => {
     expect(run(...args).status).toBe(2);
+  });
+
+  it("every daemon takes --host and --port: the agent's accepts them (it listens on no TCP port)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cairn-cli-agent-"));
+    try {
+      const r = run("--json", "agent", "serve", "--data", dir, "--host", "127.0.0.1", "--port", "0", "--check-config");
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).ok).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("under --json, a usage error prints the exit_error line and no plain text", () => {

@@ -18,7 +18,7 @@ import { type AGENT_CHANNEL, CairnError, type Clock, DAY_MS, type ParamsOf, type
 import { bandwidthFor, type DirectArchive, localSelection, reportStatus, type RunBackupResult, runBackup } from "../agent-api.js";
 import type { AuthorityClient } from "../auth/authority-client.js";
 import { connectAuthority, syncConfig } from "../auth/registration.js";
-import { acquireRunLock } from "../lock.js";
+import { acquireDaemonLock, acquireRunLock } from "../lock.js";
 import { RateLimiter } from "../net/rate-limiter.js";
 import type { ProgressEvent } from "../progress.js";
 import { runArchiveRestore } from "../restore/run-restore.js";
@@ -113,10 +113,27 @@ const DEFAULTS: EffectiveSettings = {
   cpuPercent: 100,
 };
 
-/** Starts the agent daemon. */
+/** Starts the agent daemon; LOCKED (exit 11) when another daemon serves the same data folder. */
 export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
-  const clock = o.clock ?? systemClock;
   ensureDataDir(o.dataDir);
+  const unlock = acquireDaemonLock(o.dataDir);
+  try {
+    const handle = await startLockedAgent(o);
+    const close = handle.close;
+    let closing: Promise<void> | null = null;
+    handle.close = () => {
+      closing ??= close().finally(unlock);
+      return closing;
+    };
+    return handle;
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+}
+
+async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
+  const clock = o.clock ?? systemClock;
   const logger = (o.logger ?? pino({ level: "silent" })).child({ component: "agent" });
   const watcher = new ChangeWatcher();
   const limiter = new RateLimiter(0);
