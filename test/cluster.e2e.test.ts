@@ -3,11 +3,14 @@
  * with an enroll key, an agent registered with the org's registration key, a backup of a small
  * tree and a restore byte for byte through the agent's library.
  */
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startAgent } from "@cairn/agent";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CAIRN_BIN } from "./helpers/cairn-process.js";
 import { type Cluster, startCluster } from "./helpers/cluster.js";
 
 let c: Cluster;
@@ -87,5 +90,27 @@ describe("cluster: authority, storage node, agent", () => {
     } finally {
       await h.close();
     }
+  });
+
+  it("cairn agent deauthorize signs the device out at the authority, then wipes the credential; unreachable, it still wipes and says so", async () => {
+    const a = await c.addAgent({ username: "leaver@example.com" });
+    // (asynchronously: the authority runs in this process)
+    const deauthorize = (dataDir: string) =>
+      promisify(execFile)(process.execPath, [CAIRN_BIN, "--json", "agent", "deauthorize", "--data", dataDir], { encoding: "utf8", timeout: 30_000 });
+    const r = await deauthorize(a.dataDir);
+    expect(JSON.parse(r.stdout.trim())).toEqual({ deauthorized: true, authorityNotified: true });
+    expect(existsSync(join(a.dataDir, "credentials.json"))).toBe(false);
+    const py = c.authority.py42();
+    expect(await py.data("GET", `/api/Computer/${a.registration.guid}?idType=guid`)).toMatchObject({ status: "Active, Deauthorized" });
+
+    // an authority that cannot be reached: signed out locally all the same, and told so
+    const b = await c.addAgent({ username: "offline-leaver@example.com" });
+    const credPath = join(b.dataDir, "credentials.json");
+    const cred = JSON.parse(readFileSync(credPath, "utf8")) as { authorityUrl: string };
+    writeFileSync(credPath, JSON.stringify({ ...cred, authorityUrl: "https://127.0.0.1:1" }), { mode: 0o600 });
+    const off = await deauthorize(b.dataDir);
+    expect(JSON.parse(off.stdout.trim())).toMatchObject({ deauthorized: true, authorityNotified: false, authorityError: { code: expect.any(String) } });
+    expect(existsSync(credPath)).toBe(false);
+    expect(await py.data("GET", `/api/Computer/${b.registration.guid}?idType=guid`)).toMatchObject({ status: "Active" });
   });
 });

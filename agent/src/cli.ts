@@ -157,8 +157,8 @@ export function createCommand(ctx: CommandContext): Command {
     .option("--print-default-config", "print a commented default configuration file and exit")
     // Every daemon takes --host and --port (ARCHITECTURE.md); the agent's listens on no TCP port
     // (DECISIONS.md: its CLI reaches it through agent.sock), so they are accepted and ignored.
-    .addOption(new Option("--host <address>", "accepted for uniformity with the other daemons; the agent listens on no TCP port").hideHelp())
-    .addOption(new Option("--port <port>", "accepted for uniformity with the other daemons; the agent listens on no TCP port").hideHelp())
+    .addOption(new Option("--host <address>", "accepted for uniformity with the other daemons; the agent listens on no TCP port"))
+    .addOption(new Option("--port <port>", "accepted for uniformity with the other daemons; the agent listens on no TCP port"))
     .action(async (o: DataOpt & { checkConfig?: boolean; printDefaultConfig?: boolean; host?: string; port?: string }, command: Command) => {
       const { AGENT_CONFIG, resolveAgentConfig } = await import("./config/agent-config.js");
       if (o.printDefaultConfig) {
@@ -377,12 +377,17 @@ export function createCommand(ctx: CommandContext): Command {
 
   cmd
     .command("deauthorize")
-    .description("sign this device out: wipes the device credential and every key")
+    .description("sign this device out: tells the authority (the device shows deauthorized), then wipes the device credential and every key")
     .addOption(data())
     .action(async (o: DataOpt) => {
-      const { deauthorizeLocal } = await import("./daemon/deauthorize.js");
-      deauthorizeLocal(dataDir(ctx, o));
-      ctx.print({ deauthorized: true }, "credentials and keys wiped");
+      const { deauthorize } = await import("./daemon/deauthorize.js");
+      const r = await deauthorize(dataDir(ctx, o), { proxy: proxyOf(ctx) });
+      ctx.print(
+        r,
+        r.authorityNotified
+          ? "signed out at the authority; credentials and keys wiped"
+          : `credentials and keys wiped; the authority was not told (${r.authorityError?.message ?? "no credential"}): an administrator can deauthorize the device in the console`,
+      );
     });
 
   cmd

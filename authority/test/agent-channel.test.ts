@@ -256,6 +256,22 @@ describe("T27: deauthorize, block and deactivate with live sessions", () => {
     link.ws.close();
   });
 
+  it("sign-out (cairn agent deauthorize): the device deauthorizes itself, answered before its link closes, the same as an admin's", async () => {
+    const d = await f.device({ username: "signout@example.com" });
+    await expect(d.link.peer.call("sign-out", {})).resolves.toEqual({});
+    expect((await d.link.closed).code).toBe(4401);
+    expect(d.link.events.map((e) => e.event)).toContain("deauthorized");
+    expect((await refusalOf(openSocket(f.a, "/v1/agent", { bearer: d.deviceToken }))).status).toBe(401);
+    await expect.poll(() => f.node.revoked).toContainEqual(expect.objectContaining({ kind: "device", guid: d.deviceGuid, scope: "all" }));
+    expect(dataOf(await f.admin.get(`/api/Computer/${d.computerId}`))).toMatchObject({ status: "Active, Deauthorized" });
+    const audit = dataOf<{ auditEntries: { action: string; actorUsername: string | null; targetId: string }[] }>(
+      await f.admin.get("/api/v1/audit-log?pgNum=1&pgSize=500"),
+    );
+    expect(audit.auditEntries.filter((e) => e.action === "device.deauthorize" && e.targetId === String(d.computerId))).toEqual([
+      expect.objectContaining({ actorUsername: "signout@example.com" }),
+    ]);
+  });
+
   it("block: the owner cannot restore (restore-only revocation, DataKeyToken refused), backups go on and the link stays", async () => {
     const d = await f.device({ username: "blocked@example.com" });
     expect((await f.admin.send("PUT", `/api/ComputerBlock/${d.computerId}`)).status).toBe(204);

@@ -7,10 +7,11 @@
  */
 import { CairnError } from "@cairn/protocol";
 import { auditEntry } from "../audit/audit.js";
-import { type Principal, requirePermission } from "../auth/access.js";
+import { type Principal, requirePermission, SYSTEM_PRINCIPAL } from "../auth/access.js";
 import { coldStore } from "../cold-storage/cold-storage.js";
 import type { CoreDeps } from "../core.js";
-import type { NewRevocation } from "../db/records.js";
+import type { Device } from "../db/device-records.js";
+import type { NewAuditEntry as AuditInput, NewRevocation, User } from "../db/records.js";
 import { type DeviceService, deviceTarget } from "./device-service.js";
 
 /** Device lifecycle operations. */
@@ -81,16 +82,41 @@ export class DeviceLifecycle {
   async deauthorize(p: Principal, deviceId: number): Promise<void> {
     const { device, org } = await this.devices.byId(p, deviceId);
     requirePermission(p, "device.lifecycle", deviceTarget(device, org), "device");
+    const notify = await this.deauthorizeNow(device, (now) =>
+      auditEntry(p, now, "device.deauthorize", { type: "device", id: device.deviceId, orgId: device.orgId }),
+    );
+    notify();
+  }
+
+  /**
+   * The agent's `sign-out` (`cairn agent deauthorize`): the same as an administrator's
+   * deauthorization, asked for by the device itself over its authenticated control channel.
+   * Returns the notification of the agent and the nodes, for the channel to send once it has
+   * answered (the notification closes the agent's socket).
+   */
+  async signOut(a: { device: Device; user: User }): Promise<() => void> {
+    const { device, user } = a;
+    return this.deauthorizeNow(device, (now) => ({
+      ...auditEntry(SYSTEM_PRINCIPAL, now, "device.deauthorize", { type: "device", id: device.deviceId, orgId: device.orgId }, { by: "device" }),
+      actorKind: "device",
+      actorUserId: user.userId,
+      actorUsername: user.username,
+    }));
+  }
+
+  private async deauthorizeNow(device: Device, audit: (now: number) => AuditInput): Promise<() => void> {
     const now = this.d.clock.now();
     const revocations: NewRevocation[] = [{ kind: "device", guid: device.deviceGuid, before: now, scope: "all" }];
     await this.d.store.transaction(async (tx) => {
       await tx.setDeviceDeauthorized(device.deviceId, true, now);
       await tx.revokeDeviceTokens(device.deviceId, now);
       await tx.addRevocations(revocations, now);
-      await tx.appendAudit(auditEntry(p, now, "device.deauthorize", { type: "device", id: device.deviceId, orgId: device.orgId }));
+      await tx.appendAudit(audit(now));
     });
-    // the agent hears `deauthorized` (and wipes its key) before its socket closes
-    this.d.events.emit("devices-deauthorized", { deviceIds: [device.deviceId] });
-    this.d.events.emit("revoked", { revocations, userIds: [], deviceIds: [device.deviceId] });
+    return () => {
+      // the agent hears `deauthorized` (and wipes its key) before its socket closes
+      this.d.events.emit("devices-deauthorized", { deviceIds: [device.deviceId] });
+      this.d.events.emit("revoked", { revocations, userIds: [], deviceIds: [device.deviceId] });
+    };
   }
 }

@@ -152,6 +152,12 @@ export const agentAuthorityMethods = {
     obj({ tokens: arr(obj({ destinationGuid: guid(), archiveGuid: guid(), server: serverEndpoint, token: str({ max: 4096 }), tokenExpiresAt: time() })) }),
   ),
   "opt-in": method(obj({ destinationGuid: guid(), optIn: bool() }), empty()),
+  /**
+   * `cairn agent deauthorize`: the device signs itself out. The authority does what an
+   * administrator's deauthorization does (the device token and the storage tokens die, the nodes
+   * hear it at once); the data stays, and registering again resumes.
+   */
+  "sign-out": method(empty(), empty()),
   /** Periodic status: per-destination figures as the agent knows them. */
   "report-status": method(
     obj({
