@@ -113,4 +113,34 @@ describe("cluster: authority, storage node, agent", () => {
     expect(existsSync(credPath)).toBe(false);
     expect(await py.data("GET", `/api/Computer/${b.registration.guid}?idType=guid`)).toMatchObject({ status: "Active" });
   });
+
+  it("cairn agent destinations lists what the authority offers now, not only what the last sync stored", async () => {
+    const a = await c.addAgent({ username: "lister@example.com" });
+    const list = async () =>
+      JSON.parse(
+        (
+          await promisify(execFile)(process.execPath, [CAIRN_BIN, "--json", "agent", "destinations", "--data", a.dataDir], {
+            encoding: "utf8",
+            timeout: 30_000,
+          })
+        ).stdout,
+      ) as { destinationGuid: string; name: string; autoStart: boolean; optedIn: boolean }[];
+    expect((await list()).map((d) => d.name)).toEqual([c.destination.destinationName]);
+    await c.addNode({ destinationName: "Optional" });
+    const dests = await c.authority.ctx.store.listDestinations();
+    const id = (name: string) => dests.find((d) => d.name === name)?.destinationId;
+    await c.authority.py42().data("PUT", "/api/v1/settings/destinations", {
+      destinations: [
+        { destinationId: id(c.destination.destinationName), offered: true, autoStart: true },
+        { destinationId: id("Optional"), offered: true, autoStart: false },
+      ],
+    });
+    // no daemon runs and no backup has synced since the offer
+    expect(await list()).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: "Optional", autoStart: false, optedIn: false }),
+        expect.objectContaining({ name: c.destination.destinationName }),
+      ]),
+    );
+  });
 });

@@ -14,7 +14,7 @@
 import { existsSync, realpathSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve, sep } from "node:path";
-import { CairnError, type CommandContext, EXIT } from "@cairn/protocol";
+import { CairnError, type CommandContext, EXIT, exitCodeFor } from "@cairn/protocol";
 import { Command, Option } from "commander";
 import pino, { type Logger } from "pino";
 import type { RunBackupResult } from "./agent-api.js";
@@ -407,6 +407,23 @@ export function createCommand(ctx: CommandContext): Command {
           await syncConfig(dir, client, systemClock, cliLogger(ctx));
         } finally {
           client.close();
+        }
+      } else {
+        // the offers as the authority has them now; the ones stored at the last sync when it
+        // cannot be reached
+        const { connectAuthority, refreshConfig } = await import("./auth/registration.js");
+        try {
+          const client = await connectAuthority(dir, { timeoutMs: 5000 }, proxyOf(ctx));
+          try {
+            await refreshConfig(dir, client, 5000);
+          } finally {
+            client.close();
+          }
+        } catch (err) {
+          // not registered, deauthorized, a revoked token: said as such (exit 10 / 12), not hidden
+          const code = exitCodeFor(err);
+          if (code === EXIT.NOT_REGISTERED || code === EXIT.AUTH_FAILED) throw err;
+          if (!ctx.json && !ctx.quiet) ctx.stderr.write(`the authority could not be reached (${(err as Error).message}): the offers as of the last sync\n`);
         }
       }
       const { agentStatus } = await import("./agent-api.js");

@@ -169,6 +169,21 @@ export function backsUpTo(d: DeviceConfig["destinations"][number]): boolean {
 }
 
 /**
+ * Fetches the configuration and stores it, nothing more (no archive is created, no token renewed):
+ * for listings that should show what the authority offers now.
+ */
+export async function refreshConfig(dataDir: string, client: AuthorityClient, timeoutMs?: number): Promise<DeviceConfig> {
+  const config = await client.call("get-config", {}, timeoutMs);
+  const db = openAgentDb(dataDir);
+  try {
+    kvSet(db, "config", config);
+  } finally {
+    db.close();
+  }
+  return config;
+}
+
+/**
  * Fetches the configuration, stores it, makes sure every destination the device backs up to has
  * an archive and a key, and renews storage tokens. Returns the configuration.
  */
