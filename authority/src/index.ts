@@ -235,7 +235,9 @@ export async function startAuthority(opts: StartAuthorityOptions): Promise<Runni
       : null;
     const metricsAddress = metricsServer?.address();
     const metricsPort = typeof metricsAddress === "object" && metricsAddress !== null ? metricsAddress.port : null;
-    log.info({ port, host, ...(metricsPort !== null ? { metricsPort } : {}) }, "listening");
+    // The line that tells a supervisor or a script the chosen port: printed at any level but silent.
+    const announce = log.level === "silent" || log.isLevelEnabled("info") ? log : log.child({}, { level: "info" });
+    announce.info({ port, host, ...(metricsPort !== null ? { metricsPort } : {}) }, "listening");
     const urlHost = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host;
     let closed = false;
     return {

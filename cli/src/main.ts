@@ -54,6 +54,8 @@ function versionIsSubcommandOption(argv: readonly string[], command: string | un
   return command !== undefined && at > argv.indexOf(command) && next !== undefined && !next.startsWith("-");
 }
 
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
 function buildRoot(rootVersionFlags = "-V, --version"): Command {
   const program = new Command("cairn")
     .description("Cairn: encrypted, deduplicated endpoint backup (agent, storage node, authority)")
@@ -61,7 +63,7 @@ function buildRoot(rootVersionFlags = "-V, --version"): Command {
     .option("--json", "machine-readable output (JSON, or JSON Lines for long runs)", false)
     .option("-q, --quiet", "no progress and no informational messages", false)
     .option("-v, --verbose", "more detail", false)
-    .addOption(new Option("--log-level <level>", "daemon log level").choices(["fatal", "error", "warn", "info", "debug", "trace", "silent"]))
+    .addOption(new Option("--log-level <level>", "daemon log level").choices(LOG_LEVELS))
     .option("--config <file>", "configuration file (TOML)")
     .option("--no-color", "no colours in human output")
     .showHelpAfterError("(add --help for usage)")
@@ -88,7 +90,11 @@ function makeContext(program: Command, signal: AbortSignal, exit: { code: number
       return g().verbose === true;
     },
     get logLevel() {
-      return g().logLevel ?? env.CAIRN_LOG_LEVEL ?? "info";
+      const fromEnv = env.CAIRN_LOG_LEVEL;
+      // the flag's values are checked by commander; the environment's here (exit 78)
+      if (g().logLevel === undefined && fromEnv !== undefined && !LOG_LEVELS.includes(fromEnv))
+        throw new CairnError("CONFIG_INVALID", `CAIRN_LOG_LEVEL=${JSON.stringify(fromEnv)} is not a log level (${LOG_LEVELS.join(", ")})`);
+      return g().logLevel ?? fromEnv ?? "info";
     },
     get configFile() {
       return g().config ?? env.CAIRN_CONFIG;

@@ -78,7 +78,7 @@ export interface StorenodeHandle {
 /** Starts a node on an initialized data directory. */
 export async function startStorenode(options: StartStorenodeOptions): Promise<StorenodeHandle> {
   const opts = resolveOptions({ ...options, dataDir: resolve(options.dataDir) });
-  const db = new NodeDb(opts.dataDir);
+  const db = NodeDb.openInitialized(opts.dataDir);
   const serverGuid = db.getSetting<string>("serverGuid");
   if (!serverGuid) {
     db.close();
@@ -168,7 +168,9 @@ export async function startStorenode(options: StartStorenodeOptions): Promise<St
     dialler = new AuthorityDialler(ctx, own, readFileSync(join(opts.dataDir, "node-secret"), "utf8").trim());
     dialler.start();
   }
-  opts.logger.info({ port, url: urls[0], serverGuid }, "listening");
+  // The line that tells a supervisor or a script the chosen port: printed at any level but silent.
+  const announce = opts.logger.level === "silent" || opts.logger.isLevelEnabled("info") ? opts.logger : opts.logger.child({}, { level: "info" });
+  announce.info({ port, url: urls[0], serverGuid }, "listening");
 
   let closing: Promise<void> | null = null;
   const close = async () => {

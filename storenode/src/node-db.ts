@@ -7,9 +7,10 @@
  * archive belongs to exactly one namespace; every lookup names the namespace (tenant scope in
  * every query, RELIABILITY.md §6.6).
  */
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import type { ArchivePlacement, ArchiveReport, PublicKeyInfo, Revocation } from "@cairn/protocol";
+import { type ArchivePlacement, type ArchiveReport, CairnError, type PublicKeyInfo, type Revocation } from "@cairn/protocol";
 
 /** The own authority's namespace. */
 export const OWN_NS = "own";
@@ -106,6 +107,15 @@ export class NodeDb {
       this.cache.set(sql, st);
     }
     return st as unknown as Database.Statement<P, R>;
+  }
+
+  /**
+   * Opens the node database of an initialized data directory; CONFIG_INVALID (exit 78) naming
+   * `storenode init` when the folder or its node.db does not exist (nothing is created).
+   */
+  static openInitialized(dataDir: string): NodeDb {
+    if (!existsSync(join(dataDir, "node.db"))) throw new CairnError("CONFIG_INVALID", `${dataDir} is not initialized (run storenode init)`);
+    return new NodeDb(dataDir);
   }
 
   constructor(dataDir: string) {

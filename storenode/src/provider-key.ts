@@ -38,7 +38,7 @@ export function createProviderKey(opts: CreateProviderKeyOptions): ProviderKeyRe
   if (name.length < 1 || name.length > 200) throw new CairnError("USAGE", "a tenant name has 1 to 200 characters");
   const quotaBytes = opts.quotaBytes ?? -1;
   if (!Number.isSafeInteger(quotaBytes) || quotaBytes < -1) throw new CairnError("USAGE", "quota must be a byte count (or -1 for unlimited)");
-  const db = new NodeDb(dataDir);
+  const db = NodeDb.openInitialized(dataDir);
   try {
     const serverGuid = db.getSetting<string>("serverGuid");
     if (!serverGuid) throw new CairnError("CONFIG_INVALID", `${dataDir} is not initialized (run storenode init)`);

@@ -1,5 +1,5 @@
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -57,6 +57,52 @@ describe("cairn storenode (command line)", () => {
     expect(bad.status).toBe(78);
     expect(bad.stderr).toContain("server.port");
     expect(bad.stderr).toContain("bogus");
+  });
+
+  it("a data folder that was never initialized: exit 78 naming storenode init, and nothing created", () => {
+    const missing = join(dir, "never-made");
+    for (const args of [["serve", "--port", "0"], ["verify"], ["maintain"], ["provider-key", "--tenant", "t"]]) {
+      const r = cairn("storenode", ...args, "--data", missing);
+      expect(r.status, args.join(" ")).toBe(78);
+      expect(r.stderr).toContain("run storenode init");
+    }
+    expect(existsSync(missing)).toBe(false);
+    const empty = join(dir, "empty");
+    mkdirSync(empty);
+    expect(cairn("storenode", "serve", "--port", "0", "--data", empty).status).toBe(78);
+    expect(readdirSync(empty)).toEqual([]);
+  });
+
+  it("an unknown CAIRN_LOG_LEVEL is a configuration error (78); at --log-level warn the listening line still gives the port", async () => {
+    const bad = spawnSync(process.execPath, [CAIRN_BIN, "storenode", "serve", "--data", join(dir, "data"), "--port", "0"], {
+      encoding: "utf8",
+      env: { ...process.env, CAIRN_LOG_LEVEL: "bogus" },
+    });
+    expect(bad.status).toBe(78);
+    expect(bad.stderr).toContain("CAIRN_LOG_LEVEL");
+    const child = spawn(
+      process.execPath,
+      [CAIRN_BIN, "--log-level", "warn", "storenode", "serve", "--data", join(dir, "data"), "--host", "127.0.0.1", "--port", "0"],
+      {
+        stdio: ["ignore", "pipe", "ignore"],
+      },
+    );
+    try {
+      const line = await new Promise<Record<string, unknown>>((resolve, reject) => {
+        let out = "";
+        child.stdout.setEncoding("utf8");
+        child.stdout.on("data", (c: string) => {
+          out += c;
+          const hit = out.split("\n").find((l) => l.includes('"msg":"listening"'));
+          if (hit) resolve(JSON.parse(hit) as Record<string, unknown>);
+        });
+        child.on("exit", (code) => reject(new Error(`exited ${code} before listening: ${out}`)));
+      });
+      expect(line.port).toEqual(expect.any(Number));
+      expect(line.port).toBeGreaterThan(0);
+    } finally {
+      child.kill("SIGTERM");
+    }
   });
 
   it("parses byte counts", () => {
