@@ -13,6 +13,8 @@ export interface AuthorityEventMap {
   "users-moved": { userIds: number[]; toOrgId: number };
   /** Credentials were revoked: storage nodes must learn it, open sockets must close. */
   revoked: { revocations: NewRevocation[]; userIds: number[]; deviceIds: number[] };
+  /** Restore revocations were lifted (an unblock): storage nodes must drop them. */
+  "revocations-lifted": { revocations: NewRevocation[] };
   /** These devices' own configuration changed (device settings, block, opt-in): push it to their agents. */
   "devices-changed": { deviceIds: number[] };
   /** These devices were deauthorized: their agents are told, then disconnected. */

@@ -62,7 +62,8 @@ export function checkRevoked(db: NodeDb, ns: string, claims: StorageClaims, use:
   for (const r of db.revocationsFor(ns, claims.dev, claims.usr)) {
     if (claims.iat * 1000 >= r.before) continue;
     if (r.scope === "all" || (r.scope === "restore" && use === "restore")) {
-      throw new CairnError("TOKEN_REVOKED", r.scope === "all" ? "this device or user was deauthorized" : "restores are blocked for this user");
+      const what = r.kind === "device" ? "this device" : "this user";
+      throw new CairnError("TOKEN_REVOKED", r.scope === "all" ? `${what} was deauthorized or deactivated` : `restores are blocked for ${what}`);
     }
   }
 }

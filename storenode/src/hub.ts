@@ -55,7 +55,8 @@ export class Hub {
         (r) => (r.kind === "device" ? c.claims.dev : c.claims.usr) === r.guid && c.claims.iat * 1000 < r.before && (r.scope === "all" || c.mode === "restore"),
       );
       if (!hit) continue;
-      c.revoke(hit.scope === "all" ? "the device or user was deauthorized" : "restores are blocked for this user");
+      const what = hit.kind === "device" ? "this device" : "this user";
+      c.revoke(hit.scope === "all" ? `${what} was deauthorized or deactivated` : `restores are blocked for ${what}`);
       n++;
     }
     return n;

@@ -231,6 +231,32 @@ export class NodeDb {
     })();
   }
 
+  /**
+   * Lifts restore revocations (an unblock): each entry removes the row of its subject when the
+   * row is no newer than the entry's `before`. Scope "all" is never lifted. Returns rows removed.
+   */
+  liftRestoreRevocations(ns: string, list: readonly Revocation[]): number {
+    const st = this.q("DELETE FROM revocations WHERE ns = ? AND kind = ? AND guid = ? AND scope = 'restore' AND before <= ?");
+    return this.db.transaction(() => {
+      let n = 0;
+      for (const r of list) if (r.scope === "restore") n += st.run(ns, r.kind, r.guid, r.before).changes;
+      return n;
+    })();
+  }
+
+  /**
+   * The authority's announce answer holds every standing revocation of this namespace: its
+   * restore revocations replace the node's (an unblock missed while the link was down is caught
+   * up); revocations of scope "all" only ever add, so an authority restored from an older backup
+   * cannot bring a deauthorized device back.
+   */
+  setRevocationsFromAnnounce(ns: string, list: readonly Revocation[]): void {
+    this.db.transaction(() => {
+      this.q("DELETE FROM revocations WHERE ns = ? AND scope = 'restore'").run(ns);
+      this.addRevocations(ns, list);
+    })();
+  }
+
   /** Sum of the bytes recorded for a namespace's archives. */
   namespaceBytes(ns: string): number {
     return this.q<[string], { n: number | null }>("SELECT SUM(bytes) AS n FROM archives WHERE ns = ?").get(ns)?.n ?? 0;

@@ -103,6 +103,43 @@ describe("revocations", () => {
     await c.close();
   });
 
+  it("lift-revocations (an unblock) lets the same token restore again; a block newer than the lift and scope all stay", async () => {
+    const node = await startNode();
+    fx = node;
+    const p = testPlacement();
+    const { c } = await backupClient(node, p);
+    await c.close();
+    const token = storageToken(node.key, p, node.clock);
+    // "open", or why not (a full revocation already refuses the socket's upgrade)
+    const opens = async () => {
+      const r = await DataClient.connect(node.node.url, token).catch((e: Error) => e);
+      if (r instanceof Error) return /TOKEN_REVOKED/.test(r.message) ? "TOKEN_REVOKED" : r.message;
+      try {
+        await r.peer.call("open", { archiveGuid: p.archiveGuid, mode: "restore", sessionId: null, agentVersion: "t" });
+        return "open";
+      } catch (e) {
+        return isCairnError(e) ? e.code : String(e);
+      } finally {
+        await r.close();
+      }
+    };
+    const t0 = node.clock.now() + 1000;
+    const block = { kind: "device" as const, guid: p.deviceGuid, before: t0, scope: "restore" as const };
+    await node.tenant.peer.call("revoke", { revocations: [block] });
+    expect(await opens()).toBe("TOKEN_REVOKED");
+    // an unblock that predates a newer block does not lift it
+    await node.tenant.peer.call("revoke", { revocations: [{ ...block, before: t0 + 5000 }] });
+    await node.tenant.peer.call("lift-revocations", { revocations: [block] });
+    expect(await opens()).toBe("TOKEN_REVOKED");
+    await node.tenant.peer.call("lift-revocations", { revocations: [{ ...block, before: t0 + 5000 }] });
+    expect(await opens()).toBe("open");
+    // scope all (deauthorize, deactivate) is never lifted
+    const gone = { kind: "device" as const, guid: p.deviceGuid, before: t0, scope: "all" as const };
+    await node.tenant.peer.call("revoke", { revocations: [gone] });
+    await node.tenant.peer.call("lift-revocations", { revocations: [gone] });
+    expect(await opens()).toBe("TOKEN_REVOKED");
+  });
+
   it("refuses backups to an archive in cold storage but still restores it", async () => {
     fx = await startNode();
     const p = testPlacement();

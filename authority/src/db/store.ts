@@ -253,6 +253,8 @@ export interface UsageWrites {
   /** Takes archives out of cold storage that this cause put there (unless purged). */
   releaseColdStorage(cause: ColdStorageEntry["cause"], causeId: number): Promise<number>;
   addRevocations(revocations: readonly NewRevocation[], at: number): Promise<void>;
+  /** Lifts the standing restore revocations of a subject (an unblock); returns what was lifted. */
+  liftRestoreRevocations(kind: NewRevocation["kind"], guid: string, at: number): Promise<NewRevocation[]>;
 }
 
 /** Small key-value facts about this authority (its GUID, tenant uid, init time). */

@@ -40,6 +40,7 @@ export function wireDeviceEvents(d: CoreDeps, agents: AgentRegistry, nodes: Node
         agents.closeDevice(id, closeCode, "deauthorized");
       }
     }),
+    d.events.on("revocations-lifted", ({ revocations }) => nodes.broadcastLift(revocations)),
     d.events.on("revoked", ({ revocations, userIds, deviceIds }) => {
       nodes.broadcastRevocations(revocations);
       if (!revocations.some((r) => r.scope === "all")) return;

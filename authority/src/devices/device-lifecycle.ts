@@ -30,13 +30,19 @@ export class DeviceLifecycle {
     if (device.blocked === blocked) return;
     const now = this.d.clock.now();
     const revocations: NewRevocation[] = blocked ? [{ kind: "device", guid: device.deviceGuid, before: now, scope: "restore" }] : [];
+    let lifted: NewRevocation[] = [];
     await this.d.store.transaction(async (tx) => {
       await tx.setDeviceBlocked(device.deviceId, blocked, now);
       await tx.addRevocations(revocations, now);
+      // unblocked: the storage tokens issued before the block may restore again at once
+      if (!blocked) lifted = await tx.liftRestoreRevocations("device", device.deviceGuid, now);
       await tx.appendAudit(auditEntry(p, now, blocked ? "device.block" : "device.unblock", { type: "device", id: device.deviceId, orgId: device.orgId }));
     });
     if (blocked) this.d.events.emit("revoked", { revocations, userIds: [], deviceIds: [device.deviceId] });
-    else this.d.events.emit("devices-changed", { deviceIds: [device.deviceId] });
+    else {
+      if (lifted.length > 0) this.d.events.emit("revocations-lifted", { revocations: lifted });
+      this.d.events.emit("devices-changed", { deviceIds: [device.deviceId] });
+    }
   }
 
   /** POST /api/v4/computer-deactivation/update `{"id"}`. */

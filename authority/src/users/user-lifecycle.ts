@@ -40,16 +40,18 @@ export class UserLifecycle {
     if (user.blocked === blocked) return;
     const now = this.d.clock.now();
     const revocations: NewRevocation[] = blocked ? [{ kind: "user", guid: user.userUid, before: now, scope: "restore" }] : [];
+    let lifted: NewRevocation[] = [];
     await this.d.store.transaction(async (tx) => {
       await tx.setUserBlocked(user.userId, blocked, now);
       if (blocked) {
         await tx.bumpAuthVersion(user.userId, now);
         await tx.revokeSessionsOf(user.userId, now);
         await tx.addRevocations(revocations, now);
-      }
+      } else lifted = await tx.liftRestoreRevocations("user", user.userUid, now);
       await tx.appendAudit(auditEntry(p, now, blocked ? "user.block" : "user.unblock", { type: "user", id: user.userId, orgId: user.orgId }));
     });
     if (blocked) this.d.events.emit("revoked", { revocations, userIds: [user.userId], deviceIds: [] });
+    else if (lifted.length > 0) this.d.events.emit("revocations-lifted", { revocations: lifted });
   }
 
   /** PUT /api/UserDeactivation/{id}: inactive, devices inactive, archives to cold storage. */

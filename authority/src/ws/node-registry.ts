@@ -129,6 +129,16 @@ export class NodeRegistry {
     }
   }
 
+  /** Sends lifted restore revocations (an unblock) to every connected node. */
+  broadcastLift(revocations: readonly Revocation[]): void {
+    if (revocations.length === 0) return;
+    for (const link of this.links.values()) {
+      link.peer.call("lift-revocations", { revocations: [...revocations] }).catch((err: unknown) => {
+        this.log.warn({ err, serverId: link.serverId }, "lift-revocations did not reach a node; its next announce sets its restore revocations");
+      });
+    }
+  }
+
   /** Sends a changed placement (quota, retention, cold) to the archive's node, if connected. */
   async updatePlacement(serverId: number, placement: ArchivePlacement): Promise<boolean> {
     if (!this.links.has(serverId)) return false;

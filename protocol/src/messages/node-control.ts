@@ -114,6 +114,12 @@ export const nodeStorenodeMethods = {
   /** Deletes an archive and all its blocks at once (purge). */
   "purge-archive": method(obj({ archiveGuid: guid() }), obj({ freedBytes: int(), existed: bool() })),
   revoke: method(obj({ revocations: arr(revocation, { max: 100_000 }) }), empty()),
+  /**
+   * An unblock: each entry lifts the node's revocation of that subject and scope when it is no
+   * newer than `before` (a block made after the unblock stays). Only scope "restore" is ever
+   * lifted; entries of scope "all" (deauthorize, deactivate) are ignored.
+   */
+  "lift-revocations": method(obj({ revocations: arr(revocation, { max: 100_000 }) }), empty()),
   /** Maintenance now: prune by retention, collect garbage, compact, verify. */
   maintain: method(
     obj({ archiveGuid: nullable(guid()), verify: bool() }),

@@ -74,6 +74,12 @@ export function controlHandlers(ctx: NodeContext, ns: string): Handlers<typeof n
       return {};
     },
 
+    "lift-revocations"(p) {
+      const lifted = ctx.db.liftRestoreRevocations(ns, p.revocations);
+      ctx.logger.info({ ns, lifted }, "restore revocations lifted");
+      return {};
+    },
+
     maintain(p) {
       return runMaintenance(ctx, ns, p.archiveGuid, { verify: p.verify });
     },

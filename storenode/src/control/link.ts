@@ -102,10 +102,8 @@ export class ControlLink implements ControlConn {
   private async apply(r: AnnounceResult): Promise<void> {
     const { db, hub } = this.ctx;
     db.setKeys(this.ns, r.authorityPublicKeys);
-    if (r.revocations.length > 0) {
-      db.addRevocations(this.ns, r.revocations);
-      hub.revoke(this.ns, r.revocations);
-    }
+    db.setRevocationsFromAnnounce(this.ns, r.revocations);
+    if (r.revocations.length > 0) hub.revoke(this.ns, r.revocations);
     for (const p of r.placements) await this.placeQuietly(p);
   }
 

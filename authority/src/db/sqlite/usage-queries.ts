@@ -170,4 +170,13 @@ export class SqliteUsageQueries implements UsageReads, UsageWrites {
       this.q.run("INSERT INTO revocations (kind, guid, before, scope, created_at) VALUES (?, ?, ?, ?, ?)", r.kind, r.guid, r.before, r.scope, at);
     }
   }
+
+  async liftRestoreRevocations(kind: NewRevocation["kind"], guid: string, at: number): Promise<NewRevocation[]> {
+    return this.q.all<NewRevocation>(
+      "UPDATE revocations SET lifted_at = ? WHERE kind = ? AND guid = ? AND scope = 'restore' AND lifted_at IS NULL RETURNING kind, guid, before, scope",
+      at,
+      kind,
+      guid,
+    );
+  }
 }
