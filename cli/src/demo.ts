@@ -14,7 +14,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { changeSelection, registerAgent, runBackup, runRestore } from "@cairn/agent";
+import { changeSelection, registerAgent, runBackup, runRestore, startAgent } from "@cairn/agent";
 import { createEnrollKey, initAuthority, startAuthority } from "@cairn/authority";
 import { CairnError, type CommandContext, systemClock } from "@cairn/protocol";
 import { initStorenode, startStorenode } from "@cairn/storenode";
@@ -158,6 +158,14 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
       );
     }
     const ok = restores.every((r) => r.identical) && b1.errors === 0 && b2.errors === 0 && b1.files >= sample.files;
+    if (o.keep) {
+      // all three daemons stay up: the agent's too, so the console shows the device connected and
+      // can push a restore to it
+      const agent = await startAgent({ dataDir: agentDir, clock, logger });
+      cleanups.push(() => agent.close());
+      for (let i = 0; i < 200 && !authority.ctx.agents.isConnectedGuid(reg.guid); i++) await new Promise((r) => setTimeout(r, 50));
+      say(`agent       daemon running on ${agentDir}${authority.ctx.agents.isConnectedGuid(reg.guid) ? ", connected to the authority" : ""}`);
+    }
     const summary: DemoSummary = {
       ok,
       dir,

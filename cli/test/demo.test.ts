@@ -54,7 +54,7 @@ describe("cairn demo", () => {
     }
   });
 
-  it("with --keep, leaves the daemons up with the console URL and credentials until interrupted", async () => {
+  it("with --keep, leaves all three daemons up with the console URL and credentials until interrupted", async () => {
     let url = "";
     const r = await runCairn(["demo", "--keep"], (err, child) => {
       const m = /console:\s+(\S+)/.exec(err);
@@ -65,6 +65,8 @@ describe("cairn demo", () => {
     });
     expect(url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/console\/$/);
     expect(r.stderr).toMatch(/login:\s+admin \/ demo-/);
+    // the agent daemon runs too (the console can push a restore to the device)
+    expect(r.stderr).toMatch(/agent\s+daemon running on .*, connected to the authority/);
     expect(r.code).toBe(130);
   });
 });
