@@ -92,6 +92,31 @@ describe("cluster: authority, storage node, agent", () => {
     }
   });
 
+  it("cairn agent restore of a path the version does not hold exits 10 and says so (not 'restored 0 files')", async () => {
+    const a = await c.addAgent({ username: "seeker@example.com" });
+    writeFileSync(join(a.home, "kept.txt"), "kept\n");
+    a.select();
+    await a.backup();
+    const missing = join(a.home, "never-backed-up.txt");
+    const r = await promisify(execFile)(
+      process.execPath,
+      [CAIRN_BIN, "--json", "agent", "restore", "--data", a.dataDir, "--to", join(c.dir, "nothing"), missing],
+      {
+        encoding: "utf8",
+        timeout: 30_000,
+      },
+    ).then(
+      () => ({ code: 0, stderr: "" }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(r.code).toBe(10);
+    expect(JSON.parse(r.stderr.trim().split("\n").at(-1) as string)).toMatchObject({
+      message_type: "exit_error",
+      error: "NOT_FOUND",
+      message: expect.stringContaining(missing),
+    });
+  });
+
   it("block stops restores at the node at once, and unblock lets the same (pre-block) storage token restore again at once", async () => {
     const a = await c.addAgent({ username: "blocky@example.com" });
     writeFileSync(join(a.home, "notes.txt"), "blocked and back\n");

@@ -370,6 +370,9 @@ export function createCommand(ctx: CommandContext): Command {
           ctx.stdout.write(`${lines.join("\n")}\n`);
         }
         if (r.errors > 0) ctx.setExitCode(EXIT.FAILURE);
+        // a person asking for a lost file must not read "restored 0 files" as success
+        if (paths.length > 0 && r.files + r.dirs + r.symlinks === 0 && r.errors === 0)
+          throw new CairnError("NOT_FOUND", `nothing in the version of ${versionTime ?? "?"} matches ${paths.map((x) => resolve(x)).join(", ")}`);
       } finally {
         p.stop();
       }
