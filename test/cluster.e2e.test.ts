@@ -125,68 +125,28 @@ describe("cluster: authority, storage node, agent", () => {
     const py = c.authority.py42();
     const d = (await py.data("GET", `/api/Computer/${a.registration.guid}?idType=guid`)) as { computerId: number };
     const target = join(c.dir, "restore-blocky");
-    const restore = () => a.restore({ target, paths: [join(a.home, "notes.txt")], existing: "overwrite" });
+    // the restore's file count, or the code it was refused with
+    const outcome = () =>
+      a.restore({ target, paths: [join(a.home, "notes.txt")], existing: "overwrite" }).then(
+        (r) => r.files,
+        (e: { code?: string }) => e.code,
+      );
     expect((await py.call("PUT", `/api/ComputerBlock/${d.computerId}`)).status).toBe(204);
-    await expect
-      .poll(
-        () =>
-          restore().then(
-            () => "restored",
-            (e: { code?: string }) => e.code,
-          ),
-        { timeout: 10_000 },
-      )
-      .toBe("TOKEN_REVOKED");
+    await expect.poll(outcome, { timeout: 10_000 }).toBe("TOKEN_REVOKED");
     expect((await py.call("DELETE", `/api/ComputerBlock/${d.computerId}`)).status).toBe(204);
     // no token renewal in between: the node dropped the lifted revocation
-    await expect
-      .poll(
-        () =>
-          restore().then(
-            (r) => r.files,
-            (e: { code?: string }) => e.code,
-          ),
-        { timeout: 5_000 },
-      )
-      .toBe(1);
+    await expect.poll(outcome, { timeout: 5_000 }).toBe(1);
     expect(readFileSync(join(target, "notes.txt"), "utf8")).toBe("blocked and back\n");
     // the same for a blocked and unblocked user
     const u = ((await py.data("GET", "/api/User?username=blocky@example.com")) as { users: { userId: number }[] }).users[0]!;
     expect((await py.call("PUT", `/api/UserBlock/${u.userId}`)).status).toBe(204);
-    await expect
-      .poll(
-        () =>
-          restore().then(
-            () => "restored",
-            (e: { code?: string }) => e.code,
-          ),
-        { timeout: 10_000 },
-      )
-      .toBe("TOKEN_REVOKED");
+    await expect.poll(outcome, { timeout: 10_000 }).toBe("TOKEN_REVOKED");
     expect((await py.call("DELETE", `/api/UserBlock/${u.userId}`)).status).toBe(204);
-    await expect
-      .poll(
-        () =>
-          restore().then(
-            (r) => r.files,
-            (e: { code?: string }) => e.code,
-          ),
-        { timeout: 5_000 },
-      )
-      .toBe(1);
+    await expect.poll(outcome, { timeout: 5_000 }).toBe(1);
     // and a node that reconnects takes its restore revocations from the announce: none now
     const node = c.nodes[0]!;
     await node.restart();
-    await expect
-      .poll(
-        () =>
-          restore().then(
-            (r) => r.files,
-            (e: { code?: string }) => e.code,
-          ),
-        { timeout: 20_000 },
-      )
-      .toBe(1);
+    await expect.poll(outcome, { timeout: 20_000 }).toBe(1);
   });
 
   it("cairn agent deauthorize signs the device out at the authority, then wipes the credential; unreachable, it still wipes and says so", async () => {

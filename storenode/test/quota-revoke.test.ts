@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { isCairnError, MINUTE_MS } from "@cairn/protocol";
+import { NodeDb } from "../src/node-db.js";
 import { connectTenant, DataClient, randomBlocks, storageToken, type TenantClient } from "../src/testing.js";
 import { backupClient } from "./helpers/archive.js";
 import { type NodeFixture, startNode, testPlacement } from "./helpers/node.js";
@@ -138,6 +142,26 @@ describe("revocations", () => {
     await node.tenant.peer.call("revoke", { revocations: [gone] });
     await node.tenant.peer.call("lift-revocations", { revocations: [gone] });
     expect(await opens()).toBe("TOKEN_REVOKED");
+  });
+
+  it("an announce answer replaces the restore revocations (a missed unblock is caught up) and never drops one of scope all", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cairn-nodedb-revocations-"));
+    const db = new NodeDb(dir);
+    try {
+      const dev = "11111111-1111-4111-8111-111111111111";
+      db.addRevocations("ns", [
+        { kind: "device", guid: dev, before: 1000, scope: "restore" },
+        { kind: "user", guid: dev, before: 1000, scope: "all" },
+      ]);
+      db.addRevocations("other", [{ kind: "device", guid: dev, before: 1000, scope: "restore" }]);
+      // the authority unblocked the device while the link was down, and lost the full revocation (restored from an old backup)
+      db.setRevocationsFromAnnounce("ns", []);
+      expect(db.revocationsFor("ns", dev, dev)).toEqual([{ kind: "user", guid: dev, scope: "all", before: 1000 }]);
+      expect(db.revocationsFor("other", dev, dev)).toHaveLength(1);
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("refuses backups to an archive in cold storage but still restores it", async () => {

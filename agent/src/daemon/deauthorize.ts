@@ -4,7 +4,7 @@
  * deauthorized, as after an administrator's deauthorization), then the credential and every key
  * are wiped here. The cache is kept (harmless without keys).
  */
-import { type CairnError, isCairnError } from "@cairn/protocol";
+import { isCairnError } from "@cairn/protocol";
 import { connectAuthority } from "../auth/registration.js";
 import { openAgentDb } from "../state/agent-db.js";
 import { readCredentials, wipeCredentials } from "../state/credentials.js";
@@ -36,8 +36,7 @@ export async function deauthorize(dataDir: string, o: { proxy?: string | null; t
         client.close();
       }
     } catch (err) {
-      const e = err as CairnError | Error;
-      authorityError = { code: isCairnError(e) ? e.code : "UNAVAILABLE", message: e.message };
+      authorityError = { code: isCairnError(err) ? err.code : "UNAVAILABLE", message: (err as Error).message };
     }
   }
   deauthorizeLocal(dataDir);
