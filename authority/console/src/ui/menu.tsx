@@ -3,7 +3,7 @@
  * between items, Escape (wherever the focus is) closes and returns focus to the button, Enter or
  * click runs an item.
  */
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useLayoutEffect, useRef, useState } from "preact/hooks";
 
 /** One item. */
 export interface MenuItem {
@@ -23,7 +23,11 @@ export function Menu({ label, items, testId }: { label: string; items: MenuItem[
     if (!els || els.length === 0) return;
     els[(i + els.length) % els.length]?.focus();
   };
-  useEffect(() => {
+  // A layout effect: the listeners are in place when the open menu is committed, not a frame
+  // later, so an Escape pressed right after the click that opened the menu is not lost (a useEffect
+  // runs after paint, and on a loaded machine the key arrived first; the device-actions browser
+  // test timed out that way).
+  useLayoutEffect(() => {
     if (!open) return;
     focusItem(0);
     const away = (e: MouseEvent) => {
