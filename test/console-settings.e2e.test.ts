@@ -130,6 +130,19 @@ describe("console: organization settings", () => {
     await cseats.getByRole("spinbutton").fill("20");
     await page.getByTestId("save-quotas").click();
     await page.getByTestId("save-error").waitFor();
+
+    // The refused edit is still unsaved: leaving (a tab, a link) asks first, and Cancel stays.
+    await page.getByRole("tab", { name: "Reporting" }).click();
+    const leave = page.getByTestId("leave-dialog");
+    await leave.waitFor();
+    await leave.getByRole("button", { name: "Cancel" }).click();
+    await leave.waitFor({ state: "detached" });
+    await expect(cseats.getByRole("spinbutton").inputValue()).resolves.toBe("20");
+    expect(page.url()).toContain("tab=quotas");
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Organizations", exact: true }).click();
+    await leave.getByRole("button", { name: "Discard changes" }).click();
+    await page.getByTestId("create-org").waitFor();
+    expect(page.url()).toMatch(/#\/orgs$/);
   });
 
   it("locks a setting at the parent and the child cannot change it", async () => {
@@ -244,6 +257,12 @@ describe("console: organization settings", () => {
     const secret = (await page.getByTestId("totp-secret").textContent()) ?? "";
     expect(secret).toMatch(/^[A-Z2-7]+=*$/);
     await env.shot("two-factor-enrollment");
+    // A wrong code is refused on the enrollment form; the session stays open and the form stays.
+    const right = totpCode(secret, clock.now());
+    await page.getByLabel("Authentication code", { exact: true }).fill(right === "000000" ? "111111" : "000000");
+    await page.getByRole("button", { name: "Turn on" }).click();
+    await expect.poll(() => page.getByRole("alert").first().textContent()).toContain("not valid");
+    await expect(page.getByTestId("totp-secret").textContent()).resolves.toBe(secret);
     await page.getByLabel("Authentication code", { exact: true }).fill(totpCode(secret, clock.now()));
     await page.getByRole("button", { name: "Turn on" }).click();
     // Signed in, or asked to sign in again with a code.

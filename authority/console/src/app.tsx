@@ -6,7 +6,8 @@ import { useEffect } from "preact/hooks";
 import { errorMessage, sessionLost } from "./api/client.js";
 import { currentUser, enrollOnly, loadSession, signOut } from "./api/session.js";
 import { routePage } from "./routes.js";
-import { location } from "./router.js";
+import { cancelLeave, confirmLeave, location, pendingLeave } from "./router.js";
+import { Dialog } from "./ui/dialog.js";
 import { ErrorState, Loading, notify, Toasts } from "./ui/status.js";
 import { SignIn, TotpEnroll } from "./pages/sign-in.js";
 
@@ -108,6 +109,18 @@ export function App() {
         <RouteView />
       </main>
       <Toasts />
+      {pendingLeave.value !== null && (
+        <Dialog
+          title="Leave without saving?"
+          testId="leave-dialog"
+          onClose={cancelLeave}
+          onSubmit={async () => confirmLeave()}
+          submitLabel="Discard changes"
+          danger
+        >
+          <p>This page has changes that are not saved. If you leave, they are lost.</p>
+        </Dialog>
+      )}
     </div>
   );
 }

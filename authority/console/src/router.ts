@@ -19,8 +19,60 @@ function parse(hash: string): Location {
 
 /** The location, updated on every hash change. */
 export const location = signal<Location>(parse(window.location.hash));
-window.addEventListener("hashchange", () => {
+
+/**
+ * Forms with unsaved changes (see `useLeaveGuard`). While there is one, leaving the view (a link,
+ * a tab, the browser's Back) is held in {@link pendingLeave} until the person confirms, and
+ * closing or reloading the page asks the browser's own question.
+ */
+const unsaved = new Map<symbol, LeaveRule>();
+/** The hash a held navigation goes to once confirmed; null when none is held. */
+export const pendingLeave = signal<string | null>(null);
+
+/** Which moves leave a form: another page, or also another tab (`?tab=`) of the same page. */
+export type LeaveRule = "page" | "tab";
+
+/** Marks form `id` as having unsaved changes, or not; `rule` says which moves leave it. */
+export function setUnsaved(id: symbol, dirty: boolean, rule: LeaveRule = "tab"): void {
+  if (dirty) unsaved.set(id, rule);
+  else unsaved.delete(id);
+}
+
+/** Whether going from `from` to `to` leaves a form with unsaved changes. */
+function leavesUnsaved(from: Location, to: Location): boolean {
+  for (const rule of unsaved.values()) {
+    if (from.path !== to.path) return true;
+    if (rule === "tab" && (from.query.get("tab") ?? "") !== (to.query.get("tab") ?? "")) return true;
+  }
+  return false;
+}
+
+/** Leaves anyway: the unsaved changes are dropped and the held navigation goes ahead. */
+export function confirmLeave(): void {
+  const target = pendingLeave.value;
+  pendingLeave.value = null;
+  unsaved.clear();
+  if (target !== null) window.location.hash = target.replace(/^#/, "");
+}
+
+/** Stays on the view with its unsaved changes. */
+export function cancelLeave(): void {
+  pendingLeave.value = null;
+}
+
+window.addEventListener("hashchange", (e) => {
+  if (leavesUnsaved(location.value, parse(window.location.hash))) {
+    // Put the address back and ask first.
+    pendingLeave.value = window.location.hash || "#/";
+    window.history.replaceState(null, "", new URL(e.oldURL).hash || "#/");
+    return;
+  }
   location.value = parse(window.location.hash);
+});
+window.addEventListener("beforeunload", (e) => {
+  if (unsaved.size === 0) return;
+  e.preventDefault();
+  e.returnValue = "";
 });
 
 /** Path segments of the current location. */
@@ -53,6 +105,10 @@ export function setQuery(changes: Record<string, string | number | null>, replac
   const s = next.toString();
   const target = `#${path}${s ? `?${s}` : ""}`;
   if (replace) {
+    if (leavesUnsaved(location.value, parse(target))) {
+      pendingLeave.value = target;
+      return;
+    }
     window.history.replaceState(null, "", target);
     location.value = parse(target);
   } else window.location.hash = target.slice(1);

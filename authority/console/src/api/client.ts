@@ -66,8 +66,13 @@ async function send(method: string, path: string, opts: RequestOptions): Promise
   return res;
 }
 
+/**
+ * 401 codes that say a value the person typed is wrong (a code, a password), not that the session
+ * has ended: enrolling or turning off two-factor authentication answers them to a valid session.
+ */
+const WRONG_INPUT_401 = new Set(["TOTP_INVALID", "TOTP_REQUIRED", "INVALID_CREDENTIALS"]);
+
 async function toError(res: Response, allow401: boolean): Promise<ApiError> {
-  if (res.status === 401 && !allow401) sessionLost.value = true;
   let code = "";
   let description = "";
   try {
@@ -81,6 +86,7 @@ async function toError(res: Response, allow401: boolean): Promise<ApiError> {
   } catch {
     // Not JSON (a proxy's page, an empty body): the status says enough.
   }
+  if (res.status === 401 && !allow401 && !WRONG_INPUT_401.has(code)) sessionLost.value = true;
   if (!description) description = describeStatus(res.status, code);
   return new ApiError(res.status, code, description);
 }

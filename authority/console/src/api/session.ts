@@ -88,7 +88,12 @@ export const signInNote = signal<string | null>(null);
  * enroll is closed, and the user signs in again with a code.
  */
 export async function confirmTotp(code: string): Promise<void> {
-  await post<void>("/api/v1/totp/verify", { code });
+  try {
+    await post<void>("/api/v1/totp/verify", { code });
+  } catch (e) {
+    if (e instanceof ApiError && e.code === "TOTP_INVALID") throw new Error("That code is not valid. Enter the current code from your authenticator app.");
+    throw e;
+  }
   await loadSession();
   if (enrollOnly.value) {
     await signOut();

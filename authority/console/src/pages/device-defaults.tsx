@@ -135,6 +135,7 @@ function DefaultsForm({ org, reload }: { org: OrgWithSettings; reload: () => voi
       <SaveBar
         dirty={dirty}
         testId="save-device-defaults"
+        leaveRule="page"
         onRevert={() => {
           setDraft(initialDraft(org));
           locks.reset();
@@ -171,7 +172,7 @@ function GeneralTab({ at }: { at: TreeAccess }) {
       <NumberField
         label={label}
         unit="days without a completed backup"
-        min={1}
+        min={k === "minutesUntilSevere" ? Math.round(at.int("minutesUntilWarning") / DAY_MIN) + 1 : 1}
         value={Math.round(at.int(k) / DAY_MIN)}
         disabled={d}
         onInput={(v) => at.set(k, v * DAY_MIN)}

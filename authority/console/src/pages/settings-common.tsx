@@ -3,10 +3,11 @@
  * ancestor, or set here for the children), the inherit switch box, and the save bar.
  */
 import type { ComponentChildren } from "preact";
-import { useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { errorMessage } from "../api/client.js";
 import type { OrgWithSettings } from "../api/types.js";
 import { LockedBadge, LockToggle, Switch, TextField } from "../ui/forms.js";
+import { type LeaveRule, setUnsaved } from "../router.js";
 import { notify } from "../ui/status.js";
 
 /** The platform flag of each whole-group setting group. */
@@ -120,9 +121,29 @@ export function InheritBox(p: {
 }
 
 /** The Save / Revert bar of a settings tab; shows the error of a failed save. */
-export function SaveBar({ dirty, onSave, onRevert, testId }: { dirty: boolean; onSave: () => Promise<void>; onRevert: () => void; testId: string }) {
+export function SaveBar({
+  dirty,
+  onSave,
+  onRevert,
+  testId,
+  leaveRule = "tab",
+}: {
+  dirty: boolean;
+  onSave: () => Promise<void>;
+  onRevert: () => void;
+  testId: string;
+  /** "page" when the form's draft spans the page's tabs (device defaults), "tab" when it is one tab's. */
+  leaveRule?: LeaveRule;
+}) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  // Saved, and waiting for the reloaded settings to clear `dirty`: nothing is unsaved meanwhile.
+  const [saved, setSaved] = useState(false);
+  useEffect(() => {
+    if (!dirty) setSaved(false);
+  }, [dirty]);
+  // While saving, leaving is fine: the changes are on their way.
+  useLeaveGuard(dirty && !saved && !busy, leaveRule);
   return (
     <div class="form-footer">
       <button
@@ -135,6 +156,7 @@ export function SaveBar({ dirty, onSave, onRevert, testId }: { dirty: boolean; o
           setError(null);
           try {
             await onSave();
+            setSaved(true);
             notify("Settings saved.");
           } catch (e) {
             setError(errorMessage(e));
@@ -155,6 +177,15 @@ export function SaveBar({ dirty, onSave, onRevert, testId }: { dirty: boolean; o
       )}
     </div>
   );
+}
+
+/** While `dirty`, leaving the view asks first (the router's unsaved-changes guard). */
+export function useLeaveGuard(dirty: boolean, rule: LeaveRule = "tab"): void {
+  const id = useMemo(() => Symbol("unsaved form"), []);
+  // At render, not in an effect (which runs after paint): a navigation right after a save or an
+  // edit must see the state the screen shows.
+  setUnsaved(id, dirty, rule);
+  useEffect(() => () => setUnsaved(id, false), [id]);
 }
 
 /** The Name field every tab starts with (seed item a). */
