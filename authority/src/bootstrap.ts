@@ -28,6 +28,8 @@ export interface BootstrapInput {
   orgName: string;
   adminUsername: string;
   adminPassword: string;
+  /** The administrator's email address; default: the username when it is an email address. */
+  adminEmail?: string;
 }
 
 /** What {@link bootstrapAuthority} made. */
@@ -47,6 +49,9 @@ export async function bootstrapAuthority(ctx: AuthorityContext, input: Bootstrap
   const name = validateOrgName(input.orgName);
   const username = validateUsername(input.adminUsername, false);
   const password = validatePassword(input.adminPassword);
+  const email = input.adminEmail !== undefined ? input.adminEmail.trim() : isEmail(username) ? username : null;
+  if (email !== null && !isEmail(email))
+    throw new CairnError("BAD_REQUEST", `not an email address: ${email.slice(0, 100)}`, { details: { field: "adminEmail" } });
   const hash = await ctx.hasher.hash(password);
   const now = ctx.clock.now();
   return ctx.store.transaction(async (tx) => {
@@ -59,7 +64,7 @@ export async function bootstrapAuthority(ctx: AuthorityContext, input: Bootstrap
       orgId: org.orgId,
       username,
       usernameKey: usernameKey(username),
-      email: isEmail(username) ? username : null,
+      email,
       firstName: null,
       lastName: null,
       notes: null,
@@ -74,7 +79,7 @@ export async function bootstrapAuthority(ctx: AuthorityContext, input: Bootstrap
     }
     await ctx.users.createUserKey(tx, admin, "escrow", now);
     await tx.setMeta(META.primaryAdminUserId, String(admin.userId));
-    if (isEmail(username)) await tx.putSettingsGroup(org.orgId, "reporting", { ...defaultSettings().reporting, recipients: [username] }, now);
+    if (email !== null) await tx.putSettingsGroup(org.orgId, "reporting", { ...defaultSettings().reporting, recipients: [email] }, now);
     await tx.appendAudit(auditEntry(SYSTEM_PRINCIPAL, now, "authority.init", { type: "org", id: org.orgId, orgId: org.orgId }, { adminUsername: username }));
     return { org, admin };
   });

@@ -2,7 +2,7 @@
  * `cairn authority …`: the thin command line over this daemon's library. The only module of the
  * package that reads flags and the environment (FAULT_CRASH_AT for crash tests).
  *
- *   init   --data DIR [--admin-username U] [--admin-password P] [--org-name N] [--hostname H…]
+ *   init   --data DIR [--admin-username U] [--admin-password P] [--admin-email E] [--org-name N] [--hostname H…]
  *   serve  [--data DIR] [--host H] [--port P] [--public-url U] [--metrics-address H:P] [--restore-dir D]
  *          [--purge-schedule C] [--report-schedule C] [--alert-schedule C] [--smtp-url U] [--mail-from A]
  *          [--templates D] [--reserve-bytes N] [--check-config] [--print-default-config]
@@ -51,9 +51,10 @@ export function createCommand(ctx: CommandContext): Command {
     .option("--data <dir>", "data directory (or CAIRN_DATA, or data in --config)")
     .option("--admin-username <name>", "the primary administrator's username", "admin")
     .option("--admin-password <password>", "the primary administrator's password (generated and printed once when absent)")
+    .option("--admin-email <address>", "the primary administrator's email address, the default report recipient (default: the username when it is one)")
     .option("--org-name <name>", "the top-level organization's name", "Cairn")
     .option("--hostname <name>", "a host name the certificate is valid for (repeatable)", collect, [])
-    .action(async (o: { data?: string; adminUsername: string; adminPassword?: string; orgName: string; hostname: string[] }) => {
+    .action(async (o: { data?: string; adminUsername: string; adminPassword?: string; adminEmail?: string; orgName: string; hostname: string[] }) => {
       const dataDir = dataDirOf(ctx, o.data);
       const r = await initAuthority({
         dataDir,
@@ -61,6 +62,7 @@ export function createCommand(ctx: CommandContext): Command {
         orgName: o.orgName,
         hostnames: o.hostname,
         ...(o.adminPassword !== undefined ? { adminPassword: o.adminPassword } : {}),
+        ...(o.adminEmail !== undefined ? { adminEmail: o.adminEmail } : {}),
         logger: makeLogger(ctx, 2),
       });
       const human = [

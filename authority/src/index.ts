@@ -71,6 +71,8 @@ export interface InitAuthorityOptions {
   adminUsername?: string;
   /** Generated (and returned once) when absent. */
   adminPassword?: string;
+  /** The primary administrator's email address (default: the username when it is one); the default report recipient. */
+  adminEmail?: string;
   /** The top-level org's name (default `Cairn`). */
   orgName?: string;
   /** Host names the certificate is valid for, besides the loopback names. */
@@ -129,6 +131,7 @@ export async function initAuthority(opts: InitAuthorityOptions): Promise<InitAut
       orgName: opts.orgName ?? "Cairn",
       adminUsername,
       adminPassword: opts.adminPassword ?? (generated as string),
+      ...(opts.adminEmail !== undefined ? { adminEmail: opts.adminEmail } : {}),
     });
     return {
       orgUid: org.orgUid,

@@ -158,10 +158,10 @@ describe("update_settings (API.md §5.1, §5.5)", () => {
     const parent = await createOrg(admin, "Propagating parent", a.orgUid);
     const inheriting = await createOrg(admin, "Inheriting kid", parent.orgUid);
     const overriding = await createOrg(admin, "Overriding kid", parent.orgUid);
-    dataOf(await admin.send("PUT", `/api/v1/orgs/${overriding.orgId}/settings`, { groups: { reporting: { values: { warnInDays: 9 } } } }));
+    dataOf(await admin.send("PUT", `/api/v1/orgs/${overriding.orgId}/settings`, { groups: { reporting: { values: { warnInDays: 9, alertInDays: 12 } } } }));
     dataOf(await admin.send("PUT", `/api/v1/orgs/${parent.orgId}/settings`, { groups: { reporting: { values: { warnInDays: 2, alertInDays: 4 } } } }));
     expect(settingsOf((await getSettings(inheriting.orgId)).org)).toMatchObject({ warnInDays: 2, alertInDays: 4, isUsingReportingDefaults: true });
-    expect(settingsOf((await getSettings(overriding.orgId)).org)).toMatchObject({ warnInDays: 9, alertInDays: 5, isUsingReportingDefaults: false });
+    expect(settingsOf((await getSettings(overriding.orgId)).org)).toMatchObject({ warnInDays: 9, alertInDays: 12, isUsingReportingDefaults: false });
   });
 
   it("refuses a child's maxSeats above its parent's, applying nothing of the PUT", async () => {
@@ -190,6 +190,28 @@ describe("update_settings (API.md §5.1, §5.5)", () => {
     settingsOf(org).isUsingQuotaDefaults = false;
     settingsOf(org).isUsingReportingDefaults = false;
     expect((await admin.send("PUT", `/api/Org/${child.orgId}`, org)).status).toBe(400);
+  });
+
+  it("refuses a critical threshold that does not come after the warning threshold, applying nothing", async () => {
+    const child = await createOrg(admin, "Thresholds", a.orgUid);
+    const { org } = await getSettings(child.orgId);
+    settingsOf(org).isUsingReportingDefaults = false;
+    settingsOf(org).warnInDays = 6;
+    settingsOf(org).alertInDays = 4;
+    const r = await admin.send("PUT", `/api/Org/${child.orgId}`, org);
+    expect(r.status).toBe(400);
+    expect(r.text).toContain("alertInDays");
+    expect(settingsOf(dataOf(await admin.get(`/api/Org/${child.orgId}?incSettings=True`))).warnInDays).toBe(3);
+    const equal = await admin.send("PUT", `/api/v1/orgs/${child.orgId}/settings`, { groups: { reporting: { values: { warnInDays: 5, alertInDays: 5 } } } });
+    expect(equal.status).toBe(400);
+    // Device alerts, in minutes: the same rule.
+    const severe = await admin.send("PUT", `/api/v1/orgs/${child.orgId}/settings`, {
+      groups: { device: { values: { minutesUntilWarning: 7200, minutesUntilSevere: 4320 } } },
+    });
+    expect(severe.status).toBe(400);
+    expect(severe.text).toContain("minutesUntilSevere");
+    dataOf(await admin.send("PUT", `/api/v1/orgs/${child.orgId}/settings`, { groups: { reporting: { values: { warnInDays: 4, alertInDays: 9 } } } }));
+    expect(settingsOf(dataOf(await admin.get(`/api/Org/${child.orgId}?incSettings=True`))).alertInDays).toBe(9);
   });
 
   it("keeps a locked packet: the child's PUT is 400 SETTING_LOCKED and applies no packet (T38)", async () => {

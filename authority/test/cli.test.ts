@@ -2,6 +2,7 @@ import { join } from "node:path";
 import type { CommandContext } from "@cairn/protocol";
 import { describe, expect, it } from "vitest";
 import { createCommand } from "../src/cli.js";
+import { startTestAuthority } from "../src/testing.js";
 import { tempDir } from "./helpers.js";
 
 function fakeContext(json: boolean): { ctx: CommandContext; out: string[] } {
@@ -46,5 +47,27 @@ describe("cairn authority init", () => {
     await createCommand(ctx).exitOverride().parseAsync(["init", "--data", dir, "--admin-password", "given password 1"], { from: "user" });
     expect(JSON.parse(out[0] as string)).not.toHaveProperty("adminPassword");
     await expect(createCommand(ctx).exitOverride().parseAsync(["init", "--data", dir], { from: "user" })).rejects.toMatchObject({ code: "CONFLICT" });
+  });
+
+  it("makes --admin-email the administrator's address and the default report recipient, and refuses a bad one", async () => {
+    const dir = join(tempDir(), "data");
+    const { ctx } = fakeContext(true);
+    await expect(
+      createCommand(ctx)
+        .exitOverride()
+        .parseAsync(["init", "--data", join(dir, "bad"), "--admin-email", "not-an-address"], { from: "user" }),
+    ).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    const args = ["init", "--data", dir, "--admin-username", "admin", "--admin-password", "given password 1", "--admin-email", "ops@example.com"];
+    await createCommand(ctx).exitOverride().parseAsync(args, { from: "user" });
+    const a = await startTestAuthority({ dataDir: dir, init: false, adminUsername: "admin" });
+    try {
+      const py = a.py42("admin", "given password 1");
+      const org = (await py.data("GET", "/api/Org/my?incSettings=True")) as { settings: { recipients: string[] } };
+      expect(org.settings.recipients).toEqual(["ops@example.com"]);
+      const users = (await py.data("GET", "/api/User?username=admin")) as { users: { email: string | null }[] };
+      expect(users.users[0]?.email).toBe("ops@example.com");
+    } finally {
+      await a.dispose();
+    }
   });
 });

@@ -69,7 +69,15 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   };
   try {
     const adminPassword = `demo-${randomBytes(9).toString("base64url")}`;
-    const init = await initAuthority({ dataDir: join(dir, "authority"), adminUsername: "admin", adminPassword, orgName: "Cairn Demo", clock, logger });
+    const init = await initAuthority({
+      dataDir: join(dir, "authority"),
+      adminUsername: "admin",
+      adminEmail: "admin@example.com",
+      adminPassword,
+      orgName: "Cairn Demo",
+      clock,
+      logger,
+    });
     const authority = await startAuthority({ dataDir: join(dir, "authority"), host: "127.0.0.1", port: 0, clock, logger });
     cleanups.push(() => authority.close());
     say(`authority   ${authority.url} (certificate ${init.certFingerprint.slice(0, 23)}…)`);

@@ -110,7 +110,19 @@ export interface GroupSpec<T> {
   readonly open?: boolean;
   readonly doc: string;
   readonly fields: { readonly [F in keyof T & string]-?: FieldSpec<T[F]> };
+  /** A rule across the group's fields: the problem with a whole set of values, or null. */
+  readonly check?: (values: Readonly<Record<string, unknown>>) => { field: string; message: string } | null;
 }
+
+/** The critical threshold must come after the warning threshold (both counted in the same unit). */
+const criticalAfterWarning =
+  (warning: string, critical: string, unit: string) =>
+  (v: Readonly<Record<string, unknown>>): { field: string; message: string } | null => {
+    const w = v[warning];
+    const c = v[critical];
+    if (typeof w !== "number" || typeof c !== "number" || c > w) return null;
+    return { field: critical, message: `${critical} (${c} ${unit}) must be greater than ${warning} (${w} ${unit}): a device is warned before it is critical` };
+  };
 
 const f = <T>(spec: Omit<FieldSpec<T>, "rule" | "lockable"> & Partial<Pick<FieldSpec<T>, "rule" | "lockable">>): FieldSpec<T> => ({
   rule: "override",
@@ -157,10 +169,15 @@ export const SETTINGS_SCHEMA: {
     inheritance: "group",
     apiFlag: "isUsingReportingDefaults",
     doc: "Backup reports and alert thresholds of the organization (warning and critical counts).",
+    check: criticalAfterWarning("warnInDays", "alertInDays", "days"),
     fields: {
       warnInDays: f({ default: 3, parse: intIn(1, 3650), doc: "Days without a completed backup before a device counts as a warning" }),
       alertInDays: f({ default: 5, parse: intIn(1, 3650), doc: "Days without a completed backup before a device counts as critical" }),
-      recipients: f({ default: [], parse: listOf(email, 200), doc: "Additional report recipients (org administrators receive reports anyway)" }),
+      recipients: f({
+        default: [],
+        parse: listOf(email, 200),
+        doc: "Report recipients (email addresses); the first administrator by default; empty: the first administrator",
+      }),
       reportSchedule: f({
         default: "_M_____",
         parse: text({ min: 7, max: 7, pattern: /^[A-Za-z_]{7}$/ }),
@@ -192,6 +209,7 @@ export const SETTINGS_SCHEMA: {
   device: {
     inheritance: "group",
     doc: "Device backup defaults: what, how often, how long versions are kept, resources and alerts.",
+    check: criticalAfterWarning("minutesUntilWarning", "minutesUntilSevere", "minutes"),
     fields: {
       frequencyMs: f({ default: DEVICE_DEFAULTS.frequencyMs, parse: intIn(60_000), doc: "Back up changed files at most this often (ms)" }),
       verifyScanIntervalMs: f({ default: DEVICE_DEFAULTS.verifyScanIntervalMs, parse: intIn(60_000), doc: "Full file verification scan interval (ms)" }),

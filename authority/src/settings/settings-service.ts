@@ -146,6 +146,8 @@ export class SettingsService {
         }
         if (differs || current.inherits[g]) changedKeys.push(key);
       }
+      const problem = spec.check?.(next);
+      if (problem) throw new CairnError("BAD_REQUEST", `${g}.${problem.message}`, { details: { field: `${g}.${problem.field}` } });
       const stored = own?.groups[g];
       if (stored === undefined || !isDeepStrictEqual(stored, next)) {
         if (changedKeys.length === 0) changedKeys.push(g);

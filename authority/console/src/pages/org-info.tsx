@@ -218,9 +218,12 @@ function ReportingTab({ data, onSaved }: { data: OrgInfoData; onSaved: () => voi
         {row("recipients", "Recipients", (d) => (
           <fieldset class="field" disabled={d}>
             <legend>Recipients</legend>
-            <p class="hint">Administrators of the organization receive reports anyway. Remove an address to stop its emails.</p>
+            <p class="hint">
+              The first administrator is a recipient by default. Remove an address to stop its emails; with no recipients at all, reports go to the first
+              administrator.
+            </p>
             <ul class="recipients" data-testid="recipients">
-              {recipients.length === 0 && <li class="muted">No additional recipients.</li>}
+              {recipients.length === 0 && <li class="muted">None: reports go to the first administrator.</li>}
               {recipients.map((r) => (
                 <li key={r} class="chip">
                   {r}
@@ -262,11 +265,11 @@ function ReportingTab({ data, onSaved }: { data: OrgInfoData; onSaved: () => voi
           <NumberField
             label="Critical"
             unit="days without backup"
-            min={1}
+            min={Number(g.shown("warnInDays") ?? 0) + 1}
             value={Number(g.shown("alertInDays") ?? 0)}
             disabled={d}
             onInput={(v) => g.set("alertInDays", v)}
-            hint="Devices that have not backed up to any destination for longer are in critical alert emails."
+            hint="Devices that have not backed up to any destination for longer are in critical alert emails. More days than Warning."
           />
         ))}
       </fieldset>
