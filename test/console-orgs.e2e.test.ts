@@ -266,11 +266,16 @@ describe("console: organizations", () => {
     const { page } = env;
     const sales = await env.api.post<OrgJson>("/api/Org/", { orgName: "Sales", orgExtRef: null, notes: null, parentOrgUid: top.orgUid });
     const platform = await byName("Platform");
+    await env.api.post<OrgJson>("/api/Org/", { orgName: "Platform Tools", orgExtRef: null, notes: null, parentOrgUid: platform.orgUid });
     await env.goto(`#/orgs/${platform.orgId}`);
     await page.getByTestId("org-details").waitFor();
     await page.getByTestId("org-actions").click();
     await page.getByTestId("action-change-parent").click();
     const dlg = page.getByTestId("change-parent-dialog");
+    // Neither the org itself nor its own child is offered as the new parent.
+    await dlg.getByPlaceholder("Search organizations").fill("Platform");
+    await expect.poll(() => dlg.getByText("No active organization matches.").isVisible()).toBe(true);
+    await expect(dlg.getByTestId("org-picker").locator("option").count()).resolves.toBe(0);
     await dlg.getByPlaceholder("Search organizations").fill("Sales");
     await dlg.getByTestId("org-picker").selectOption({ label: "Sales" });
     await dlg.getByRole("button", { name: "Save" }).click();

@@ -100,7 +100,18 @@ describe("console: users, audit log and organization actions", () => {
     expect(text).toContain(ADMIN.username);
     expect(text).toContain("org.create");
     expect(text).toContain("user.create");
+    // Newest first; the When header turns the order round.
+    const ids = async () =>
+      (await rows.evaluateAll((els) => els.map((e) => e.getAttribute("data-testid") ?? ""))).map((t) => Number(t.replace("audit-row-", "")));
+    const newestFirst = await ids();
+    expect(newestFirst).toEqual([...newestFirst].sort((a, b) => b - a));
+    const newest = await env.api.get<{ auditEntries: { auditId: number }[] }>("/api/v1/audit-log", { srtDir: "desc", pgSize: 1 });
+    expect(newestFirst[0]).toBe(newest.auditEntries[0]?.auditId);
     await env.shot("audit-log");
+    await page.getByRole("button", { name: "When" }).click();
+    await expect.poll(async () => (await ids())[0]).toBe(1);
+    const oldestFirst = await ids();
+    expect(oldestFirst).toEqual([...oldestFirst].sort((a, b) => a - b));
   });
 
   it("upgrades the clients and emails a backup report from the Actions menu", async () => {

@@ -20,6 +20,11 @@ export function count(n: number | null | undefined): string {
   return n === null || n === undefined ? "—" : n.toLocaleString("en-US");
 }
 
+/** 1 → "1 archive", 3 → "3 archives" (`plural` when adding an "s" is wrong). */
+export function counted(n: number, singular: string, plural = `${singular}s`): string {
+  return `${count(n)} ${n === 1 ? singular : plural}`;
+}
+
 /** An ISO timestamp as "2024-05-01 12:00" in the browser's time zone. */
 export function dateTime(iso: string | null | undefined): string {
   if (!iso) return "—";

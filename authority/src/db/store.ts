@@ -76,6 +76,8 @@ export interface OrgFilter {
   q?: string;
   /** Only the direct children of this org (the console's tree pages through them). */
   parentId?: number;
+  /** Leave out the org at this path and its descendants (the candidates for a new parent). */
+  excludeSubtree?: string;
 }
 
 /** Filters of the user list (API.md §3). */
@@ -103,6 +105,8 @@ export interface AuditFilter {
   targetId?: string;
   since?: number;
   until?: number;
+  /** Newest entry first (the console's default); oldest first otherwise. */
+  newestFirst?: boolean;
 }
 
 /** Organization reads. */

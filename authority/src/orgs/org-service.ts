@@ -34,6 +34,8 @@ export interface OrgListQuery {
   parentOrgId?: number;
   /** All-organization roles: list every org, not only the own subtree (Cairn's filter). */
   allOrgs?: boolean;
+  /** Leave out this org and its descendants: the orgs it may move under (Cairn's filter). */
+  excludeSubtreeOf?: number;
   sort?: SortOrder;
 }
 
@@ -85,6 +87,7 @@ export class OrgService {
       ...(q.active !== undefined ? { active: q.active } : {}),
       ...(q.q !== undefined ? { q: q.q } : {}),
       ...(q.sort !== undefined ? { sort: q.sort } : {}),
+      ...(q.excludeSubtreeOf !== undefined ? { excludeSubtree: (await this.byId(p, q.excludeSubtreeOf)).path } : {}),
     };
     if (q.parentOrgId === undefined) return this.d.store.listOrgs(filter, page);
     // The direct children of a visible parent: every one the caller can see (canSee's scope,

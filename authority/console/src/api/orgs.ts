@@ -7,6 +7,8 @@ export interface OrgQuery {
   active: boolean;
   q?: string | undefined;
   parentOrgId?: number | undefined;
+  /** Leave out this org and its descendants (Cairn's filter: the candidates for a new parent). */
+  excludeSubtreeOf?: number | undefined;
   pgNum: number;
   pgSize: number;
   srtKey?: string | undefined;
@@ -25,6 +27,7 @@ export async function listOrgs(q: OrgQuery, signal?: AbortSignal): Promise<Page<
       active: q.active,
       q: q.q,
       parentOrgId: q.parentOrgId,
+      excludeSubtreeOf: q.excludeSubtreeOf,
       srtKey: q.srtKey,
       srtDir: q.srtDir,
       incCounts: q.incCounts ?? true,

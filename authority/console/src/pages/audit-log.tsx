@@ -1,4 +1,7 @@
-/** The audit log: every mutating call, who made it, on what, with what outcome; paged on the server. */
+/**
+ * The audit log: every mutating call, who made it, on what, with what outcome; newest first (the
+ * When column's header turns the order round), paged on the server.
+ */
 import { get } from "../api/client.js";
 import { dateTime } from "../format.js";
 import { intParam, param, setQuery } from "../router.js";
@@ -21,7 +24,7 @@ interface AuditEntry {
 }
 
 const COLUMNS: Column<AuditEntry>[] = [
-  { id: "at", label: "When", nowrap: true, render: (e) => dateTime(e.at) },
+  { id: "at", label: "When", nowrap: true, sortKey: "at", render: (e) => dateTime(e.at) },
   { id: "who", label: "Who", render: (e) => e.actorUsername ?? "system" },
   {
     id: "action",
@@ -41,16 +44,17 @@ const COLUMNS: Column<AuditEntry>[] = [
 export function AuditLog() {
   const page = intParam("page", 1);
   const action = param("action");
+  const dir = param("dir") === "asc" ? "asc" : "desc";
   const list = useAsync(
     async (s) => {
       const r = await get<{ totalCount: number; auditEntries: AuditEntry[] }>(
         "/api/v1/audit-log",
-        { pgNum: page, pgSize: PAGE_SIZE, action: action || undefined },
+        { pgNum: page, pgSize: PAGE_SIZE, action: action || undefined, srtDir: dir },
         s,
       );
       return { totalCount: r.totalCount, items: r.auditEntries };
     },
-    [page, action],
+    [page, action, dir],
   );
   return (
     <section aria-labelledby="audit-title">
@@ -59,6 +63,8 @@ export function AuditLog() {
       <DataTable<AuditEntry>
         caption="Audit log entries"
         columns={COLUMNS}
+        sort={{ key: "at", dir }}
+        onSort={() => setQuery({ dir: dir === "desc" ? "asc" : null, page: null })}
         rows={list.data?.items}
         status={list.status}
         error={list.error}

@@ -9,7 +9,7 @@ import { errorMessage } from "../api/client.js";
 import { getOrg, myOrg } from "../api/orgs.js";
 import type { ColdStorageRow } from "../api/types.js";
 import { download } from "../download.js";
-import { bytes, count, date } from "../format.js";
+import { bytes, count, counted, date } from "../format.js";
 import { href, intParam, param, setQuery } from "../router.js";
 import { useAsync } from "../ui/async.js";
 import { Dialog } from "../ui/dialog.js";
@@ -109,15 +109,15 @@ function ColdList({ orgId, orgName, scoped }: { orgId: number; orgName: string; 
       </Toolbar>
       {selected.size === rows.length && rows.length > 0 && total > rows.length && !allPages && (
         <p class="bulk">
-          All {count(rows.length)} archives on this page are selected.
+          {rows.length === 1 ? "The archive on this page is selected." : `All ${counted(rows.length, "archive")} on this page are selected.`}
           <button type="button" class="btn btn-small btn-link" onClick={() => setAllPages(true)}>
-            Select all {count(total)} archives
+            Select all {counted(total, "archive")}
           </button>
         </p>
       )}
       {allPages && (
         <p class="bulk">
-          All {count(total)} archives are selected.
+          {total === 1 ? "The archive is selected." : `All ${counted(total, "archive")} are selected.`}
           <button
             type="button"
             class="btn btn-small btn-link"
@@ -170,7 +170,7 @@ function ColdList({ orgId, orgName, scoped }: { orgId: number; orgName: string; 
       {open === "date" && <PurgeDateDialog n={nSelected} targets={targets} onClose={() => setOpen(null)} onDone={clear} />}
       {open === "purge" && (
         <Dialog
-          title={`Purge ${count(nSelected)} archives?`}
+          title={`Purge ${counted(nSelected, "archive")}?`}
           submitLabel="Purge"
           danger
           testId="purge-dialog"
@@ -179,8 +179,8 @@ function ColdList({ orgId, orgName, scoped }: { orgId: number; orgName: string; 
             const r = await purgeNow(await targets());
             notify(
               r.pending > 0
-                ? `${count(r.purged)} archives purged; ${count(r.pending)} are deleted from their storage server when it reconnects.`
-                : `${count(r.purged)} archives purged.`,
+                ? `${counted(r.purged, "archive")} purged; ${count(r.pending)} ${r.pending === 1 ? "is" : "are"} deleted from their storage server when it reconnects.`
+                : `${counted(r.purged, "archive")} purged.`,
             );
             clear();
           }}
@@ -205,11 +205,14 @@ function PurgeDateDialog({ n, targets, onClose, onDone }: { n: number; targets: 
         if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) throw new Error("Choose a date.");
         const guids = await targets();
         for (const g of guids) await setPurgeDate(g, value);
-        notify(`Purge date of ${count(guids.length)} archives set to ${value}.`);
+        notify(`Purge date of ${counted(guids.length, "archive")} set to ${value}.`);
         onDone();
       }}
     >
-      <p>The {count(n)} selected archives will be removed from their store points on this date. A past date purges them at the next run.</p>
+      <p>
+        {n === 1 ? "The selected archive" : `The ${count(n)} selected archives`} will be removed from their store points on this date. A past date purges them
+        at the next run.
+      </p>
       <TextField label="Purge date" type="date" value={value} onInput={setValue} required />
     </Dialog>
   );

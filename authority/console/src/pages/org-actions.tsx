@@ -157,7 +157,7 @@ function ChangeParentDialog({ org, onClose, onDone }: { org: Org; onClose: () =>
       <p>
         Select the new parent for <strong>{org.orgName}</strong>. Its child organizations move with it.
       </p>
-      <OrgPicker label="New parent organization" value={parent} onChange={setParent} exclude={org.orgId} />
+      <OrgPicker label="New parent organization" value={parent} onChange={setParent} excludeSubtree={org.orgId} />
     </Dialog>
   );
 }

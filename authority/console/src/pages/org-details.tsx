@@ -8,7 +8,7 @@ import { listColdStorage, listRestoreHistory } from "../api/archives.js";
 import { getOrg, getOrgSettings, rotateRegistrationKey, saveReference } from "../api/orgs.js";
 import type { Org } from "../api/types.js";
 import { DEVICE_KEYS, KEY_TYPES, msLabel } from "../device-keys.js";
-import { bytes, count, date } from "../format.js";
+import { bytes, count, counted, date } from "../format.js";
 import { href } from "../router.js";
 import { backupSets, readInt } from "../settings-tree.js";
 import { useAsync } from "../ui/async.js";
@@ -52,9 +52,7 @@ export function OrgDetails({ orgId }: { orgId: number }) {
         unavailable
       </span>
     ) : r.data ? (
-      <a href={link}>
-        {count(r.data.totalCount)} {unit}
-      </a>
+      <a href={link}>{counted(r.data.totalCount, unit)}</a>
     ) : (
       "…"
     );
@@ -128,8 +126,8 @@ export function OrgDetails({ orgId }: { orgId: number }) {
                 </span>,
               ],
               ["Date created", date(o.creationDate)],
-              ["Restores", small(restores, "restores", href(`/orgs/${o.orgId}/restores`))],
-              ["Cold storage", small(cold, "archives", href(`/orgs/${o.orgId}/cold-storage`))],
+              ["Restores", small(restores, "restore", href(`/orgs/${o.orgId}/restores`))],
+              ["Cold storage", small(cold, "archive", href(`/orgs/${o.orgId}/cold-storage`))],
             ]}
           />
         </section>

@@ -7,11 +7,24 @@ import { listOrgs } from "../api/orgs.js";
 import type { Org } from "../api/types.js";
 import { useAsync } from "./async.js";
 
-/** The picker; `exclude` hides an org (an org cannot become its own parent). */
-export function OrgPicker(p: { label: string; value: Org | null; onChange: (o: Org | null) => void; exclude?: number; initial?: Org | null }) {
+/**
+ * The picker; `exclude` hides an org, `excludeSubtree` an org with all its descendants (an org
+ * cannot move under itself or under one of its own children).
+ */
+export function OrgPicker(p: {
+  label: string;
+  value: Org | null;
+  onChange: (o: Org | null) => void;
+  exclude?: number;
+  excludeSubtree?: number;
+  initial?: Org | null;
+}) {
   const id = useId();
   const [q, setQ] = useState("");
-  const list = useAsync((signal) => listOrgs({ active: true, q: q.trim() || undefined, pgNum: 1, pgSize: 25, incCounts: false }, signal), [q]);
+  const list = useAsync(
+    (signal) => listOrgs({ active: true, q: q.trim() || undefined, excludeSubtreeOf: p.excludeSubtree, pgNum: 1, pgSize: 25, incCounts: false }, signal),
+    [q, p.excludeSubtree],
+  );
   const options = (list.data?.items ?? []).filter((o) => o.orgId !== p.exclude);
   if (p.value && !options.some((o) => o.orgId === p.value?.orgId)) options.unshift(p.value);
   return (

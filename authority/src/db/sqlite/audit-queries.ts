@@ -57,7 +57,7 @@ export class SqliteAuditQueries implements AuditReads, AuditWrites, MetaReads, M
       p,
     );
     const rows = this.q.all<AuditRow>(
-      "SELECT a.* FROM audit_log a LEFT JOIN orgs o ON o.org_id = a.org_id WHERE ((a.org_id IS NULL AND @all = 1) OR (o.path >= @lo AND o.path < @hi AND (@scopeOrgId IS NULL OR a.org_id = @scopeOrgId))) AND (@action IS NULL OR a.action = @action) AND (@targetType IS NULL OR a.target_type = @targetType) AND (@targetId IS NULL OR a.target_id = @targetId) AND (@since IS NULL OR a.at >= @since) AND (@until IS NULL OR a.at <= @until) ORDER BY a.audit_id LIMIT @limit OFFSET @offset",
+      `SELECT a.* FROM audit_log a LEFT JOIN orgs o ON o.org_id = a.org_id WHERE ((a.org_id IS NULL AND @all = 1) OR (o.path >= @lo AND o.path < @hi AND (@scopeOrgId IS NULL OR a.org_id = @scopeOrgId))) AND (@action IS NULL OR a.action = @action) AND (@targetType IS NULL OR a.target_type = @targetType) AND (@targetId IS NULL OR a.target_id = @targetId) AND (@since IS NULL OR a.at >= @since) AND (@until IS NULL OR a.at <= @until) ORDER BY a.audit_id ${filter.newestFirst === true ? "DESC" : "ASC"} LIMIT @limit OFFSET @offset`,
       { ...p, limit: page.limit, offset: page.offset },
     );
     return { total: total?.n ?? 0, items: rows.map(toEntry) };

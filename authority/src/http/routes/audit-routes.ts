@@ -1,6 +1,6 @@
 /**
  * Cairn's audit log route: the entries of orgs the caller may audit (entries without an org only
- * for all-organization auditors), oldest first, paged like every list.
+ * for all-organization auditors), oldest first (`srtDir=desc`: newest first), paged like every list.
  */
 import { CairnError, isoTime } from "@cairn/protocol";
 import { canSee, scopeOf } from "../../auth/access.js";
@@ -24,7 +24,7 @@ export function registerAuditRoutes(api: ApiRouter, ctx: AuthorityContext): void
     method: "GET",
     url: "/api/v1/audit-log",
     auth: "user",
-    summary: "Audit entries (filters orgId with its subtree, action, targetType, targetId, since, until); paged",
+    summary: "Audit entries (filters orgId with its subtree, action, targetType, targetId, since, until), oldest first or srtDir=desc for newest first; paged",
     tags: ["audit"],
     handler: async ({ p, query }) => {
       let scope: OrgScope = scopeOf(p, "audit.read");
@@ -41,6 +41,8 @@ export function registerAuditRoutes(api: ApiRouter, ctx: AuthorityContext): void
       const targetId = textParam(query, "targetId", 50);
       const since = timeParam(query, "since");
       const until = timeParam(query, "until");
+      const dir = (queryValue(query, "srtDir") ?? "asc").toLowerCase();
+      if (dir !== "asc" && dir !== "desc") throw new CairnError("BAD_REQUEST", "srtDir is asc or desc", { details: { field: "srtDir" } });
       const page = await ctx.store.listAudit(
         {
           scope,
@@ -49,6 +51,7 @@ export function registerAuditRoutes(api: ApiRouter, ctx: AuthorityContext): void
           ...(targetId !== undefined ? { targetId } : {}),
           ...(since !== undefined ? { since } : {}),
           ...(until !== undefined ? { until } : {}),
+          newestFirst: dir === "desc",
         },
         pageParams(query),
       );

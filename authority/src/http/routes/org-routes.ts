@@ -81,12 +81,13 @@ export function registerOrgRoutes(api: ApiRouter, ctx: AuthorityContext): void {
     method: "GET",
     url: "/api/Org",
     auth: "user",
-    summary: "The caller's org subtree in ascending orgId (filters active, q; Cairn: parentOrgId, allOrgs, srtKey, srtDir)",
+    summary: "The caller's org subtree in ascending orgId (filters active, q; Cairn: parentOrgId, excludeSubtreeOf, allOrgs, srtKey, srtDir)",
     tags: TAGS,
     handler: async ({ p, query }) => {
       const active = boolParam(query, "active");
       const q = textParam(query, "q");
       const parentOrgId = optionalId(query, "parentOrgId");
+      const excludeSubtreeOf = optionalId(query, "excludeSubtreeOf");
       const sort = sortParams(query, ORG_SORT_KEYS);
       const allOrgs = boolParam(query, "allOrgs");
       const page = await ctx.orgs.list(
@@ -96,6 +97,7 @@ export function registerOrgRoutes(api: ApiRouter, ctx: AuthorityContext): void {
           ...(active !== undefined ? { active } : {}),
           ...(q !== undefined ? { q } : {}),
           ...(parentOrgId !== undefined ? { parentOrgId } : {}),
+          ...(excludeSubtreeOf !== undefined ? { excludeSubtreeOf } : {}),
           ...(sort ? { sort } : {}),
         },
         pageParams(query),
