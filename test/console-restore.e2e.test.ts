@@ -75,10 +75,13 @@ describe("console: restores and cold storage", () => {
   let agentDir: string;
   let device: { computerId: number; guid: string };
   let topOrgId: number;
+  let serverRestoreDir: string;
 
   beforeAll(async () => {
-    env = await startConsoleEnv();
     root = mkdtempSync(join(tmpdir(), "cairn-console-restore-"));
+    serverRestoreDir = join(root, "server-restores");
+    mkdirSync(serverRestoreDir);
+    env = await startConsoleEnv({ operations: { restores: { serverRestoreDir } } });
     // A destination of our own servers and a one-time enroll key for its first node, as the console makes them.
     const primary = await env.api.post<{ destinationId: number }>("/api/v1/destinations", { destinationName: "Primary", providerKey: null });
     const enroll = await env.api.post<{ enrollKey: string }>("/api/v1/enroll-keys", { destinationId: primary.destinationId });
@@ -162,6 +165,49 @@ describe("console: restores and cold storage", () => {
     const entries = await zipEntries(zip.path);
     expect([...entries.keys()].sort()).toEqual(["report.txt", "todo.txt"]);
     expect(entries.get("report.txt")).toBe("quarterly report\n");
+  });
+
+  /** Opens the restore of the device, selects `paths` (below `src`) and goes to the last step. */
+  const selectForRestore = async (paths: string[]) => {
+    const { page } = env;
+    await env.goto(`#/restore?device=${device.computerId}`);
+    await page.getByTestId("browse-files").click();
+    await page.getByTestId("file-tree").waitFor();
+    let path = "";
+    for (const part of src.split("/").filter(Boolean)) {
+      path += `/${part}`;
+      await page.getByRole("button", { name: `Expand ${path}`, exact: true }).click();
+    }
+    for (const p of paths) await page.getByRole("checkbox", { name: `Select ${src}/${p}`, exact: true }).check();
+    await page.getByTestId("continue-restore").click();
+  };
+
+  it("restores to the authority's file system, into a new folder of its restore folder", async () => {
+    const { page } = env;
+    await selectForRestore(["docs"]);
+    await page.getByTestId("restore-server").check();
+    await page.getByTestId("start-restore").click();
+    await page.getByTestId("server-folder").waitFor({ timeout: 30_000 });
+    const folder = (await page.getByTestId("server-folder").locator("code").textContent()) ?? "";
+    expect(folder.startsWith(serverRestoreDir)).toBe(true);
+    expect(readFileSync(join(folder, "docs", "report.txt"), "utf8")).toBe("quarterly report\n");
+    expect(readFileSync(join(folder, "docs", "notes.md"), "utf8")).toBe("# notes\n");
+  });
+
+  it("offers only a push restore when the organization turned web restores off", async () => {
+    const { page } = env;
+    const packet = (value: string) => env.api.put(`/api/OrgSetting/${topOrgId}`, { packets: [{ key: "device_webRestore_enabled", value, locked: false }] });
+    await packet("false");
+    try {
+      await selectForRestore(["todo.txt"]);
+      await page.getByTestId("web-restore-off").waitFor();
+      await expect(page.getByRole("radio", { name: "Download a zip file" }).count()).resolves.toBe(0);
+      await expect(page.getByTestId("restore-server").count()).resolves.toBe(0);
+      await expect(page.getByTestId("restore-push").isChecked()).resolves.toBe(true);
+      await expect(page.getByTestId("start-restore").textContent()).resolves.toBe("Push restore");
+    } finally {
+      await packet("true");
+    }
   });
 
   it("pushes a restore to the device", async () => {

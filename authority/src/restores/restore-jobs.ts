@@ -455,6 +455,7 @@ export class RestoreJobs {
       expirationDate: j.expiresAt,
       canceled: j.state === "canceled",
       message: j.message,
+      serverFolder: j.kind === "SERVER" ? (j.folder ?? null) : null,
     };
   }
 }

@@ -95,7 +95,11 @@ export function registerRestoreRoutes(api: ApiRouter, ctx: AuthorityContext, svc
     summary: "Opens a restore session on a device's archive (archive password or custom key when the key policy needs one)",
     description: storage,
     tags,
-    handler: async ({ req, body }) => ({ webRestoreSessionId: (await svc.openSession(await storageCaller(ctx, svc, req), bodyObject(body))).id }),
+    handler: async ({ req, body }) => {
+      const s = await svc.openSession(await storageCaller(ctx, svc, req), bodyObject(body));
+      // Cairn's additions, so a console offers only the restores that will be accepted.
+      return { webRestoreSessionId: s.id, zipRestoreAllowed: s.contentAllowed, serverRestoreAllowed: s.contentAllowed && svc.o.serverRestoreDir !== undefined };
+    },
   });
   api.route({
     method: "GET",

@@ -24,6 +24,8 @@ export interface RestoreJob {
   status: string;
   percentComplete?: number;
   bytesZipped?: number;
+  /** Where a server file-system restore wrote its files, once done (Cairn). */
+  serverFolder?: string | null;
 }
 
 /** An open restore session on the storage URL of one device and destination. */
@@ -34,6 +36,10 @@ export interface RestoreSession {
   token: string;
   sessionId: string;
   dataKeyToken: string;
+  /** The device's organization allows zip (web) restores (Cairn's session field). */
+  zipAllowed: boolean;
+  /** A restore to the authority's file system is possible: allowed, and the authority has a restore folder. */
+  serverAllowed: boolean;
   /** The archive password or custom key the session was opened with (memory only; a push opens its own session with it). */
   secret: Secret;
 }
@@ -57,12 +63,22 @@ export async function openSession(deviceGuid: string, destinationGuid: string, s
   const token = pair.join("-");
   const { dataKeyToken } = await post<{ dataKeyToken: string }>("/api/DataKeyToken", { computerGuid: deviceGuid });
   const base = { serverUrl: login.serverUrl, token };
-  const ses = await post<{ webRestoreSessionId: string }>(
+  const ses = await post<{ webRestoreSessionId: string; zipRestoreAllowed?: boolean; serverRestoreAllowed?: boolean }>(
     "/api/WebRestoreSession",
     { computerGuid: deviceGuid, dataKeyToken, privatePassword: secret.privatePassword, encryptionKey: secret.encryptionKey },
     onStorage(base),
   );
-  return { deviceGuid, destinationGuid, serverUrl: login.serverUrl, token, sessionId: ses.webRestoreSessionId, dataKeyToken, secret };
+  return {
+    deviceGuid,
+    destinationGuid,
+    serverUrl: login.serverUrl,
+    token,
+    sessionId: ses.webRestoreSessionId,
+    dataKeyToken,
+    zipAllowed: ses.zipRestoreAllowed !== false,
+    serverAllowed: ses.serverRestoreAllowed === true,
+    secret,
+  };
 }
 
 /** Step 6: the backup sets of the device on that destination. */
@@ -104,8 +120,15 @@ const counts = (files: Selection[]) => ({
   numBytes: 1,
 });
 
-/** Step 10: starts a zip job. */
-export async function startZip(s: RestoreSession, backupSetId: string, files: Selection[], timestamp: number | null, showDeleted: boolean): Promise<string> {
+/** Step 10: a zip job, or with `toServer` a restore into the authority's restore folder. */
+export async function startZip(
+  s: RestoreSession,
+  backupSetId: string,
+  files: Selection[],
+  timestamp: number | null,
+  showDeleted: boolean,
+  toServer = false,
+): Promise<string> {
   const r = await post<{ jobId: string }>(
     "/api/v9/restore/web",
     {
@@ -116,7 +139,7 @@ export async function startZip(s: RestoreSession, backupSetId: string, files: Se
       expireJob: null,
       showDeleted,
       restoreFullPath: null,
-      restoreToServer: null,
+      restoreToServer: toServer ? true : null,
       timestamp,
     },
     onStorage(s),
@@ -182,7 +205,7 @@ export async function startPush(
   if (!connected.serverUrl) throw new ApiError(400, "DEVICE_NOT_CONNECTED", "The receiving device is not connected to the authority right now.");
   const origin = new URL(connected.serverUrl).origin;
   const { dataKeyToken } = await post<{ dataKeyToken: string }>("/api/DataKeyToken", { computerGuid: s.deviceGuid });
-  const ses = await post<{ webRestoreSessionId: string }>(
+  const ses = await post<{ webRestoreSessionId: string; zipRestoreAllowed?: boolean; serverRestoreAllowed?: boolean }>(
     "/api/WebRestoreSession",
     { computerGuid: s.deviceGuid, dataKeyToken, privatePassword: s.secret.privatePassword, encryptionKey: s.secret.encryptionKey },
     { origin },

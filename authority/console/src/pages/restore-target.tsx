@@ -1,4 +1,7 @@
-/** The last step of a restore: download a zip, or push to a device (API.md §8 and §10), with progress. */
+/**
+ * The last step of a restore: download a zip, write to the authority's file system, or push to a
+ * device (API.md §8 and §10), with progress. Only the ways the session allows are offered.
+ */
 import { useEffect, useRef, useState } from "preact/hooks";
 import { errorMessage } from "../api/client.js";
 import { listDevices } from "../api/devices.js";
@@ -32,7 +35,8 @@ export function RestoreTarget(p: {
   timestamp: number | null;
   showDeleted: boolean;
 }) {
-  const [how, setHow] = useState<"zip" | "push">("zip");
+  const [how, setHow] = useState<"zip" | "server" | "push">(p.session.zipAllowed ? "zip" : "push");
+  const [serverFolder, setServerFolder] = useState<string | null>(null);
   const [target, setTarget] = useState<PushTarget>({
     acceptingGuid: p.device.guid,
     restorePath: "",
@@ -50,6 +54,7 @@ export function RestoreTarget(p: {
     setRunning(true);
     setError(null);
     setJob(null);
+    setServerFolder(null);
     const ctl = new AbortController();
     abort.current = ctl;
     jobId.current = null;
@@ -66,6 +71,13 @@ export function RestoreTarget(p: {
           saveBlob(await zipResult(p.session, id), `restore-${id}.zip`);
           notify("The zip file is downloaded.");
         }
+      } else if (how === "server") {
+        const id = await startZip(p.session, p.backupSetId, p.files, p.timestamp, p.showDeleted, true);
+        jobId.current = id;
+        const j = await waitForJob(p.session, id, setJob, ctl.signal);
+        if (j.status.toLowerCase() === "failed" || j.status.toLowerCase() === "canceled") throw new Error(`The restore ended: ${j.status}.`);
+        setServerFolder(j.serverFolder ?? null);
+        notify(`The files are restored on the authority's disk${j.serverFolder ? ` in ${j.serverFolder}` : ""}.`);
       } else {
         if (!target.originalLocation && !target.restorePath.trim()) throw new Error("Enter the folder to restore into, or choose the original location.");
         const id = await startPush(p.session, p.backupSetId, p.files, p.timestamp, p.showDeleted, target);
@@ -95,15 +107,30 @@ export function RestoreTarget(p: {
       </p>
       <fieldset class="field">
         <legend>Restore to</legend>
-        <label class="radio">
-          <input type="radio" name="how" checked={how === "zip"} onChange={() => setHow("zip")} /> Download a zip file
-        </label>
+        {p.session.zipAllowed && (
+          <label class="radio">
+            <input type="radio" name="how" checked={how === "zip"} onChange={() => setHow("zip")} /> Download a zip file
+          </label>
+        )}
+        {p.session.serverAllowed && (
+          <label class="radio">
+            <input type="radio" name="how" checked={how === "server"} onChange={() => setHow("server")} data-testid="restore-server" /> Restore to the
+            authority's file system
+          </label>
+        )}
         <label class="radio">
           <input type="radio" name="how" checked={how === "push"} onChange={() => setHow("push")} data-testid="restore-push" /> Push to a device
         </label>
+        {!p.session.zipAllowed && (
+          <p class="hint" data-testid="web-restore-off">
+            Zip and server file-system restores are turned off for this device's organization; push the files to a device instead.
+          </p>
+        )}
       </fieldset>
       {how === "zip" ? (
         <p class="hint">The web restore limit of the organization applies; large restores are better pushed to a device.</p>
+      ) : how === "server" ? (
+        <p class="hint">The files are written into a new folder below the authority's restore folder, named after the restore job.</p>
       ) : (
         <>
           <Select
@@ -141,6 +168,11 @@ export function RestoreTarget(p: {
           <span data-testid="job-status">{job.done ? job.status : `${pct.toFixed(0)} %`}</span>
         </p>
       )}
+      {serverFolder && (
+        <p data-testid="server-folder">
+          Restored into <code>{serverFolder}</code> on the authority.
+        </p>
+      )}
       {error && (
         <p class="form-error" role="alert" data-testid="restore-error">
           {error}
@@ -148,7 +180,7 @@ export function RestoreTarget(p: {
       )}
       <div class="actions" style={{ justifyContent: "flex-start" }}>
         <button type="submit" class="btn btn-primary" disabled={running} data-testid="start-restore">
-          {running ? "Restoring…" : how === "zip" ? "Download zip" : "Push restore"}
+          {running ? "Restoring…" : how === "zip" ? "Download zip" : how === "server" ? "Restore to the server" : "Push restore"}
         </button>
         {running && how === "push" && (
           <button
