@@ -286,6 +286,13 @@ describe("console: restores and cold storage", () => {
     const row = page.getByTestId(`cold-row-${archive.archiveGuid}`);
     await row.waitFor();
     await expect(row.textContent()).resolves.toContain("ana-laptop");
+    // At 1280×800 every column fits: nothing to scroll sideways to find the Purge Date.
+    await expect(page.locator(".table-wrap").evaluate((el) => el.scrollWidth - el.clientWidth)).resolves.toBeLessThanOrEqual(0);
+    await env.goto("#/devices?status=deactivated");
+    await page.locator("[data-testid^=device-row-]").first().waitFor();
+    await expect(page.locator(".table-wrap").evaluate((el) => el.scrollWidth - el.clientWidth)).resolves.toBeLessThanOrEqual(0);
+    await env.goto(`#/orgs/${topOrgId}/cold-storage`);
+    await row.waitFor();
     await row.getByRole("checkbox").check();
     await page.getByTestId("change-purge-date").click();
     await page.getByTestId("purge-date-dialog").getByLabel("Purge date").fill("2031-03-15");
