@@ -254,6 +254,8 @@ describe("console: organizations", () => {
     await expect.poll(() => page.locator("#org-title").textContent()).toContain("Deactivated");
     expect((await env.api.get<OrgJson>(`/api/Org/${platform.orgId}`)).active).toBe(false);
     expect(await actionIds()).toEqual(["rename", "activate", "edit-info", "device-defaults", "upgrade-clients", "email-report"]);
+    // No new registration key for an org no device may register in.
+    await expect(page.getByRole("button", { name: /^Issue a new registration key/ }).count()).resolves.toBe(0);
     await page.getByTestId("org-actions").click();
     await page.getByTestId("action-activate").click();
     await page.getByTestId("toggle-org-dialog").getByRole("button", { name: "Activate" }).click();

@@ -180,6 +180,21 @@ describe("console: organization settings", () => {
     const row = page.getByTestId("setting-quota.webRestoreUserLimitMb");
     await expect(row.getByTestId("locked-badge").textContent()).resolves.toContain("Acme West");
     await expect(row.getByRole("spinbutton").isDisabled()).resolves.toBe(true);
+
+    // The parent goes back to inheriting its quotas: its own lock can still be lifted.
+    await env.goto(`#/orgs/${parent.orgId}/info?tab=quotas`);
+    await page.getByRole("heading", { level: 1, name: /Acme West/ }).waitFor();
+    await page.getByTestId("quotas-form").getByTestId("inherit-quota").check();
+    await save("save-quotas");
+    const lock = page.getByTestId("setting-quota.webRestoreUserLimitMb").getByRole("button", { name: /^Lock Web restore limit for/ });
+    await expect(lock.getAttribute("aria-pressed")).resolves.toBe("true");
+    await lock.click();
+    await save("save-quotas");
+    const meta = await env.api.get<{ settingsMeta: { ownLocks: string[] } }>(`/api/Org/${parent.orgId}`, { incSettings: true });
+    expect(meta.settingsMeta.ownLocks).not.toContain("quota.webRestoreUserLimitMb");
+    await env.goto(`#/orgs/${child.orgId}/info?tab=quotas`);
+    await page.getByRole("heading", { level: 1, name: /West Sales/ }).waitFor();
+    await expect(page.getByTestId("setting-quota.webRestoreUserLimitMb").getByTestId("locked-badge").count()).resolves.toBe(0);
   });
 
   it("edits reporting: its own schedule, recipients and thresholds", async () => {

@@ -120,9 +120,13 @@ export function OrgDetails({ orgId }: { orgId: number }) {
                 "Registration key",
                 <span key="k">
                   <code data-testid="registration-key">{o.registrationKey}</code>{" "}
-                  <button type="button" class="btn btn-small" onClick={() => setRotating(true)} aria-label={`Issue a new registration key for ${o.orgName}`}>
-                    New key
-                  </button>
+                  {o.active ? (
+                    <button type="button" class="btn btn-small" onClick={() => setRotating(true)} aria-label={`Issue a new registration key for ${o.orgName}`}>
+                      New key
+                    </button>
+                  ) : (
+                    <span class="muted">(no device registers in a deactivated organization)</span>
+                  )}
                 </span>,
               ],
               ["Date created", date(o.creationDate)],

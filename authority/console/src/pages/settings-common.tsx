@@ -85,7 +85,8 @@ export function LockedRow(p: { locks: Locks; k: string; label: string; children:
           {by !== null ? (
             <LockedBadge by={by} />
           ) : (
-            <LockToggle label={p.label} locked={p.locks.own(p.k)} disabled={p.inheriting} onChange={(v) => p.locks.set(p.k, v)} />
+            // While inheriting, a lock this org holds can still be lifted (it could not be, once the org went back to inheriting).
+            <LockToggle label={p.label} locked={p.locks.own(p.k)} disabled={p.inheriting && !p.locks.own(p.k)} onChange={(v) => p.locks.set(p.k, v)} />
           )}
         </div>
       )}
