@@ -37,6 +37,12 @@ const toEntry = (r: AuditRow): AuditEntry => ({
   details: r.details_json === null ? null : (JSON.parse(r.details_json) as Record<string, unknown>),
 });
 
+const AUDIT_PAGE_WHERE =
+  "SELECT a.* FROM audit_log a LEFT JOIN orgs o ON o.org_id = a.org_id WHERE ((a.org_id IS NULL AND @all = 1) OR (o.path >= @lo AND o.path < @hi AND (@scopeOrgId IS NULL OR a.org_id = @scopeOrgId))) AND (@action IS NULL OR a.action = @action) AND (@targetType IS NULL OR a.target_type = @targetType) AND (@targetId IS NULL OR a.target_id = @targetId) AND (@since IS NULL OR a.at >= @since) AND (@until IS NULL OR a.at <= @until)";
+/** Two fixed statements rather than an interpolated ORDER BY: every SQL text here is a constant. */
+const AUDIT_PAGE_ASC = AUDIT_PAGE_WHERE + " ORDER BY a.audit_id ASC LIMIT @limit OFFSET @offset";
+const AUDIT_PAGE_DESC = AUDIT_PAGE_WHERE + " ORDER BY a.audit_id DESC LIMIT @limit OFFSET @offset";
+
 /** Audit and meta queries on one connection. */
 export class SqliteAuditQueries implements AuditReads, AuditWrites, MetaReads, MetaWrites {
   constructor(private readonly q: SqlRunner) {}
@@ -56,10 +62,11 @@ export class SqliteAuditQueries implements AuditReads, AuditWrites, MetaReads, M
       "SELECT count(*) AS n FROM audit_log a LEFT JOIN orgs o ON o.org_id = a.org_id WHERE ((a.org_id IS NULL AND @all = 1) OR (o.path >= @lo AND o.path < @hi AND (@scopeOrgId IS NULL OR a.org_id = @scopeOrgId))) AND (@action IS NULL OR a.action = @action) AND (@targetType IS NULL OR a.target_type = @targetType) AND (@targetId IS NULL OR a.target_id = @targetId) AND (@since IS NULL OR a.at >= @since) AND (@until IS NULL OR a.at <= @until)",
       p,
     );
-    const rows = this.q.all<AuditRow>(
-      `SELECT a.* FROM audit_log a LEFT JOIN orgs o ON o.org_id = a.org_id WHERE ((a.org_id IS NULL AND @all = 1) OR (o.path >= @lo AND o.path < @hi AND (@scopeOrgId IS NULL OR a.org_id = @scopeOrgId))) AND (@action IS NULL OR a.action = @action) AND (@targetType IS NULL OR a.target_type = @targetType) AND (@targetId IS NULL OR a.target_id = @targetId) AND (@since IS NULL OR a.at >= @since) AND (@until IS NULL OR a.at <= @until) ORDER BY a.audit_id ${filter.newestFirst === true ? "DESC" : "ASC"} LIMIT @limit OFFSET @offset`,
-      { ...p, limit: page.limit, offset: page.offset },
-    );
+    const rows = this.q.all<AuditRow>(filter.newestFirst === true ? AUDIT_PAGE_DESC : AUDIT_PAGE_ASC, {
+      ...p,
+      limit: page.limit,
+      offset: page.offset,
+    });
     return { total: total?.n ?? 0, items: rows.map(toEntry) };
   }
 
