@@ -230,6 +230,7 @@ describe("console: organization settings", () => {
     await page.getByRole("radio", { name: /^Archive password/ }).waitFor();
     await page.getByRole("tab", { name: "Network" }).click();
     await page.getByLabel("Excluded wireless networks", { exact: true }).fill("Airport Wi-Fi");
+    await page.getByLabel("Proxy", { exact: true }).fill("http://proxy.example.com:3128");
     await page.getByRole("tab", { name: "Backup" }).click();
     await env.shot("device-backup-defaults");
     await save("save-device-defaults");
@@ -238,6 +239,7 @@ describe("console: organization settings", () => {
     expect(scalar(p.cpuAwayPercent)).toBe("60");
     expect(scalar(p.backupStatusEmailEnabled)).toBe("true");
     expect(JSON.stringify(p.excludedWifi)).toContain("Airport Wi-Fi");
+    expect(scalar(p.proxyUrl)).toBe("http://proxy.example.com:3128");
     expect(JSON.stringify(p.backupConfig.backupSets)).toContain("/srv/data/");
 
     await env.goto(`#/orgs/${child.orgId}/device-defaults?tab=backup`);

@@ -8,6 +8,7 @@
  *   synced when it is reachable, cached otherwise;
  * - `archives` given (engine mode, tests and tools): endpoint, token and archive key directly.
  */
+import { effectiveProxy } from "./config/org-proxy.js";
 import pino, { type Logger } from "pino";
 import { CairnError, type Clock, type DeviceConfig, isoTime, systemClock } from "@cairn/protocol";
 import { backsUpTo, connectAuthority, syncConfig } from "./auth/registration.js";
@@ -259,7 +260,7 @@ export async function runRestore(o: RunRestoreOptions): Promise<Awaited<ReturnTy
       clock,
       logger: loggerOf(o),
       agentVersion: AGENT_VERSION,
-      proxy: o.proxy ?? null,
+      proxy: effectiveProxy(o.proxy, db),
       at: o.at ?? null,
       paths: o.paths ?? [],
       target: o.target ?? null,
@@ -288,7 +289,7 @@ export async function listVersions(
       clock: o.clock ?? systemClock,
       logger: loggerOf(o),
       agentVersion: AGENT_VERSION,
-      proxy: o.proxy ?? null,
+      proxy: effectiveProxy(o.proxy, db),
     });
     return v.map((x) => ({ versionTime: isoTime(x.versionTime), size: x.size, deleted: x.deleted, seq: x.seq }));
   } finally {

@@ -5,7 +5,7 @@
  * `config-changed`, `deauthorized` and `upgrade-available`.
  */
 import { AGENT_CHANNEL, CairnError, type Handlers, MAX_CONTROL_FRAME_BYTES, type ParamsOf, type ResultOf } from "@cairn/protocol";
-import { type Link, openLink } from "../net/ws-link.js";
+import { type Link, openLink, type ProxySetting } from "../net/ws-link.js";
 
 type AuthorityMethods = (typeof AGENT_CHANNEL)["a"]["methods"];
 type DeviceMethods = (typeof AGENT_CHANNEL)["b"]["methods"];
@@ -40,7 +40,7 @@ export class AuthorityClient {
     url: string;
     fingerprint: string;
     token: string | null;
-    proxy?: string | null;
+    proxy?: ProxySetting;
     handlers?: Handlers<DeviceMethods>;
     events?: AuthorityEvents;
     timeoutMs?: number;

@@ -24,6 +24,7 @@ import {
   wrapKey,
   wrapKeyWithPassword,
 } from "@cairn/protocol";
+import { effectiveProxyOf } from "../config/org-proxy.js";
 import { openAgentDb, kvGet, kvSet } from "../state/agent-db.js";
 import { ArchiveStore } from "../state/archive-store.js";
 import { type Credentials, ensureDataDir, readCredentials, requireCredentials, writeCredentials } from "../state/credentials.js";
@@ -150,7 +151,13 @@ export async function connectAuthority(
   proxy?: string | null,
 ): Promise<AuthorityClient> {
   const c = requireCredentials(dataDir);
-  return AuthorityClient.connect({ url: c.authorityUrl, fingerprint: c.authorityFingerprint, token: c.deviceToken, proxy: proxy ?? null, ...extra });
+  return AuthorityClient.connect({
+    url: c.authorityUrl,
+    fingerprint: c.authorityFingerprint,
+    token: c.deviceToken,
+    proxy: effectiveProxyOf(proxy, dataDir),
+    ...extra,
+  });
 }
 
 /** The stored configuration, if any. */

@@ -13,6 +13,7 @@
  * Time comes from the injected clock; {@link AgentHandle.tick} runs whatever is due now, so tests
  * drive the schedule without sleeping. A real timer calls it every `tickMs`.
  */
+import { effectiveProxyOf } from "../config/org-proxy.js";
 import pino, { type Logger } from "pino";
 import { type AGENT_CHANNEL, CairnError, type Clock, DAY_MS, type ParamsOf, type DeviceConfig, isCairnError, MINUTE_MS, systemClock } from "@cairn/protocol";
 import { bandwidthFor, type DirectArchive, localSelection, reportStatus, type RunBackupResult, runBackup } from "../agent-api.js";
@@ -354,7 +355,7 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
           clock,
           logger,
           agentVersion: AGENT_VERSION,
-          proxy: o.proxy ?? null,
+          proxy: effectiveProxyOf(o.proxy, o.dataDir),
           at: p.at,
           paths: p.paths,
           target: p.targetPath,

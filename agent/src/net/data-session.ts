@@ -25,7 +25,7 @@ import {
   type ResultOf,
 } from "@cairn/protocol";
 import type { RateLimiter } from "./rate-limiter.js";
-import { type Link, type LinkTarget, openLink } from "./ws-link.js";
+import { type Link, type LinkTarget, openLink, type ProxySetting } from "./ws-link.js";
 
 type NodeMethods = (typeof DATA_CHANNEL)["a"]["methods"];
 type OpenResult = ResultOf<NodeMethods, "open">;
@@ -46,7 +46,7 @@ export interface DataSessionOptions {
   agentVersion: string;
   clock: Clock;
   logger: Logger;
-  proxy?: string | null;
+  proxy?: ProxySetting;
   /** Session to resume (from a previous process). */
   sessionId?: string | null;
   limiter?: RateLimiter;

@@ -23,6 +23,7 @@ import {
   createPeer,
   fingerprintsMatch,
   HEARTBEAT_INTERVAL_MS,
+  isCairnError,
   isErrorCode,
   PROTOCOL_VERSIONS,
   type RpcPeer,
@@ -38,10 +39,22 @@ export interface LinkTarget {
   fingerprint: string;
   /** Bearer credential for the upgrade request; null for unauthenticated (register). */
   token: string | null;
-  /** HTTPS CONNECT proxy URL (from `HTTPS_PROXY`), or null. */
-  proxy?: string | null;
+  /** HTTPS CONNECT proxy, or null: see {@link ProxySetting}. */
+  proxy?: ProxySetting;
   /** Connect timeout (default 15 s). */
   timeoutMs?: number;
+}
+
+/**
+ * The proxy a link goes through: a URL (the device's own `HTTPS_PROXY` or config file; a link
+ * that cannot reach it fails), `{ url, fallbackDirect }` (the organization's `proxyUrl`: when the
+ * proxy cannot be reached the link goes straight to the server, so a wrong setting cannot cut the
+ * device off from the authority that would correct it), or null (direct).
+ */
+export type ProxySetting = string | { url: string; fallbackDirect: true } | null | undefined;
+
+function proxyUrlOf(p: ProxySetting): string | null {
+  return p == null ? null : typeof p === "string" ? p : p.url;
 }
 
 const pinnedPem = new Map<string, string>();
@@ -50,8 +63,9 @@ function zeroMask(mask: Buffer): void {
   mask.fill(0);
 }
 
-function proxyAgent(proxy: string | null | undefined): Agent | undefined {
-  return proxy ? (new HttpsProxyAgent(proxy) as unknown as Agent) : undefined;
+function proxyAgent(proxy: ProxySetting): Agent | undefined {
+  const url = proxyUrlOf(proxy);
+  return url ? (new HttpsProxyAgent(url) as unknown as Agent) : undefined;
 }
 
 function httpsUrl(wss: string): URL {
@@ -131,6 +145,19 @@ export interface OpenLinkOptions<C extends ChannelSpec> {
 
 /** Connects, pins, upgrades and wires an RPC peer (side "b" of the channel: the agent). */
 export async function openLink<C extends ChannelSpec>(target: LinkTarget, opts: OpenLinkOptions<C>): Promise<Link<C["b"], C["a"]>> {
+  const p = target.proxy;
+  if (p == null || typeof p === "string") return openLinkVia(target, opts);
+  try {
+    return await openLinkVia(target, opts);
+  } catch (err) {
+    // Only a proxy that cannot be reached (or never answers) falls back; a refused token or a
+    // wrong certificate is the server's answer and stands.
+    if (!isCairnError(err, "UNAVAILABLE") && !isCairnError(err, "TIMEOUT")) throw err;
+    return openLinkVia({ ...target, proxy: null }, opts);
+  }
+}
+
+async function openLinkVia<C extends ChannelSpec>(target: LinkTarget, opts: OpenLinkOptions<C>): Promise<Link<C["b"], C["a"]>> {
   const pem = await probeCertificate(target);
   const u = httpsUrl(target.url);
   const headers: Record<string, string> = {};

@@ -4,6 +4,7 @@
  * the requested paths, maps them below the restore root, and hands them to the {@link Restorer}.
  * Also `file-history` for `versions PATH`.
  */
+import type { ProxySetting } from "../net/ws-link.js";
 import { mkdirSync, realpathSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Logger } from "pino";
@@ -21,7 +22,7 @@ export interface ArchiveRestoreOptions {
   clock: Clock;
   logger: Logger;
   agentVersion: string;
-  proxy?: string | null;
+  proxy?: ProxySetting;
   /** Newest version at or before this time (epoch ms); null or absent: the latest. */
   at?: number | null;
   /** Absolute source paths (a directory restores its subtree); empty: everything. */
@@ -187,7 +188,7 @@ export async function archiveFileHistory(o: {
   clock: Clock;
   logger: Logger;
   agentVersion: string;
-  proxy?: string | null;
+  proxy?: ProxySetting;
 }): Promise<FileVersionInfo[]> {
   const keys = deriveArchiveKeys(o.archiveKey, o.endpoint.archiveGuid);
   const session = new DataSession({

@@ -13,6 +13,7 @@
  * sealed buffers are in flight (uploader.ts); no file or version is ever held whole (staged
  * entries go to SQLite in batches). The cache changes only after the commit succeeds.
  */
+import type { ProxySetting } from "../net/ws-link.js";
 import { lstatSync, readlinkSync } from "node:fs";
 import type { Logger } from "pino";
 import {
@@ -35,6 +36,7 @@ import { noProgress, type ProgressSink } from "../progress.js";
 import { type DeletedEntry, entryOf, kindOf, type ScanBatch, type ScanEntry, type ScanError, type ScanStats, Scanner } from "../scan/scanner.js";
 import type { Selection } from "../selection.js";
 import type { Db } from "../state/agent-db.js";
+import { effectiveProxy } from "../config/org-proxy.js";
 import { kvGet, kvSet } from "../state/agent-db.js";
 import { ArchiveStore } from "../state/archive-store.js";
 import { FileCache, KIND, type PendingEntry } from "../state/file-cache.js";
@@ -64,7 +66,7 @@ export interface BackupRunOptions {
   compress?: "auto" | "never";
   progress?: ProgressSink;
   signal?: AbortSignal;
-  proxy?: string | null;
+  proxy?: ProxySetting;
   /** Test hook: sees the session once it is open. */
   onSession?: (s: DataSession) => void;
 }
@@ -119,7 +121,7 @@ export async function runArchiveBackup(o: BackupRunOptions): Promise<BackupSumma
     agentVersion: o.agentVersion,
     clock: o.clock,
     logger: o.logger,
-    proxy: o.proxy ?? null,
+    proxy: effectiveProxy(o.proxy, o.db),
     sessionId: row.sessionId,
     ...(o.limiter ? { limiter: o.limiter } : {}),
     ...(o.signal ? { signal: o.signal } : {}),

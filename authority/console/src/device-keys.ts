@@ -32,6 +32,7 @@ export const DEVICE_KEYS = {
   severeEmailEnabled: { path: `${SBC}.severeEmailEnabled`, lock: "device.severeEmailEnabled", def: true },
   backupStatusEmailEnabled: { path: `${SBC}.backupStatusEmailEnabled`, lock: "device.backupStatusEmailEnabled", def: false },
   backupStatusEmailFreqInMinutes: { path: `${SBC}.backupStatusEmailFreqInMinutes`, lock: "device.backupStatusEmailFreqInMinutes", def: 10080 },
+  proxyUrl: { path: `${SBC}.proxyUrl`, lock: "device.proxyUrl", def: "" },
 } satisfies Record<string, Key>;
 
 /** List-valued settings. */

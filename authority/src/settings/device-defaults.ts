@@ -49,6 +49,8 @@ export interface DeviceDefaults {
   lanBytesPerSec: number;
   excludedInterfaces: string[];
   excludedWifi: string[];
+  /** HTTP CONNECT proxy the devices reach the authority and storage nodes through; null: none. */
+  proxyUrl: string | null;
   runWindow: RunWindow | null;
   minutesUntilWarning: number;
   minutesUntilSevere: number;
@@ -82,6 +84,7 @@ export const DEVICE_DEFAULTS: DeviceDefaults = {
   lanBytesPerSec: 0,
   excludedInterfaces: [],
   excludedWifi: [],
+  proxyUrl: null,
   runWindow: null,
   minutesUntilWarning: 4320,
   minutesUntilSevere: 7200,

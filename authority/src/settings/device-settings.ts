@@ -55,6 +55,7 @@ export function toDeviceSettings(values: EffectiveSettings, inputs: DeviceSettin
     lanBytesPerSec: d.lanBytesPerSec,
     excludedInterfaces: [...d.excludedInterfaces],
     excludedWifi: [...d.excludedWifi],
+    proxyUrl: d.proxyUrl,
     runWindow: d.runWindow === null ? null : { ...d.runWindow },
     visibility: values.security.clientVisibility,
     keyPolicy: values.security.keyPolicy,

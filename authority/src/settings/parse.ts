@@ -70,3 +70,23 @@ export const email: Parser<string> = (v, key) => {
 export function isEmail(s: string): boolean {
   return EMAIL.test(s);
 }
+
+/**
+ * An HTTP CONNECT proxy as `http://host:port` (or https://), or null for none. No user name or
+ * password: settings are readable by every administrator of the org, so a credential in them
+ * would leak.
+ */
+export const proxyUrl: Parser<string | null> = (v, key) => {
+  if (v === null || v === undefined || v === "") return null;
+  if (typeof v !== "string" || v.length > 500) invalid(key, "a proxy URL such as http://proxy.example.com:3128, or null");
+  let u: URL;
+  try {
+    u = new URL(v.trim());
+  } catch {
+    return invalid(key, "a proxy URL such as http://proxy.example.com:3128, or null");
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") invalid(key, "an http:// or https:// proxy URL");
+  if (u.username !== "" || u.password !== "") invalid(key, "a proxy URL without a user name or password");
+  if ((u.pathname !== "/" && u.pathname !== "") || u.search !== "" || u.hash !== "") invalid(key, "a proxy URL with a host and port only");
+  return `${u.protocol}//${u.host}`;
+};

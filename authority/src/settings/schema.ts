@@ -10,7 +10,7 @@
  */
 import { KEY_POLICIES, type KeyPolicy, STORAGE_TOKEN_TTL_MS } from "@cairn/protocol";
 import { backupSets, DEVICE_DEFAULTS, type DeviceDefaults, retention, runWindow } from "./device-defaults.js";
-import { boolean, email, intIn, listOf, oneOf, type Parser, text } from "./parse.js";
+import { boolean, email, intIn, listOf, oneOf, type Parser, proxyUrl, text } from "./parse.js";
 
 /** How a child's value combines with what it inherits. */
 export type FieldRule =
@@ -225,6 +225,11 @@ export const SETTINGS_SCHEMA: {
       lanBytesPerSec: f({ default: 0, parse: intIn(0), doc: "Bandwidth limit over LAN in bytes per second; 0 unlimited" }),
       excludedInterfaces: f({ default: [], parse: listOf(text({ min: 1, max: 64 }), 64), doc: "Network interfaces over which nothing is sent" }),
       excludedWifi: f({ default: [], parse: listOf(text({ min: 1, max: 64 }), 64), doc: "Wi-Fi networks (SSIDs) over which nothing is sent" }),
+      proxyUrl: f({
+        default: null,
+        parse: proxyUrl,
+        doc: "HTTP CONNECT proxy (http://host:port) the devices use for the authority and storage nodes; null none; a proxy set on the device itself wins",
+      }),
       runWindow: f({ default: null, parse: runWindow, doc: "When backups may send data (device local time); null always" }),
       minutesUntilWarning: f({ default: 4320, parse: intIn(1), doc: "Minutes without a completed backup before the device shows warning" }),
       minutesUntilSevere: f({ default: 7200, parse: intIn(1), doc: "Minutes without a completed backup before the device shows critical" }),

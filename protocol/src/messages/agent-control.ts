@@ -54,6 +54,8 @@ export const deviceSettings = obj({
   excludedInterfaces: arr(str({ max: 64 }), { max: 64 }),
   /** Wi-Fi networks (SSIDs) over which nothing is sent. */
   excludedWifi: arr(str({ max: 64 }), { max: 64 }),
+  /** HTTP CONNECT proxy for the authority and storage nodes (org setting); null or absent: none. */
+  proxyUrl: opt(nullable(str({ max: 500 }))),
   /** When backups may send data, in the device's local time; null means always. */
   runWindow: nullable(obj({ startMinute: int({ max: 1439 }), endMinute: int({ max: 1439 }), days: str({ min: 7, max: 7 }) })),
   visibility: oneOf(["visible", "hidden"] as const),

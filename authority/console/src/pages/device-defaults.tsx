@@ -10,9 +10,9 @@ import { getOrgSettings, putOrg } from "../api/orgs.js";
 import type { OrgWithSettings, SettingsTree } from "../api/types.js";
 import { DEVICE_KEYS, DEVICE_LISTS, KEY_TYPES } from "../device-keys.js";
 import { href, param, setQuery } from "../router.js";
-import { cloneTree, readBool, readInt, readList, writeList, writeScalar } from "../settings-tree.js";
+import { cloneTree, readBool, readInt, readList, readScalar, writeList, writeScalar } from "../settings-tree.js";
 import { useAsync } from "../ui/async.js";
-import { LockedBadge, NumberField, Switch, TextArea } from "../ui/forms.js";
+import { LockedBadge, NumberField, Switch, TextArea, TextField } from "../ui/forms.js";
 import { ErrorState, Loading } from "../ui/status.js";
 import { TabPanel, Tabs } from "../ui/tabs.js";
 import { BackupTab } from "./device-backup-tab.js";
@@ -272,6 +272,15 @@ function NetworkTab({ at }: { at: TreeAccess }) {
           disabled={d}
           onInput={(v) => at.setList("excludedInterfaces", lines(v))}
           hint="One interface name per line (for example tun0)."
+        />
+      ))}
+      {at.row(DEVICE_KEYS.proxyUrl.lock, "Proxy", (d) => (
+        <TextField
+          label="Proxy"
+          value={readScalar(at.tree, DEVICE_KEYS.proxyUrl.path).value ?? ""}
+          disabled={d}
+          onInput={(v) => at.set("proxyUrl", v.trim())}
+          hint="For example http://proxy.example.com:3128: the HTTP proxy (CONNECT) the devices reach the authority and storage servers through; empty for none. A proxy set on the device itself (HTTPS_PROXY, or network.https_proxy in its configuration file) wins. No user name or password."
         />
       ))}
       <p class="hint">Bandwidth limits for WAN and LAN are on the General tab.</p>
