@@ -103,7 +103,8 @@ describe("daemon configuration", () => {
     const agentToml = join(dir, "agent.toml");
     writeFileSync(agentToml, `data = ${JSON.stringify(agentData)}\n[metrics]\naddress = "127.0.0.1:9101"\n`);
     const status = await runCairn(["--json", "agent", "status", "--config", agentToml]);
-    expect(status.code, status.stderr).toBe(0);
+    // Not registered yet: the status is printed, and exit code 10 says so.
+    expect(status.code, status.stderr).toBe(10);
     expect(JSON.parse(status.stdout).registered).toBe(false);
     expect(existsSync(agentData)).toBe(true);
     const c = await check(["--config", agentToml, "agent", "serve", "--metrics-address", "127.0.0.1:9102"], { CAIRN_AGENT_DATA: join(dir, "agent-env") });

@@ -306,11 +306,13 @@ export function createCommand(ctx: CommandContext): Command {
 
   cmd
     .command("status")
-    .description("registration, destinations and backup figures")
+    .description("registration, destinations and backup figures (exit 10 when the device is not registered)")
     .addOption(data())
     .action(async (o: DataOpt) => {
       const { agentStatus } = await import("./agent-api.js");
       const s = agentStatus({ dataDir: dataDir(ctx, o) });
+      // The status is printed either way; the exit code says "not registered" (10) to scripts.
+      if (!s.registered) ctx.setExitCode(EXIT.NOT_REGISTERED);
       if (ctx.json) return ctx.print(s);
       if (s.visibility === "hidden") return;
       const lines = [s.registered ? `device ${s.guid} (${s.deviceName}), user ${s.username} (${s.userUid}), org ${s.orgUid}` : "not registered"];
