@@ -312,4 +312,36 @@ describe("console: organization settings", () => {
     await page.getByRole("button", { name: "Sign out" }).click();
     await env.signIn();
   });
+
+  it("an org admin sees where their org's settings come from, including orgs above theirs", async () => {
+    const { page } = env;
+    const cy = await env.api.post<{ userId: number }>("/api/User", {
+      orgUid: parent.orgUid,
+      username: "cy@example.com",
+      email: "cy@example.com",
+      password: "cy-password-1",
+      firstName: "Cy",
+      lastName: null,
+      notes: null,
+    });
+    await env.api.post("/api/UserRole", { userId: cy.userId, roleName: "Org Admin" });
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await env.signIn("cy@example.com", "cy-password-1");
+    // Cy cannot read Acme Corp (above Cy's org), yet the console names where each value comes
+    // from: quotas inherited from it, and device defaults that Acme West sets itself (an earlier
+    // test) and that would otherwise come from Acme Corp, not from Acme West itself.
+    await env.goto(`#/orgs/${parent.orgId}/info?tab=quotas`);
+    await expect.poll(() => page.getByTestId("inherit-quota-from").textContent()).toContain("Inherited from Acme Corp");
+    await env.goto(`#/orgs/${parent.orgId}/device-defaults?tab=network`);
+    await expect.poll(() => page.getByLabel("Proxy", { exact: true }).inputValue()).toBe("http://proxy.example.com:3128");
+    await expect(page.getByTestId("inherit-device-defaults-from").textContent()).resolves.toContain("changes at Acme Corp do not reach it");
+    expect(
+      (await env.api.get<{ settingsMeta: { parentSource: Record<string, unknown> } }>(`/api/Org/${parent.orgId}`, { incSettings: true })).settingsMeta
+        .parentSource.device,
+    ).toMatchObject({
+      orgName: "Acme Corp",
+    });
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await env.signIn();
+  });
 });

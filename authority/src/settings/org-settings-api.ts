@@ -73,10 +73,14 @@ export class OrgSettingsApi {
     if (inc.settings || inc.inheritedOrgInfo) {
       obj.settings = settingsJson(r, dests);
       obj.settingsSummary = obj.settings;
-      obj.settingsInherited = settingsJson(await this.d.settings.resolveParent(org), dests);
+      const parent = await this.d.settings.resolveParent(org);
+      obj.settingsInherited = settingsJson(parent, dests);
       const ref = (id: number) => ({ orgId: id, orgName: related.get(id)?.name ?? null });
       obj.settingsMeta = {
         groupSource: Object.fromEntries(Object.entries(r.groupSource).map(([g, id]) => [g, ref(id)])),
+        // Where each group would come from if this org inherited it (null at the top: the
+        // system-wide defaults), so an org admin who cannot read the orgs above still sees it.
+        parentSource: Object.fromEntries(Object.entries(parent.groupSource).map(([g, id]) => [g, org.parentId === null ? null : ref(id)])),
         inherits: r.inherits,
         lockedBy: Object.fromEntries(Object.entries(r.lockedBy).map(([k, id]) => [k, ref(id)])),
         ownLocks: r.ownLocks,

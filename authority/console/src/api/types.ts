@@ -168,6 +168,8 @@ export interface OrgRef {
  */
 export interface SettingsMeta {
   groupSource: Record<string, OrgRef>;
+  /** Where each group would come from if this org inherited it; null: the system-wide defaults. */
+  parentSource?: Record<string, OrgRef | null>;
   inherits: Record<string, boolean>;
   lockedBy: Record<string, OrgRef>;
   ownLocks: string[];

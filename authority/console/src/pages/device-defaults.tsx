@@ -16,7 +16,7 @@ import { LockedBadge, NumberField, Switch, TextArea, TextField } from "../ui/for
 import { ErrorState, Loading } from "../ui/status.js";
 import { TabPanel, Tabs } from "../ui/tabs.js";
 import { BackupTab } from "./device-backup-tab.js";
-import { InheritBox, LockedRow, type Locks, SaveBar, useLocks } from "./settings-common.js";
+import { InheritBox, LockedRow, type Locks, providerOf, SaveBar, useLocks } from "./settings-common.js";
 
 const TABS = [
   { id: "general", label: "General" },
@@ -85,10 +85,7 @@ function DefaultsForm({ org, reload }: { org: OrgWithSettings; reload: () => voi
   const [draft, setDraft] = useState<DefaultsDraft>(() => initialDraft(org));
   const locks = useLocks(org);
   useEffect(() => setDraft(initialDraft(org)), [org]);
-  const from =
-    org.parentOrgId === null
-      ? "the system-wide defaults"
-      : (org.orgInheritDto?.orgNameProvidingDeviceDefaults ?? org.settingsMeta?.groupSource.device?.orgName ?? "the parent organization");
+  const from = providerOf(org, [], "device");
   const edit = (fn: (t: SettingsTree) => void) => {
     const t = cloneTree(draft.tree);
     fn(t);

@@ -23,7 +23,7 @@ export function SecurityTab({ data, packets, onSaved }: { data: OrgInfoData; pac
   const { org, ancestors } = data;
   const g = useGroupDraft(org, "security", ["twoFactorRequired", "clientVisibility"]);
   const from = providerOf(org, ancestors, "security");
-  const nameOf = (id: number | undefined) => (id === org.orgId ? org.orgName : (ancestors.find((a) => a.orgId === id)?.orgName ?? `organization ${id ?? "?"}`));
+  const nameOf = (id: number | undefined) => (id === org.orgId ? org.orgName : (ancestors.find((a) => a.orgId === id)?.orgName ?? "the parent organization"));
   const wr: SettingPacket = packets[WEB_RESTORE] ?? { value: "true", locked: false };
   const wrLockedAbove = wr.locked === true && wr.id !== org.orgId;
   const wrOwnLock = wr.lockedForChildren ?? org.settingsMeta?.ownLocks.includes(`packets.${WEB_RESTORE}`) ?? false;
@@ -64,7 +64,7 @@ export function SecurityTab({ data, packets, onSaved }: { data: OrgInfoData; pac
           )}
           {(wrDraft.inherit || wrLockedAbove) && (
             <p class="from" data-testid="web-restores-from">
-              {wrLockedAbove ? "Set" : "Inherited"} by {wr.id === undefined ? "the system-wide defaults" : nameOf(wr.id)}
+              {wrLockedAbove ? "Locked by" : "Inherited from"} {wr.id === undefined ? "the system-wide defaults" : nameOf(wr.id)}
             </p>
           )}
         </div>

@@ -32,13 +32,25 @@ export function providerOf(org: OrgWithSettings, ancestors: OrgWithSettings[], g
     const src = meta.groupSource[group];
     if (src && src.orgId !== org.orgId) return src.orgName;
     if (src && org.parentOrgId === null) return "the system-wide defaults";
+    const above = meta.parentSource?.[group];
+    if (src && above !== undefined) return above === null ? "the system-wide defaults" : (above.orgName ?? "the parent organization");
     if (src) {
       // The org overrides the group: its values would otherwise come from the nearest ancestor that does.
       for (const a of ancestors) if (a.settingsMeta?.inherits[group] === false) return a.orgName;
     }
   }
   for (const a of ancestors) if ((a.settings as Record<string, unknown>)[GROUP_FLAGS[group]] === false) return a.orgName;
-  return "the system-wide defaults";
+  return reachesRoot(org, ancestors) ? "the system-wide defaults" : "the parent organization";
+}
+
+/**
+ * Whether the visible ancestors go up to the top organization. An org admin does not see the
+ * orgs above their own, so what those provide is "the parent organization", not the system-wide
+ * defaults.
+ */
+function reachesRoot(org: OrgWithSettings, ancestors: OrgWithSettings[]): boolean {
+  const top = ancestors.length === 0 ? org : (ancestors[ancestors.length - 1] as OrgWithSettings);
+  return top.parentOrgId === null || top.parentOrgId === undefined;
 }
 
 /** Locks of one org and the draft of its own lock changes. */
