@@ -1,5 +1,6 @@
 /**
- * Issue 4, "Settings": a frequency, exclusion and bandwidth change made through the authority's
+ * Issue 4, "Settings": a frequency, exclusion (a backup set's and the file exclusions for every set)
+ * and bandwidth change made through the authority's
  * API reaches a running agent and takes effect without a restart; the bandwidth limit holds
  * within 25% over a 30-second upload; nothing is sent outside the run window (injected clock).
  * Real authority, storage node and agent daemon on 127.0.0.1 (test/helpers/cluster.ts).
@@ -54,8 +55,11 @@ describe("settings from the authority reach a running agent", () => {
     const a = c.agents[0]!;
     writeFileSync(join(a.home, "keep.txt"), "kept\n");
     writeFileSync(join(a.home, "scratch.tmp"), "left out\n");
+    mkdirSync(join(a.home, "cache"));
+    writeFileSync(join(a.home, "cache", "blob.bin"), "left out by the file exclusions for every set\n");
     await setDevice({
       frequencyMs: 2 * HOUR_MS,
+      excludePatterns: ["/cache/"],
       backupSets: [{ id: "1", name: "Backup Set 1", include: [`${a.home}/`], exclude: [], excludePatterns: ["\\.tmp$"], destinations: null, locked: false }],
     });
     await expect.poll(() => h.settings.frequencyMs, { timeout: 15_000 }).toBe(2 * HOUR_MS);
@@ -69,6 +73,7 @@ describe("settings from the authority reach a running agent", () => {
     const restored = join(out, "home1");
     expect(existsSync(join(restored, "keep.txt"))).toBe(true);
     expect(existsSync(join(restored, "scratch.tmp"))).toBe(false);
+    expect(existsSync(join(restored, "cache", "blob.bin"))).toBe(false);
 
     // The new frequency governs the schedule: a watched change waits two hours (the default
     // would back it up after 15 minutes).

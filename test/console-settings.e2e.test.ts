@@ -220,6 +220,7 @@ describe("console: organization settings", () => {
     await env.goto(`#/orgs/${parent.orgId}/device-defaults?tab=general`);
     await page.getByTestId("inherit-device-defaults").uncheck();
     await page.getByLabel("When the user is away, use up to", { exact: true }).fill("60");
+    await page.getByLabel("File exclusions (every backup set)", { exact: true }).fill("/node_modules/\n.*\\.iso$");
     await page.getByRole("tab", { name: "Backup" }).click();
     await page.getByLabel("Back up changed files every", { exact: true }).selectOption({ label: "1 hour" });
     await page.getByTestId("backup-set-1").getByLabel("Include (one path per line)", { exact: true }).fill("/home/\n/srv/data/");
@@ -240,6 +241,7 @@ describe("console: organization settings", () => {
     expect(scalar(p.backupStatusEmailEnabled)).toBe("true");
     expect(JSON.stringify(p.excludedWifi)).toContain("Airport Wi-Fi");
     expect(scalar(p.proxyUrl)).toBe("http://proxy.example.com:3128");
+    expect(p.excludePatterns).toEqual(["/node_modules/", ".*\\.iso$"]);
     expect(JSON.stringify(p.backupConfig.backupSets)).toContain("/srv/data/");
 
     await env.goto(`#/orgs/${child.orgId}/device-defaults?tab=backup`);

@@ -39,6 +39,7 @@ export const DEVICE_KEYS = {
 export const DEVICE_LISTS = {
   excludedWifi: { path: `${SBC}.excludedWifi`, lock: "device.excludedWifi" },
   excludedInterfaces: { path: `${SBC}.excludedInterfaces`, lock: "device.excludedInterfaces" },
+  excludePatterns: { path: `${SBC}.excludePatterns`, lock: "device.excludePatterns" },
 } as const;
 
 /** Object-valued settings. */

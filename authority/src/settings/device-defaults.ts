@@ -49,6 +49,8 @@ export interface DeviceDefaults {
   lanBytesPerSec: number;
   excludedInterfaces: string[];
   excludedWifi: string[];
+  /** File exclusions (regular expressions on the absolute path) for every backup set. */
+  excludePatterns: string[];
   /** HTTP CONNECT proxy the devices reach the authority and storage nodes through; null: none. */
   proxyUrl: string | null;
   runWindow: RunWindow | null;
@@ -84,6 +86,7 @@ export const DEVICE_DEFAULTS: DeviceDefaults = {
   lanBytesPerSec: 0,
   excludedInterfaces: [],
   excludedWifi: [],
+  excludePatterns: [],
   proxyUrl: null,
   runWindow: null,
   minutesUntilWarning: 4320,
@@ -99,7 +102,7 @@ const GUID = /^[1-9][0-9]{5,19}$/;
 const path = text({ min: 1, max: 4096, pattern: /^[^\0]+$/ });
 
 /** A regular expression that compiles. */
-const regex: Parser<string> = (v, key) => {
+export const regex: Parser<string> = (v, key) => {
   const s = text({ min: 1, max: 1000 })(v, key);
   try {
     new RegExp(s);

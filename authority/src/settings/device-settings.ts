@@ -38,7 +38,8 @@ export function toDeviceSettings(values: EffectiveSettings, inputs: DeviceSettin
     name: s.name,
     include: [...s.include],
     exclude: [...s.exclude],
-    excludePatterns: [...s.excludePatterns],
+    // The General tab's file exclusions apply to every set, after the set's own.
+    excludePatterns: [...new Set([...s.excludePatterns, ...d.excludePatterns])],
     destinations: setDestinations(s, inputs),
     locked: s.locked || selectionLocked,
     legalHold: false,

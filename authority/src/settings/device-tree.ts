@@ -29,6 +29,7 @@ const SCALARS: readonly (readonly [keyof DeviceDefaults, "backupConfig" | "servi
   ["lanBytesPerSec", "service", "lanBytesPerSec"],
   ["excludedInterfaces", "service", "excludedInterfaces"],
   ["excludedWifi", "service", "excludedWifi"],
+  ["excludePatterns", "service", "excludePatterns"],
   ["proxyUrl", "service", "proxyUrl"],
 ];
 

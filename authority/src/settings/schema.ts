@@ -9,7 +9,7 @@
  * (the `/api/OrgSetting` packets, which may also hold keys this table does not know).
  */
 import { KEY_POLICIES, type KeyPolicy, STORAGE_TOKEN_TTL_MS } from "@cairn/protocol";
-import { backupSets, DEVICE_DEFAULTS, type DeviceDefaults, retention, runWindow } from "./device-defaults.js";
+import { backupSets, DEVICE_DEFAULTS, type DeviceDefaults, regex, retention, runWindow } from "./device-defaults.js";
 import { boolean, email, intIn, listOf, oneOf, type Parser, proxyUrl, text } from "./parse.js";
 
 /** How a child's value combines with what it inherits. */
@@ -225,6 +225,11 @@ export const SETTINGS_SCHEMA: {
       lanBytesPerSec: f({ default: 0, parse: intIn(0), doc: "Bandwidth limit over LAN in bytes per second; 0 unlimited" }),
       excludedInterfaces: f({ default: [], parse: listOf(text({ min: 1, max: 64 }), 64), doc: "Network interfaces over which nothing is sent" }),
       excludedWifi: f({ default: [], parse: listOf(text({ min: 1, max: 64 }), 64), doc: "Wi-Fi networks (SSIDs) over which nothing is sent" }),
+      excludePatterns: f({
+        default: [],
+        parse: listOf(regex, 200),
+        doc: "File exclusions for every backup set: regular expressions (JavaScript syntax) matched against the absolute path",
+      }),
       proxyUrl: f({
         default: null,
         parse: proxyUrl,

@@ -23,8 +23,8 @@ export const backupSet = obj({
   include: arr(str({ max: 4096 }), { max: 1000 }),
   /** Absolute paths to exclude below the includes. */
   exclude: arr(str({ max: 4096 }), { max: 1000 }),
-  /** Regular expressions (JavaScript syntax) matched against the absolute path. */
-  excludePatterns: arr(str({ max: 1000 }), { max: 1000 }),
+  /** Regular expressions (JavaScript syntax) matched against the absolute path (the set's own, then the organization's file exclusions for every set). */
+  excludePatterns: arr(str({ max: 1000 }), { max: 1200 }),
   /** Destinations this set goes to. */
   destinations: arr(guid(), { max: 64 }),
   /** Whether the organization locks this set (the user cannot change the selection). */

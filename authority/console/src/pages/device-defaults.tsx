@@ -155,6 +155,13 @@ function DefaultsForm({ org, reload }: { org: OrgWithSettings; reload: () => voi
 
 const DAY_MIN = 1440;
 
+/** The non-empty trimmed lines of a text area. */
+const lines = (s: string) =>
+  s
+    .split("\n")
+    .map((x) => x.trim())
+    .filter(Boolean);
+
 function GeneralTab({ at }: { at: TreeAccess }) {
   const pct = (k: "cpuAwayPercent" | "cpuPresentPercent", label: string) =>
     at.row(DEVICE_KEYS[k].lock, label, (d) => (
@@ -186,7 +193,16 @@ function GeneralTab({ at }: { at: TreeAccess }) {
       <h2>Device backup alerts</h2>
       {days("minutesUntilWarning", "Warning after")}
       {days("minutesUntilSevere", "Critical after")}
-      <p class="hint">File exclusions (file name patterns) are part of each backup set on the Backup tab.</p>
+      <h2>File exclusions</h2>
+      {at.row(DEVICE_LISTS.excludePatterns.lock, "File exclusions", (d) => (
+        <TextArea
+          label="File exclusions (every backup set)"
+          value={at.list("excludePatterns").join("\n")}
+          disabled={d}
+          onInput={(v) => at.setList("excludePatterns", lines(v))}
+          hint="One regular expression per line, matched against each file's full path (for example .*\.tmp$ or /node_modules/). They apply to every backup set, in addition to each set's own exclusions on the Backup tab."
+        />
+      ))}
     </>
   );
 }
@@ -246,11 +262,6 @@ function SecurityTab({ org, draft, onChange }: { org: OrgWithSettings; draft: De
 }
 
 function NetworkTab({ at }: { at: TreeAccess }) {
-  const lines = (s: string) =>
-    s
-      .split("\n")
-      .map((x) => x.trim())
-      .filter(Boolean);
   return (
     <>
       {at.row(DEVICE_LISTS.excludedWifi.lock, "Excluded wireless networks", (d) => (
