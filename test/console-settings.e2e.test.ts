@@ -334,6 +334,17 @@ describe("console: organization settings", () => {
     // test) and that would otherwise come from Acme Corp, not from Acme West itself.
     await env.goto(`#/orgs/${parent.orgId}/info?tab=quotas`);
     await expect.poll(() => page.getByTestId("inherit-quota-from").textContent()).toContain("Inherited from Acme Corp");
+    // Quotas change only with rights on the parent org: Cy's form says so and cannot be edited.
+    await page.getByTestId("read-only-quota").waitFor();
+    await expect(page.getByTestId("inherit-quota").isDisabled()).resolves.toBe(true);
+    await env.goto(`#/orgs/${parent.orgId}/info?tab=reporting`);
+    await page.getByTestId("reporting-form").waitFor();
+    expect(await page.getByTestId("read-only-reporting").count()).toBe(0);
+    await expect(page.getByTestId("inherit-reporting").isDisabled()).resolves.toBe(false);
+    // The key policy follows the org's security settings, which Acme West inherits.
+    await env.goto(`#/orgs/${parent.orgId}/device-defaults?tab=security`);
+    await page.getByTestId("key-policy-inherited").waitFor();
+    await expect(page.getByRole("radio", { name: /^Archive password/ }).isDisabled()).resolves.toBe(true);
     await env.goto(`#/orgs/${parent.orgId}/device-defaults?tab=network`);
     await expect.poll(() => page.getByLabel("Proxy", { exact: true }).inputValue()).toBe("http://proxy.example.com:3128");
     await expect(page.getByTestId("inherit-device-defaults-from").textContent()).resolves.toContain("changes at Acme Corp do not reach it");

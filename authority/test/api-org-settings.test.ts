@@ -342,6 +342,8 @@ describe("update_settings (API.md §5.1, §5.5)", () => {
     await createUser(admin, dept.orgUid, "deptadmin@example.com", ["Org Admin"]);
     const orgAdmin = await caller(a, "deptadmin@example.com", "password123");
     const own = dataOf(await orgAdmin.get(`/api/Org/${dept.orgId}?incSettings=True&incDeviceDefaults=True&incInheritedOrgInfo=True`));
+    // settingsMeta.editable tells the console so before anyone tries (security settings need an all-org admin)
+    expect((own.settingsMeta as Obj).editable).toMatchObject({ quota: false, reporting: true, security: false, device: true, destinations: true });
     (own.settings as Obj).archiveHoldDays = 10;
     expect((await orgAdmin.send("PUT", `/api/Org/${dept.orgId}`, own)).status).toBe(403);
     // unchanged quotas in the same whole object are fine
@@ -349,6 +351,7 @@ describe("update_settings (API.md §5.1, §5.5)", () => {
     untouched.orgName = "Quota dept renamed";
     expect((await orgAdmin.send("PUT", `/api/Org/${dept.orgId}`, untouched)).status).toBe(200);
     const sub = dataOf(await orgAdmin.get(`/api/Org/${team.orgId}?incSettings=True&incDeviceDefaults=True&incInheritedOrgInfo=True`));
+    expect(((sub.settingsMeta as Obj).editable as Obj).quota).toBe(true);
     (sub.settings as Obj).archiveHoldDays = 10;
     expect(settingsOf(dataOf(await orgAdmin.send("PUT", `/api/Org/${team.orgId}`, sub))).archiveHoldDays).toBe(10);
   });

@@ -15,7 +15,7 @@ import { countsJson, orgJson } from "../orgs/org-view.js";
 import { changeFromSettingsJson, settingsJson } from "./api-settings.js";
 import { displayedDefaults, fromDeviceTree, toDeviceTree } from "./device-tree.js";
 import type { ResolvedSettings } from "./resolve.js";
-import type { GroupChange, PacketChange, SettingsChange } from "./settings-service.js";
+import { editableGroups, type GroupChange, type PacketChange, type SettingsChange } from "./settings-service.js";
 import { isDeepStrictEqual } from "node:util";
 
 /** Which parts of the org object to include. */
@@ -24,6 +24,8 @@ export interface OrgIncludes {
   deviceDefaults?: boolean;
   inheritedOrgInfo?: boolean;
   counts?: boolean;
+  /** Who asks: with settings, `settingsMeta.editable` says which groups they may change. */
+  viewer?: Principal;
 }
 
 /** All parts (the PUT response). */
@@ -84,6 +86,7 @@ export class OrgSettingsApi {
         inherits: r.inherits,
         lockedBy: Object.fromEntries(Object.entries(r.lockedBy).map(([k, id]) => [k, ref(id)])),
         ownLocks: r.ownLocks,
+        ...(inc.viewer ? { editable: editableGroups(inc.viewer, org) } : {}),
       };
     }
     if (inc.inheritedOrgInfo) {
@@ -169,7 +172,7 @@ export class OrgSettingsApi {
       return keys;
     });
     if (changed.length > 0) this.d.events.emit("settings-changed", { orgIds: [org.orgId] });
-    return this.orgObject((await this.d.store.getOrg(org.orgId)) as Org, ALL_PARTS);
+    return this.orgObject((await this.d.store.getOrg(org.orgId)) as Org, { ...ALL_PARTS, viewer: p });
   }
 
   private deviceChange(tree: unknown, current: ResolvedSettings): { change?: GroupChange; locks: Record<string, boolean> } {

@@ -49,6 +49,24 @@ export function permissionForKey(key: string): Permission {
   return "org.settings";
 }
 
+/**
+ * Whether `p` may change `key` at `org`. Quotas: "to change quota settings, you must have a role
+ * with administrative rights to the organization's parent organization" (the top level's quotas
+ * need an all-org role).
+ */
+export function keyPermitted(p: Principal, org: Pick<Org, "orgId" | "parentId" | "path">, key: string): boolean {
+  const perm = permissionForKey(key);
+  if (perm !== "org.quota") return authorize(p, perm, { kind: "org", orgId: org.orgId, path: org.path });
+  const ids = ancestorIds(org.path);
+  const parentTarget: Target = org.parentId === null ? { kind: "system" } : { kind: "org", orgId: org.parentId, path: `/${ids.slice(0, -1).join("/")}/` };
+  return authorize(p, "org.quota", parentTarget);
+}
+
+/** Per group, whether `p` may change it at `org` (the console shows the others read only). */
+export function editableGroups(p: Principal, org: Pick<Org, "orgId" | "parentId" | "path">): Record<GroupName, boolean> {
+  return Object.fromEntries((Object.keys(SETTINGS_SCHEMA) as GroupName[]).map((g) => [g, keyPermitted(p, org, `${g}.`)])) as Record<GroupName, boolean>;
+}
+
 function rank(spec: FieldSpec<unknown>, v: unknown): number {
   return spec.order?.indexOf(v) ?? -1;
 }
@@ -81,17 +99,9 @@ export class SettingsService {
   }
 
   private checkKeyPermission(p: Principal, org: Org, key: string): void {
-    const perm = permissionForKey(key);
-    if (perm !== "org.quota") {
-      requirePermission(p, perm, { kind: "org", orgId: org.orgId, path: org.path }, "organization");
-      return;
-    }
-    // "To change quota settings, you must have a role with administrative rights to the
-    // organization's parent organization": the top level's quotas need an all-org role.
-    const ids = ancestorIds(org.path);
-    const parentTarget: Target = org.parentId === null ? { kind: "system" } : { kind: "org", orgId: org.parentId, path: `/${ids.slice(0, -1).join("/")}/` };
-    if (!authorize(p, "org.quota", parentTarget))
-      throw new CairnError("FORBIDDEN", "Quotas change only by an administrator with rights on the parent organization");
+    if (keyPermitted(p, org, key)) return;
+    if (permissionForKey(key) !== "org.quota") requirePermission(p, permissionForKey(key), { kind: "org", orgId: org.orgId, path: org.path }, "organization");
+    throw new CairnError("FORBIDDEN", "Quotas change only by an administrator with rights on the parent organization");
   }
 
   /**

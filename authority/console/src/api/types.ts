@@ -170,6 +170,8 @@ export interface SettingsMeta {
   groupSource: Record<string, OrgRef>;
   /** Where each group would come from if this org inherited it; null: the system-wide defaults. */
   parentSource?: Record<string, OrgRef | null>;
+  /** Per group, whether the signed-in administrator may change it here. */
+  editable?: Record<string, boolean>;
   inherits: Record<string, boolean>;
   lockedBy: Record<string, OrgRef>;
   ownLocks: string[];

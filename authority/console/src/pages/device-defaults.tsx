@@ -16,7 +16,7 @@ import { LockedBadge, NumberField, Switch, TextArea, TextField } from "../ui/for
 import { ErrorState, Loading } from "../ui/status.js";
 import { TabPanel, Tabs } from "../ui/tabs.js";
 import { BackupTab } from "./device-backup-tab.js";
-import { InheritBox, LockedRow, type Locks, providerOf, SaveBar, useLocks } from "./settings-common.js";
+import { InheritBox, LockedRow, type Locks, providerOf, ReadOnlyNote, readOnlyGroup, SaveBar, useLocks } from "./settings-common.js";
 
 const TABS = [
   { id: "general", label: "General" },
@@ -86,6 +86,7 @@ function DefaultsForm({ org, reload }: { org: OrgWithSettings; reload: () => voi
   const locks = useLocks(org);
   useEffect(() => setDraft(initialDraft(org)), [org]);
   const from = providerOf(org, [], "device");
+  const readOnly = readOnlyGroup(org, "device");
   const edit = (fn: (t: SettingsTree) => void) => {
     const t = cloneTree(draft.tree);
     fn(t);
@@ -102,7 +103,7 @@ function DefaultsForm({ org, reload }: { org: OrgWithSettings; reload: () => voi
     inherit: draft.inherit,
     locks,
     row: (lock, label, control) => (
-      <LockedRow locks={locks} k={lock} label={label} inheriting={draft.inherit}>
+      <LockedRow locks={locks} k={lock} label={label} inheriting={draft.inherit} readOnly={readOnly}>
         {control}
       </LockedRow>
     ),
@@ -120,7 +121,9 @@ function DefaultsForm({ org, reload }: { org: OrgWithSettings; reload: () => voi
         onChange={(v) => setDraft(v ? { ...initialDraft(org), inherit: true } : { ...draft, inherit: false })}
         from={from}
         testId="inherit-device-defaults"
+        disabled={readOnly}
       />
+      {readOnly && <ReadOnlyNote group="device" />}
       <Tabs tabs={TABS} current={tab} onSelect={(t) => setQuery({ tab: t }, true)} label="Device backup defaults" />
       <TabPanel id={tab}>
         {tab === "general" && <GeneralTab at={at} />}
@@ -233,10 +236,21 @@ function ReportingTab({ at }: { at: TreeAccess }) {
 function SecurityTab({ org, draft, onChange }: { org: OrgWithSettings; draft: DefaultsDraft; onChange: (d: DefaultsDraft) => void }) {
   const current = KEY_TYPES.findIndex((k) => k.value === (org.settings.securityKeyType ?? "AccountPassword"));
   const lockedBy = org.settingsMeta?.lockedBy["security.keyPolicy"]?.orgName ?? null;
+  // The key policy belongs to the organization's security settings, which inherit on their own:
+  // while they do, the policy is the parent's and is changed there (or after turning that off).
+  const inheriting = org.settings.securityKeyInherit === true;
+  const readOnly = readOnlyGroup(org, "security");
   return (
-    <fieldset class="field" disabled={lockedBy !== null}>
+    <fieldset class="field" disabled={lockedBy !== null || inheriting || readOnly} data-testid="key-policy">
       <legend>Encryption key policy</legend>
       {lockedBy && <LockedBadge by={lockedBy} />}
+      {inheriting && lockedBy === null && (
+        <p class="hint" data-testid="key-policy-inherited">
+          Inherited from {providerOf(org, [], "security")} with this organization's security settings. To choose a policy here, turn off "Inherit security
+          settings from parent" on the organization's <a href={href(`/orgs/${org.orgId}/info`, { tab: "security" })}>Security</a> tab.
+        </p>
+      )}
+      {readOnly && <ReadOnlyNote group="security" />}
       {KEY_TYPES.map((k, i) => (
         <label key={k.value} class="radio">
           <input

@@ -17,7 +17,7 @@ import { TabPanel, Tabs } from "../ui/tabs.js";
 import { useGroupDraft } from "./group-draft.js";
 import { OrgDestinationsTab } from "./org-destinations.js";
 import { SecurityTab } from "./org-security.js";
-import { InheritBox, LockedRow, type Locks, NameField, providerOf, SaveBar } from "./settings-common.js";
+import { InheritBox, LockedRow, type Locks, NameField, providerOf, ReadOnlyNote, readOnlyGroup, SaveBar } from "./settings-common.js";
 
 const TABS = [
   { id: "quotas", label: "Quotas" },
@@ -82,9 +82,17 @@ export function OrgInfo({ orgId }: { orgId: number }) {
   );
 }
 
-function Row(p: { locks: Locks; group: string; field: string; label: string; inherit: boolean; children: (disabled: boolean) => ComponentChildren }) {
+function Row(p: {
+  locks: Locks;
+  group: string;
+  field: string;
+  label: string;
+  inherit: boolean;
+  readOnly: boolean;
+  children: (disabled: boolean) => ComponentChildren;
+}) {
   return (
-    <LockedRow locks={p.locks} k={`${p.group}.${p.field}`} label={p.label} inheriting={p.inherit}>
+    <LockedRow locks={p.locks} k={`${p.group}.${p.field}`} label={p.label} inheriting={p.inherit} readOnly={p.readOnly}>
       {p.children}
     </LockedRow>
   );
@@ -95,15 +103,17 @@ function QuotasTab({ data, onSaved }: { data: OrgInfoData; onSaved: () => void }
   const g = useGroupDraft(org, "quota", GROUP_FIELDS.quota);
   const num = (f: string) => Number(g.shown(f) ?? 0);
   const from = providerOf(org, ancestors, "quota");
+  const readOnly = readOnlyGroup(org, "quota");
   const row = (field: string, label: string, control: (disabled: boolean) => ComponentChildren) => (
-    <Row locks={g.locks} group="quota" field={field} label={label} inherit={g.inherit}>
+    <Row locks={g.locks} group="quota" field={field} label={label} inherit={g.inherit} readOnly={readOnly}>
       {control}
     </Row>
   );
   return (
     <form onSubmit={(e) => e.preventDefault()} aria-label="Quotas" data-testid="quotas-form">
       <NameField value={g.name} onInput={g.setName} />
-      <InheritBox label="Inherit quota settings from parent" inherit={g.inherit} onChange={g.toggle} from={from} testId="inherit-quota" />
+      <InheritBox label="Inherit quota settings from parent" inherit={g.inherit} onChange={g.toggle} from={from} testId="inherit-quota" disabled={readOnly} />
+      {readOnly && <ReadOnlyNote group="quota" />}
       <fieldset class="group">
         <legend>Quotas{g.inherit && <span class="from">from {from}</span>}</legend>
         {row("maxSeats", "Maximum user subscriptions", (d) => (
@@ -172,6 +182,7 @@ function ReportingTab({ data, onSaved }: { data: OrgInfoData; onSaved: () => voi
   const g = useGroupDraft(org, "reporting", GROUP_FIELDS.reporting);
   const [more, setMore] = useState("");
   const from = providerOf(org, ancestors, "reporting");
+  const readOnly = readOnlyGroup(org, "reporting");
   const schedule = String(g.shown("reportSchedule") ?? "_______").padEnd(7, "_");
   const recipients = (g.shown("recipients") as string[] | undefined) ?? [];
   const addRecipients = () => {
@@ -183,14 +194,22 @@ function ReportingTab({ data, onSaved }: { data: OrgInfoData; onSaved: () => voi
     setMore("");
   };
   const row = (field: string, label: string, control: (disabled: boolean) => ComponentChildren) => (
-    <Row locks={g.locks} group="reporting" field={field} label={label} inherit={g.inherit}>
+    <Row locks={g.locks} group="reporting" field={field} label={label} inherit={g.inherit} readOnly={readOnly}>
       {control}
     </Row>
   );
   return (
     <form onSubmit={(e) => e.preventDefault()} aria-label="Reporting" data-testid="reporting-form">
       <NameField value={g.name} onInput={g.setName} />
-      <InheritBox label="Inherit reporting settings from parent" inherit={g.inherit} onChange={g.toggle} from={from} testId="inherit-reporting" />
+      <InheritBox
+        label="Inherit reporting settings from parent"
+        inherit={g.inherit}
+        onChange={g.toggle}
+        from={from}
+        testId="inherit-reporting"
+        disabled={readOnly}
+      />
+      {readOnly && <ReadOnlyNote group="reporting" />}
       <fieldset class="group">
         <legend>Reporting{g.inherit && <span class="from">from {from}</span>}</legend>
         {row("sendReports", "Send backup report", (d) => (

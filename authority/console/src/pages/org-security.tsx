@@ -13,7 +13,7 @@ import type { SettingPacket } from "../api/types.js";
 import { LockedBadge, LockToggle, Select, Switch } from "../ui/forms.js";
 import { useGroupDraft } from "./group-draft.js";
 import type { OrgInfoData } from "./org-info.js";
-import { InheritBox, LockedRow, NameField, providerOf, SaveBar } from "./settings-common.js";
+import { InheritBox, LockedRow, NameField, providerOf, ReadOnlyNote, readOnlyGroup, SaveBar } from "./settings-common.js";
 
 /** The web-restore packet key. */
 export const WEB_RESTORE = "device_webRestore_enabled";
@@ -23,6 +23,7 @@ export function SecurityTab({ data, packets, onSaved }: { data: OrgInfoData; pac
   const { org, ancestors } = data;
   const g = useGroupDraft(org, "security", ["twoFactorRequired", "clientVisibility"]);
   const from = providerOf(org, ancestors, "security");
+  const readOnly = readOnlyGroup(org, "security");
   const nameOf = (id: number | undefined) => (id === org.orgId ? org.orgName : (ancestors.find((a) => a.orgId === id)?.orgName ?? "the parent organization"));
   const wr: SettingPacket = packets[WEB_RESTORE] ?? { value: "true", locked: false };
   const wrLockedAbove = wr.locked === true && wr.id !== org.orgId;
@@ -31,15 +32,16 @@ export function SecurityTab({ data, packets, onSaved }: { data: OrgInfoData; pac
   const [wrDraft, setWrDraft] = useState(initialWr);
   const wrDirty = JSON.stringify(wrDraft) !== JSON.stringify(initialWr);
   const groupRow = (field: string, label: string, control: (disabled: boolean) => ComponentChildren) => (
-    <LockedRow locks={g.locks} k={`security.${field}`} label={label} inheriting={g.inherit}>
+    <LockedRow locks={g.locks} k={`security.${field}`} label={label} inheriting={g.inherit} readOnly={readOnly}>
       {control}
     </LockedRow>
   );
   return (
     <form onSubmit={(e) => e.preventDefault()} aria-label="Security" data-testid="security-form">
       <NameField value={g.name} onInput={g.setName} />
+      {readOnly && <ReadOnlyNote group="security" />}
       <h2>Web restores</h2>
-      <div class="setting-row" data-testid={`setting-packets.${WEB_RESTORE}`}>
+      <fieldset class="setting-row" disabled={readOnly} data-testid={`setting-packets.${WEB_RESTORE}`}>
         <div class="setting-main">
           <Switch
             label="Web restores (zip file)"
@@ -75,9 +77,16 @@ export function SecurityTab({ data, packets, onSaved }: { data: OrgInfoData; pac
             <LockToggle label="Web restores" locked={wrDraft.locked} disabled={wrDraft.inherit} onChange={(v) => setWrDraft({ ...wrDraft, locked: v })} />
           )}
         </div>
-      </div>
+      </fieldset>
       <h2>Client and sign-in</h2>
-      <InheritBox label="Inherit security settings from parent" inherit={g.inherit} onChange={g.toggle} from={from} testId="inherit-security" />
+      <InheritBox
+        label="Inherit security settings from parent"
+        inherit={g.inherit}
+        onChange={g.toggle}
+        from={from}
+        testId="inherit-security"
+        disabled={readOnly}
+      />
       {groupRow("clientVisibility", "Client visibility", (d) => (
         <Select
           label="Client visibility"

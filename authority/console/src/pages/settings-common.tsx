@@ -53,6 +53,22 @@ function reachesRoot(org: OrgWithSettings, ancestors: OrgWithSettings[]): boolea
   return top.parentOrgId === null || top.parentOrgId === undefined;
 }
 
+/** Whether the signed-in administrator may not change `group` at `org` (the authority's `settingsMeta.editable`). */
+export function readOnlyGroup(org: OrgWithSettings, group: Group): boolean {
+  return org.settingsMeta?.editable?.[group] === false;
+}
+
+/** Why a group's form is read only. */
+export function ReadOnlyNote({ group }: { group: Group }) {
+  return (
+    <p class="hint" role="note" data-testid={`read-only-${group}`}>
+      {group === "quota"
+        ? "Only an administrator with rights on the parent organization can change quotas."
+        : "Your role cannot change these settings; they are shown read only."}
+    </p>
+  );
+}
+
 /** Locks of one org and the draft of its own lock changes. */
 export interface Locks {
   /** Whether the authority tells the console about locks of this group's fields. */
@@ -87,18 +103,32 @@ export function useLocks(org: OrgWithSettings): Locks {
 }
 
 /** A setting with its lock: the badge when an ancestor locks it, else the lock toggle. */
-export function LockedRow(p: { locks: Locks; k: string; label: string; children: (disabled: boolean) => ComponentChildren; inheriting: boolean }) {
+export function LockedRow(p: {
+  locks: Locks;
+  k: string;
+  label: string;
+  children: (disabled: boolean) => ComponentChildren;
+  inheriting: boolean;
+  /** The signed-in administrator may not change this group here ({@link readOnlyGroup}). */
+  readOnly?: boolean;
+}) {
   const by = p.locks.lockedBy(p.k);
+  const readOnly = p.readOnly === true;
   return (
     <div class="setting-row" data-testid={`setting-${p.k}`}>
-      <div class="setting-main">{p.children(by !== null || p.inheriting)}</div>
+      <div class="setting-main">{p.children(by !== null || p.inheriting || readOnly)}</div>
       {p.locks.known && (
         <div>
           {by !== null ? (
             <LockedBadge by={by} />
           ) : (
             // While inheriting, a lock this org holds can still be lifted (it could not be, once the org went back to inheriting).
-            <LockToggle label={p.label} locked={p.locks.own(p.k)} disabled={p.inheriting && !p.locks.own(p.k)} onChange={(v) => p.locks.set(p.k, v)} />
+            <LockToggle
+              label={p.label}
+              locked={p.locks.own(p.k)}
+              disabled={readOnly || (p.inheriting && !p.locks.own(p.k))}
+              onChange={(v) => p.locks.set(p.k, v)}
+            />
           )}
         </div>
       )}

@@ -16,8 +16,9 @@ import { bodyObject, boolParam, guidValue, idType, numericId, optionalId, pagePa
 
 const TAGS = ["organizations"];
 
-function includes(query: Record<string, unknown>): OrgIncludes {
+function includes(query: Record<string, unknown>, viewer?: Principal): OrgIncludes {
   return {
+    ...(viewer ? { viewer } : {}),
     settings: boolParam(query, "incSettings") === true,
     deviceDefaults: boolParam(query, "incDeviceDefaults") === true,
     inheritedOrgInfo: boolParam(query, "incInheritedOrgInfo") === true,
@@ -65,7 +66,7 @@ export function registerOrgRoutes(api: ApiRouter, ctx: AuthorityContext): void {
     auth: "user",
     summary: "The caller's organization (incSettings, incDeviceDefaults, incInheritedOrgInfo, incCounts)",
     tags: TAGS,
-    handler: async ({ p, query }) => ctx.orgSettings.orgObject(await ctx.orgs.mine(p), includes(query)),
+    handler: async ({ p, query }) => ctx.orgSettings.orgObject(await ctx.orgs.mine(p), includes(query, p)),
   });
 
   api.route({
@@ -74,7 +75,7 @@ export function registerOrgRoutes(api: ApiRouter, ctx: AuthorityContext): void {
     auth: "user",
     summary: "An organization by id, or by uid with idType=orgUid",
     tags: TAGS,
-    handler: async ({ p, params, query }) => ctx.orgSettings.orgObject(await byPath(ctx, p, params.id ?? "", query), includes(query)),
+    handler: async ({ p, params, query }) => ctx.orgSettings.orgObject(await byPath(ctx, p, params.id ?? "", query), includes(query, p)),
   });
 
   api.route({
