@@ -34,6 +34,7 @@ const NAV: { section: string; items: [string, string][] }[] = [
       ["Restore files", "/restore"],
       ["Restore history", "/restore-history"],
       ["Cold storage", "/cold-storage"],
+      ["Legal hold", "/legal-holds"],
     ],
   },
   {

@@ -5,6 +5,8 @@ import { ColdStorage } from "./pages/cold-storage.js";
 import { DeviceDefaults } from "./pages/device-defaults.js";
 import { DeviceDetails } from "./pages/device-details.js";
 import { DevicesList } from "./pages/devices-list.js";
+import { LegalHoldDetails } from "./pages/legal-hold-details.js";
+import { LegalHolds } from "./pages/legal-holds.js";
 import { OrgDetails } from "./pages/org-details.js";
 import { OrgInfo } from "./pages/org-info.js";
 import { OrgsList } from "./pages/orgs-list.js";
@@ -34,6 +36,8 @@ const ROUTES: [RegExp, Page][] = [
   [/^\/restore$/, () => <RestorePage />],
   [/^\/restore-history$/, () => <RestoreHistory />],
   [/^\/cold-storage$/, () => <ColdStorage />],
+  [/^\/legal-holds$/, () => <LegalHolds />],
+  [/^\/legal-holds\/(\d+)$/, ([uid]) => <LegalHoldDetails key={uid} uid={uid ?? ""} />],
   [/^\/storage$/, () => <DestinationsPage />],
   [/^\/storage\/destinations$/, () => <DestinationsPage />],
   [/^\/storage\/servers$/, () => <ServersPage />],
