@@ -75,11 +75,9 @@ describe("console: legal hold", () => {
     await page.getByTestId("release-custodian-dialog").getByRole("button", { name: "Release" }).click();
     await expect.poll(() => page.getByTestId("custodian-row-ana.custodian@example.com").count()).toBe(0);
     const events = page.locator("[data-testid^=hold-event-]");
-    await expect.poll(() => events.allTextContents()).toEqual([
-      expect.stringContaining("Matter created"),
-      expect.stringContaining("Custodian added"),
-      expect.stringContaining("Custodian released"),
-    ]);
+    await expect
+      .poll(() => events.allTextContents())
+      .toEqual([expect.stringContaining("Matter created"), expect.stringContaining("Custodian added"), expect.stringContaining("Custodian released")]);
   });
 
   it("closes and reopens the matter; the list shows it under Closed meanwhile", async () => {

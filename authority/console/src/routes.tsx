@@ -4,6 +4,7 @@ import { AuditLog } from "./pages/audit-log.js";
 import { ColdStorage } from "./pages/cold-storage.js";
 import { DeviceDefaults } from "./pages/device-defaults.js";
 import { DeviceDetails } from "./pages/device-details.js";
+import { DeviceSettingsPage } from "./pages/device-settings.js";
 import { DevicesList } from "./pages/devices-list.js";
 import { LegalHoldDetails } from "./pages/legal-hold-details.js";
 import { LegalHolds } from "./pages/legal-holds.js";
@@ -33,6 +34,7 @@ const ROUTES: [RegExp, Page][] = [
   [/^\/users\/(\d+)$/, ([id]) => <UserDetails key={id} userId={n(id)} />],
   [/^\/devices$/, () => <DevicesList />],
   [/^\/devices\/(\d+)$/, ([id]) => <DeviceDetails key={id} computerId={n(id)} />],
+  [/^\/devices\/(\d+)\/settings$/, ([id]) => <DeviceSettingsPage key={id} computerId={n(id)} />],
   [/^\/restore$/, () => <RestorePage />],
   [/^\/restore-history$/, () => <RestoreHistory />],
   [/^\/cold-storage$/, () => <ColdStorage />],

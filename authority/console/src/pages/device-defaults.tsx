@@ -165,7 +165,7 @@ const lines = (s: string) =>
     .map((x) => x.trim())
     .filter(Boolean);
 
-function GeneralTab({ at }: { at: TreeAccess }) {
+export function GeneralTab({ at }: { at: TreeAccess }) {
   const pct = (k: "cpuAwayPercent" | "cpuPresentPercent", label: string) =>
     at.row(DEVICE_KEYS[k].lock, label, (d) => (
       <NumberField label={label} unit="% CPU" min={1} max={100} value={at.int(k)} disabled={d} onInput={(v) => at.set(k, v)} />
@@ -210,7 +210,7 @@ function GeneralTab({ at }: { at: TreeAccess }) {
   );
 }
 
-function ReportingTab({ at }: { at: TreeAccess }) {
+export function ReportingTab({ at }: { at: TreeAccess }) {
   const sw = (k: "backupStatusEmailEnabled" | "warningEmailEnabled" | "severeEmailEnabled", label: string) =>
     at.row(DEVICE_KEYS[k].lock, label, (d) => <Switch label={label} checked={at.bool(k)} disabled={d} onChange={(v) => at.set(k, v)} />);
   return (
@@ -275,7 +275,7 @@ function SecurityTab({ org, draft, onChange }: { org: OrgWithSettings; draft: De
   );
 }
 
-function NetworkTab({ at }: { at: TreeAccess }) {
+export function NetworkTab({ at }: { at: TreeAccess }) {
   return (
     <>
       {at.row(DEVICE_LISTS.excludedWifi.lock, "Excluded wireless networks", (d) => (

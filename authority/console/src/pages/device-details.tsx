@@ -34,6 +34,7 @@ export function DeviceDetails({ computerId }: { computerId: number }) {
   const deauthorized = /deauthorized/i.test(c.status);
   const items: MenuItem[] = [
     { id: "restore", label: "Restore files", run: () => navigate("/restore", { device: c.computerId }) },
+    { id: "settings", label: "Backup settings", run: () => navigate(`/devices/${c.computerId}/settings`) },
     { id: c.blocked ? "unblock" : "block", label: c.blocked ? "Unblock" : "Block", run: () => setOpen("block") },
     ...(c.active && !deauthorized ? [{ id: "deauthorize", label: "Deauthorize", run: () => setOpen("deauth") }] : []),
     { id: c.active ? "deactivate" : "reactivate", label: c.active ? "Deactivate" : "Reactivate", run: () => setOpen("active"), danger: c.active },

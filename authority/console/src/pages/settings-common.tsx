@@ -81,6 +81,8 @@ export interface Locks {
   /** The changed locks, for `settingsLocks` in the PUT. */
   changes: Record<string, boolean>;
   reset: () => void;
+  /** False where this screen sets no locks (a device's settings): badges only, no toggles. */
+  lockable?: boolean;
 }
 
 /** Lock state over `settingsMeta`. */
@@ -121,7 +123,7 @@ export function LockedRow(p: {
         <div>
           {by !== null ? (
             <LockedBadge by={by} />
-          ) : (
+          ) : p.locks.lockable === false ? null : (
             // While inheriting, a lock this org holds can still be lifted (it could not be, once the org went back to inheriting).
             <LockToggle
               label={p.label}
