@@ -34,7 +34,7 @@ describe("console: storage and destination offers", () => {
     nodeDir = mkdtempSync(join(tmpdir(), "cairn-console-node-"));
     await initStorenode({ dataDir: join(nodeDir, "node"), storePoints: [join(nodeDir, "sp1")], name: "provider-node" });
     node = await startStorenode({ dataDir: join(nodeDir, "node"), host: "127.0.0.1", port: 0 });
-    providerKey = createProviderKey({ dataDir: join(nodeDir, "node"), tenantName: "Console test tenant", urls: [node.url] }).providerKey;
+    providerKey = createProviderKey({ dataDir: join(nodeDir, "node"), tenantName: "Console test tenant", quotaBytes: 50e9, urls: [node.url] }).providerKey;
     await env.signIn();
   });
   afterAll(async () => {
@@ -61,6 +61,9 @@ describe("console: storage and destination offers", () => {
     expect(cloud?.type).toBe("PROVIDER");
     await page.getByTestId(`destination-row-${cloud?.destinationId}`).waitFor();
     await expect(page.getByTestId(`destination-row-${cloud?.destinationId}`).textContent()).resolves.toContain("Provider");
+    // Its space is the tenant quota of the key, not the provider's disk.
+    expect(cloud).toMatchObject({ quotaBytes: 50e9, totalBytes: 50e9 });
+    await expect(page.getByTestId(`destination-row-${cloud?.destinationId}`).textContent()).resolves.toMatch(/of \S+ GB quota/);
 
     // A bad key is refused with the authority's message, and nothing is created.
     await page.getByTestId("add-destination").click();
@@ -183,5 +186,36 @@ describe("console: storage and destination offers", () => {
     });
     expect(s.settings.isUsingDestinationDefaults).toBe(false);
     expect(s.settings.destinations.map((d) => d.guid)).not.toContain(cloud.guid);
+  });
+  it("renames a destination, and removes one after its name is typed to confirm", async () => {
+    const { page } = env;
+    const spare = await env.api.post<Destination>("/api/v1/destinations", { destinationName: "Spare servers", providerKey: null });
+    await env.goto("#/storage/destinations");
+    const row = page.getByTestId(`destination-row-${spare.destinationId}`);
+    await row.getByTestId(`destination-actions-${spare.destinationId}`).click();
+    await page.getByRole("menuitem", { name: "Rename" }).click();
+    const rename = page.getByTestId("rename-destination-dialog");
+    await rename.getByLabel("Name").fill("Old servers");
+    await rename.getByRole("button", { name: "Rename" }).click();
+    await rename.waitFor({ state: "detached" });
+    await expect.poll(() => row.textContent()).toContain("Old servers");
+    expect((await destinations()).find((d) => d.destinationId === spare.destinationId)?.destinationName).toBe("Old servers");
+
+    await row.getByTestId(`destination-actions-${spare.destinationId}`).click();
+    await page.getByRole("menuitem", { name: "Remove destination" }).click();
+    const remove = page.getByTestId("remove-destination-dialog");
+    await expect(remove.textContent()).resolves.toContain("cold storage");
+    // The wrong name removes nothing.
+    await remove.getByLabel("Type the destination's name to confirm").fill("Old");
+    await remove.getByRole("button", { name: "Remove destination" }).click();
+    await remove.getByTestId("dialog-error").waitFor();
+    expect((await destinations()).some((d) => d.destinationId === spare.destinationId)).toBe(true);
+    await env.shot("remove-destination");
+    await remove.getByLabel("Type the destination's name to confirm").fill("Old servers");
+    await remove.getByRole("button", { name: "Remove destination" }).click();
+    await remove.waitFor({ state: "detached" });
+    await row.waitFor({ state: "detached" });
+    expect((await destinations()).some((d) => d.destinationId === spare.destinationId)).toBe(false);
+    expect((await env.api.raw("GET", `/api/v1/destinations/${spare.destinationId}`)).status).toBe(404);
   });
 });

@@ -15,6 +15,7 @@ import { deviceThresholds, thresholdsOfChain } from "../src/devices/alert-thresh
 import { resolveSettings, type SettingsLayer } from "../src/settings/resolve.js";
 import { defaultSettings } from "../src/settings/schema.js";
 import { type PlacementCandidate, rankStorePoints } from "../src/storage/placement.js";
+import { destinationSpace } from "../src/storage/storage-service.js";
 import { tempDir } from "./helpers.js";
 
 const sp = (id: number, o: Partial<PlacementCandidate> = {}): PlacementCandidate => ({
@@ -150,5 +151,21 @@ describe("migration 2", () => {
     db.prepare("UPDATE archives SET purged_at = 5 WHERE archive_id = ?").run(a1.lastInsertRowid);
     expect(row(d.lastInsertRowid)).toMatchObject({ last_completed_backup_at: null });
     db.close();
+  });
+});
+
+describe("destinationSpace", () => {
+  const GB = 1e9;
+  const disk = { totalBytes: 500 * GB, freeBytes: 300 * GB };
+  it("is the store points' space for our own servers and for an unlimited provider tenant", () => {
+    expect(destinationSpace(disk, 10 * GB, [])).toEqual({ ...disk, quotaBytes: null });
+    expect(destinationSpace(disk, 10 * GB, [-1])).toEqual({ ...disk, quotaBytes: null });
+  });
+  it("is the tenant quota for a provider's destination: the provider's disk is not ours to fill", () => {
+    expect(destinationSpace(disk, 10 * GB, [50 * GB])).toEqual({ totalBytes: 50 * GB, freeBytes: 40 * GB, quotaBytes: 50 * GB });
+    // over the quota: nothing free, never negative
+    expect(destinationSpace(disk, 60 * GB, [50 * GB]).freeBytes).toBe(0);
+    // a quota larger than the provider's disk: the disk is the limit
+    expect(destinationSpace(disk, 10 * GB, [900 * GB])).toEqual({ totalBytes: 500 * GB, freeBytes: 300 * GB, quotaBytes: 900 * GB });
   });
 });

@@ -30,8 +30,29 @@ export interface DestinationView {
   archiveBytes: number;
   totalBytes: number;
   freeBytes: number;
+  /** A provider destination's tenant quota (the sum over its servers), null when unlimited or not a provider's. */
+  quotaBytes: number | null;
   offeredSystemWide: boolean;
   autoStart: boolean;
+}
+
+/**
+ * The space a destination offers: its store points' size and free space, capped for a
+ * provider's destination by the tenant quota its provider key granted (−1: unlimited), since
+ * the provider's disk is not ours to fill.
+ */
+export function destinationSpace(
+  disk: { totalBytes: number; freeBytes: number },
+  archiveBytes: number,
+  quotas: readonly number[],
+): { totalBytes: number; freeBytes: number; quotaBytes: number | null } {
+  if (quotas.length === 0 || quotas.some((q) => q < 0)) return { ...disk, quotaBytes: null };
+  const quota = quotas.reduce((n, q) => n + q, 0);
+  return {
+    totalBytes: Math.min(quota, disk.totalBytes),
+    freeBytes: Math.max(0, Math.min(disk.freeBytes, quota - archiveBytes)),
+    quotaBytes: quota,
+  };
 }
 
 /** A server with its figures. */
@@ -58,14 +79,17 @@ export class StorageService {
     return dests.map((destination) => {
       const sps = loads.filter((l) => l.destinationId === destination.destinationId);
       const offer = offers.find((o) => o.destinationGuid === destination.destinationGuid);
+      const own = servers.items.filter((s) => s.destinationId === destination.destinationId);
+      const archiveBytes = sps.reduce((n, s) => n + s.archiveBytes, 0);
+      const disk = { totalBytes: sps.reduce((n, s) => n + s.totalBytes, 0), freeBytes: sps.reduce((n, s) => n + s.freeBytes, 0) };
+      const quotas = destination.kind === "provider" ? own.map((s) => s.quotaBytes) : [];
       return {
         destination,
-        serverCount: servers.items.filter((s) => s.destinationId === destination.destinationId).length,
+        serverCount: own.length,
         storePointCount: sps.length,
         archiveCount: sps.reduce((n, s) => n + s.archiveCount, 0),
-        archiveBytes: sps.reduce((n, s) => n + s.archiveBytes, 0),
-        totalBytes: sps.reduce((n, s) => n + s.totalBytes, 0),
-        freeBytes: sps.reduce((n, s) => n + s.freeBytes, 0),
+        archiveBytes,
+        ...destinationSpace(disk, archiveBytes, quotas),
         offeredSystemWide: offer !== undefined,
         autoStart: offer?.autoStart ?? false,
       };

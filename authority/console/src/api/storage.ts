@@ -1,5 +1,5 @@
 /** Destinations, servers, store points, enroll keys and offers: Cairn's `/api/v1/…` routes (docs/console.md). */
-import { get, post, put } from "./client.js";
+import { del, get, post, put } from "./client.js";
 import type { Page } from "./types.js";
 
 /** A destination. */
@@ -14,6 +14,8 @@ export interface Destination {
   archiveBytes?: number;
   totalBytes?: number;
   freeBytes?: number;
+  /** A provider's destination: the tenant quota (then totalBytes and freeBytes are within it); null when unlimited. */
+  quotaBytes?: number | null;
   offeredSystemWide?: boolean;
   autoStart?: boolean;
   creationDate?: string;
@@ -76,6 +78,16 @@ export async function listDestinations(pgNum: number, pgSize: number, signal?: A
 /** Adds a destination; with a provider key, one on another operator's storage. */
 export function createDestination(destinationName: string, providerKey: string | null): Promise<Destination> {
   return post<Destination>("/api/v1/destinations", { destinationName, providerKey });
+}
+
+/** Renames a destination. */
+export function renameDestination(destinationId: number, destinationName: string): Promise<Destination> {
+  return put<Destination>(`/api/v1/destinations/${destinationId}`, { destinationName });
+}
+
+/** Removes a destination: its archives go to cold storage, and it is offered nowhere any more. */
+export function removeDestination(destinationId: number): Promise<void> {
+  return del<void>(`/api/v1/destinations/${destinationId}`);
 }
 
 /** A page of servers. */

@@ -12,6 +12,8 @@ import {
   listDestinations,
   listServers,
   listStorePoints,
+  removeDestination,
+  renameDestination,
   type Server,
   type StorePoint,
   setStorePointFlags,
@@ -19,10 +21,11 @@ import {
 import { bytes, count, dateTime } from "../format.js";
 import { href, intParam, param, setQuery } from "../router.js";
 import { useAsync } from "../ui/async.js";
-import { FilterChips } from "../ui/filters.js";
 import { Dialog } from "../ui/dialog.js";
+import { FilterChips } from "../ui/filters.js";
 import { Select, TextArea, TextField } from "../ui/forms.js";
 import { PAGE_SIZE } from "../ui/list-params.js";
+import { Menu } from "../ui/menu.js";
 import { notify } from "../ui/status.js";
 import { type Column, DataTable, Pager, Toolbar } from "../ui/table.js";
 
@@ -33,6 +36,7 @@ export function DestinationsPage() {
   const page = intParam("page", 1);
   const list = useAsync((s) => listDestinations(page, PAGE_SIZE, s), [page]);
   const [adding, setAdding] = useState(param("add") === "1");
+  const [acting, setActing] = useState<{ kind: "rename" | "remove"; d: Destination } | null>(null);
   const columns: Column<Destination>[] = [
     { id: "name", label: "Name", render: (d) => d.destinationName },
     { id: "type", label: "Type", render: (d) => (d.type === "PROVIDER" ? "Provider" : "Own servers") },
@@ -44,9 +48,29 @@ export function DestinationsPage() {
     },
     { id: "sp", label: "Store points", numeric: true, render: (d) => count(d.storePointCount ?? 0) },
     { id: "arch", label: "Archives", numeric: true, render: (d) => `${count(d.archiveCount ?? 0)} (${bytes(d.archiveBytes ?? 0)})` },
-    { id: "space", label: "Used", numeric: true, render: (d) => used(d.totalBytes, d.freeBytes) },
+    {
+      id: "space",
+      label: "Used",
+      numeric: true,
+      render: (d) => (d.quotaBytes == null ? used(d.totalBytes, d.freeBytes) : `${used(d.totalBytes, d.freeBytes)} quota`),
+    },
     { id: "offer", label: "Offered system-wide", render: (d) => (d.offeredSystemWide ? (d.autoStart ? "Yes, auto-start" : "Yes") : "No") },
     { id: "guid", label: "GUID", render: (d) => <code>{d.guid}</code> },
+    {
+      id: "actions",
+      label: "Actions",
+      render: (d) => (
+        <Menu
+          label={`Actions for ${d.destinationName}`}
+          text="Actions"
+          testId={`destination-actions-${d.destinationId}`}
+          items={[
+            { id: "rename", label: "Rename", run: () => setActing({ kind: "rename", d }) },
+            { id: "remove", label: "Remove destination", run: () => setActing({ kind: "remove", d }), danger: true },
+          ]}
+        />
+      ),
+    },
   ];
   return (
     <section aria-labelledby="dest-title">
@@ -80,7 +104,56 @@ export function DestinationsPage() {
           onDone={list.reload}
         />
       )}
+      {acting?.kind === "rename" && <RenameDestinationDialog d={acting.d} onClose={() => setActing(null)} onDone={list.reload} />}
+      {acting?.kind === "remove" && <RemoveDestinationDialog d={acting.d} onClose={() => setActing(null)} onDone={list.reload} />}
     </section>
+  );
+}
+
+function RenameDestinationDialog({ d, onClose, onDone }: { d: Destination; onClose: () => void; onDone: () => void }) {
+  const [name, setName] = useState(d.destinationName);
+  return (
+    <Dialog
+      title="Rename destination"
+      submitLabel="Rename"
+      testId="rename-destination-dialog"
+      onClose={onClose}
+      onSubmit={async () => {
+        if (!name.trim()) throw new Error("Enter a name for the destination.");
+        const r = await renameDestination(d.destinationId, name.trim());
+        notify(`Renamed the destination to ${r.destinationName}.`);
+        onDone();
+      }}
+    >
+      <TextField label="Name" value={name} onInput={setName} required />
+    </Dialog>
+  );
+}
+
+/** Removing a destination is the cold-storage trigger of DECISIONS: typed confirmation first. */
+function RemoveDestinationDialog({ d, onClose, onDone }: { d: Destination; onClose: () => void; onDone: () => void }) {
+  const [typed, setTyped] = useState("");
+  return (
+    <Dialog
+      title="Remove destination"
+      submitLabel="Remove destination"
+      danger
+      testId="remove-destination-dialog"
+      onClose={onClose}
+      onSubmit={async () => {
+        if (typed.trim() !== d.destinationName) throw new Error(`Type the destination's name, ${d.destinationName}, to confirm.`);
+        await removeDestination(d.destinationId);
+        notify(`Removed ${d.destinationName}: its archives are in cold storage.`);
+        onDone();
+      }}
+    >
+      <p>
+        <strong>{d.destinationName}</strong> will be offered to no organization any more, and devices stop backing up to it. Its {count(d.archiveCount ?? 0)}{" "}
+        archives ({bytes(d.archiveBytes ?? 0)}) move to cold storage: they can still be restored until their purge date, the cold-storage period of each
+        archive's organization (Organizations › Cold storage). Its servers are disconnected.
+      </p>
+      <TextField label="Type the destination's name to confirm" value={typed} onInput={setTyped} required />
+    </Dialog>
   );
 }
 

@@ -13,8 +13,8 @@ export interface MenuItem {
   danger?: boolean;
 }
 
-/** The menu button and its list. */
-export function Menu({ label, items, testId }: { label: string; items: MenuItem[]; testId?: string }) {
+/** The menu button and its list. `label` names the menu; `text`, when given, is the button's shorter visible text (a row's "Actions", with the label as its accessible name). */
+export function Menu({ label, items, testId, text }: { label: string; items: MenuItem[]; testId?: string; text?: string }) {
   const [open, setOpen] = useState(false);
   const button = useRef<HTMLButtonElement>(null);
   const list = useRef<HTMLDivElement>(null);
@@ -68,6 +68,7 @@ export function Menu({ label, items, testId }: { label: string; items: MenuItem[
         aria-haspopup="menu"
         aria-expanded={open}
         aria-controls={menuId}
+        aria-label={text === undefined ? undefined : label}
         data-testid={testId}
         onClick={() => setOpen(!open)}
         onKeyDown={(e) => {
@@ -77,7 +78,7 @@ export function Menu({ label, items, testId }: { label: string; items: MenuItem[
           }
         }}
       >
-        {label} <span aria-hidden="true">▾</span>
+        {text ?? label} <span aria-hidden="true">▾</span>
       </button>
       {open && (
         <div ref={list} id={menuId} role="menu" aria-label={label} class="menu-list" onKeyDown={onKey}>

@@ -29,6 +29,7 @@ export function destinationViewJson(v: DestinationView): Record<string, unknown>
     archiveBytes: v.archiveBytes,
     totalBytes: v.totalBytes,
     freeBytes: v.freeBytes,
+    quotaBytes: v.quotaBytes,
     offeredSystemWide: v.offeredSystemWide,
     autoStart: v.autoStart,
     creationDate: isoTime(d.createdAt),
