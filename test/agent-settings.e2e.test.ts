@@ -1,7 +1,8 @@
 /**
  * Issue 4, "Settings": a frequency, exclusion (a backup set's and the file exclusions for every set)
  * and bandwidth change made through the authority's
- * API reaches a running agent and takes effect without a restart; the bandwidth limit holds
+ * API reaches a running agent and takes effect without a restart; compression over LAN can be
+ * switched off and on; the bandwidth limit holds
  * within 25% over a 30-second upload; nothing is sent outside the run window (injected clock).
  * Real authority, storage node and agent daemon on 127.0.0.1 (test/helpers/cluster.ts).
  */
@@ -109,6 +110,33 @@ describe("settings from the authority reach a running agent", () => {
     await setDevice({ runWindow: null });
     await expect.poll(() => h.settings.runWindow, { timeout: 15_000 }).toBeNull();
   });
+
+  it("sends chunks as they are when compression over LAN is off (the Network tab), compressed again once it is back on", async () => {
+    const a = c.agents[0]!;
+    // hex text: compresses to about half, and no two chunks are alike (nothing deduplicated)
+    const text = () => randomBytes(2 * 1024 * 1024).toString("hex");
+    writeFileSync(join(a.home, "compressed.txt"), text());
+    let before = await nodeBytes();
+    expect((await h.backupNow()).errors).toBe(0);
+    const compressed = (await nodeBytes()) - before;
+    expect(compressed).toBeLessThan(3 * 1024 * 1024);
+
+    // the node is on 127.0.0.1: the LAN settings apply. The bandwidth value only marks when this
+    // configuration has reached the daemon (a limit far above what the test sends).
+    await setDevice({ lanCompression: "off", lanBytesPerSec: 900_000_000 });
+    await expect.poll(() => h.settings.bytesPerSec, { timeout: 15_000 }).toBe(900_000_000);
+    writeFileSync(join(a.home, "plain.txt"), text());
+    before = await nodeBytes();
+    expect((await h.backupNow()).errors).toBe(0);
+    expect((await nodeBytes()) - before).toBeGreaterThan(4 * 1024 * 1024);
+
+    await setDevice({ lanCompression: "auto", lanBytesPerSec: 0 });
+    await expect.poll(() => h.settings.bytesPerSec, { timeout: 15_000 }).toBe(0);
+    writeFileSync(join(a.home, "compressed-again.txt"), text());
+    before = await nodeBytes();
+    expect((await h.backupNow()).errors).toBe(0);
+    expect((await nodeBytes()) - before).toBeLessThan(3 * 1024 * 1024);
+  }, 60_000);
 
   it("holds a bandwidth limit set through the API within 25% over a 30-second upload", async () => {
     const a = c.agents[0]!;

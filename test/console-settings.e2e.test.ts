@@ -232,6 +232,8 @@ describe("console: organization settings", () => {
     await page.getByRole("tab", { name: "Network" }).click();
     await page.getByLabel("Excluded wireless networks", { exact: true }).fill("Airport Wi-Fi");
     await page.getByLabel("Proxy", { exact: true }).fill("http://proxy.example.com:3128");
+    await expect(page.getByLabel("Compression over WAN", { exact: true }).inputValue()).resolves.toBe("auto");
+    await page.getByLabel("Compression over LAN", { exact: true }).selectOption("off");
     await page.getByRole("tab", { name: "Backup" }).click();
     await env.shot("device-backup-defaults");
     await save("save-device-defaults");
@@ -241,6 +243,8 @@ describe("console: organization settings", () => {
     expect(scalar(p.backupStatusEmailEnabled)).toBe("true");
     expect(JSON.stringify(p.excludedWifi)).toContain("Airport Wi-Fi");
     expect(scalar(p.proxyUrl)).toBe("http://proxy.example.com:3128");
+    expect(scalar(p.lanCompression)).toBe("off");
+    expect(scalar(p.wanCompression)).toBe("auto");
     expect(p.excludePatterns).toEqual(["/node_modules/", ".*\\.iso$"]);
     expect(JSON.stringify(p.backupConfig.backupSets)).toContain("/srv/data/");
 

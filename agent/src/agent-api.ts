@@ -8,6 +8,7 @@
  *   synced when it is reachable, cached otherwise;
  * - `archives` given (engine mode, tests and tools): endpoint, token and archive key directly.
  */
+import { isIP } from "node:net";
 import { effectiveProxy } from "./config/org-proxy.js";
 import pino, { type Logger } from "pino";
 import { CairnError, type Clock, type DeviceConfig, isoTime, systemClock } from "@cairn/protocol";
@@ -103,12 +104,30 @@ async function trySync(o: AgentCommonOptions, logger: Logger, clock: Clock): Pro
   }
 }
 
+/**
+ * Whether a storage node's URL is on the LAN: a loopback, private or link-local address (IPv4
+ * 10/8, 172.16/12, 192.168/16, 169.254/16, 127/8; IPv6 ::1, fc00::/7, fe80::/10) or localhost.
+ * A host name is the WAN, whatever it starts with.
+ */
+export function isLanUrl(url: string): boolean {
+  const host = new URL(url).hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  if (host === "localhost" || host.endsWith(".localhost")) return true;
+  const family = isIP(host);
+  if (family === 4) return /^(127\.|10\.|192\.168\.|169\.254\.|172\.(1[6-9]|2\d|3[01])\.)/.test(host);
+  if (family === 6) return host === "::1" || /^f[cd][0-9a-f]{2}:/.test(host) || /^fe[89ab][0-9a-f]:/.test(host);
+  return false;
+}
+
 /** Network limits of the current settings (LAN when the node is on a private or loopback address). */
 export function bandwidthFor(settings: DeviceConfig["settings"] | undefined, url: string): number {
   if (!settings) return 0;
-  const host = new URL(url).hostname;
-  const lan = /^(127\.|10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|\[?::1\]?$|localhost$)/.test(host);
-  return lan ? settings.lanBytesPerSec : settings.wanBytesPerSec;
+  return isLanUrl(url) ? settings.lanBytesPerSec : settings.wanBytesPerSec;
+}
+
+/** Whether chunks are compressed on the way to this node (the Network tab's WAN / LAN compression). */
+export function compressionFor(settings: DeviceConfig["settings"] | undefined, url: string): "auto" | "never" {
+  const mode = isLanUrl(url) ? settings?.lanCompression : settings?.wanCompression;
+  return mode === "off" ? "never" : "auto";
 }
 
 /** Backs up now to every destination and returns when each version is committed. */
@@ -167,6 +186,7 @@ export async function runBackup(o: RunBackupOptions): Promise<RunBackupResult> {
           logger,
           agentVersion: AGENT_VERSION,
           limiter,
+          compress: compressionFor(s, j.direct.endpoint.url),
           proxy: o.proxy ?? null,
           ...(o.paths ? { paths: o.paths } : {}),
           ...(o.progress ? { progress: o.progress } : {}),

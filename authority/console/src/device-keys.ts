@@ -26,6 +26,8 @@ export const DEVICE_KEYS = {
   cpuPresentPercent: { path: `${SBC}.cpuPresentPercent`, lock: "device.cpuPresentPercent", def: 20 },
   wanBytesPerSec: { path: `${SBC}.wanBytesPerSec`, lock: "device.wanBytesPerSec", def: 0 },
   lanBytesPerSec: { path: `${SBC}.lanBytesPerSec`, lock: "device.lanBytesPerSec", def: 0 },
+  wanCompression: { path: `${SBC}.wanCompression`, lock: "device.wanCompression", def: "auto" },
+  lanCompression: { path: `${SBC}.lanCompression`, lock: "device.lanCompression", def: "auto" },
   minutesUntilWarning: { path: `${SBC}.minutesUntilWarning`, lock: "device.minutesUntilWarning", def: 4320 },
   minutesUntilSevere: { path: `${SBC}.minutesUntilSevere`, lock: "device.minutesUntilSevere", def: 7200 },
   warningEmailEnabled: { path: `${SBC}.warningEmailEnabled`, lock: "device.warningEmailEnabled", def: true },

@@ -3,7 +3,7 @@
  * backup, reporting and network tabs), as the authority keeps them. `device-settings.ts` turns
  * them into protocol `DeviceSettings` for agents; `device-tree.ts` into the API.md §5.4 tree.
  */
-import { DAY_MS, DEFAULT_RETENTION, MINUTE_MS, type RetentionPolicy, retentionPolicy } from "@cairn/protocol";
+import { type CompressionMode, DAY_MS, DEFAULT_RETENTION, MINUTE_MS, type RetentionPolicy, retentionPolicy } from "@cairn/protocol";
 import { boolean, intIn, invalid, listOf, type Parser, text } from "./parse.js";
 
 /** A destination of a backup set; `locked`: the device's user may not remove it. */
@@ -47,6 +47,9 @@ export interface DeviceDefaults {
   cpuPresentPercent: number;
   wanBytesPerSec: number;
   lanBytesPerSec: number;
+  /** Compression over WAN / LAN: `auto` (what compresses) or `off`. */
+  wanCompression: CompressionMode;
+  lanCompression: CompressionMode;
   excludedInterfaces: string[];
   excludedWifi: string[];
   /** File exclusions (regular expressions on the absolute path) for every backup set. */
@@ -84,6 +87,8 @@ export const DEVICE_DEFAULTS: DeviceDefaults = {
   cpuPresentPercent: 20,
   wanBytesPerSec: 0,
   lanBytesPerSec: 0,
+  wanCompression: "auto",
+  lanCompression: "auto",
   excludedInterfaces: [],
   excludedWifi: [],
   excludePatterns: [],

@@ -54,6 +54,8 @@ export function toDeviceSettings(values: EffectiveSettings, inputs: DeviceSettin
     cpuPresentPercent: d.cpuPresentPercent,
     wanBytesPerSec: d.wanBytesPerSec,
     lanBytesPerSec: d.lanBytesPerSec,
+    wanCompression: d.wanCompression,
+    lanCompression: d.lanCompression,
     excludedInterfaces: [...d.excludedInterfaces],
     excludedWifi: [...d.excludedWifi],
     proxyUrl: d.proxyUrl,

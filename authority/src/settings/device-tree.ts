@@ -27,6 +27,8 @@ const SCALARS: readonly (readonly [keyof DeviceDefaults, "backupConfig" | "servi
   ["cpuPresentPercent", "service", "cpuPresentPercent"],
   ["wanBytesPerSec", "service", "wanBytesPerSec"],
   ["lanBytesPerSec", "service", "lanBytesPerSec"],
+  ["wanCompression", "service", "wanCompression"],
+  ["lanCompression", "service", "lanCompression"],
   ["excludedInterfaces", "service", "excludedInterfaces"],
   ["excludedWifi", "service", "excludedWifi"],
   ["excludePatterns", "service", "excludePatterns"],

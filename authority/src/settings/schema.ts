@@ -8,7 +8,7 @@
  * document's "Inherit quota settings from parent" switches); `"key"` groups inherit key by key
  * (the `/api/OrgSetting` packets, which may also hold keys this table does not know).
  */
-import { KEY_POLICIES, type KeyPolicy, STORAGE_TOKEN_TTL_MS } from "@cairn/protocol";
+import { COMPRESSION_MODES, KEY_POLICIES, type KeyPolicy, STORAGE_TOKEN_TTL_MS } from "@cairn/protocol";
 import { backupSets, DEVICE_DEFAULTS, type DeviceDefaults, regex, retention, runWindow } from "./device-defaults.js";
 import { boolean, email, intIn, listOf, oneOf, type Parser, proxyUrl, text } from "./parse.js";
 
@@ -223,6 +223,16 @@ export const SETTINGS_SCHEMA: {
       cpuPresentPercent: f({ default: 20, parse: intIn(1, 100), doc: "CPU share while the user is present (percent)" }),
       wanBytesPerSec: f({ default: 0, parse: intIn(0), doc: "Bandwidth limit over WAN in bytes per second; 0 unlimited" }),
       lanBytesPerSec: f({ default: 0, parse: intIn(0), doc: "Bandwidth limit over LAN in bytes per second; 0 unlimited" }),
+      wanCompression: f({
+        default: "auto",
+        parse: oneOf(COMPRESSION_MODES),
+        doc: "Compression over WAN: auto compresses the chunks that compress, off sends them as they are",
+      }),
+      lanCompression: f({
+        default: "auto",
+        parse: oneOf(COMPRESSION_MODES),
+        doc: "Compression over LAN (a storage node on a private or loopback address): auto or off",
+      }),
       excludedInterfaces: f({ default: [], parse: listOf(text({ min: 1, max: 64 }), 64), doc: "Network interfaces over which nothing is sent" }),
       excludedWifi: f({ default: [], parse: listOf(text({ min: 1, max: 64 }), 64), doc: "Wi-Fi networks (SSIDs) over which nothing is sent" }),
       excludePatterns: f({

@@ -11,6 +11,10 @@ import { WRAPPED_KEY_BYTES, PASSWORD_WRAPPED_KEY_BYTES } from "../crypto.js";
 import { arr, bin, bool, type Infer, int, json, nullable, obj, oneOf, opt, str } from "../schema.js";
 import { empty, guid, method, retentionPolicy, selectionStats, serverEndpoint, time } from "./common.js";
 
+/** A device's compression modes per network (DeviceSettings `wanCompression` / `lanCompression`). */
+export const COMPRESSION_MODES = ["auto", "off"] as const;
+export type CompressionMode = (typeof COMPRESSION_MODES)[number];
+
 /** Encryption key policies, weakest first (raise-only: RELIABILITY.md §5.1). */
 export const KEY_POLICIES = ["escrow", "password", "custom"] as const;
 export type KeyPolicy = (typeof KEY_POLICIES)[number];
@@ -50,6 +54,13 @@ export const deviceSettings = obj({
   /** Bandwidth limits in bytes per second; 0 means unlimited. */
   wanBytesPerSec: int(),
   lanBytesPerSec: int(),
+  /**
+   * Compression over WAN / LAN (the Network tab's connection settings): `auto` compresses the
+   * chunks that compress (the default; absent from an older authority means it), `off` sends
+   * every chunk as it is, saving the CPU on a fast link at the cost of stored bytes.
+   */
+  wanCompression: opt(oneOf(COMPRESSION_MODES)),
+  lanCompression: opt(oneOf(COMPRESSION_MODES)),
   /** Network interfaces (names) over which nothing is sent. */
   excludedInterfaces: arr(str({ max: 64 }), { max: 64 }),
   /** Wi-Fi networks (SSIDs) over which nothing is sent. */

@@ -12,7 +12,7 @@ import { DEVICE_KEYS, DEVICE_LISTS, KEY_TYPES } from "../device-keys.js";
 import { href, param, setQuery } from "../router.js";
 import { cloneTree, readBool, readInt, readList, readScalar, writeList, writeScalar } from "../settings-tree.js";
 import { useAsync } from "../ui/async.js";
-import { LockedBadge, NumberField, Switch, TextArea, TextField } from "../ui/forms.js";
+import { LockedBadge, NumberField, Select, Switch, TextArea, TextField } from "../ui/forms.js";
 import { ErrorState, Loading } from "../ui/status.js";
 import { TabPanel, Tabs } from "../ui/tabs.js";
 import { BackupTab } from "./device-backup-tab.js";
@@ -275,9 +275,37 @@ function SecurityTab({ org, draft, onChange }: { org: OrgWithSettings; draft: De
   );
 }
 
+const COMPRESSION_OPTIONS: { value: "auto" | "off"; label: string }[] = [
+  { value: "auto", label: "Automatic (compress what compresses)" },
+  { value: "off", label: "Off (send files as they are)" },
+];
+
 export function NetworkTab({ at }: { at: TreeAccess }) {
+  const compression = (k: "wanCompression" | "lanCompression", label: string, hint: string) =>
+    at.row(DEVICE_KEYS[k].lock, label, (d) => (
+      <Select
+        label={label}
+        value={readScalar(at.tree, DEVICE_KEYS[k].path).value === "off" ? "off" : "auto"}
+        options={COMPRESSION_OPTIONS}
+        disabled={d}
+        onChange={(v) => at.set(k, v)}
+        hint={hint}
+      />
+    ));
   return (
     <>
+      <h2>Connection performance</h2>
+      {compression(
+        "wanCompression",
+        "Compression over WAN",
+        "Storage servers on the internet. Automatic saves bandwidth and storage; files are deduplicated and encrypted on the device either way.",
+      )}
+      {compression(
+        "lanCompression",
+        "Compression over LAN",
+        "Storage servers on a private or loopback address. Off spares the device's CPU on a fast local network, at the cost of more stored bytes.",
+      )}
+      <h2>Networks</h2>
       {at.row(DEVICE_LISTS.excludedWifi.lock, "Excluded wireless networks", (d) => (
         <TextArea
           label="Excluded wireless networks"
