@@ -80,6 +80,45 @@ describe("agent reliability against the real storage node", () => {
     }
   }, 60_000);
 
+  it("T09: a connection that drops again while the session reopens (and re-stages) is reconnected, not waited on for ever", async () => {
+    const a = await tn.newArchive();
+    let reopens = 0;
+    let session: DataSession | null = null;
+    const closed = () => new Promise((r) => setTimeout(r, 200));
+    session = new DataSession({
+      endpoint: a.endpoint,
+      mode: "backup",
+      agentVersion: AGENT_VERSION,
+      clock: systemClock,
+      logger,
+      onReopen: async () => {
+        reopens++;
+        const s = session as DataSession;
+        if (reopens === 1) {
+          // the re-staging of a reconnect (retry off: it is the retry) finds the connection gone
+          s.dropConnection();
+          await closed();
+          await s.call("list-versions", {}, { retry: false });
+        } else if (reopens === 2) {
+          // the reopen itself succeeds, but the connection it made is gone by the time it returns
+          s.dropConnection();
+          await closed();
+        }
+      },
+    });
+    try {
+      await session.open();
+      session.dropConnection();
+      // the session reconnects by itself (three reopens) and serves calls again
+      await expect.poll(() => reopens, { timeout: 20_000 }).toBe(3);
+      const v = await Promise.race([session.call("list-versions", {}), new Promise((_, reject) => setTimeout(() => reject(new Error("hung")), 10_000))]);
+      expect(v).toMatchObject({ versions: [] });
+      expect(session.error).toBeNull();
+    } finally {
+      await session.close(true);
+    }
+  }, 60_000);
+
   it("T20: a head older than (or forked from) the last committed version is refused", async () => {
     const a = await tn.newArchive();
     const src = join(work, "rollback");

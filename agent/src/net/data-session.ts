@@ -164,6 +164,10 @@ export class DataSession {
         try {
           await this.connectOnce();
           if (isRetry) await this.afterReconnect();
+          // A close while the session reopened found this attempt in progress and left the
+          // reconnect to it: connect again rather than return without a connection (nothing
+          // else would, and every waiter would wait for ever).
+          if (this.link === null && !this.closedByUs) throw new CairnError("CONNECTION_LOST", "the connection closed while the session reopened");
           return;
         } catch (err) {
           const ce = isCairnError(err) ? err : new CairnError("UNAVAILABLE", "connection failed", { cause: err });
@@ -249,7 +253,12 @@ export class DataSession {
     const retry = opts.retry ?? method !== "commit";
     for (let attempt = 0; ; attempt++) {
       if (this.failed) throw this.failed;
-      if (!this.link) await this.connect(true);
+      if (!this.link) {
+        // Without retry the caller handles a lost connection: the commit, and the re-staging that
+        // runs inside a reconnect (waiting for the reconnect there would wait for itself).
+        if (!retry) throw new CairnError("CONNECTION_LOST", "not connected to the storage node");
+        await this.connect(true);
+      }
       const link = this.link;
       if (!link) continue;
       const p = this.withSession(method, params);
