@@ -137,6 +137,7 @@ export async function runBackup(o: RunBackupOptions): Promise<RunBackupResult> {
   ensureDataDir(o.dataDir);
   const release = o.lock === false ? () => undefined : acquireRunLock(o.dataDir);
   let client: AuthorityClient | null = null;
+  let sync: Promise<AuthorityClient | null> = Promise.resolve(null);
   const db = openAgentDb(o.dataDir);
   try {
     const jobs: Array<{ direct: DirectArchive; selection: Selection; settings: DeviceConfig["settings"] | undefined }> = [];
@@ -148,7 +149,7 @@ export async function runBackup(o: RunBackupOptions): Promise<RunBackupResult> {
       const archives = new ArchiveStore(db);
       const soon = clock.now() + 60 * 60 * 1000;
       const needSync = archives.list().length === 0 || archives.list().some((a) => a.tokenExpiresAt < soon);
-      const sync = o.syncAuthority === false ? Promise.resolve(null) : trySync(o, logger, clock);
+      sync = o.syncAuthority === false ? Promise.resolve(null) : trySync(o, logger, clock);
       if (needSync) client = await sync;
       else void sync.then((c) => (client = c));
       const config = kvGet<DeviceConfig>(db, "config");
@@ -210,6 +211,9 @@ export async function runBackup(o: RunBackupOptions): Promise<RunBackupResult> {
     };
   } finally {
     (client as AuthorityClient | null)?.close();
+    // A sync still under way when the run ended (it failed before the authority answered):
+    // close its connection when it arrives, or the process would never exit.
+    void sync.then((c) => c?.close());
     db.close();
     release();
   }
