@@ -6,7 +6,9 @@
  * `sessionId`; the node keeps the session's acknowledged blocks and staged files, so only the
  * blocks still unacknowledged are sent again (after a `have` that drops those that became durable
  * before the ack was lost). Idempotent calls (`have`, `stage-files`, `list-*`, `get`…) are retried
- * across the reconnect; the caller sees one slow call instead of an error.
+ * across the reconnect; the caller sees one slow call instead of an error. The first connection
+ * gets two quick retries of a transient failure (up to 30 reconnects after that); a connection
+ * that drops again while the session reopens is reconnected by the same attempt.
  *
  * Uploads: {@link DataSession.put} queues a framed block; frames go out while the unacknowledged
  * bytes stay under the window and the socket's `bufferedAmount` is low (backpressure), paced by
@@ -156,7 +158,9 @@ export class DataSession {
   private async connect(isRetry: boolean): Promise<void> {
     if (this.connecting !== null) return this.connecting;
     this.connecting = (async () => {
-      const max = this.opts.maxReconnects ?? 30;
+      // the first connection gets a few quick tries too: one cut or refused handshake (a node
+      // restarting, a flaky link) should not fail a backup the user is waiting for
+      const max = isRetry ? (this.opts.maxReconnects ?? 30) : Math.min(2, this.opts.maxReconnects ?? 2);
       let attempt = 0;
       for (;;) {
         if (this.failed) throw this.failed;
@@ -172,7 +176,7 @@ export class DataSession {
         } catch (err) {
           const ce = isCairnError(err) ? err : new CairnError("UNAVAILABLE", "connection failed", { cause: err });
           const retryable = ce.spec.retryable && ce.code !== "ARCHIVE_IN_USE";
-          if (!isRetry || !retryable || attempt >= max) throw ce;
+          if (!retryable || attempt >= max) throw ce;
           attempt++;
           const delay = Math.min(5000, 100 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2);
           this.opts.logger.info({ attempt, delayMs: Math.round(delay), err: ce.message }, "reconnecting to the storage node");
