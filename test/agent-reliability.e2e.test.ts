@@ -119,6 +119,38 @@ describe("agent reliability against the real storage node", () => {
     }
   }, 60_000);
 
+  it("T02: files a killed run staged are not committed by the next run, which takes its session's lease over", async () => {
+    const a = await tn.newArchive();
+    const src = join(work, "dead-run");
+    mkdirSync(src);
+    writeFileSync(join(src, "keep.txt"), "kept\n");
+    const data = join(work, "dead-run-agent");
+    const sel = { include: [src], exclude: [], excludePatterns: [] };
+    expect((await runBackup({ dataDir: data, archives: [a], selection: sel, logger })).errors).toBe(0);
+    // A run that died after staging: it saw ghost.txt (deleted since), staged it, and never
+    // committed; its session, still holding the archive's lease, is the one the agent stored.
+    const keys = deriveArchiveKeys(a.archiveKey, a.endpoint.archiveGuid);
+    const dead = new DataSession({ endpoint: a.endpoint, mode: "backup", agentVersion: AGENT_VERSION, clock: systemClock, logger });
+    await dead.open();
+    const ghost = join(src, "ghost.txt");
+    const fileId = fileIdFor(keys, ghost);
+    const meta = sealFileMeta(keys, fileId, { path: ghost, type: "file", mode: 0o644, mtimeMs: Date.now(), size: 0, blockSizes: [] });
+    await dead.call("stage-files", { sessionId: dead.sessionId as string, files: [{ fileId, deleted: false, size: 0, blocks: Buffer.alloc(0), meta }] });
+    dead.dropConnection();
+    const db = new Database(join(data, "agent.db"));
+    db.prepare("UPDATE archives SET session_id = ? WHERE archive_guid = ?").run(dead.sessionId, a.endpoint.archiveGuid);
+    db.close();
+
+    writeFileSync(join(src, "new.txt"), "added after the dead run\n");
+    const r = await runBackup({ dataDir: data, archives: [a], selection: sel, logger });
+    expect(r.errors).toBe(0);
+    const out = join(work, "dead-run-out");
+    await runRestore({ dataDir: data, archive: a, target: out, paths: [src], logger });
+    expect(readFileSync(join(out, "dead-run", "new.txt"), "utf8")).toBe("added after the dead run\n");
+    expect(readFileSync(join(out, "dead-run", "keep.txt"), "utf8")).toBe("kept\n");
+    expect(existsSync(join(out, "dead-run", "ghost.txt"))).toBe(false);
+  }, 60_000);
+
   it("T20: a head older than (or forked from) the last committed version is refused", async () => {
     const a = await tn.newArchive();
     const src = join(work, "rollback");

@@ -3,7 +3,8 @@
 // back up changing trees to one storage node for SOAK_MINUTES while a seeded chaos schedule
 // SIGKILLs agent backups mid-run, SIGKILLs and restarts the storage node, and cuts or stalls the
 // agents' connections in a TCP proxy in front of the node (the node announces the proxy's
-// address). Then the chaos stops and every agent must back up cleanly, restore its latest
+// address). Now and then an agent restores its latest version under the same chaos instead of
+// backing up: a restore that reports success must equal the tree. Then the chaos stops and every agent must back up cleanly, restore its latest
 // version byte for byte (diff -r), and the node's `verify` must find every stored block intact.
 //
 // Real processes as deployed: `cairn authority serve`, `cairn storenode serve`, and a fresh
@@ -320,10 +321,50 @@ async function main() {
       `soak-laptop-${i}`,
     ]);
     await must(["agent", "select", "add", tree, "--data", dataDir]);
-    agents.push({ i, dataDir, tree, counter, backups: 0, committed: 0, killed: 0, failed: 0, stuck: 0, lastError: null });
+    agents.push({
+      i,
+      dataDir,
+      tree,
+      counter,
+      backups: 0,
+      committed: 0,
+      killed: 0,
+      failed: 0,
+      stuck: 0,
+      lastError: null,
+      lastOk: false,
+      restores: 0,
+      restoresOk: 0,
+      restoresKilled: 0,
+      restoresFailed: 0,
+    });
   }
 
   const stats = { rounds: 0, nodeKills: 0 };
+  const restoreFailures = [];
+  const chaosRestore = async (a) => {
+    a.restores++;
+    const out = join(WORK, `chaos-restore${a.i}-${a.restores}`);
+    mkdirSync(out);
+    let killer = null;
+    const killAt = chance(0.25) ? between(50, 2000) : null;
+    const r = await run(["--json", "--verbose", "agent", "restore", "--data", a.dataDir, "--to", out, "--full-path"], {
+      logFile: join(WORK, "logs", `agent${a.i}-restore${a.restores}.log`),
+      timeoutMs: BACKUP_TIMEOUT_MS,
+      onStart: (kill) => {
+        if (killAt !== null) killer = setTimeout(kill, killAt);
+      },
+    });
+    if (killer) clearTimeout(killer);
+    if (r.signal === "SIGTERM") restoreFailures.push(`agent ${a.i}: restore ${a.restores} never ended (log: logs/agent${a.i}-restore${a.restores}.log)`);
+    else if (r.signal === "SIGKILL") a.restoresKilled++;
+    else if (r.code === 0) {
+      const d = await diff(a.tree, join(out, a.tree));
+      if (d !== null) restoreFailures.push(`agent ${a.i}: restore ${a.restores} reported success but differs from the committed tree: ${d}`);
+      else a.restoresOk++;
+    } else a.restoresFailed++;
+    rmSync(out, { recursive: true, force: true });
+  };
   const deadline = Date.now() + MINUTES * 60_000;
   let nodeBusy = Promise.resolve();
   while (Date.now() < deadline) {
@@ -341,8 +382,13 @@ async function main() {
     }
     await Promise.all(
       agents.map(async (a) => {
+        // now and then, instead of a backup: restore the latest version under the same chaos.
+        // The tree has not changed since that version committed, so a restore that says it
+        // succeeded must have written exactly the tree.
+        if (a.lastOk && chance(0.12)) return chaosRestore(a);
         mutate(a.tree, a.counter);
         a.backups++;
+        a.lastOk = false;
         let killer = null;
         const killAt = chance(0.3) ? between(50, 3000) : null;
         const r = await run(["--json", "--verbose", "agent", "backup", "--data", a.dataDir], {
@@ -357,8 +403,10 @@ async function main() {
           a.stuck++;
           a.lastError = `no end after ${BACKUP_TIMEOUT_MS / 1000} s (log: logs/agent${a.i}-backup${a.backups}.log)`;
         } else if (r.signal === "SIGKILL") a.killed++;
-        else if (r.code === 0) a.committed++;
-        else {
+        else if (r.code === 0) {
+          a.committed++;
+          a.lastOk = true;
+        } else {
           a.failed++;
           a.lastError = r.stderr.trim().split("\n").slice(-1)[0]?.slice(0, 300) ?? null;
         }
@@ -371,7 +419,7 @@ async function main() {
 
   // calm: no more kills, the proxy passes everything through
   proxy.chaos.on = false;
-  const failures = agents.filter((a) => a.stuck > 0).map((a) => `agent ${a.i}: ${a.stuck} backups never ended: ${a.lastError}`);
+  const failures = [...agents.filter((a) => a.stuck > 0).map((a) => `agent ${a.i}: ${a.stuck} backups never ended: ${a.lastError}`), ...restoreFailures];
   for (const a of agents) {
     const r = await run(["--json", "agent", "backup", "--data", a.dataDir]);
     if (r.code !== 0) failures.push(`agent ${a.i}: the final backup exited ${r.code}: ${r.stderr.slice(-1000)}`);
@@ -400,15 +448,16 @@ async function main() {
     rounds: stats.rounds,
     nodeKills: stats.nodeKills,
     proxy: { connections: proxy.chaos.connections, cuts: proxy.chaos.cuts, stalls: proxy.chaos.stalls },
-    agents: agents.map(({ i, backups, committed, killed, failed, stuck, lastError, files }) => ({
-      i,
-      backups,
-      committed,
-      killed,
-      failed,
-      stuck,
-      lastError,
-      files,
+    agents: agents.map((a) => ({
+      i: a.i,
+      backups: a.backups,
+      committed: a.committed,
+      killed: a.killed,
+      failed: a.failed,
+      stuck: a.stuck,
+      lastError: a.lastError,
+      restores: { run: a.restores, identical: a.restoresOk, killed: a.restoresKilled, failed: a.restoresFailed },
+      files: a.files,
     })),
     verify: (() => {
       try {
@@ -427,7 +476,7 @@ async function main() {
   process.stdout.write(`${JSON.stringify(summary)}\n`);
   log(
     summary.ok
-      ? `passed: ${stats.rounds} rounds, ${agents.reduce((n, a) => n + a.committed, 0)} backups committed, ${agents.reduce((n, a) => n + a.killed, 0)} killed, node killed ${stats.nodeKills}×, ${proxy.chaos.cuts} cuts, ${proxy.chaos.stalls} stalls; every tree restored identically; verify clean (${file})`
+      ? `passed: ${stats.rounds} rounds, ${agents.reduce((n, a) => n + a.committed, 0)} backups committed, ${agents.reduce((n, a) => n + a.killed, 0)} killed, ${agents.reduce((n, a) => n + a.restoresOk, 0)} of ${agents.reduce((n, a) => n + a.restores, 0)} chaos restores identical (the rest killed or failed cleanly), node killed ${stats.nodeKills}×, ${proxy.chaos.cuts} cuts, ${proxy.chaos.stalls} stalls; every tree restored identically; verify clean (${file})`
       : `FAILED (seed ${SEED}):\n${failures.join("\n")}`,
   );
   if (!process.env.SOAK_KEEP && summary.ok) rmSync(WORK, { recursive: true, force: true });

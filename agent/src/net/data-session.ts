@@ -100,6 +100,26 @@ export class DataSession {
     return this.opened as OpenResult;
   }
 
+  /**
+   * Opens a new session on the same connection in place of the one `open` resumed: the node
+   * ends the resumed session (its staged files dropped, its lease released) and starts another.
+   * A run resumes the session stored by a run that died only to take its lease over at once;
+   * that run's staged files describe a tree this run has not seen and must not be committed.
+   */
+  async startFresh(): Promise<OpenResult> {
+    const link = this.link;
+    if (!link) throw new CairnError("CONNECTION_LOST", "not connected to the storage node");
+    const opened = await link.peer.call("open", {
+      archiveGuid: this.opts.endpoint.archiveGuid,
+      mode: this.opts.mode,
+      sessionId: null,
+      agentVersion: this.opts.agentVersion,
+    });
+    this.sessionId = opened.sessionId;
+    this.opened = opened;
+    return opened;
+  }
+
   private target(): LinkTarget {
     const e = this.opts.endpoint;
     return { url: e.url, fingerprint: e.fingerprint, token: e.token, proxy: this.opts.proxy ?? null };

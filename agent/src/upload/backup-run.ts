@@ -131,7 +131,11 @@ export async function runArchiveBackup(o: BackupRunOptions): Promise<BackupSumma
   });
   run.session = session;
   try {
-    const opened = await session.open();
+    let opened = await session.open();
+    // The stored session is one a killed or failed run left open: resuming it takes its lease
+    // over at once, but its staged files are that run's view of the tree, not this one's (this
+    // run staged nothing yet): committed, they would bring back files deleted since.
+    if (opened.resumed) opened = await session.startFresh();
     archives.update(guid, { sessionId: session.sessionId });
     o.onSession?.(session);
     const head = await checkHead(session, keys, opened.head, row.lastSeq, row.lastManifestHash);
