@@ -145,7 +145,6 @@ export async function runArchiveBackup(o: BackupRunOptions): Promise<BackupSumma
     archives.update(guid, {
       lastSeq: summary.seq,
       lastManifestHash: run.manifestHash,
-      sessionId: null,
       lastBackup: summary.versionTime,
       ...(summary.complete ? { lastCompletedBackup: summary.versionTime } : {}),
       selectedFiles: summary.files,
@@ -157,6 +156,8 @@ export async function runArchiveBackup(o: BackupRunOptions): Promise<BackupSumma
     cache.applyPending();
     if (summary.mode === "full") kvSet(o.db, `roots:${guid}`, o.selection.roots());
     await session.close(false);
+    // forgotten only once the node ended it: a run killed before that takes its lease over
+    archives.update(guid, { sessionId: null });
     return summary;
   } catch (err) {
     session.dropConnection();
