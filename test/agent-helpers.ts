@@ -102,7 +102,7 @@ export async function nodeBytesReceived(node: StorenodeHandle): Promise<number> 
 }
 
 /** Starts a standalone storage node on 127.0.0.1:0 with a tenant this test controls. */
-export async function startTestNode(opts: { clock?: Clock } = {}): Promise<TestNode> {
+export async function startTestNode(opts: { clock?: Clock; leaseTtlMs?: number } = {}): Promise<TestNode> {
   const dir = mkdtempSync(join(tmpdir(), "cairn-e2e-node-"));
   const signing = generateSigningKey();
   const dataDir = join(dir, "node");
@@ -116,6 +116,7 @@ export async function startTestNode(opts: { clock?: Clock } = {}): Promise<TestN
       maintenanceSchedule: null,
       verifySchedule: null,
       ...(opts.clock ? { clock: opts.clock } : {}),
+      ...(opts.leaseTtlMs ? { leaseTtlMs: opts.leaseTtlMs } : {}),
     });
   let node = await start();
   const pk = createProviderKey({ dataDir, tenantName: "agent-tests", urls: [node.url] });

@@ -244,3 +244,37 @@ describe("agent reliability against the real storage node", () => {
     expect(r2.errorList.filter((e) => e.code === "UNSAFE_PATH").length).toBe(4);
   }, 60_000);
 });
+
+describe("T12: the archive's lease held by a session the agent does not know", () => {
+  let tn: TestNode;
+  const work = mkdtempSync(join(tmpdir(), "cairn-e2e-lease-"));
+  beforeAll(async () => {
+    tn = await startTestNode({ leaseTtlMs: 3000 });
+  });
+  afterAll(async () => {
+    await tn?.close();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("T12: a backup waits for a lapsed writer's lease to run out instead of failing; with no wait it is refused with ARCHIVE_IN_USE", async () => {
+    const a = await tn.newArchive();
+    const src = join(work, "src");
+    mkdirSync(src);
+    writeFileSync(join(src, "f.txt"), "one\n");
+    const data = join(work, "agent");
+    const sel = { include: [src], exclude: [], excludePatterns: [] };
+    // a run killed as soon as the node granted it a session: the lease is held, its id never stored
+    const holdLease = async () => {
+      const dead = new DataSession({ endpoint: a.endpoint, mode: "backup", agentVersion: AGENT_VERSION, clock: systemClock, logger });
+      await dead.open();
+      dead.dropConnection();
+    };
+    await holdLease();
+    await expect(runBackup({ dataDir: data, archives: [a], selection: sel, logger, leaseWaitMs: 0 })).rejects.toMatchObject({ code: "ARCHIVE_IN_USE" });
+    await new Promise((r) => setTimeout(r, 3500)); // the first one's lease runs out
+    await holdLease();
+    const r = await runBackup({ dataDir: data, archives: [a], selection: sel, logger });
+    expect(r.errors).toBe(0);
+    expect(r.files).toBe(1);
+  }, 60_000);
+});

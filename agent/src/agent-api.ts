@@ -69,6 +69,8 @@ export interface RunBackupOptions extends AgentCommonOptions {
   /** Hold the run lock (default true; the daemon takes it itself). */
   lock?: boolean;
   onSession?: Parameters<typeof runArchiveBackup>[0]["onSession"];
+  /** How long to wait for a lease another session holds (default one lease; see {@link runArchiveBackup}). */
+  leaseWaitMs?: number;
 }
 
 /** The result of {@link runBackup} (`backup --json` prints it as its summary). */
@@ -195,6 +197,7 @@ export async function runBackup(o: RunBackupOptions): Promise<RunBackupResult> {
           ...(o.workers ? { workers: o.workers } : {}),
           ...(o.cpuPercent ? { cpuPercent: o.cpuPercent } : s ? { cpuPercent: s.cpuPresentPercent } : {}),
           ...(o.onSession ? { onSession: o.onSession } : {}),
+          ...(o.leaseWaitMs !== undefined ? { leaseWaitMs: o.leaseWaitMs } : {}),
         }),
       );
     }

@@ -24,6 +24,7 @@ import {
   deriveArchiveKeys,
   fileIdFor,
   isCairnError,
+  LEASE_TTL_MS,
   sealFileMeta,
   sealManifest,
 } from "@cairn/protocol";
@@ -67,6 +68,12 @@ export interface BackupRunOptions {
   progress?: ProgressSink;
   signal?: AbortSignal;
   proxy?: ProxySetting;
+  /**
+   * How long to keep trying when another session holds the archive's lease (default: one lease,
+   * 65 s): a run of this device that was killed right after the node granted it a session, before
+   * its id was stored, holds the lease until it expires. 0 fails at once with ARCHIVE_IN_USE.
+   */
+  leaseWaitMs?: number;
   /** Test hook: sees the session once it is open. */
   onSession?: (s: DataSession) => void;
 }
@@ -131,7 +138,7 @@ export async function runArchiveBackup(o: BackupRunOptions): Promise<BackupSumma
   });
   run.session = session;
   try {
-    let opened = await session.open();
+    let opened = await openWaitingForLease(session, o);
     // The stored session is one a killed or failed run left open: resuming it takes its lease
     // over at once, but its staged files are that run's view of the tree, not this one's (this
     // run staged nothing yet): committed, they would bring back files deleted since.
@@ -168,6 +175,34 @@ export async function runArchiveBackup(o: BackupRunOptions): Promise<BackupSumma
     await run.stop();
   }
 }
+
+/** `open`, retried every 5 s while another session holds the lease, for up to `leaseWaitMs`. */
+async function openWaitingForLease(session: DataSession, o: BackupRunOptions): Promise<Awaited<ReturnType<DataSession["open"]>>> {
+  // counted in tries of real timers, not read from the (injected) clock: the lease runs out on the node's
+  const tries = Math.floor((o.leaseWaitMs ?? LEASE_TTL_MS + 5000) / LEASE_POLL_MS);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await session.open();
+    } catch (err) {
+      if (!isCairnError(err, "ARCHIVE_IN_USE") || attempt >= tries || o.signal?.aborted) throw err;
+      o.logger.info({ archiveGuid: o.endpoint.archiveGuid }, "another session holds the archive's lease; waiting for it to end or expire");
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, LEASE_POLL_MS);
+        o.signal?.addEventListener(
+          "abort",
+          () => {
+            clearTimeout(t);
+            resolve();
+          },
+          { once: true },
+        );
+      });
+    }
+  }
+}
+
+/** How often a run waiting for the archive's lease tries again. */
+const LEASE_POLL_MS = 5000;
 
 class Run {
   session!: DataSession;
