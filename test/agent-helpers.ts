@@ -85,6 +85,11 @@ async function tenantCall(url: string, fingerprint: string, secret: string | nul
 
 /** Sealed bytes the node has received in `put` frames since it started (its `/metrics` counter). */
 export async function nodeBytesReceived(node: StorenodeHandle): Promise<number> {
+  return nodeMetric(node, "storenode_bytes_received_total");
+}
+
+/** One unlabelled (or first labelled) sample of the node's /metrics. */
+export async function nodeMetric(node: StorenodeHandle, name: string): Promise<number> {
   const u = new URL(node.url);
   const text = await new Promise<string>((resolve, reject) => {
     httpsGet({ host: u.hostname, port: u.port, path: "/metrics", rejectUnauthorized: false }, (res) => {
@@ -97,7 +102,7 @@ export async function nodeBytesReceived(node: StorenodeHandle): Promise<number> 
       res.on("error", reject);
     }).on("error", reject);
   });
-  const m = /^storenode_bytes_received_total(?:\{[^}]*\})? (\S+)$/m.exec(text);
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text);
   return m ? Number(m[1]) : 0;
 }
 

@@ -7,7 +7,7 @@ import { deriveArchiveKeys, encodeFrame, DATA_CHANNEL, chunkId, fileIdFor, sealB
 import Database from "better-sqlite3";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cuttingProxy, startTestNode, type TestNode } from "./agent-helpers.js";
+import { cuttingProxy, nodeMetric, startTestNode, type TestNode } from "./agent-helpers.js";
 
 const logger = pino({ level: "silent" });
 
@@ -119,6 +119,21 @@ describe("agent reliability against the real storage node", () => {
     }
   }, 60_000);
 
+  it("T11: a session closed while it reconnects leaves no connection behind (the restore that had everything exits)", async () => {
+    const a = await tn.newArchive();
+    const open = () => nodeMetric(tn.node, "storenode_active_connections");
+    const before = await open();
+    const s = new DataSession({ endpoint: a.endpoint, mode: "restore", agentVersion: AGENT_VERSION, clock: systemClock, logger });
+    await s.open();
+    await expect.poll(open).toBe(before + 1);
+    s.dropConnection();
+    // close as soon as the reconnect has begun, while it is still connecting
+    while (s.reconnects === 0) await new Promise((r) => setImmediate(r));
+    await s.close();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await open()).toBe(before);
+  }, 30_000);
+
   it("T02: files a killed run staged are not committed by the next run, which takes its session's lease over", async () => {
     const a = await tn.newArchive();
     const src = join(work, "dead-run");
@@ -149,6 +164,41 @@ describe("agent reliability against the real storage node", () => {
     expect(readFileSync(join(out, "dead-run", "new.txt"), "utf8")).toBe("added after the dead run\n");
     expect(readFileSync(join(out, "dead-run", "keep.txt"), "utf8")).toBe("kept\n");
     expect(existsSync(join(out, "dead-run", "ghost.txt"))).toBe(false);
+  }, 60_000);
+
+  it("T02: a run that dies after its commit landed is recorded by the next run, so a file deleted since leaves the next version", async () => {
+    const a = await tn.newArchive();
+    const src = join(work, "late-commit");
+    mkdirSync(src);
+    writeFileSync(join(src, "keep.txt"), "kept\n");
+    const data = join(work, "late-commit-agent");
+    const sel = { include: [src], exclude: [], excludePatterns: [] };
+    expect((await runBackup({ dataDir: data, archives: [a], selection: sel, logger })).errors).toBe(0);
+    writeFileSync(join(src, "brief.txt"), "here for one version\n");
+    // the process dies the moment the node has committed, before the agent writes anything down
+    await expect(
+      runBackup({
+        dataDir: data,
+        archives: [a],
+        selection: sel,
+        logger,
+        onSession: (s) => {
+          const call = s.call.bind(s);
+          s.call = (async (method: string, params: never, opts?: never) => {
+            const r = await call(method as never, params, opts);
+            if (method === "commit") throw new Error("killed after the commit landed");
+            return r;
+          }) as typeof s.call;
+        },
+      }),
+    ).rejects.toThrow("killed after the commit landed");
+    rmSync(join(src, "brief.txt"));
+    expect((await runBackup({ dataDir: data, archives: [a], selection: sel, logger })).errors).toBe(0);
+    const out = join(work, "late-commit-out");
+    const r = await runRestore({ dataDir: data, archive: a, target: out, paths: [src], logger });
+    expect(r.errors).toBe(0);
+    expect(readFileSync(join(out, "late-commit", "keep.txt"), "utf8")).toBe("kept\n");
+    expect(existsSync(join(out, "late-commit", "brief.txt"))).toBe(false);
   }, 60_000);
 
   it("T20: a head older than (or forked from) the last committed version is refused", async () => {

@@ -98,7 +98,7 @@ lines.push(
   "restore its latest version identical to its tree (`diff -r`), and `cairn storenode verify` must find",
   "every block intact. A backup that has not ended after 3 minutes fails the soak (its log is kept).",
   "",
-  "Its first runs found two hangs and a lost deletion, all fixed, each now a test:",
+  "Its first runs found three hangs and two ways to lose a deletion, all fixed, each now a test:",
   "",
   "- a connection lost while the session re-staged its files after a node restart left the",
   "  re-staging waiting for the reconnect it ran in: the backup waited for ever with no connection",
@@ -108,7 +108,12 @@ lines.push(
   "  closed that connection (`test/agent-node-down.e2e.test.ts`);",
   "- a run that resumed the session a killed run had left (to take its lease over) committed that",
   "  run's staged files too, so a file deleted in between came back in every later version, and a",
-  "  restore brought it back (T02 in `test/agent-reliability.e2e.test.ts`).",
+  "  restore brought it back (T02 in `test/agent-reliability.e2e.test.ts`);",
+  "- a run killed after its commit landed, before it recorded it, left the agent not knowing the",
+  "  files that version added: one deleted later stayed in every version. The commit is now noted",
+  "  before it is sent and recorded by the next run when the node's head is that version (T02);",
+  "- a restore whose connection dropped as it finished printed its summary and never exited: the",
+  "  reconnect in progress when the session closed opened a connection nobody closed (T11 there).",
   "",
 );
 writeFileSync(join(root, "docs/reliability.md"), `${lines.join("\n").trimEnd()}\n`);

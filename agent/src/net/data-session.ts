@@ -185,8 +185,20 @@ export class DataSession {
       for (;;) {
         if (this.failed) throw this.failed;
         if (this.opts.signal?.aborted) throw new CairnError("CANCELLED", "cancelled");
+        // closed meanwhile (a restore that had everything it needed when the connection dropped)
+        if (this.closedByUs) return;
         try {
           await this.connectOnce();
+          if (this.closedByUs) {
+            // `close` ran while this attempt connected: the new connection would keep the process alive
+            this.link?.close(1000, "done");
+            this.link = null;
+            return;
+          }
+          this.opts.logger.debug(
+            { attempt, isRetry, resumed: this.opened?.resumed, unacked: this.unacked.size, queued: this.queue.length },
+            "connected to the storage node",
+          );
           if (isRetry) await this.afterReconnect();
           // A close while the session reopened found this attempt in progress and left the
           // reconnect to it: connect again rather than return without a connection (nothing
@@ -220,6 +232,7 @@ export class DataSession {
       return;
     }
     this.reconnects++;
+    this.opts.logger.debug({ code, reason, connecting: this.connecting !== null }, "connection to the storage node closed; reconnecting");
     this.connect(true).catch((err: unknown) => this.fail(isCairnError(err) ? err : new CairnError("CONNECTION_LOST", "reconnect failed", { cause: err })));
   }
 

@@ -38,7 +38,7 @@ import { type DeletedEntry, entryOf, kindOf, type ScanBatch, type ScanEntry, typ
 import type { Selection } from "../selection.js";
 import type { Db } from "../state/agent-db.js";
 import { effectiveProxy } from "../config/org-proxy.js";
-import { kvGet, kvSet } from "../state/agent-db.js";
+import { kvDelete, kvGet, kvSet } from "../state/agent-db.js";
 import { ArchiveStore } from "../state/archive-store.js";
 import { FileCache, KIND, type PendingEntry } from "../state/file-cache.js";
 import { checkHead, type Head } from "./rollback.js";
@@ -118,9 +118,8 @@ export async function runArchiveBackup(o: BackupRunOptions): Promise<BackupSumma
       tokenExpiresAt: 0,
     });
   }
-  const row = archives.get(guid) as NonNullable<ReturnType<ArchiveStore["get"]>>;
+  let row = archives.get(guid) as NonNullable<ReturnType<ArchiveStore["get"]>>;
   const cache = new FileCache(o.db, guid);
-  cache.clearPending();
   const run = new Run(o, keys, cache);
   const session = new DataSession({
     endpoint: o.endpoint,
@@ -144,6 +143,18 @@ export async function runArchiveBackup(o: BackupRunOptions): Promise<BackupSumma
     // run staged nothing yet): committed, they would bring back files deleted since.
     if (opened.resumed) opened = await session.startFresh();
     archives.update(guid, { sessionId: session.sessionId });
+    // A run killed after its commit landed and before it recorded it: its pending entries are that
+    // version. Recorded now, or the next backups would not know the files it added (a file deleted
+    // since would stay in every later version). Otherwise they are a run's that never committed.
+    const committing = kvGet<{ seq: number; manifestHash: string }>(o.db, committingKey(guid));
+    if (committing && opened.head?.seq === committing.seq && opened.head.manifestHash.toString("hex") === committing.manifestHash) {
+      cache.applyPending();
+      archives.update(guid, { lastSeq: committing.seq, lastManifestHash: opened.head.manifestHash });
+      row = archives.get(guid) as typeof row;
+      o.logger.info({ archiveGuid: guid, seq: committing.seq }, "recorded the version an interrupted run committed");
+    }
+    kvDelete(o.db, committingKey(guid));
+    cache.clearPending();
     o.onSession?.(session);
     const head = await checkHead(session, keys, opened.head, row.lastSeq, row.lastManifestHash);
     // An archive holding no block (a first backup) answers every `have` with "no": skip the round trips.
@@ -161,6 +172,7 @@ export async function runArchiveBackup(o: BackupRunOptions): Promise<BackupSumma
       ...(summary.mode === "full" ? { lastFullScan: o.clock.now() } : {}),
     });
     cache.applyPending();
+    kvDelete(o.db, committingKey(guid));
     if (summary.mode === "full") kvSet(o.db, `roots:${guid}`, o.selection.roots());
     await session.close(false);
     // forgotten only once the node ended it: a run killed before that takes its lease over
@@ -199,6 +211,11 @@ async function openWaitingForLease(session: DataSession, o: BackupRunOptions): P
       });
     }
   }
+}
+
+/** The kv key of the version a run is committing (seq and manifest hash), until it is recorded. */
+function committingKey(archiveGuid: string): string {
+  return `committing:${archiveGuid}`;
 }
 
 /** How often a run waiting for the archive's lease tries again. */
@@ -411,6 +428,8 @@ class Run {
   }
 
   private async commit(p: Parameters<DataSession["call"]>[1] & { seq: number; manifestHash: Buffer }): Promise<{ seq: number; versionTime: number }> {
+    // written before the commit is sent: a run killed after it landed is recognised by the next one
+    kvSet(this.o.db, committingKey(this.keys.archiveGuid), { seq: p.seq, manifestHash: p.manifestHash.toString("hex") });
     const params = { sessionId: this.session.sessionId ?? "", ...p } as never;
     try {
       return await this.session.call("commit", params, { retry: false });
