@@ -132,6 +132,8 @@ describe("agent reliability against the real storage node", () => {
     await s.close();
     await new Promise((r) => setTimeout(r, 1500));
     expect(await open()).toBe(before);
+    // and a call made after the close is refused, not retried for ever
+    await expect(s.call("list-versions", {})).rejects.toMatchObject({ code: "CANCELLED" });
   }, 30_000);
 
   it("T02: files a killed run staged are not committed by the next run, which takes its session's lease over", async () => {

@@ -290,6 +290,8 @@ export class DataSession {
     const retry = opts.retry ?? method !== "commit";
     for (let attempt = 0; ; attempt++) {
       if (this.failed) throw this.failed;
+      // closed: no connection will come back (a call still under way would otherwise spin here)
+      if (this.closedByUs) throw new CairnError("CANCELLED", "the session to the storage node is closed");
       if (!this.link) {
         // Without retry the caller handles a lost connection: the commit, and the re-staging that
         // runs inside a reconnect (waiting for the reconnect there would wait for itself).
@@ -319,7 +321,7 @@ export class DataSession {
   }
 
   private async waitReconnected(): Promise<void> {
-    for (let i = 0; i < 200 && !this.link && !this.failed; i++) {
+    for (let i = 0; i < 200 && !this.link && !this.failed && !this.closedByUs; i++) {
       if (this.connecting === null) await this.connect(true).catch(() => undefined);
       else await this.connecting.catch(() => undefined);
     }
