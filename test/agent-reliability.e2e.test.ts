@@ -203,6 +203,27 @@ describe("agent reliability against the real storage node", () => {
     expect(existsSync(join(out, "late-commit", "brief.txt"))).toBe(false);
   }, 60_000);
 
+  it("T09: a backup whose very first connection is cut in the handshake connects again and commits", async () => {
+    const a = await tn.newArchive();
+    const src = join(work, "first-cut");
+    mkdirSync(src);
+    writeFileSync(join(src, "f.txt"), "first connection cut\n");
+    const proxy = await cuttingProxy(Number(new URL(a.endpoint.url).port), 100);
+    try {
+      const r = await runBackup({
+        dataDir: join(work, "first-cut-agent"),
+        archives: [proxy.via(a)],
+        selection: { include: [src], exclude: [], excludePatterns: [] },
+        logger,
+      });
+      expect(proxy.cuts()).toBe(1);
+      expect(r.errors).toBe(0);
+      expect(r.files).toBe(1);
+    } finally {
+      await proxy.close();
+    }
+  }, 30_000);
+
   it("T20: a head older than (or forked from) the last committed version is refused", async () => {
     const a = await tn.newArchive();
     const src = join(work, "rollback");

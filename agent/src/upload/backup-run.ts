@@ -199,15 +199,13 @@ async function openWaitingForLease(session: DataSession, o: BackupRunOptions): P
       if (!isCairnError(err, "ARCHIVE_IN_USE") || attempt >= tries || o.signal?.aborted) throw err;
       o.logger.info({ archiveGuid: o.endpoint.archiveGuid }, "another session holds the archive's lease; waiting for it to end or expire");
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, LEASE_POLL_MS);
-        o.signal?.addEventListener(
-          "abort",
-          () => {
-            clearTimeout(t);
-            resolve();
-          },
-          { once: true },
-        );
+        const done = () => {
+          clearTimeout(t);
+          o.signal?.removeEventListener("abort", done);
+          resolve();
+        };
+        const t = setTimeout(done, LEASE_POLL_MS);
+        o.signal?.addEventListener("abort", done, { once: true });
       });
     }
   }
