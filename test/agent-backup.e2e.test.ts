@@ -110,4 +110,35 @@ describe("agent backup and restore against the real storage node", () => {
     expect(r.destinations[0]?.seq).toBe(3);
     expect(await nodeBytesReceived(tn.node)).toBe(before);
   }, 60_000);
+
+  it("a device that lost its database records as deleted the files its last version holds and the disk does not", async () => {
+    const tree = join(work, "lost-db");
+    const sel2 = { include: [tree], exclude: [join(tree, "now-excluded")], excludePatterns: [] };
+    const other = await tn.newArchive();
+    mkdirSync(join(tree, "gone-dir/sub"), { recursive: true });
+    mkdirSync(join(tree, "now-excluded"));
+    writeFileSync(join(tree, "kept.txt"), "kept\n");
+    writeFileSync(join(tree, "gone.txt"), "deleted while the database was lost\n");
+    writeFileSync(join(tree, "gone-dir/sub/inner.txt"), "inner\n");
+    writeFileSync(join(tree, "now-excluded/x.txt"), "x\n");
+    symlinkSync("kept.txt", join(tree, "gone-link"));
+    const first = join(work, "agent-lost-1");
+    await runBackup({ dataDir: first, archives: [other], selection: { include: [tree], exclude: [], excludePatterns: [] }, logger });
+    rmSync(first, { recursive: true, force: true });
+    rmSync(join(tree, "gone.txt"));
+    rmSync(join(tree, "gone-dir"), { recursive: true });
+    rmSync(join(tree, "gone-link"));
+    writeFileSync(join(tree, "new.txt"), "new\n");
+    const again = join(work, "agent-lost-2");
+    const r = await runBackup({ dataDir: again, archives: [other], selection: sel2, logger });
+    expect(r.errors).toBe(0);
+    expect(r.destinations[0]?.seq).toBe(2);
+    const out = join(work, "restore-lost-db");
+    const rr = await runRestore({ dataDir: again, archive: other, target: out, paths: [tree], logger });
+    expect(rr.errors).toBe(0);
+    expect([...treeOf(join(out, "lost-db")).keys()].sort()).toEqual(["/kept.txt", "/new.txt"]);
+    // a third run, with the database kept, changes nothing
+    const r3 = await runBackup({ dataDir: again, archives: [other], selection: sel2, logger });
+    expect(r3.changedFiles).toBe(0);
+  }, 60_000);
 });

@@ -25,6 +25,7 @@ import {
   fileIdFor,
   isCairnError,
   LEASE_TTL_MS,
+  openFileMeta,
   sealFileMeta,
   sealManifest,
 } from "@cairn/protocol";
@@ -159,6 +160,11 @@ export async function runArchiveBackup(o: BackupRunOptions): Promise<BackupSumma
     const head = await checkHead(session, keys, opened.head, row.lastSeq, row.lastManifestHash);
     // An archive holding no block (a first backup) answers every `have` with "no": skip the round trips.
     run.archiveEmpty = opened.usedBytes === 0 && !opened.resumed;
+    // A head this device has no record of (its database was lost, or a new install took the
+    // archive over): the cache does not know the head's files, so a full run lists them.
+    // (A paths-mode run leaves it to the next full one.)
+    if (head !== null && row.lastSeq === 0) kvSet(o.db, reconcileKey(guid), true);
+    run.unknownHead = kvGet<boolean>(o.db, reconcileKey(guid)) === true;
     const summary = await run.execute(head);
     archives.update(guid, {
       lastSeq: summary.seq,
@@ -173,7 +179,10 @@ export async function runArchiveBackup(o: BackupRunOptions): Promise<BackupSumma
     });
     cache.applyPending();
     kvDelete(o.db, committingKey(guid));
-    if (summary.mode === "full") kvSet(o.db, `roots:${guid}`, o.selection.roots());
+    if (summary.mode === "full") {
+      kvSet(o.db, `roots:${guid}`, o.selection.roots());
+      kvDelete(o.db, reconcileKey(guid));
+    }
     await session.close(false);
     // forgotten only once the node ended it: a run killed before that takes its lease over
     archives.update(guid, { sessionId: null });
@@ -211,6 +220,22 @@ async function openWaitingForLease(session: DataSession, o: BackupRunOptions): P
   }
 }
 
+/** Whether a path exists (as anything): a path that cannot be checked for another reason is kept. */
+function existsAsEntry(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code !== "ENOENT" && code !== "ENOTDIR";
+  }
+}
+
+/** The kv key set while the head's file list is still to be reconciled with the disk. */
+function reconcileKey(archiveGuid: string): string {
+  return `reconcile:${archiveGuid}`;
+}
+
 /** The kv key of the version a run is committing (seq and manifest hash), until it is recorded. */
 function committingKey(archiveGuid: string): string {
   return `committing:${archiveGuid}`;
@@ -224,6 +249,8 @@ class Run {
   manifestHash: Buffer | null = null;
   /** The archive held no block when the session opened: no id needs a `have`. */
   archiveEmpty = false;
+  /** The head is a version this device's cache knows nothing of: reconcile against its file list. */
+  unknownHead = false;
   todoFiles = 0;
   todoBytes = 0;
   private up: Uploader | null = null;
@@ -279,6 +306,7 @@ class Run {
       fail: (err) => this.fail(err),
     });
     const stats = await this.scanAndUpload(gen, mode);
+    if (mode === "full" && this.unknownHead) await this.reconcileWithHead();
     this.stager.flush();
     await this.stager.drain();
     this.report("commit");
@@ -439,6 +467,44 @@ class Run {
       if (v?.manifestHash.equals(p.manifestHash)) return { seq: v.seq, versionTime: v.time };
       return await this.session.call("commit", { ...(params as object), sessionId: this.session.sessionId ?? "" } as never, { retry: false });
     }
+  }
+
+  /**
+   * Files of the head version that are gone from the disk, or no longer selected, are recorded as
+   * deleted. Run when the cache knows nothing of the head (a lost agent database, an archive taken
+   * over by a new install): otherwise they would stay in every later version and come back in
+   * every restore. A path that still exists was scanned (changed or not) and is left to the scan.
+   */
+  private async reconcileWithHead(): Promise<void> {
+    let cursor: string | null = null;
+    let deleted = 0;
+    do {
+      const page: { files: Array<{ fileId: Buffer; deleted: boolean; meta: Buffer | null }>; cursor: string | null } = await this.session.call("list-files", {
+        at: null,
+        cursor,
+        limit: 5000,
+        includeDeleted: false,
+      });
+      for (const f of page.files) {
+        if (f.deleted || !f.meta) continue;
+        let path: string;
+        let kind: (typeof KIND)[keyof typeof KIND];
+        try {
+          const m = openFileMeta(this.keys, f.fileId, f.meta);
+          path = m.path;
+          kind = m.type === "dir" ? KIND.DIR : m.type === "symlink" ? KIND.SYMLINK : KIND.FILE;
+        } catch (err) {
+          // not this run's to judge (verify and restores report damaged entries); kept as it is
+          this.o.logger.warn({ fileId: f.fileId.toString("hex"), err: (err as Error).message }, "a file of the head version does not open; left in place");
+          continue;
+        }
+        if (this.o.selection.includes(path, kind === KIND.DIR) && existsAsEntry(path)) continue;
+        this.onDeleted({ path, kind }, "full");
+        deleted++;
+      }
+      cursor = page.cursor;
+    } while (cursor);
+    if (deleted > 0) this.o.logger.info({ archiveGuid: this.keys.archiveGuid, deleted }, "files of the last version no longer on this device recorded as deleted");
   }
 
   /** Roots backed up last time that are no longer selected: deleted, with what the cache holds below them. */
