@@ -94,7 +94,9 @@ lines.push(
   "announces the proxy's address), cuts a quarter of the connections after a random byte count and",
   "stalls one in ten for 5-40 s. In 12% of an agent's rounds that follow a committed backup it",
   "restores that version instead, under the same chaos (a quarter of those restores SIGKILLed): a",
-  "restore that reports success must equal the tree. After `SOAK_MINUTES` (5) the chaos stops: every agent must back up,",
+  "restore that reports success must equal the tree. Before 4% of the backups the agent's database is",
+  "deleted (its credentials kept) and the tree selected again, as after a lost or corrupt `agent.db`.",
+  "After `SOAK_MINUTES` (5) the chaos stops: every agent must back up,",
   "restore its latest version identical to its tree (`diff -r`), and `cairn storenode verify` must find",
   "every block intact. A backup that has not ended after 3 minutes fails the soak (its log is kept).",
   "",
@@ -114,6 +116,11 @@ lines.push(
   "  before it is sent and recorded by the next run when the node's head is that version (T02);",
   "- a restore whose connection dropped as it finished printed its summary and never exited: the",
   "  reconnect in progress when the session closed opened a connection nobody closed (T11 there).",
+  "",
+  "A lost agent database lost deletions too: versions are deltas against the agent's cache, and a",
+  "fresh cache does not know the head's files, so those deleted meanwhile stayed in every later",
+  "version. The first full backup after it now lists the head and records them as deleted",
+  "(`test/agent-backup.e2e.test.ts`); the soak deletes databases to keep it so.",
   "",
 );
 writeFileSync(join(root, "docs/reliability.md"), `${lines.join("\n").trimEnd()}\n`);

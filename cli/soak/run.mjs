@@ -3,7 +3,8 @@
 // back up changing trees to one storage node for SOAK_MINUTES while a seeded chaos schedule
 // SIGKILLs agent backups mid-run, SIGKILLs and restarts the storage node, and cuts or stalls the
 // agents' connections in a TCP proxy in front of the node (the node announces the proxy's
-// address). Now and then an agent restores its latest version under the same chaos instead of
+// address). Now and then an agent's database is deleted (its credentials kept, the tree selected
+// again), and an agent restores its latest version under the same chaos instead of
 // backing up: a restore that reports success must equal the tree. Then the chaos stops and every agent must back up cleanly, restore its latest
 // version byte for byte (diff -r), and the node's `verify` must find every stored block intact.
 //
@@ -337,6 +338,7 @@ async function main() {
       restoresOk: 0,
       restoresKilled: 0,
       restoresFailed: 0,
+      dbLost: 0,
     });
   }
 
@@ -386,6 +388,13 @@ async function main() {
         // The tree has not changed since that version committed, so a restore that says it
         // succeeded must have written exactly the tree.
         if (a.lastOk && chance(0.12)) return chaosRestore(a);
+        // now and then the agent's database is lost (credentials kept) and the person selects
+        // the tree again: the next backup must notice the files deleted meanwhile
+        if (chance(0.04)) {
+          for (const f of ["agent.db", "agent.db-wal", "agent.db-shm"]) rmSync(join(a.dataDir, f), { force: true });
+          await must(["agent", "select", "add", a.tree, "--data", a.dataDir]);
+          a.dbLost++;
+        }
         mutate(a.tree, a.counter);
         a.backups++;
         a.lastOk = false;
@@ -456,6 +465,7 @@ async function main() {
       failed: a.failed,
       stuck: a.stuck,
       lastError: a.lastError,
+      databasesLost: a.dbLost,
       restores: { run: a.restores, identical: a.restoresOk, killed: a.restoresKilled, failed: a.restoresFailed },
       files: a.files,
     })),
@@ -476,7 +486,7 @@ async function main() {
   process.stdout.write(`${JSON.stringify(summary)}\n`);
   log(
     summary.ok
-      ? `passed: ${stats.rounds} rounds, ${agents.reduce((n, a) => n + a.committed, 0)} backups committed, ${agents.reduce((n, a) => n + a.killed, 0)} killed, ${agents.reduce((n, a) => n + a.restoresOk, 0)} of ${agents.reduce((n, a) => n + a.restores, 0)} chaos restores identical (the rest killed or failed cleanly), node killed ${stats.nodeKills}×, ${proxy.chaos.cuts} cuts, ${proxy.chaos.stalls} stalls; every tree restored identically; verify clean (${file})`
+      ? `passed: ${stats.rounds} rounds, ${agents.reduce((n, a) => n + a.committed, 0)} backups committed, ${agents.reduce((n, a) => n + a.killed, 0)} killed, ${agents.reduce((n, a) => n + a.restoresOk, 0)} of ${agents.reduce((n, a) => n + a.restores, 0)} chaos restores identical (the rest killed or failed cleanly), node killed ${stats.nodeKills}×, ${agents.reduce((n, a) => n + a.dbLost, 0)} agent databases lost, ${proxy.chaos.cuts} cuts, ${proxy.chaos.stalls} stalls; every tree restored identically; verify clean (${file})`
       : `FAILED (seed ${SEED}):\n${failures.join("\n")}`,
   );
   if (!process.env.SOAK_KEEP && summary.ok) rmSync(WORK, { recursive: true, force: true });
