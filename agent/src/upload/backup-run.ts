@@ -504,7 +504,8 @@ class Run {
       }
       cursor = page.cursor;
     } while (cursor);
-    if (deleted > 0) this.o.logger.info({ archiveGuid: this.keys.archiveGuid, deleted }, "files of the last version no longer on this device recorded as deleted");
+    if (deleted > 0)
+      this.o.logger.info({ archiveGuid: this.keys.archiveGuid, deleted }, "files of the last version no longer on this device recorded as deleted");
   }
 
   /** Roots backed up last time that are no longer selected: deleted, with what the cache holds below them. */
