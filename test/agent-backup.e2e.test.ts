@@ -113,7 +113,8 @@ describe("agent backup and restore against the real storage node", () => {
 
   it("a device that lost its database records as deleted the files its last version holds and the disk does not", async () => {
     const tree = join(work, "lost-db");
-    const sel2 = { include: [tree], exclude: [join(tree, "now-excluded")], excludePatterns: [] };
+    // "/cache/$" matches the directory only (tested as "…/cache/"): what is below it is never scanned
+    const sel2 = { include: [tree], exclude: [join(tree, "now-excluded")], excludePatterns: ["/cache/$"] };
     const other = await tn.newArchive();
     mkdirSync(join(tree, "gone-dir/sub"), { recursive: true });
     mkdirSync(join(tree, "now-excluded"));
@@ -121,6 +122,8 @@ describe("agent backup and restore against the real storage node", () => {
     writeFileSync(join(tree, "gone.txt"), "deleted while the database was lost\n");
     writeFileSync(join(tree, "gone-dir/sub/inner.txt"), "inner\n");
     writeFileSync(join(tree, "now-excluded/x.txt"), "x\n");
+    mkdirSync(join(tree, "cache"));
+    writeFileSync(join(tree, "cache/blob.bin"), "cached\n");
     symlinkSync("kept.txt", join(tree, "gone-link"));
     const first = join(work, "agent-lost-1");
     await runBackup({ dataDir: first, archives: [other], selection: { include: [tree], exclude: [], excludePatterns: [] }, logger });

@@ -15,6 +15,7 @@
  */
 import type { ProxySetting } from "../net/ws-link.js";
 import { lstatSync, readlinkSync } from "node:fs";
+import { dirname } from "node:path";
 import type { Logger } from "pino";
 import {
   type ArchiveKeys,
@@ -220,11 +221,10 @@ async function openWaitingForLease(session: DataSession, o: BackupRunOptions): P
   }
 }
 
-/** Whether a path exists (as anything): a path that cannot be checked for another reason is kept. */
+/** Whether a path exists as a file, directory or symlink (what the scan backs up): a path that cannot be checked for another reason is kept. */
 function existsAsEntry(path: string): boolean {
   try {
-    lstatSync(path);
-    return true;
+    return kindOf(lstatSync(path)) !== null;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     return code !== "ENOENT" && code !== "ENOTDIR";
@@ -498,7 +498,7 @@ class Run {
           this.o.logger.warn({ fileId: f.fileId.toString("hex"), err: (err as Error).message }, "a file of the head version does not open; left in place");
           continue;
         }
-        if (this.o.selection.includes(path, kind === KIND.DIR) && existsAsEntry(path)) continue;
+        if (this.selectedWithParents(path, kind) && existsAsEntry(path)) continue;
         this.onDeleted({ path, kind }, "full");
         deleted++;
       }
@@ -506,6 +506,15 @@ class Run {
     } while (cursor);
     if (deleted > 0)
       this.o.logger.info({ archiveGuid: this.keys.archiveGuid, deleted }, "files of the last version no longer on this device recorded as deleted");
+  }
+
+  /** Whether the scan would reach `path`: it and every directory above it up to its root are selected. */
+  private selectedWithParents(path: string, kind: (typeof KIND)[keyof typeof KIND]): boolean {
+    const sel = this.o.selection;
+    if (!sel.includes(path, kind === KIND.DIR)) return false;
+    let child = path;
+    for (let d = dirname(child); d !== child && sel.covers(d); child = d, d = dirname(d)) if (!sel.includes(d, true)) return false;
+    return true;
   }
 
   /** Roots backed up last time that are no longer selected: deleted, with what the cache holds below them. */
