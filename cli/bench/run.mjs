@@ -47,7 +47,9 @@ function workFs(dir) {
   let journal = null;
   if (type === "ext4") {
     try {
-      journal = readFileSync(`/sys/fs/ext4/${source.split("/").pop()}/journal_task`, "utf8").trim() !== "";
+      // the kernel prints "<none>" (older ones: nothing) when the file system has no journal
+      const task = readFileSync(`/sys/fs/ext4/${source.split("/").pop()}/journal_task`, "utf8").trim();
+      journal = task !== "" && task !== "<none>";
     } catch {
       journal = null; // not readable here: unknown
     }
