@@ -42,7 +42,7 @@ import type { Db } from "../state/agent-db.js";
 import { effectiveProxy } from "../config/org-proxy.js";
 import { kvDelete, kvGet, kvSet } from "../state/agent-db.js";
 import { ArchiveStore } from "../state/archive-store.js";
-import { FileCache, KIND, type PendingEntry } from "../state/file-cache.js";
+import { FileCache, KIND, type Kind, type PendingEntry } from "../state/file-cache.js";
 import { checkHead, type Head } from "./rollback.js";
 import { Stager } from "./stager.js";
 import { Uploader } from "./uploader.js";
@@ -488,7 +488,7 @@ class Run {
       for (const f of page.files) {
         if (f.deleted || !f.meta) continue;
         let path: string;
-        let kind: (typeof KIND)[keyof typeof KIND];
+        let kind: Kind;
         try {
           const m = openFileMeta(this.keys, f.fileId, f.meta);
           path = m.path;
@@ -509,7 +509,7 @@ class Run {
   }
 
   /** Whether the scan would reach `path`: it and every directory above it up to its root are selected. */
-  private selectedWithParents(path: string, kind: (typeof KIND)[keyof typeof KIND]): boolean {
+  private selectedWithParents(path: string, kind: Kind): boolean {
     const sel = this.o.selection;
     if (!sel.includes(path, kind === KIND.DIR)) return false;
     let child = path;
