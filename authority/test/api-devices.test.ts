@@ -162,6 +162,11 @@ describe("the list (API.md §6)", () => {
     const unknown = await py.call("GET", "/api/Computer?orgUid=123456789012345678&pgNum=1&pgSize=10");
     expect(unknown.status).toBe(400);
     expect(unknown.text).toContain("Unable to find org");
+    for (const orgUid of ["12345", "abc", "9".repeat(41)]) {
+      const bad = await py.call("GET", `/api/Computer?orgUid=${orgUid}&pgNum=1&pgSize=10`);
+      expect(bad.status, orgUid).toBe(400);
+      expect(bad.text, orgUid).toContain("Unable to find org");
+    }
     const sorted = dataOf<{ computers: { name: string }[] }>(await f.admin.get(`/api/Computer?orgUid=${org.orgUid}&srtKey=name&srtDir=desc`));
     expect(sorted.computers.map((x) => x.name)).toEqual(["test-device", "ana-laptop"]);
   });

@@ -149,6 +149,14 @@ describe("users (API.md §3)", () => {
     expect(r.text).toContain("Organization was not found");
   });
 
+  it("answers a malformed orgUid (not a uid at all) the same way, so py42 raises Py42OrgNotFoundError", async () => {
+    for (const orgUid of ["12345", "abc", "0".repeat(30)]) {
+      const r = await admin.get(`/api/User?orgUid=${orgUid}&pgNum=1&pgSize=10`);
+      expect(r.status, orgUid).toBe(400);
+      expect(r.text, orgUid).toContain("Organization was not found");
+    }
+  });
+
   it("blocks, deactivates and reactivates with empty bodies and 204s", async () => {
     const u = await createUser(admin, a.orgUid, "life@example.com");
     for (const [method, path, status] of [

@@ -12,7 +12,7 @@ import { putComputer } from "../../devices/device-settings-put.js";
 import { auditEntry } from "../../audit/audit.js";
 import { requirePermission } from "../../auth/access.js";
 import { type ApiRouter, NO_CONTENT } from "../api-router.js";
-import { bodyObject, boolParam, guidValue, idType, numericId, pageParams, sortParams, textParam } from "../params.js";
+import { bodyObject, boolParam, guidValue, idType, numericId, pageParams, queryValue, sortParams, textParam } from "../params.js";
 import { agentUpgradesOf, requestOrigin } from "../../ops/agent-upgrades.js";
 
 const TAGS = ["devices"];
@@ -34,8 +34,9 @@ function listQuery(q: Record<string, unknown>): DeviceListQuery {
   if (active !== undefined) out.active = active;
   const blocked = boolParam(q, "blocked");
   if (blocked !== undefined) out.blocked = blocked;
-  const orgUid = textParam(q, "orgUid", 40);
-  if (orgUid !== undefined) out.orgUid = guidValueOrMiss(orgUid);
+  // any orgUid, however long or malformed, that names no org is "Unable to find org" (API.md §1.6)
+  const orgUid = queryValue(q, "orgUid");
+  if (orgUid !== undefined && orgUid !== "") out.orgUid = guidValueOrMiss(orgUid);
   const userUid = textParam(q, "userUid", 40);
   if (userUid !== undefined) out.userUid = guidValue(userUid, "userUid");
   const target = textParam(q, "targetComputerGuid", 40);

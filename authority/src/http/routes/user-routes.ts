@@ -31,6 +31,15 @@ async function byPath(ctx: AuthorityContext, p: Principal, id: string, query: Re
   throw new CairnError("BAD_REQUEST", "idType is id or uid");
 }
 
+/** An orgUid that is not a uid names no org: 400 "Organization was not found", which py42 matches (API.md §1.6). */
+function orgUidOrMiss(v: string): string {
+  try {
+    return guidValue(v, "orgUid");
+  } catch {
+    throw new CairnError("ORG_NOT_FOUND", "Organization was not found");
+  }
+}
+
 /** Registers the user routes. */
 export function registerUserRoutes(api: ApiRouter, ctx: AuthorityContext): void {
   api.route({
@@ -71,7 +80,7 @@ export function registerUserRoutes(api: ApiRouter, ctx: AuthorityContext): void 
       const page = await ctx.users.list(
         p,
         {
-          ...(orgUid !== undefined && orgUid !== "" ? { orgUid: guidValue(orgUid, "orgUid") } : {}),
+          ...(orgUid !== undefined && orgUid !== "" ? { orgUid: orgUidOrMiss(orgUid) } : {}),
           ...(active !== undefined ? { active } : {}),
           ...(email !== undefined ? { email } : {}),
           ...(roleId !== undefined ? { roleId } : {}),
