@@ -9,6 +9,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
+import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { type AgentHandle, startAgent } from "@cairn/agent";
 import { DAY_MS, HOUR_MS, ManualClock, MINUTE_MS } from "@cairn/protocol";
@@ -110,6 +111,30 @@ describe("settings from the authority reach a running agent", () => {
     await setDevice({ runWindow: null });
     await expect.poll(() => h.settings.runWindow, { timeout: 15_000 }).toBeNull();
   });
+
+  it("sends no block while the connection runs over an excluded network interface, and resumes once it is allowed again", async () => {
+    const a = c.agents[0]!;
+    // the node is on 127.0.0.1: the connection runs over this machine's loopback interface
+    const lo = Object.entries(networkInterfaces()).find(([, v]) => v?.some((x) => x.address === "127.0.0.1"))?.[0];
+    expect(lo).toBeDefined();
+    await setDevice({ excludedInterfaces: [lo] });
+    await expect.poll(() => h.settings.network.excludedInterfaces, { timeout: 15_000 }).toEqual([lo]);
+    writeFileSync(join(a.home, "excluded-network.bin"), randomBytes(2 * 1024 * 1024));
+    const before = await nodeBytes();
+    let settled = false;
+    const run = h.backupNow().finally(() => {
+      settled = true;
+    });
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(settled).toBe(false);
+    // the session's control messages pass; no block does
+    expect((await nodeBytes()) - before).toBeLessThan(256 * 1024);
+    await setDevice({ excludedInterfaces: [] });
+    const done = await run;
+    expect(done.errors).toBe(0);
+    expect((await nodeBytes()) - before).toBeGreaterThan(2 * 1024 * 1024);
+    expect(h.settings.network.excludedInterfaces).toEqual([]);
+  }, 60_000);
 
   it("sends chunks as they are when compression over LAN is off (the Network tab), compressed again once it is back on", async () => {
     const a = c.agents[0]!;

@@ -16,6 +16,7 @@ import { backsUpTo, connectAuthority, syncConfig } from "./auth/registration.js"
 import type { AuthorityClient } from "./auth/authority-client.js";
 import { acquireRunLock } from "./lock.js";
 import type { ArchiveEndpoint } from "./net/data-session.js";
+import { type NetworkExclusions, NetworkPolicy } from "./net/network-policy.js";
 import { RateLimiter } from "./net/rate-limiter.js";
 import type { ProgressSink } from "./progress.js";
 import { archiveFileHistory, runArchiveRestore } from "./restore/run-restore.js";
@@ -64,6 +65,10 @@ export interface RunBackupOptions extends AgentCommonOptions {
   workers?: number;
   cpuPercent?: number;
   limiter?: RateLimiter;
+  /** The limiter for a destination's URL (the daemon's, whose rates change at run time); wins over `limiter`. */
+  limiterFor?: (url: string) => RateLimiter;
+  /** Network exclusions in force (default: those of the stored settings). */
+  network?: NetworkPolicy;
   /** Talk to the authority first (default: when registered). */
   syncAuthority?: boolean;
   /** Hold the run lock (default true; the daemon takes it itself). */
@@ -126,6 +131,11 @@ export function bandwidthFor(settings: DeviceConfig["settings"] | undefined, url
   return isLanUrl(url) ? settings.lanBytesPerSec : settings.wanBytesPerSec;
 }
 
+/** The Network tab's exclusion lists of the current settings (none when there are no settings). */
+export function exclusionsOf(settings: Partial<DeviceConfig["settings"]> | undefined): NetworkExclusions {
+  return { excludedInterfaces: settings?.excludedInterfaces ?? [], excludedWifi: settings?.excludedWifi ?? [] };
+}
+
 /** Whether chunks are compressed on the way to this node (the Network tab's WAN / LAN compression). */
 export function compressionFor(settings: DeviceConfig["settings"] | undefined, url: string): "auto" | "never" {
   const mode = isLanUrl(url) ? settings?.lanCompression : settings?.wanCompression;
@@ -178,7 +188,11 @@ export async function runBackup(o: RunBackupOptions): Promise<RunBackupResult> {
     const summaries: BackupSummary[] = [];
     for (const j of jobs) {
       const s = j.settings;
-      const limiter = o.limiter ?? new RateLimiter(bandwidthFor(s, j.direct.endpoint.url), () => inRunWindow(s?.runWindow ?? null, clock.now()));
+      const limiter =
+        o.limiterFor?.(j.direct.endpoint.url) ??
+        o.limiter ??
+        new RateLimiter(bandwidthFor(s, j.direct.endpoint.url), () => inRunWindow(s?.runWindow ?? null, clock.now()));
+      const network = o.network ?? new NetworkPolicy(exclusionsOf(s));
       summaries.push(
         await runArchiveBackup({
           db,
@@ -189,6 +203,7 @@ export async function runBackup(o: RunBackupOptions): Promise<RunBackupResult> {
           logger,
           agentVersion: AGENT_VERSION,
           limiter,
+          network,
           compress: compressionFor(s, j.direct.endpoint.url),
           proxy: o.proxy ?? null,
           ...(o.paths ? { paths: o.paths } : {}),

@@ -16,10 +16,11 @@
 import { effectiveProxyOf } from "../config/org-proxy.js";
 import pino, { type Logger } from "pino";
 import { type AGENT_CHANNEL, CairnError, type Clock, DAY_MS, type ParamsOf, type DeviceConfig, isCairnError, MINUTE_MS, systemClock } from "@cairn/protocol";
-import { bandwidthFor, type DirectArchive, localSelection, reportStatus, type RunBackupResult, runBackup } from "../agent-api.js";
+import { bandwidthFor, type DirectArchive, exclusionsOf, localSelection, reportStatus, type RunBackupResult, runBackup } from "../agent-api.js";
 import type { AuthorityClient } from "../auth/authority-client.js";
 import { connectAuthority, syncConfig } from "../auth/registration.js";
 import { acquireDaemonLock, acquireRunLock } from "../lock.js";
+import { type NetworkExclusions, NetworkPolicy } from "../net/network-policy.js";
 import { RateLimiter } from "../net/rate-limiter.js";
 import type { ProgressEvent } from "../progress.js";
 import { runArchiveRestore } from "../restore/run-restore.js";
@@ -101,8 +102,11 @@ export interface EffectiveSettings {
   verifyScanIntervalMs: number;
   watch: boolean;
   runWindow: DeviceConfig["settings"]["runWindow"];
+  /** The bandwidth limit toward the first destination (each destination has its own: WAN or LAN). */
   bytesPerSec: number;
   cpuPercent: number;
+  /** The Network tab's exclusions: no block is sent over these interfaces or Wi-Fi networks. */
+  network: NetworkExclusions;
 }
 
 const DEFAULTS: EffectiveSettings = {
@@ -112,7 +116,18 @@ const DEFAULTS: EffectiveSettings = {
   runWindow: null,
   bytesPerSec: 0,
   cpuPercent: 100,
+  network: { excludedInterfaces: [], excludedWifi: [] },
 };
+
+/** The URL of the device's first destination in its stored configuration, if any. */
+function firstDestinationUrl(dataDir: string): string | undefined {
+  const db = openAgentDb(dataDir);
+  try {
+    return new ArchiveStore(db).list()[0]?.url;
+  } finally {
+    db.close();
+  }
+}
 
 /** Starts the agent daemon; LOCKED (exit 11) when another daemon serves the same data folder. */
 export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
@@ -137,8 +152,22 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
   const clock = o.clock ?? systemClock;
   const logger = (o.logger ?? pino({ level: "silent" })).child({ component: "agent" });
   const watcher = new ChangeWatcher();
-  const limiter = new RateLimiter(0);
   let settings = DEFAULTS;
+  /** The settings as the authority (or the caller) gave them, for the per-destination limits. */
+  let given: Partial<DeviceConfig["settings"]> = {};
+  const rateFor = (url: string): number => (given.wanBytesPerSec !== undefined ? bandwidthFor(given as DeviceConfig["settings"], url) : 0);
+  // One limiter per storage node URL: the WAN limit for a node on the internet, the LAN limit for
+  // one on a private address; their rates and the run-window gate follow the settings.
+  const limiters = new Map<string, RateLimiter>();
+  const limiterFor = (url: string): RateLimiter => {
+    let l = limiters.get(url);
+    if (!l) {
+      l = new RateLimiter(rateFor(url), () => inRunWindow(settings.runWindow, clock.now()));
+      limiters.set(url, l);
+    }
+    return l;
+  };
+  const network = new NetworkPolicy();
   let config: DeviceConfig | undefined;
   let client: AuthorityClient | null = null;
   let closed = false;
@@ -193,17 +222,19 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
       }
     }
     const s = { ...(config?.settings ?? {}), ...(o.settings ?? {}) } as Partial<DeviceConfig["settings"]>;
-    const firstUrl = o.archives?.[0]?.endpoint.url ?? "wss://127.0.0.1/";
+    given = s;
+    const firstUrl = o.archives?.[0]?.endpoint.url ?? firstDestinationUrl(o.dataDir) ?? "wss://127.0.0.1/";
     settings = {
       frequencyMs: s.frequencyMs ?? DEFAULTS.frequencyMs,
       verifyScanIntervalMs: s.verifyScanIntervalMs ?? DEFAULTS.verifyScanIntervalMs,
       watch: o.watch ?? s.watch ?? DEFAULTS.watch,
       runWindow: s.runWindow ?? null,
-      bytesPerSec: s.wanBytesPerSec !== undefined ? bandwidthFor(s as DeviceConfig["settings"], firstUrl) : 0,
+      bytesPerSec: rateFor(firstUrl),
       cpuPercent: s.cpuPresentPercent ?? 100,
+      network: exclusionsOf(s),
     };
-    limiter.setRate(settings.bytesPerSec);
-    limiter.setGate(() => inRunWindow(settings.runWindow, clock.now()));
+    for (const [url, l] of limiters) l.setRate(rateFor(url));
+    network.set(settings.network);
     const sel = selectionNow();
     const key = `${settings.watch}|${JSON.stringify(sel.spec)}`;
     if (key !== watchedKey && !closed) {
@@ -233,7 +264,8 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
         logger,
         proxy: o.proxy ?? null,
         lock: false,
-        limiter,
+        limiterFor,
+        network,
         cpuPercent,
         syncAuthority: false,
         progress: (p) => {

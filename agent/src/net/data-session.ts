@@ -26,6 +26,7 @@ import {
   type ParamsOf,
   type ResultOf,
 } from "@cairn/protocol";
+import type { NetworkPolicy } from "./network-policy.js";
 import type { RateLimiter } from "./rate-limiter.js";
 import { type Link, type LinkTarget, openLink, type ProxySetting } from "./ws-link.js";
 
@@ -52,6 +53,8 @@ export interface DataSessionOptions {
   /** Session to resume (from a previous process). */
   sessionId?: string | null;
   limiter?: RateLimiter;
+  /** The Network tab's exclusions: no block is sent while the connection runs over an excluded network. */
+  network?: NetworkPolicy;
   /** Most unacknowledged bytes in flight (default 48 MiB). */
   windowBytes?: number;
   /** Reconnect attempts before giving up (default 30). */
@@ -64,6 +67,8 @@ export interface DataSessionOptions {
 }
 
 const LOW_WATER = 4 * 1024 * 1024;
+/** How long an answer of the network policy is reused (it lists the interfaces, may ask for the SSID). */
+const NETWORK_CHECK_MS = 2000;
 
 /** A resumable data-channel session. */
 export class DataSession {
@@ -88,6 +93,9 @@ export class DataSession {
   reconnects = 0;
   private nackError: CairnError | null = null;
   private readPaused = false;
+  private networkChecked = { at: Number.NEGATIVE_INFINITY, link: null as unknown, reason: null as string | null };
+  /** Why block uploads are paused by the network exclusions (null: they are not). */
+  networkBlocked: string | null = null;
 
   constructor(private readonly opts: DataSessionOptions) {
     this.sessionId = opts.sessionId ?? null;
@@ -356,7 +364,7 @@ export class DataSession {
         return;
       }
       const head = this.queue[0] as { key: string; frame: Buffer };
-      const wait = this.opts.limiter?.reserve(head.frame.length) ?? 0;
+      const wait = this.networkWait(link) || (this.opts.limiter?.reserve(head.frame.length) ?? 0);
       if (wait > 0) {
         this.pumpTimer = setTimeout(() => {
           this.pumpTimer = null;
@@ -377,6 +385,27 @@ export class DataSession {
         return;
       }
     }
+  }
+
+  /** Milliseconds to wait because the connection runs over an excluded network (0: send). */
+  private networkWait(link: NonNullable<typeof this.link>): number {
+    const policy = this.opts.network;
+    if (!policy) return 0;
+    const now = performance.now();
+    const c = this.networkChecked;
+    if (c.link !== link || now - c.at >= NETWORK_CHECK_MS) {
+      const local = (link.ws as unknown as { _socket?: { localAddress?: string } })._socket?.localAddress;
+      const reason = policy.blocked(local);
+      if (reason !== this.networkBlocked) {
+        if (reason)
+          this.opts.logger.warn({ archiveGuid: this.opts.endpoint.archiveGuid, reason }, "uploads paused: the connection runs over an excluded network");
+        else if (this.networkBlocked)
+          this.opts.logger.info({ archiveGuid: this.opts.endpoint.archiveGuid }, "uploads resumed: the network is no longer excluded");
+      }
+      this.networkBlocked = reason;
+      this.networkChecked = { at: now, link, reason };
+    }
+    return this.networkBlocked ? 1000 : 0;
   }
 
   /** Pumps again when the socket has written out its buffer ('drain'), with a timer as a backstop. */

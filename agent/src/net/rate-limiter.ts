@@ -1,7 +1,8 @@
 /**
  * Bandwidth limiter (token bucket, one second of burst) and send gate. The gate closes outside
- * the run window or on an excluded network: then nothing is sent at all, whatever the bucket
- * holds. The rate and the gate change at run time when settings change.
+ * the run window: then nothing is sent at all, whatever the bucket holds. The rate and the gate
+ * change at run time when settings change. (Excluded networks are the data session's check:
+ * network-policy.ts.)
  */
 
 /** Paces sent bytes. */

@@ -34,6 +34,7 @@ import {
 /** The block-list hash of an entry without blocks (directories, symlinks). */
 const EMPTY_BLOCKS_HASH = blocksHashOf(Buffer.alloc(0));
 import { type ArchiveEndpoint, DataSession } from "../net/data-session.js";
+import type { NetworkPolicy } from "../net/network-policy.js";
 import type { RateLimiter } from "../net/rate-limiter.js";
 import { noProgress, type ProgressSink } from "../progress.js";
 import { type DeletedEntry, entryOf, kindOf, type ScanBatch, type ScanEntry, type ScanError, type ScanStats, Scanner } from "../scan/scanner.js";
@@ -64,6 +65,8 @@ export interface BackupRunOptions {
   /** Only these paths (the watcher's); a full scan when absent. */
   paths?: Iterable<string>;
   limiter?: RateLimiter;
+  /** Network exclusions: no block is sent over an excluded interface or Wi-Fi network. */
+  network?: NetworkPolicy;
   cpuPercent?: number;
   workers?: number;
   compress?: "auto" | "never";
@@ -132,6 +135,7 @@ export async function runArchiveBackup(o: BackupRunOptions): Promise<BackupSumma
     proxy: effectiveProxy(o.proxy, o.db),
     sessionId: row.sessionId,
     ...(o.limiter ? { limiter: o.limiter } : {}),
+    ...(o.network ? { network: o.network } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
     onAck: (id, n) => run.onAck(id, n),
     onReopen: (resumed) => run.onReopen(resumed),
