@@ -75,6 +75,23 @@ describe("daemon configuration", () => {
     expect(agent.stderr).toContain("upgrade.enabled: expected true or false");
   });
 
+  it("--check-config of every daemon refuses a CAIRN_LOG_LEVEL that serve would refuse (exit 78)", async () => {
+    for (const daemon of ["authority", "storenode", "agent"]) {
+      const r = await runCairn([daemon, "serve", "--data", join(dir, `${daemon}-data`), "--check-config"], { CAIRN_LOG_LEVEL: "loud" });
+      expect(r.code, daemon).toBe(78);
+      expect(r.stderr, daemon).toContain("CAIRN_LOG_LEVEL");
+    }
+  });
+
+  it("--quiet prints a command's result (an enroll key, a one-time admin password), only no informational messages", async () => {
+    const key = await runCairn(["--quiet", "authority", "enroll-key", "--data", authorityData]);
+    expect(key.code, key.stderr).toBe(0);
+    expect(key.stdout).toMatch(/cne_/);
+    const init = await runCairn(["--quiet", "authority", "init", "--data", join(dir, "quiet-authority"), "--admin-username", "admin"]);
+    expect(init.code, init.stderr).toBe(0);
+    expect(init.stdout.toLowerCase()).toContain("password");
+  });
+
   it("--config names the data directory of every command, not only serve", async () => {
     const file = join(dir, "authority-data.toml");
     writeFileSync(file, `data = ${JSON.stringify(authorityData)}\n`);

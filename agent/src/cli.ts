@@ -171,6 +171,7 @@ export function createCommand(ctx: CommandContext): Command {
         if (command.getOptionValueSource(name) === "cli" && name !== "host" && name !== "port") flags[name] = value;
       const { resolved, config } = await resolveAgentConfig({ flags, env: ctx.env, configFile: ctx.configFile });
       if (o.checkConfig) {
+        void ctx.logLevel; // CAIRN_LOG_LEVEL is configuration too: a bad one exits 78 here as at serve
         ctx.print(
           { ok: true, values: resolved.values, sources: resolved.sources },
           Object.entries(resolved.values)
@@ -251,7 +252,9 @@ export function createCommand(ctx: CommandContext): Command {
           ];
           for (const d of r.destinations) for (const e of d.errorList.slice(0, 20)) lines.push(`  error: ${e.path}: ${e.message}`);
           if (r.errors > 0) lines.push(`${r.errors} file(s) could not be read`);
-          if (!ctx.quiet) ctx.stdout.write(`${lines.join("\n")}\n`);
+          // --quiet leaves out the summary, never the files that could not be read
+          const shown = ctx.quiet ? lines.slice(1) : lines;
+          if (shown.length > 0) ctx.stdout.write(`${shown.join("\n")}\n`);
         }
         if (r.errors > 0) ctx.setExitCode(EXIT.PARTIAL);
       } finally {
@@ -365,11 +368,13 @@ export function createCommand(ctx: CommandContext): Command {
         p.stop();
         const versionTime = r.versionTime === null ? null : new Date(r.versionTime).toISOString();
         if (ctx.json) ctx.printJsonLine({ message_type: "summary", ...r, versionTime });
-        else if (!ctx.quiet) {
+        else {
           const lines = [`restored ${r.files} files (${r.bytes} bytes), ${r.dirs} folders, ${r.symlinks} links from the version of ${versionTime}`];
           for (const e of r.errorList.slice(0, 20)) lines.push(`  error: ${e.path}: ${e.message}`);
           if (r.errors > 0) lines.push(`${r.errors} item(s) failed`);
-          ctx.stdout.write(`${lines.join("\n")}\n`);
+          // --quiet leaves out the summary, never the items that failed
+          const shown = ctx.quiet ? lines.slice(1) : lines;
+          if (shown.length > 0) ctx.stdout.write(`${shown.join("\n")}\n`);
         }
         if (r.errors > 0) ctx.setExitCode(EXIT.FAILURE);
         // a person asking for a lost file must not read "restored 0 files" as success

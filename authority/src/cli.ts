@@ -119,6 +119,7 @@ export function createCommand(ctx: CommandContext): Command {
       }
       if (problems.length > 0) throw new CairnError("CONFIG_INVALID", `invalid configuration:\n  ${problems.join("\n  ")}`, { details: { problems } });
       if (o.checkConfig) {
+        void ctx.logLevel; // CAIRN_LOG_LEVEL is configuration too: a bad one exits 78 here as at serve
         const shown = (k: string, v: unknown) => (AUTHORITY_SERVE_CONFIG.find((x) => x.key === k)?.secret ? "[set]" : v);
         const values = Object.fromEntries(Object.entries(c.values).map(([k, v]) => [k, shown(k, v)]));
         ctx.print(

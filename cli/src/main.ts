@@ -103,9 +103,11 @@ function makeContext(program: Command, signal: AbortSignal, exit: { code: number
     stdout: process.stdout,
     stderr: process.stderr,
     signal,
+    // a command's result is printed under --quiet too (an init's one-time password, a key, a
+    // list asked for): --quiet silences progress and informational messages only
     print(value: unknown, human?: string) {
       if (g().json) process.stdout.write(`${JSON.stringify(value)}\n`);
-      else if (!g().quiet || human === undefined) process.stdout.write(`${human ?? JSON.stringify(value, null, 2)}\n`);
+      else process.stdout.write(`${human ?? JSON.stringify(value, null, 2)}\n`);
     },
     printJsonLine(value: Record<string, unknown>) {
       if (g().json) process.stdout.write(`${JSON.stringify(value)}\n`);

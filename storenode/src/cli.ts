@@ -220,6 +220,7 @@ export function createCommand(ctx: CommandContext): Command {
       }
       const c = serveConfig(ctx, command);
       if (o.checkConfig) {
+        void ctx.logLevel; // CAIRN_LOG_LEVEL is configuration too: a bad one exits 78 here as at serve
         ctx.print(
           { ok: true, values: c.values, sources: c.sources },
           Object.entries(c.values)
