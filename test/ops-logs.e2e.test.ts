@@ -105,6 +105,11 @@ describe("logs of all three daemons at debug level", () => {
     const node = spawnCairn(["--log-level", "debug", "storenode", "serve", "--data", N, "--host", "127.0.0.1", "--port", "0"]);
     daemons.push(node);
     await node.waitFor((_l, j) => j?.msg === "listening");
+    // one daemon per data folder: a second serve of the same folder exits 11 (LOCKED) at once
+    const again = await runCairn(["storenode", "serve", "--data", N, "--host", "127.0.0.1", "--port", "0"]);
+    expect([again.code, again.stderr.includes("another storage node is serving this data folder")]).toEqual([11, true]);
+    const againAuthority = await runCairn(["authority", "serve", "--config", join(dir, "authority.toml")]);
+    expect([againAuthority.code, againAuthority.stderr.includes("another authority is serving this data folder")]).toEqual([11, true]);
 
     await oneShot([
       "-v",

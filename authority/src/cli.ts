@@ -14,7 +14,9 @@
  *
  * Every command takes its data directory from `--data`, `CAIRN_DATA` or `data` in the file.
  */
-import { CairnError, type CommandContext, renderDefaultConfig, type ResolvedConfig } from "@cairn/protocol";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { acquirePidLock, CairnError, type CommandContext, renderDefaultConfig, type ResolvedConfig } from "@cairn/protocol";
 import { Command } from "commander";
 import { validate as validCron } from "node-cron";
 import { type Logger, pino } from "pino";
@@ -169,16 +171,25 @@ async function serve(ctx: CommandContext, c: ResolvedConfig): Promise<void> {
     const value = str(k);
     if (value !== undefined) flags[f] = value;
   }
-  const authority = await startAuthority({
-    dataDir: v.data as string,
-    host: v["server.host"] as string,
-    port: v["server.port"] as number,
-    logger,
-    reserveBytes: v["storage.reserve"] as number,
-    ...(metricsAddress !== undefined ? { metrics: hostPort("server.metrics_address", metricsAddress) } : {}),
-    operations: operationsOptionsOf(flags),
-    ...(ctx.env.FAULT_CRASH_AT ? { faults: { crashAt: ctx.env.FAULT_CRASH_AT } } : {}),
-  });
+  // one authority per data folder: a second would run the same schedules (purges, reports) on the same database
+  const data = v.data as string;
+  const release = existsSync(data) ? acquirePidLock(join(data, "serve.lock"), "another authority is serving this data folder") : () => undefined;
+  let authority: Awaited<ReturnType<typeof startAuthority>>;
+  try {
+    authority = await startAuthority({
+      dataDir: v.data as string,
+      host: v["server.host"] as string,
+      port: v["server.port"] as number,
+      logger,
+      reserveBytes: v["storage.reserve"] as number,
+      ...(metricsAddress !== undefined ? { metrics: hostPort("server.metrics_address", metricsAddress) } : {}),
+      operations: operationsOptionsOf(flags),
+      ...(ctx.env.FAULT_CRASH_AT ? { faults: { crashAt: ctx.env.FAULT_CRASH_AT } } : {}),
+    });
+  } catch (err) {
+    release();
+    throw err;
+  }
   if (!ctx.json && !ctx.quiet) ctx.stderr.write(`authority serving ${authority.url} (fingerprint ${authority.fingerprint})\n`);
   await new Promise<void>((resolve) => {
     if (ctx.signal.aborted) resolve();
@@ -189,4 +200,5 @@ async function serve(ctx: CommandContext, c: ResolvedConfig): Promise<void> {
   watchdog.unref();
   await authority.close();
   clearTimeout(watchdog);
+  release();
 }

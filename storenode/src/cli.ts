@@ -9,8 +9,9 @@
  *                 [--check-config] [--print-default-config]   (and the global --config FILE)
  *   provider-key  --data DIR --tenant NAME [--quota BYTES] [--url URL…]
  */
-import { readFileSync } from "node:fs";
-import { CairnError, type CommandContext, type ResolvedConfig, renderDefaultConfig, resolveConfig } from "@cairn/protocol";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { acquirePidLock, CairnError, type CommandContext, type ResolvedConfig, renderDefaultConfig, resolveConfig } from "@cairn/protocol";
 import { Command, Option } from "commander";
 import { parse as parseToml } from "smol-toml";
 import { checkCron } from "./maintenance/schedule.js";
@@ -121,6 +122,8 @@ async function serve(ctx: CommandContext, c: ResolvedConfig): Promise<void> {
     metrics = { host: (m[1] as string).replace(/^\[|\]$/g, ""), port: parsePort(m[2] as string) };
   }
   for (const k of ["maintenance.schedule", "maintenance.verify_schedule"] as const) if (v[k]) checkCron(v[k]);
+  // one node per data folder: a second would serve the same store points and run the same maintenance
+  const release = existsSync(v.data) ? acquirePidLock(join(v.data, "serve.lock"), "another storage node is serving this data folder") : () => undefined;
   let node: Awaited<ReturnType<typeof startStorenode>>;
   try {
     node = await startStorenode({
@@ -144,6 +147,7 @@ async function serve(ctx: CommandContext, c: ResolvedConfig): Promise<void> {
         `cannot bind port 443 (${String(err.details?.errno ?? "error")}): grant CAP_NET_BIND_SERVICE or pass --port (4285 is the documented choice for a dedicated storage host)`,
       );
     }
+    release();
     throw err;
   }
   if (!ctx.json && !ctx.quiet) ctx.stderr.write(`storage node ${node.serverGuid} serving ${node.url} (fingerprint ${node.fingerprint})\n`);
@@ -156,6 +160,7 @@ async function serve(ctx: CommandContext, c: ResolvedConfig): Promise<void> {
   watchdog.unref();
   await node.close();
   clearTimeout(watchdog);
+  release();
 }
 
 /** Builds the `storenode` subcommand tree. */
