@@ -80,7 +80,7 @@ export const ERROR_CODES = {
 
   // --- storage node ---
   ARCHIVE_IN_USE: spec(409, 11, true, "Another writer holds the archive's lease."),
-  LOCKED: spec(409, 11, true, "Another backup or restore is running on this device."),
+  LOCKED: spec(409, 11, true, "Another process holds the lock: a backup or restore on this device, or a daemon serving the same data folder."),
   BLOCKS_MISSING: spec(409, 1, false, "A commit references blocks the archive does not hold."),
   DESTINATION_FULL: spec(507, 1, true, "The store point is out of space; nothing was lost.", 4507),
   QUOTA_EXCEEDED: spec(507, 1, false, "The archive's user or organization quota is used up.", 4507),

@@ -91,6 +91,26 @@ describe("T07: bit rot in a stored block", () => {
     await c.close();
   });
 
+  it("counts a record whose header rotted (its stored SHA-256, id or CRC) as damaged, though its data is intact", async () => {
+    fx = await startNode();
+    const p = testPlacement();
+    const { c, sessionId } = await backupClient(fx, p);
+    const blocks = randomBlocks(3);
+    await c.put(blocks);
+    await commitFiles(c, sessionId, [{ blocks }]);
+    const victim = blocks[1] as TestBlock;
+    const loc = blockLocation(fx, p.archiveGuid, victim.id);
+    // the record header is the 76 bytes before the data; byte 50 is inside its SHA-256 field
+    flipByte(loc.path, loc.offset - 76 + 50);
+    const m = await fx.tenant.peer.call("maintain", { archiveGuid: p.archiveGuid, verify: true }).catch((e: unknown) => e);
+    expect(isCairnError(m, "STORE_INCONSISTENT")).toBe(true);
+    const heal = c.events.find((e) => e.event === "heal")?.data as { ids: Buffer } | undefined;
+    expect(heal?.ids.equals(victim.id)).toBe(true);
+    const list = await fx.tenant.peer.call("list-archives", {});
+    expect(list.archives.find((a) => a.archiveGuid === p.archiveGuid)?.damagedBlocks).toBe(1);
+    await c.close();
+  });
+
   it("reports damaged files to the authority when no agent is connected", async () => {
     fx = await startNode();
     const p = testPlacement();

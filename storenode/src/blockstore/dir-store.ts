@@ -27,7 +27,7 @@ import type {
   RecoverResult,
   VerifyResult,
 } from "./blockstore.js";
-import { blockSha, encodePackHeader, encodeRecordHeader, PACK_HEADER_BYTES, RECORD_HEADER_BYTES } from "./pack-format.js";
+import { blockSha, decodeRecordHeader, encodePackHeader, encodeRecordHeader, PACK_HEADER_BYTES, RECORD_HEADER_BYTES } from "./pack-format.js";
 import { nodeStoreFs, type StoreFile, type StoreFs } from "./store-fs.js";
 import { DirStoreIndex } from "./dir-store-index.js";
 import { type RecoveryDeps, rebuildFromPacks, recoverPacks } from "./dir-store-recovery.js";
@@ -54,6 +54,12 @@ interface OpenPack {
   file: Promise<StoreFile>;
   refs: number;
   dead: boolean;
+}
+
+/** Whether a record's header (the first bytes of `rec`) is intact and names the indexed block. */
+function recordIntact(rec: Buffer, b: { id: Buffer; length: number; sha: Buffer }): boolean {
+  const h = decodeRecordHeader(rec.subarray(0, RECORD_HEADER_BYTES));
+  return h !== null && h.length === b.length && h.id.equals(b.id) && h.sha.equals(b.sha);
 }
 
 /** Blocks verify reads ahead of its hashing. */
@@ -363,7 +369,10 @@ export class DirStore implements BlockStore {
       while (j < q.length && j - i < MAX_READ_RUN) {
         const prev = q[j - 1] as QueuedRead;
         const cur = q[j] as QueuedRead;
-        if (cur.packId !== prev.packId || cur.offset !== prev.offset + prev.length + RECORD_HEADER_BYTES) break;
+        // blocks of adjacent records (a record header between them), or reads that touch (verify
+        // reads each record's header with its data)
+        const gap = cur.offset - (prev.offset + prev.length);
+        if (cur.packId !== prev.packId || (gap !== RECORD_HEADER_BYTES && gap !== 0)) break;
         j++;
       }
       const run = q.slice(i, j);
@@ -397,13 +406,15 @@ export class DirStore implements BlockStore {
       }
       const bufs: Buffer[] = [];
       let want = 0;
+      let end = first.offset;
       for (const r of run) {
-        if (bufs.length > 0) {
+        if (r.offset !== end) {
           bufs.push(this.gapScratch);
           want += RECORD_HEADER_BYTES;
         }
         bufs.push(r.into.subarray(r.at, r.at + r.length));
         want += r.length;
+        end = r.offset + r.length;
       }
       let n: number;
       try {
@@ -498,9 +509,17 @@ export class DirStore implements BlockStore {
       const start = (i: number): void => {
         const b = blocks[i];
         if (b)
+          // the record's header with its data: a header whose CRC, id, length or SHA-256 no longer
+          // matches loses the block at the next index rebuild from the packs (T08), so it counts
           reads[i] = b.damaged
             ? null
-            : this.queueRead(pack.id, b.offset, b.length, Buffer.allocUnsafe(b.length), 0).then(
+            : this.queueRead(
+                pack.id,
+                b.offset - RECORD_HEADER_BYTES,
+                b.length + RECORD_HEADER_BYTES,
+                Buffer.allocUnsafe(RECORD_HEADER_BYTES + b.length),
+                0,
+              ).then(
                 (data) => ({ data }),
                 (err: unknown) => ({ err }),
               );
@@ -520,7 +539,7 @@ export class DirStore implements BlockStore {
         }
         const r = await read;
         if ("err" in r) throw r.err;
-        if (!r.data || !blockSha(r.data).equals(b.sha)) {
+        if (!r.data || !recordIntact(r.data, b) || !blockSha(r.data.subarray(RECORD_HEADER_BYTES)).equals(b.sha)) {
           damaged.push(b.id);
           blockAt.set(b.id.toString("hex"), { pack: pack.id, offset: b.offset });
         }
