@@ -3,7 +3,7 @@
  * `agent-package add|list|remove` (packages offered by "Upgrade Clients"). They work while
  * `serve` runs on the same data directory, except `restore`, which needs it stopped.
  */
-import { type CommandContext, formatBytes } from "@cairn/protocol";
+import type { CommandContext } from "@cairn/protocol";
 import type { Command } from "commander";
 import { dataDirOf, passphraseOf } from "./cli-config.js";
 import { addAgentPackage, listAgentPackages, packagePublicKey, removeAgentPackage } from "./ops/agent-packages.js";
@@ -24,7 +24,7 @@ export function registerOpsCommands(cmd: Command, ctx: CommandContext): void {
       const bytes = m.files.reduce((a, f) => a + f.size, 0);
       ctx.print(
         { to: o.to, ...m },
-        `backup of authority ${m.authorityGuid} (schema ${m.schemaVersion}) written to ${o.to}: ${m.files.length} files, ${formatBytes(bytes)}${m.encrypted ? ", sealed with the passphrase" : ""}`,
+        `backup of authority ${m.authorityGuid} (schema ${m.schemaVersion}) written to ${o.to}: ${m.files.length} files, ${bytes.toLocaleString("en-US")} bytes${m.encrypted ? ", sealed with the passphrase" : ""}`,
       );
     });
 

@@ -23,7 +23,7 @@ import {
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { totpCode } from "../src/auth/totp.js";
-import { caller, createOrg, createUser, dataOf } from "./api-fixture.js";
+import { caller, createOrg, createUser, dataOf, errorName } from "./api-fixture.js";
 import { type DeviceFixture, deviceFixture } from "./device-fixture.js";
 import { agentLink, fakeNode, openSocket, peerOn, refusalOf, register } from "./ws-peers.js";
 
@@ -339,7 +339,7 @@ function base32(text: string): Buffer {
 }
 
 describe("more of the channels", () => {
-  it("asks for the TOTP code where the org requires two-factor authentication", async () => {
+  it("registration checks the password but never two-factor (seed 001: the setting does not apply to the agent)", async () => {
     const org = await createOrg(f.admin, "Two factor", f.a.orgUid);
     await createUser(f.admin, org.orgUid, "tf@example.com", [], "tf-password-1");
     const me = await caller(f.a, "tf@example.com", "tf-password-1");
@@ -347,23 +347,23 @@ describe("more of the channels", () => {
     expect((await me.send("POST", "/api/v1/totp/verify", { code: totpCode(secret, clock.now()) })).status).toBe(204);
     dataOf(await f.admin.send("PUT", `/api/v1/orgs/${org.orgId}/settings`, { groups: { security: { values: { twoFactorRequired: true } } } }));
     clock.advance(60_000);
-    await expect(register(f.a, { registrationKey: org.registrationKey, username: "tf@example.com", password: "tf-password-1" })).rejects.toMatchObject({
-      code: "TOTP_REQUIRED",
+    // the password is still checked
+    await expect(register(f.a, { registrationKey: org.registrationKey, username: "tf@example.com", password: "wrong-password" })).rejects.toMatchObject({
+      code: "INVALID_CREDENTIALS",
     });
-    await expect(
-      register(f.a, { registrationKey: org.registrationKey, username: "tf@example.com", password: "tf-password-1", totp: "000000" }),
-    ).rejects.toMatchObject({ code: "TOTP_INVALID" });
-    const r = await register(f.a, {
-      registrationKey: org.registrationKey,
-      username: "tf@example.com",
-      password: "tf-password-1",
-      totp: totpCode(secret, clock.now()),
-    });
+    // an enrolled user of an org that requires two-factor registers without a code, and a code sent anyway is ignored
+    const r = await register(f.a, { registrationKey: org.registrationKey, username: "tf@example.com", password: "tf-password-1" });
     expect(r.orgUid).toBe(org.orgUid);
-    // an unknown username cannot be created where two-factor authentication is required
-    await expect(register(f.a, { registrationKey: org.registrationKey, username: "tf-new@example.com", password: "tf-password-2" })).rejects.toMatchObject({
-      code: "TOTP_REQUIRED",
-    });
+    const again = await register(f.a, { registrationKey: org.registrationKey, username: "tf@example.com", password: "tf-password-1", totp: "000000" });
+    expect(again.userUid).toBe(r.userUid);
+    // the console and the API still ask that user for the code
+    const noCode = await f.a.client.request("GET", "/c42api/v3/auth/jwt?useBody=True", { basic: ["tf@example.com", "tf-password-1"] });
+    expect(errorName(noCode)).toBe("TOTP_REQUIRED");
+    // an unknown username is created at registration in an org that requires two-factor, and must enroll before using the API
+    const created = await register(f.a, { registrationKey: org.registrationKey, username: "tf-new@example.com", password: "tf-password-2" });
+    expect(created.orgUid).toBe(org.orgUid);
+    const newUser = await f.a.client.request("GET", "/c42api/v3/auth/jwt?useBody=True", { basic: ["tf-new@example.com", "tf-password-2"] });
+    expect(errorName(newUser)).toBe("TOTP_REQUIRED");
   });
 
   it("opts into a destination offered without auto-start, and hands restore-status reports to the restores part", async () => {
@@ -389,6 +389,10 @@ describe("more of the channels", () => {
     const cfg = await d.link.peer.call("get-config", {});
     expect(cfg.destinations.find((x) => x.destinationGuid === optional.guid)).toMatchObject({ optedIn: true });
     expect(cfg.settings.backupSets[0]?.destinations.sort()).toEqual([f.dest.guid, optional.guid].sort());
+    // the auto-start destination is the organization's choice: the device cannot opt out of it
+    const refused = await d.link.peer.call("opt-in", { destinationGuid: f.dest.guid, optIn: false }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: "FORBIDDEN" });
+    expect((await d.link.peer.call("get-config", {})).settings.backupSets[0]?.destinations).toContain(f.dest.guid);
     const reports: unknown[] = [];
     const off = f.a.ctx.agents.onRestoreStatus((r) => reports.push(r));
     await d.link.peer.call("restore-status", { jobId: "job-12345678", state: "done", files: 3, bytes: 10, errors: 0, totalFiles: 3, totalBytes: 10 });

@@ -341,8 +341,11 @@ export class AgentService {
   async optIn(a: AgentDevice, p: Params<"opt-in">): Promise<void> {
     const r = await resolveDevice(this.d.store, a.device, a.org);
     const dest = await this.d.store.getDestinationByGuid(p.destinationGuid);
-    if (dest === undefined || !dest.active || !r.values.destinations.offers.some((o) => o.destinationGuid === p.destinationGuid))
-      throw new CairnError("NOT_FOUND", "This destination is not offered to the device");
+    const offer = r.values.destinations.offers.find((o) => o.destinationGuid === p.destinationGuid);
+    if (dest === undefined || !dest.active || offer === undefined) throw new CairnError("NOT_FOUND", "This destination is not offered to the device");
+    // an auto-start destination is the organization's choice: the device cannot leave it
+    if (!p.optIn && offer.autoStart)
+      throw new CairnError("FORBIDDEN", "This destination starts automatically for the device's organization: only an administrator can change that");
     const now = this.d.clock.now();
     await this.d.store.transaction((tx) => tx.setOptIn(a.device.deviceId, dest.destinationId, p.optIn, now));
     this.d.events.emit("devices-changed", { deviceIds: [a.device.deviceId] });
