@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { type AgentHandle, startAgent } from "@cairn/agent";
 import { DAY_MS, HOUR_MS, ManualClock, MINUTE_MS } from "@cairn/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCairn } from "./helpers/cairn-process.js";
 import { type Cluster, startCluster } from "./helpers/cluster.js";
 
 describe("settings from the authority reach a running agent", () => {
@@ -134,6 +135,28 @@ describe("settings from the authority reach a running agent", () => {
     expect(done.errors).toBe(0);
     expect((await nodeBytes()) - before).toBeGreaterThan(2 * 1024 * 1024);
     expect(h.settings.network.excludedInterfaces).toEqual([]);
+  }, 60_000);
+
+  it("shows no status or summary on a device whose organization hides the agent (client visibility); --json output stays", async () => {
+    const a = c.agents[0]!;
+    const py = c.authority.py42();
+    await py.data("PUT", `/api/v1/orgs/${topOrgId}/settings`, { groups: { security: { values: { clientVisibility: "hidden" } } } });
+    await expect
+      .poll(async () => (await runCairn(["--json", "agent", "status", "--data", a.dataDir])).stdout, { timeout: 15_000 })
+      .toContain('"visibility":"hidden"');
+    writeFileSync(join(a.home, "hidden.txt"), "backed up quietly\n");
+    const backup = await runCairn(["agent", "backup", "--data", a.dataDir]);
+    expect(backup.code, backup.stderr).toBe(0);
+    expect(backup.stdout).toBe("");
+    expect((await runCairn(["agent", "status", "--data", a.dataDir])).stdout).toBe("");
+    const json = await runCairn(["--json", "agent", "backup", "--data", a.dataDir]);
+    expect(json.stdout).toContain('"message_type":"summary"');
+    await py.data("PUT", `/api/v1/orgs/${topOrgId}/settings`, { groups: { security: { values: { clientVisibility: "visible" } } } });
+    await expect
+      .poll(async () => (await runCairn(["--json", "agent", "status", "--data", a.dataDir])).stdout, { timeout: 15_000 })
+      .toContain('"visibility":"visible"');
+    const shown = await runCairn(["agent", "backup", "--data", a.dataDir]);
+    expect(shown.stdout).toMatch(/^version /);
   }, 60_000);
 
   it("sends chunks as they are when compression over LAN is off (the Network tab), compressed again once it is back on", async () => {

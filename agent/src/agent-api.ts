@@ -8,7 +8,9 @@
  *   synced when it is reachable, cached otherwise;
  * - `archives` given (engine mode, tests and tools): endpoint, token and archive key directly.
  */
+import { existsSync } from "node:fs";
 import { isIP } from "node:net";
+import { join } from "node:path";
 import { effectiveProxy } from "./config/org-proxy.js";
 import pino, { type Logger } from "pino";
 import { CairnError, type Clock, type DeviceConfig, isoTime, systemClock } from "@cairn/protocol";
@@ -368,6 +370,20 @@ export interface AgentStatus {
   todoFiles: number;
   todoBytes: number;
   offered: Array<{ destinationGuid: string; name: string; autoStart: boolean; optedIn: boolean }>;
+}
+
+/**
+ * The organization's client visibility for this device (`hidden`: no status output, progress
+ * or summaries on the device, DECISIONS.md); `visible` before the first configuration.
+ */
+export function deviceVisibility(dataDir: string): "visible" | "hidden" {
+  if (!existsSync(join(dataDir, "agent.db"))) return "visible";
+  const db = openAgentDb(dataDir);
+  try {
+    return kvGet<DeviceConfig>(db, "config")?.settings.visibility ?? "visible";
+  } finally {
+    db.close();
+  }
 }
 
 /** The device's status from its local state (works without the daemon and the authority). */

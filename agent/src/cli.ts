@@ -57,7 +57,17 @@ function parseTime(s: string | undefined): number | null {
   return t;
 }
 
-async function progressSink(ctx: CommandContext, label: string): Promise<{ sink: ProgressSink; stop: () => void }> {
+/**
+ * Whether this device shows no status output: `--quiet`, or the organization's client
+ * visibility "hidden" (no progress bar, no summary; errors and `--json` output stay).
+ */
+async function silentOn(ctx: CommandContext, dir: string): Promise<boolean> {
+  if (ctx.quiet) return true;
+  const { deviceVisibility } = await import("./agent-api.js");
+  return deviceVisibility(dir) === "hidden";
+}
+
+async function progressSink(ctx: CommandContext, label: string, silent = false): Promise<{ sink: ProgressSink; stop: () => void }> {
   const { throttled, rateAndEta } = await import("./progress.js");
   const t0 = performance.now();
   if (ctx.json) {
@@ -78,7 +88,7 @@ async function progressSink(ctx: CommandContext, label: string): Promise<{ sink:
     }, 1000);
     return { sink, stop: () => undefined };
   }
-  if (!ctx.progressAllowed) return { sink: () => undefined, stop: () => undefined };
+  if (!ctx.progressAllowed || silent) return { sink: () => undefined, stop: () => undefined };
   const [{ default: cliProgress }, { default: prettyBytes }] = await Promise.all([import("cli-progress"), import("pretty-bytes")]);
   const bar = new cliProgress.SingleBar(
     {
@@ -219,7 +229,8 @@ export function createCommand(ctx: CommandContext): Command {
     .option("--full", "scan the whole selection even when the daemon's watcher knows what changed")
     .action(async (o: DataOpt & { full?: boolean }) => {
       const dir = dataDir(ctx, o);
-      const p = await progressSink(ctx, "backup");
+      const silent = await silentOn(ctx, dir);
+      const p = await progressSink(ctx, "backup", silent);
       try {
         // A daemon serving this data directory backs up what its watcher saw change (and holds
         // the run lock): ask it, and wait for the committed version. Otherwise: a full scan here.
@@ -252,8 +263,8 @@ export function createCommand(ctx: CommandContext): Command {
           ];
           for (const d of r.destinations) for (const e of d.errorList.slice(0, 20)) lines.push(`  error: ${e.path}: ${e.message}`);
           if (r.errors > 0) lines.push(`${r.errors} file(s) could not be read`);
-          // --quiet leaves out the summary, never the files that could not be read
-          const shown = ctx.quiet ? lines.slice(1) : lines;
+          // --quiet (or a hidden agent) leaves out the summary, never the files that could not be read
+          const shown = silent ? lines.slice(1) : lines;
           if (shown.length > 0) ctx.stdout.write(`${shown.join("\n")}\n`);
         }
         if (r.errors > 0) ctx.setExitCode(EXIT.PARTIAL);
@@ -350,7 +361,8 @@ export function createCommand(ctx: CommandContext): Command {
     .option("--archive <guid>", "restore from this archive (`status` lists them; default: the first with versions)")
     .action(async (paths: string[], o: DataOpt & { at?: string; to?: string; existing: "overwrite" | "rename"; fullPath?: boolean; archive?: string }) => {
       const { runRestore } = await import("./agent-api.js");
-      const p = await progressSink(ctx, "restore");
+      const silent = await silentOn(ctx, dataDir(ctx, o));
+      const p = await progressSink(ctx, "restore", silent);
       try {
         const r = await runRestore({
           dataDir: dataDir(ctx, o),
@@ -372,8 +384,8 @@ export function createCommand(ctx: CommandContext): Command {
           const lines = [`restored ${r.files} files (${r.bytes} bytes), ${r.dirs} folders, ${r.symlinks} links from the version of ${versionTime}`];
           for (const e of r.errorList.slice(0, 20)) lines.push(`  error: ${e.path}: ${e.message}`);
           if (r.errors > 0) lines.push(`${r.errors} item(s) failed`);
-          // --quiet leaves out the summary, never the items that failed
-          const shown = ctx.quiet ? lines.slice(1) : lines;
+          // --quiet (or a hidden agent) leaves out the summary, never the items that failed
+          const shown = silent ? lines.slice(1) : lines;
           if (shown.length > 0) ctx.stdout.write(`${shown.join("\n")}\n`);
         }
         if (r.errors > 0) ctx.setExitCode(EXIT.FAILURE);
