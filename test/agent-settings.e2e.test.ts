@@ -22,6 +22,8 @@ describe("settings from the authority reach a running agent", () => {
   let h: AgentHandle;
   let topOrgId: number;
   const clock = new ManualClock(Date.now());
+  /** Whether the user is at the computer, as the daemon's presence seam reports it. */
+  let userPresence: "present" | "away" | "unknown" = "present";
 
   const setDevice = async (values: Record<string, unknown>) => {
     const py = c.authority.py42();
@@ -45,7 +47,7 @@ describe("settings from the authority reach a running agent", () => {
     c = await startCluster({ agents: 1, clock });
     const a = c.agents[0]!;
     a.select();
-    h = await startAgent({ dataDir: a.dataDir, clock, tickMs: 0, localApi: false, watch: true, logger: c.logger });
+    h = await startAgent({ dataDir: a.dataDir, clock, tickMs: 0, localApi: false, watch: true, logger: c.logger, presence: () => userPresence });
     for (let i = 0; i < 150 && !c.authority.ctx.agents.isConnectedGuid(a.registration.guid); i++) await new Promise((r) => setTimeout(r, 100));
     topOrgId = ((await c.authority.py42().data("GET", "/api/Org/my")) as { orgId: number }).orgId;
   }, 120_000);
@@ -157,6 +159,27 @@ describe("settings from the authority reach a running agent", () => {
       .toContain('"visibility":"visible"');
     const shown = await runCairn(["agent", "backup", "--data", a.dataDir]);
     expect(shown.stdout).toMatch(/^version /);
+  }, 60_000);
+
+  it("runs scheduled backups at the present CPU share while the user is at the computer, at the away share once not", async () => {
+    const a = c.agents[0]!;
+    await setDevice({ cpuPresentPercent: 30, cpuAwayPercent: 90 });
+    await expect.poll(() => [h.settings.cpuPercent, h.settings.cpuAwayPercent], { timeout: 15_000 }).toEqual([30, 90]);
+    const share = async () => (await h.metrics.registry.getSingleMetric("agent_backup_cpu_percent")?.get())?.values[0]?.value;
+    writeFileSync(join(a.home, "present.txt"), "while the user types\n");
+    expect((await h.backupNow()).errors).toBe(0);
+    expect(await share()).toBe(30);
+    userPresence = "away";
+    writeFileSync(join(a.home, "away.txt"), "while nobody is there\n");
+    expect((await h.backupNow()).errors).toBe(0);
+    expect(await share()).toBe(90);
+    // not knowing counts as present: never more CPU than the organization allows with a user there
+    userPresence = "unknown";
+    writeFileSync(join(a.home, "unknown.txt"), "nobody can tell\n");
+    expect((await h.backupNow()).errors).toBe(0);
+    expect(await share()).toBe(30);
+    userPresence = "present";
+    await setDevice({ cpuPresentPercent: 20, cpuAwayPercent: 80 });
   }, 60_000);
 
   it("sends chunks as they are when compression over LAN is off (the Network tab), compressed again once it is back on", async () => {

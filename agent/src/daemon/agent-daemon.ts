@@ -34,6 +34,7 @@ import { deauthorizeLocal } from "./deauthorize.js";
 import { startLocalApi } from "./local-api.js";
 import { AgentMetrics, agentReadiness, listenAgentMetrics } from "./metrics.js";
 import { earliestTokenExpiry, TokenRenewal } from "./token-renewal.js";
+import { cpuShareFor, type Presence, presenceProbe } from "./presence.js";
 import { inRunWindow } from "./run-window.js";
 import { ChangeWatcher } from "./watcher.js";
 
@@ -47,6 +48,8 @@ export interface StartAgentOptions {
   tickMs?: number;
   /** Watch in real time (default: the settings' `watch`). */
   watch?: boolean;
+  /** Whether the user is at the computer (default: the operating system's answer, cached); a seam for tests. */
+  presence?: () => Presence;
   /** Engine mode (tests): back up these archives with this selection, no authority. */
   archives?: DirectArchive[];
   selection?: SelectionSpec;
@@ -104,7 +107,10 @@ export interface EffectiveSettings {
   runWindow: DeviceConfig["settings"]["runWindow"];
   /** The bandwidth limit toward the first destination (each destination has its own: WAN or LAN). */
   bytesPerSec: number;
+  /** CPU share of scheduled backups while the user is present. */
   cpuPercent: number;
+  /** CPU share of scheduled backups while the user is away (presence.ts). */
+  cpuAwayPercent: number;
   /** The Network tab's exclusions: no block is sent over these interfaces or Wi-Fi networks. */
   network: NetworkExclusions;
 }
@@ -116,6 +122,7 @@ const DEFAULTS: EffectiveSettings = {
   runWindow: null,
   bytesPerSec: 0,
   cpuPercent: 100,
+  cpuAwayPercent: 100,
   network: { excludedInterfaces: [], excludedWifi: [] },
 };
 
@@ -168,6 +175,7 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
     return l;
   };
   const network = new NetworkPolicy();
+  const presence = o.presence ?? presenceProbe();
   let config: DeviceConfig | undefined;
   let client: AuthorityClient | null = null;
   let closed = false;
@@ -231,6 +239,7 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
       runWindow: s.runWindow ?? null,
       bytesPerSec: rateFor(firstUrl),
       cpuPercent: s.cpuPresentPercent ?? 100,
+      cpuAwayPercent: s.cpuAwayPercent ?? s.cpuPresentPercent ?? 100,
       network: exclusionsOf(s),
     };
     for (const [url, l] of limiters) l.setRate(rateFor(url));
@@ -247,11 +256,18 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
     }
   };
 
-  /** One backup: `paths` from the watcher, or null for a full scan; `cpuPercent` overrides the settings' share. */
-  const backup = async (paths: string[] | null, cpuPercent = settings.cpuPercent): Promise<RunBackupResult> => {
+  /**
+   * One backup: `paths` from the watcher, or null for a full scan; `cpuPercent` overrides the
+   * settings' share (the present or the away one, as the user is at the computer or not).
+   */
+  const backup = async (
+    paths: string[] | null,
+    cpuPercent = cpuShareFor(presence(), { presentPercent: settings.cpuPercent, awayPercent: settings.cpuAwayPercent }),
+  ): Promise<RunBackupResult> => {
     const release = acquireRunLock(o.dataDir);
     const started = performance.now();
     metrics.backupsRunning.set(1);
+    metrics.backupCpuPercent.set(cpuPercent);
     try {
       if (client) {
         const db = openAgentDb(o.dataDir);

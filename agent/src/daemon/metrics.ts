@@ -32,6 +32,11 @@ export interface AgentReadiness {
 export class AgentMetrics {
   readonly registry = new Registry();
   readonly backupsRunning = new Gauge({ name: "agent_backups_running", help: "Backups in progress (0 or 1)", registers: [this.registry] });
+  readonly backupCpuPercent = new Gauge({
+    name: "agent_backup_cpu_percent",
+    help: "CPU share of the backup in progress or the last one: the present or the away share of the settings, 100 for one a user waits for",
+    registers: [this.registry],
+  });
   readonly backups = new Counter({
     name: "agent_backups_total",
     help: "Backups run by the daemon, by result (completed, partial: some files unreadable, failed)",
