@@ -109,6 +109,17 @@ describe("cairn agent backup with the daemon running", () => {
     const edited = join(home, "docs/deep/video1.bin");
     const content = Buffer.concat([randomBytes(4096), readFileSync(edited).subarray(4096)]);
     writeFileSync(edited, content);
+    // `status` asks the daemon: the edit is waiting (the stored figures are the last backup's)
+    const waiting = await eventually(
+      async () => {
+        const st = JSON.parse((await runCairn(["--json", "agent", "status", "--data", dataDir])).stdout) as { daemon: { pendingChanges: number } | null };
+        return st.daemon && st.daemon.pendingChanges >= 1 ? st.daemon : undefined;
+      },
+      15_000,
+      "the daemon's watcher to report the edit",
+    );
+    expect(waiting).toMatchObject({ backingUp: false });
+    expect((await runCairn(["agent", "status", "--data", dataDir])).stdout).toMatch(/daemon: idle, [1-9]\d* changed path\(s\) not backed up yet/);
     const after = await backupCli(dataDir);
     expect(after.destinations[0]).toMatchObject({ mode: "paths", seq: first.destinations[0]!.seq + 2 });
     expect(after.changedFiles).toBe(1);

@@ -324,13 +324,31 @@ export function createCommand(ctx: CommandContext): Command {
     .addOption(data())
     .action(async (o: DataOpt) => {
       const { agentStatus } = await import("./agent-api.js");
-      const s = agentStatus({ dataDir: dataDir(ctx, o) });
+      const dir = dataDir(ctx, o);
+      const s = agentStatus({ dataDir: dir });
+      // A daemon serving this folder knows what its watcher saw change since the last backup (the
+      // figures stored above are the last backup's) and whether a backup is running.
+      let daemon: { backingUp: boolean; restoring: boolean; pendingChanges: number } | null = null;
+      if (existsSync(join(dir, "agent.sock"))) {
+        const { callDaemon } = await import("./daemon/local-api.js");
+        const live = (await callDaemon(dir, "GET", "/status", 3000).catch(() => null)) as {
+          backingUp?: boolean;
+          restoring?: boolean;
+          pendingChanges?: number;
+        } | null;
+        if (live) daemon = { backingUp: live.backingUp === true, restoring: live.restoring === true, pendingChanges: live.pendingChanges ?? 0 };
+      }
       // The status is printed either way; the exit code says "not registered" (10) to scripts.
       if (!s.registered) ctx.setExitCode(EXIT.NOT_REGISTERED);
-      if (ctx.json) return ctx.print(s);
+      if (ctx.json) return ctx.print({ ...s, daemon });
       if (s.visibility === "hidden") return;
       const lines = [s.registered ? `device ${s.guid} (${s.deviceName}), user ${s.username} (${s.userUid}), org ${s.orgUid}` : "not registered"];
-      for (const d of s.destinations) {
+      if (daemon)
+        lines.push(
+          `  daemon: ${daemon.backingUp ? "backing up" : daemon.restoring ? "restoring" : "idle"}, ${daemon.pendingChanges} changed path(s) not backed up yet`,
+        );
+      // a deauthorized device's archives are no longer its to report
+      for (const d of s.registered ? s.destinations : []) {
         lines.push(
           `  ${d.name || d.destinationGuid}: archive ${d.archiveGuid}, last completed backup ${d.lastCompletedBackup ?? "never"}, ${d.selectedFiles} files / ${d.selectedBytes} bytes selected, to do ${d.todoFiles} files / ${d.todoBytes} bytes`,
         );
