@@ -10,7 +10,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { type ArchivePlacement, type ArchiveReport, CairnError, type PublicKeyInfo, type Revocation } from "@cairn/protocol";
+import { type ArchivePlacement, type ArchiveReport, CairnError, keepDbPrivate, type PublicKeyInfo, type Revocation } from "@cairn/protocol";
 
 /** The own authority's namespace. */
 export const OWN_NS = "own";
@@ -120,6 +120,7 @@ export class NodeDb {
 
   constructor(dataDir: string) {
     this.db = new Database(join(dataDir, "node.db"));
+    keepDbPrivate(join(dataDir, "node.db"));
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = FULL");
     this.db.pragma("busy_timeout = 5000");

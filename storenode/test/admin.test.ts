@@ -4,7 +4,7 @@ import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { maintainNode } from "../src/admin-client.js";
 import { randomBlocks } from "../src/testing.js";
-import { backupClient, blockLocation, commitFiles } from "./helpers/archive.js";
+import { archiveDir, backupClient, blockLocation, commitFiles } from "./helpers/archive.js";
 import { type NodeFixture, startNode, testPlacement } from "./helpers/node.js";
 
 let fx: NodeFixture | undefined;
@@ -24,6 +24,10 @@ describe("operator maintenance and verification (cairn storenode maintain|verify
     await c.put(blocks);
     await commitFiles(c, sessionId, [{ blocks }]);
     await c.close();
+    // the node's and the archive's databases (and their WAL files) are the service user's alone
+    const archiveIndex = join(archiveDir(fx, p.archiveGuid), "index.db");
+    for (const f of [join(fx.dataDir, "node.db"), `${join(fx.dataDir, "node.db")}-wal`, archiveIndex])
+      expect((statSync(f).mode & 0o777).toString(8), f).toBe("600");
 
     const clean = await maintainNode({ dataDir: fx.dataDir, archiveGuid: null, verify: true, logger });
     expect(clean).toMatchObject({ via: "running node", archives: 1, damagedBlocks: 0 });

@@ -5,7 +5,7 @@
  * foreign keys on, and a busy timeout. Only `db/` imports better-sqlite3.
  */
 import Database from "better-sqlite3";
-import { CairnError } from "@cairn/protocol";
+import { CairnError, keepDbPrivate } from "@cairn/protocol";
 
 /** A better-sqlite3 connection. */
 export type SqliteDb = Database.Database;
@@ -35,6 +35,7 @@ export function openDatabase(file: string, opts: OpenDatabaseOptions = {}): Sqli
   if (!Number.isSafeInteger(busy) || busy < 0) throw new CairnError("CONFIG_INVALID", "busyTimeoutMs must be a non-negative integer");
   db.pragma(`busy_timeout = ${busy}`);
   if (opts.readonly !== true) {
+    keepDbPrivate(file);
     db.pragma("journal_mode = WAL");
   }
   db.pragma("synchronous = FULL");

@@ -17,6 +17,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { keepDbPrivate } from "@cairn/protocol";
 import Database from "better-sqlite3";
 
 const SCHEMA = `
@@ -49,6 +50,7 @@ CREATE TABLE IF NOT EXISTS session_blocks (block_id BLOB NOT NULL, session_id TE
 export function openArchiveDb(dir: string): Database.Database {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const db = new Database(join(dir, "index.db"));
+  keepDbPrivate(join(dir, "index.db"));
   // Free pages go back to the file system (tidyArchiveDb): staged_files and session_blocks rows
   // are deleted at every commit. Only takes effect on a new file (before its first table);
   // an older file keeps auto_vacuum = NONE and works as before.
