@@ -220,7 +220,7 @@ export function createCommand(ctx: CommandContext): Command {
     .option("--print-default-config", "print a commented default configuration file and exit")
     .action(async (o: { checkConfig?: boolean; printDefaultConfig?: boolean }, command: Command) => {
       if (o.printDefaultConfig) {
-        ctx.stdout.write(renderDefaultConfig(SERVE_CONFIG, "cairn storenode serve"));
+        ctx.stdout.write(renderDefaultConfig(SERVE_CONFIG, "cairn storenode serve (/etc/cairn/storenode.toml)"));
         return;
       }
       const c = serveConfig(ctx, command);
