@@ -16,7 +16,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { acquirePidLock, CairnError, type CommandContext, renderDefaultConfig, type ResolvedConfig } from "@cairn/protocol";
+import { CairnError, type CommandContext, renderDefaultConfig, type ResolvedConfig } from "@cairn/protocol";
 import { Command } from "commander";
 import { validate as validCron } from "node-cron";
 import { type Logger, pino } from "pino";
@@ -173,7 +173,8 @@ async function serve(ctx: CommandContext, c: ResolvedConfig): Promise<void> {
   }
   // one authority per data folder: a second would run the same schedules (purges, reports) on the same database
   const data = v.data as string;
-  const release = existsSync(data) ? acquirePidLock(join(data, "serve.lock"), "another authority is serving this data folder") : () => undefined;
+  const release =
+    existsSync(data) && ctx.lockFile ? await ctx.lockFile(join(data, "serve.lock"), "another authority is serving this data folder") : () => undefined;
   let authority: Awaited<ReturnType<typeof startAuthority>>;
   try {
     authority = await startAuthority({

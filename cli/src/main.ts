@@ -118,6 +118,10 @@ function makeContext(program: Command, signal: AbortSignal, exit: { code: number
     setExitCode(code: number) {
       exit.code = code;
     },
+    async lockFile(path: string, message: string) {
+      const { acquirePidLock } = await import("@cairn/agent/lock");
+      return acquirePidLock(path, message);
+    },
   };
 }
 

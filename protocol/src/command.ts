@@ -30,4 +30,10 @@ export interface CommandContext {
   readonly progressAllowed: boolean;
   /** Sets the exit code for a command that succeeded with a caveat (3: some files unreadable). */
   setExitCode(code: number): void;
+  /**
+   * Takes a pid lock file (O_EXCL; a dead holder's is taken over, a live one's is LOCKED, exit
+   * 11) and resolves with its release; the command line provides it (a daemon's `serve` locks its
+   * data folder). Absent in contexts built by tests.
+   */
+  lockFile?(path: string, message: string): Promise<() => void>;
 }

@@ -21,8 +21,6 @@
 export * from "./errors.js";
 export * from "./ids.js";
 export * from "./clock.js";
-export * from "./pid-lock.js";
-export * from "./private-file.js";
 export * from "./limits.js";
 export * from "./version.js";
 export * as s from "./schema.js";

@@ -11,7 +11,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { acquirePidLock, CairnError, type CommandContext, type ResolvedConfig, renderDefaultConfig, resolveConfig } from "@cairn/protocol";
+import { CairnError, type CommandContext, type ResolvedConfig, renderDefaultConfig, resolveConfig } from "@cairn/protocol";
 import { Command, Option } from "commander";
 import { parse as parseToml } from "smol-toml";
 import { checkCron } from "./maintenance/schedule.js";
@@ -123,7 +123,8 @@ async function serve(ctx: CommandContext, c: ResolvedConfig): Promise<void> {
   }
   for (const k of ["maintenance.schedule", "maintenance.verify_schedule"] as const) if (v[k]) checkCron(v[k]);
   // one node per data folder: a second would serve the same store points and run the same maintenance
-  const release = existsSync(v.data) ? acquirePidLock(join(v.data, "serve.lock"), "another storage node is serving this data folder") : () => undefined;
+  const release =
+    existsSync(v.data) && ctx.lockFile ? await ctx.lockFile(join(v.data, "serve.lock"), "another storage node is serving this data folder") : () => undefined;
   let node: Awaited<ReturnType<typeof startStorenode>>;
   try {
     node = await startStorenode({

@@ -10,7 +10,8 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { type ArchivePlacement, type ArchiveReport, CairnError, keepDbPrivate, type PublicKeyInfo, type Revocation } from "@cairn/protocol";
+import { type ArchivePlacement, type ArchiveReport, CairnError, type PublicKeyInfo, type Revocation } from "@cairn/protocol";
+import { keepDbPrivate } from "./private-db.js";
 
 /** The own authority's namespace. */
 export const OWN_NS = "own";

@@ -4,8 +4,9 @@
  * power loss, RELIABILITY.md T04: WAL+NORMAL "might roll back following a power loss"),
  * foreign keys on, and a busy timeout. Only `db/` imports better-sqlite3.
  */
+import { chmodSync, existsSync, statSync } from "node:fs";
 import Database from "better-sqlite3";
-import { CairnError, keepDbPrivate } from "@cairn/protocol";
+import { CairnError } from "@cairn/protocol";
 
 /** A better-sqlite3 connection. */
 export type SqliteDb = Database.Database;
@@ -21,6 +22,20 @@ export interface OpenDatabaseOptions {
    * STORAGE_FULL. An operator's knob, and how T06 fills the database in tests.
    */
   maxPageCount?: number;
+}
+
+/**
+ * Sets the database file (and its `-wal`/`-shm` files, which take its mode) to 0600 when group
+ * or others have any access: SQLite creates it with the umask (0644 under the usual 022).
+ */
+function keepDbPrivate(path: string): void {
+  for (const p of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      if (existsSync(p) && (statSync(p).mode & 0o077) !== 0) chmodSync(p, 0o600);
+    } catch {
+      // a file system without modes, or not ours to change: the data folder's mode stands
+    }
+  }
 }
 
 /** Opens (creating when needed, unless read-only) the database file at `file`. */

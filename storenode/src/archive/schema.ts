@@ -17,7 +17,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { keepDbPrivate } from "@cairn/protocol";
+import { keepDbPrivate } from "../private-db.js";
 import Database from "better-sqlite3";
 
 const SCHEMA = `
