@@ -13,6 +13,7 @@ import { DeviceService } from "./devices/device-service.js";
 import { RegistrationService, RegistrationThrottle, type RegistrationThrottleOptions } from "./devices/registration.js";
 import type { OrgService } from "./orgs/org-service.js";
 import { NodeService } from "./storage/node-service.js";
+import { PlacementSync } from "./storage/placement-sync.js";
 import { ProviderLinks } from "./storage/provider-links.js";
 import { StorageService } from "./storage/storage-service.js";
 import type { UserService } from "./users/user-service.js";
@@ -28,6 +29,8 @@ export interface DeviceStorageServices {
   nodeService: NodeService;
   providers: ProviderLinks;
   storage: StorageService;
+  /** Pushes placements to the nodes after settings, quota, move and legal-hold changes (started with the control channels). */
+  placementSync: PlacementSync;
   alerts: AlertThresholds;
   devices: DeviceService;
   deviceLifecycle: DeviceLifecycle;
@@ -57,6 +60,7 @@ export function createDeviceStorageServices(
     nodeService,
     providers,
     storage,
+    placementSync: new PlacementSync(core, (archives) => storage.pushPlacements(archives)),
     alerts,
     devices,
     deviceLifecycle: new DeviceLifecycle(core, devices, pushPlacements),

@@ -7,10 +7,22 @@ import type { NewRevocation } from "./db/records.js";
 
 /** Events and their payloads. */
 export interface AuthorityEventMap {
-  /** Effective settings (or the offered destinations) of these orgs' subtrees changed. */
-  "settings-changed": { orgIds: number[] };
+  /**
+   * Effective settings (or the offered destinations) of these orgs' subtrees changed. `keys`,
+   * when given, names what changed (as `SettingsService.apply` returns it: `group`,
+   * `group.field`, `group.field:lock`); absent means "anything may have".
+   */
+  "settings-changed": { orgIds: number[]; keys?: string[] };
   /** These users moved to another org (their devices' settings changed). */
   "users-moved": { userIds: number[]; toOrgId: number };
+  /** These users' own settings changed (their quota): their archives' placements follow. */
+  "users-changed": { userIds: number[] };
+  /**
+   * These users became, or stopped being, custodians on an active legal hold (a membership added
+   * or removed, a matter closed or reopened): their devices' legal-hold sets and their archives'
+   * retention change.
+   */
+  "holds-changed": { userIds: number[] };
   /** Credentials were revoked: storage nodes must learn it, open sockets must close. */
   revoked: { revocations: NewRevocation[]; userIds: number[]; deviceIds: number[] };
   /** Restore revocations were lifted (an unblock): storage nodes must drop them. */

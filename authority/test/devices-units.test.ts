@@ -15,6 +15,7 @@ import { deviceThresholds, thresholdsOfChain } from "../src/devices/alert-thresh
 import { resolveSettings, type SettingsLayer } from "../src/settings/resolve.js";
 import { defaultSettings } from "../src/settings/schema.js";
 import { type PlacementCandidate, rankStorePoints } from "../src/storage/placement.js";
+import { affectsPlacements } from "../src/storage/placement-sync.js";
 import { destinationSpace } from "../src/storage/storage-service.js";
 import { tempDir } from "./helpers.js";
 
@@ -36,6 +37,16 @@ const sp = (id: number, o: Partial<PlacementCandidate> = {}): PlacementCandidate
   online: true,
   nodeAcceptsNew: null,
   ...o,
+});
+
+describe("placement sync", () => {
+  it("pushes placements for retention and quota changes, and for changes of unknown keys, not for the rest", () => {
+    expect(affectsPlacements(undefined)).toBe(true);
+    for (const keys of [["device.retention"], ["device"], ["quota.defaultUserMaxBytes"], ["quota"], ["reporting.warnInDays", "device.retention:lock"]])
+      expect(affectsPlacements(keys)).toBe(true);
+    for (const keys of [[], ["destinations"], ["device.backupSets"], ["reporting.warnInDays"], ["packets.device_webRestore_enabled"]])
+      expect(affectsPlacements(keys)).toBe(false);
+  });
 });
 
 describe("placement", () => {

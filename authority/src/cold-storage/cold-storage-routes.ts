@@ -128,7 +128,8 @@ export function registerColdStorageRoutes(api: ApiRouter, svc: ColdStorageServic
     method: "POST",
     url: "/api/v1/cold-storage/purge",
     auth: "user",
-    summary: "Purges archives in cold storage now: the wrapped keys are destroyed and the nodes delete the blocks",
+    summary:
+      "Purges archives in cold storage now: the wrapped keys are destroyed and the nodes delete the blocks; 400 ACTIVE_LEGAL_HOLD (nothing purged) when an owner is on active legal hold",
     tags,
     handler: async ({ p, body }) => {
       const guids = guidList(bodyObject(body).archiveGuids, "archiveGuids");

@@ -10,6 +10,12 @@
  * {@link ArchivePurger} the storage part provides; when the node is unreachable the deletion is
  * retried by every later run until the node confirms it, and only then does the archive leave
  * cold storage.
+ *
+ * Legal hold (API.md §11) comes first: an archive whose owner is on active hold is never
+ * purged. Purge now refuses it with ACTIVE_LEGAL_HOLD before anything is purged; the scheduled
+ * purge leaves it in cold storage (its date passed: it goes at the first run after the hold
+ * ends). The check is made again inside each purge's transaction, so a custodian added during a
+ * run is not shredded.
  */
 import { CairnError, isoDate } from "@cairn/protocol";
 import { auditEntry } from "../audit/audit.js";
@@ -51,6 +57,8 @@ export interface PurgeRun {
   deleted: string[];
   /** Archives whose node deletion is still pending. */
   pending: string[];
+  /** Archives due but left in cold storage because their owner is on active legal hold. */
+  held: string[];
 }
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
@@ -136,11 +144,18 @@ export class ColdStorageService {
   async purgeNow(p: Principal, archiveGuids: readonly string[]): Promise<PurgeRun> {
     const rows: ColdStorageView[] = [];
     for (const g of new Set(archiveGuids)) rows.push(await this.visibleRow(p, g, "coldstorage.write"));
-    const run: PurgeRun = { purged: [], deleted: [], pending: [] };
+    const onHold = await this.d.store.usersOnActiveHold([...new Set(rows.map((r) => r.userId))]);
+    const held = rows.filter((r) => onHold.has(r.userId)).map((r) => r.archiveGuid);
+    if (held.length > 0)
+      throw new CairnError("ACTIVE_LEGAL_HOLD", "ACTIVE_LEGAL_HOLD: the archive's owner is a custodian on an active legal hold; nothing was purged", {
+        details: { archiveGuids: held },
+      });
+    const run: PurgeRun = { purged: [], deleted: [], pending: [], held: [] };
     const candidates = rows.map((r) => ({
       archiveId: r.archiveId,
       archiveGuid: r.archiveGuid,
       orgId: r.orgId,
+      userId: r.userId,
       holdExpireDate: r.holdExpireDate,
       purgedAt: null,
       destinationGuid: r.destinationGuid,
@@ -158,10 +173,11 @@ export class ColdStorageService {
   purgeDue(now: number): Promise<PurgeRun> {
     if (this.running !== null) return this.running;
     this.running = (async () => {
-      const run: PurgeRun = { purged: [], deleted: [], pending: [] };
+      const run: PurgeRun = { purged: [], deleted: [], pending: [], held: [] };
       try {
         for (const c of await this.d.store.unfinishedPurges()) await this.finishOnNode(c, run);
         for (const c of await this.d.store.coldArchivesDue(isoDate(now))) await this.purgeOne(SYSTEM_PRINCIPAL, c, "scheduled", run, now);
+        if (run.held.length > 0) this.d.log.info({ held: run.held.length }, "cold storage purge skipped archives of custodians on active legal hold");
         if (run.purged.length + run.pending.length > 0) this.d.log.info({ ...counts(run) }, "cold storage purge run");
         this.d.events.emit("purge-run", { trigger: "scheduled", purged: run.purged.length });
         return run;
@@ -173,14 +189,17 @@ export class ColdStorageService {
   }
 
   private async purgeOne(p: Principal, c: PurgeCandidate, why: "early" | "scheduled", run: PurgeRun, at = this.d.clock.now()): Promise<void> {
-    const shredded = await this.d.store.transaction(async (tx) => {
-      if (!(await tx.markArchivePurged(c.archiveId, at))) return false;
+    const outcome = await this.d.store.transaction(async (tx) => {
+      // checked in the purge's own transaction: a custodian added since the candidates were read is kept
+      if (await tx.isOnActiveHold(c.userId)) return "held" as const;
+      if (!(await tx.markArchivePurged(c.archiveId, at))) return "gone" as const;
       await tx.appendAudit(
         auditEntry(p, at, "coldstorage.purge", { type: "archive", id: c.archiveGuid, orgId: c.orgId }, { reason: why, holdExpireDate: c.holdExpireDate }),
       );
-      return true;
+      return "shredded" as const;
     });
-    if (!shredded) return;
+    if (outcome === "held") run.held.push(c.archiveGuid);
+    if (outcome !== "shredded") return;
     run.purged.push(c.archiveGuid);
     for (const fn of this.shredListeners) fn(c.archiveGuid);
     await this.finishOnNode(c, run);
@@ -203,5 +222,5 @@ export class ColdStorageService {
 }
 
 function counts(r: PurgeRun): Record<string, number> {
-  return { purged: r.purged.length, deleted: r.deleted.length, pending: r.pending.length };
+  return { purged: r.purged.length, deleted: r.deleted.length, pending: r.pending.length, held: r.held.length };
 }

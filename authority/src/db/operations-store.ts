@@ -57,6 +57,8 @@ export interface PurgeCandidate {
   archiveId: number;
   archiveGuid: string;
   orgId: number;
+  /** The archive's owner (a custodian's archive is not purged while the hold is active). */
+  userId: number;
   holdExpireDate: string;
   /** Set once the wrapped key is destroyed; the node's deletion may still be pending. */
   purgedAt: number | null;

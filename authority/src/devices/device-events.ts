@@ -1,7 +1,7 @@
 /**
  * Pushes to agents and nodes after changes commit (`ctx.events`): `config-changed` to the
- * connected agents whose effective settings changed (an org's subtree, moved users, a device's
- * own settings, block, opt-in), `deauthorized` then a close for deauthorized devices, and every
+ * connected agents whose effective settings changed (an org's subtree, moved users, custodians
+ * whose legal holds changed, a device's own settings, block, opt-in), `deauthorized` then a close for deauthorized devices, and every
  * revocation to every connected node at once, closing the agent links of devices and users whose
  * credentials are revoked outright (a block revokes restores only: backups go on).
  */
@@ -32,6 +32,13 @@ export function wireDeviceEvents(d: CoreDeps, agents: AgentRegistry, nodes: Node
       void connectedDevices()
         .then((devices) => push(devices.filter((x) => userIds.includes(x.userId)).map((x) => x.deviceId)))
         .catch(fail("user move"));
+    }),
+    // a custodian's devices gain or lose their legal-hold backup sets
+    d.events.on("holds-changed", ({ userIds }) => {
+      const users = new Set(userIds);
+      void connectedDevices()
+        .then((devices) => push(devices.filter((x) => users.has(x.userId)).map((x) => x.deviceId)))
+        .catch(fail("legal hold change"));
     }),
     d.events.on("devices-changed", ({ deviceIds }) => push(deviceIds)),
     d.events.on("devices-deauthorized", ({ deviceIds }) => {

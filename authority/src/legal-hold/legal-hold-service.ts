@@ -6,6 +6,12 @@
  * lets one see it, `legalhold.write` change it; an unknown or invisible matter is FORBIDDEN
  * (py42's Py42LegalHoldNotFoundOrPermissionDeniedError). Every change is one transaction with
  * its audit entry and its event.
+ *
+ * Who is on active hold decides what storage keeps (storage/placements.ts: a custodian's
+ * archives keep every version) and what cold storage may purge (none of theirs). So each change
+ * of that (a custodian added or removed, a matter closed or reopened) emits `holds-changed` with
+ * the users concerned, once committed: their agents get the legal-hold set, their archives'
+ * placements reach the nodes (storage/placement-sync.ts).
  */
 import { CairnError, newGuid } from "@cairn/protocol";
 import { auditEntry } from "../audit/audit.js";
@@ -180,6 +186,18 @@ export class LegalHoldService {
       await this.event(tx, active ? "HoldReactivated" : "HoldDeactivated", h, null, p, now);
       await tx.appendAudit(auditEntry(p, now, active ? "legalhold.reactivate" : "legalhold.deactivate", { type: "legal-hold", id: h.holdUid, orgId: p.orgId }));
     });
+    const userIds = await this.activeCustodians(h);
+    if (userIds.length > 0) this.d.events.emit("holds-changed", { userIds });
+  }
+
+  /** Users with an active membership in the matter (whether or not the matter is active). */
+  private async activeCustodians(h: LegalHoldRecord): Promise<number[]> {
+    const out: number[] = [];
+    for (let offset = 0; ; offset += 1000) {
+      const page = await this.d.store.listMemberships({ scope: { kind: "all" }, holdUid: h.holdUid, active: true }, { offset, limit: 1000 });
+      out.push(...page.items.map((m) => m.userId));
+      if (page.items.length < 1000) return out;
+    }
   }
 
   // ---------------------------------------------------------------- custodians
@@ -213,7 +231,7 @@ export class LegalHoldService {
         auditEntry(p, now, "legalhold.custodian.add", { type: "user", id: user.userId, orgId: user.orgId }, { legalHoldUid: h.holdUid, membershipUid: uid }),
       );
     });
-    this.d.events.emit("settings-changed", { orgIds: [user.orgId] });
+    this.d.events.emit("holds-changed", { userIds: [user.userId] });
     return (await this.d.store.getMembership(uid)) as LegalHoldMembershipRecord;
   }
 
@@ -233,7 +251,7 @@ export class LegalHoldService {
         auditEntry(p, now, "legalhold.custodian.remove", { type: "user", id: m.userId, orgId: user.orgId }, { legalHoldUid: h.holdUid, membershipUid }),
       );
     });
-    this.d.events.emit("settings-changed", { orgIds: [user.orgId] });
+    this.d.events.emit("holds-changed", { userIds: [user.userId] });
   }
 
   /** GET /api/LegalHoldMembership: at least one criterion (LEGAL_HOLD_CRITERIA_MISSING). */

@@ -171,7 +171,7 @@ export class OrgSettingsApi {
         await tx.appendAudit(auditEntry(p, now, "org.update", { type: "org", id: org.orgId, orgId: org.orgId }, { fields, settings: keys }));
       return keys;
     });
-    if (changed.length > 0) this.d.events.emit("settings-changed", { orgIds: [org.orgId] });
+    if (changed.length > 0) this.d.events.emit("settings-changed", { orgIds: [org.orgId], keys: changed });
     return this.orgObject((await this.d.store.getOrg(org.orgId)) as Org, { ...ALL_PARTS, viewer: p });
   }
 
@@ -232,7 +232,7 @@ export class OrgSettingsApi {
       }
       return keys;
     });
-    if (changed.length > 0) this.d.events.emit("settings-changed", { orgIds: [org.orgId] });
+    if (changed.length > 0) this.d.events.emit("settings-changed", { orgIds: [org.orgId], keys: changed });
     return this.packetsOf(await this.d.settings.resolveOrg(org));
   }
 
@@ -264,7 +264,7 @@ export class OrgSettingsApi {
       }
       return keys;
     });
-    if (changed.length > 0) this.d.events.emit("settings-changed", { orgIds: [org.orgId] });
+    if (changed.length > 0) this.d.events.emit("settings-changed", { orgIds: [org.orgId], keys: changed });
     return this.effective(p, orgId);
   }
 }

@@ -3,11 +3,22 @@
  * `announce` answer): where the archive lives, whose it is, its quota (the user's, else the
  * org's default user quota), the retention of the device's effective settings, and whether it
  * is in cold storage.
+ *
+ * An archive whose owner is on active legal hold (API.md §11) carries {@link HOLD_RETENTION}
+ * instead: every version, deleted files included, forever. That is at least as conservative as
+ * any hold policy's and any org's retention, so the node prunes nothing of a custodian's while
+ * a hold lasts; when the last hold ends the org's retention applies again.
  */
-import type { ArchivePlacement } from "@cairn/protocol";
+import type { ArchivePlacement, RetentionPolicy } from "@cairn/protocol";
 import type { ArchiveRecord } from "../db/device-records.js";
 import type { StoreReader } from "../db/store.js";
 import { resolveDevices } from "../devices/device-settings-service.js";
+
+/** The retention of a custodian's archives while on active hold: keep everything. */
+export const HOLD_RETENTION: Readonly<RetentionPolicy> = Object.freeze({
+  bands: [{ untilAgeMs: -1, spacingMs: 0 }],
+  deletedRetentionMs: -1,
+});
 
 /** Placements of `archives` (batch loads). Archives whose device or org is gone are skipped. */
 export async function placementsOf(reader: StoreReader, archives: readonly ArchiveRecord[]): Promise<ArchivePlacement[]> {
@@ -21,6 +32,7 @@ export async function placementsOf(reader: StoreReader, archives: readonly Archi
     return org === undefined ? [] : [{ device, org }];
   });
   const resolved = await resolveDevices(reader, items);
+  const onHold = await reader.usersOnActiveHold([...users.keys()]);
   const out: ArchivePlacement[] = [];
   for (const a of archives) {
     const r = resolved.get(a.deviceId);
@@ -34,7 +46,7 @@ export async function placementsOf(reader: StoreReader, archives: readonly Archi
       orgUid: a.orgUid,
       destinationGuid: a.destinationGuid,
       quotaBytes: userQuota >= 0 ? userQuota : r.values.quota.defaultUserMaxBytes,
-      retention: structuredClone(r.values.device.retention),
+      retention: structuredClone(onHold.has(a.userId) ? HOLD_RETENTION : r.values.device.retention) as RetentionPolicy,
       cold: a.cold,
     });
   }

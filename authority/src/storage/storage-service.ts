@@ -162,7 +162,7 @@ export class StorageService {
       return { ...r, server };
     });
     if (created.server !== null) this.providers.start(created.server);
-    if (created.offeredSystemWide && created.topOrgId !== null) this.d.events.emit("settings-changed", { orgIds: [created.topOrgId] });
+    if (created.offeredSystemWide && created.topOrgId !== null) this.d.events.emit("settings-changed", { orgIds: [created.topOrgId], keys: ["destinations"] });
     return (await this.views([created.destination]))[0] as DestinationView;
   }
 
@@ -204,7 +204,8 @@ export class StorageService {
     await this.pushPlacements(archives);
     for (const s of servers) if (s.providerTenantId !== null) await this.providers.stopServer(s.serverId);
     for (const s of servers) this.nodes.get(s.serverId)?.close(4410, "destination removed");
-    if (orgIds.length > 0) this.d.events.emit("settings-changed", { orgIds });
+    // the offers changed (no placement did: this destination's were pushed above)
+    if (orgIds.length > 0) this.d.events.emit("settings-changed", { orgIds, keys: ["destinations"] });
     this.d.log.info({ destination: d.name, coldArchives: cold }, "destination removed");
   }
 

@@ -248,6 +248,7 @@ export class UserService {
       const changed = [...Object.keys(patch).filter((k) => k !== "usernameKey"), ...(hash !== null ? ["password"] : [])];
       await tx.appendAudit(auditEntry(p, now, "user.update", { type: "user", id: user.userId, orgId: user.orgId }, { changed }));
     });
+    if (patch.quotaBytes !== undefined) this.d.events.emit("users-changed", { userIds: [user.userId] });
     return (await this.d.store.getUser(user.userId)) as User;
   }
 }

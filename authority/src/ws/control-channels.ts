@@ -1,6 +1,7 @@
 /**
  * The control channels on the authority's listener: `wss://A/v1/agent` and `wss://A/v1/storenode`,
- * the pushes that follow changes (device-events.ts), and the links this authority dials to
+ * the pushes that follow changes (device-events.ts to agents, storage/placement-sync.ts to
+ * nodes), and the links this authority dials to
  * provider nodes. Everything stops when the server closes.
  */
 import type { AuthorityContext } from "../context.js";
@@ -14,8 +15,10 @@ export async function registerControlChannels(api: ApiRouter, ctx: AuthorityCont
   registerNodeChannel(api, ctx);
   registerAgentChannel(api, ctx);
   const unwire = wireDeviceEvents(ctx, ctx.agents, ctx.nodes);
+  ctx.placementSync.start();
   api.app.addHook("onClose", async () => {
     unwire();
+    await ctx.placementSync.stop();
     await ctx.providers.stop();
     ctx.agents.closeAll();
     ctx.nodes.closeAll();

@@ -99,13 +99,14 @@ interface CandidateRow {
   archive_id: number;
   archive_guid: string;
   org_id: number;
+  user_id: number;
   hold_expire_date: string;
   purged_at: number | null;
   destination_guid: string;
   server_guid: string | null;
 }
 
-const CANDIDATES = `SELECT a.archive_id, a.archive_guid, u.org_id, c.hold_expire_date, a.purged_at, ds.destination_guid, sv.server_guid
+const CANDIDATES = `SELECT a.archive_id, a.archive_guid, u.org_id, u.user_id, c.hold_expire_date, a.purged_at, ds.destination_guid, sv.server_guid
   FROM cold_storage c JOIN archives a ON a.archive_id = c.archive_id JOIN devices d ON d.device_id = a.device_id
   JOIN users u ON u.user_id = d.user_id JOIN destinations ds ON ds.destination_id = a.destination_id
   LEFT JOIN store_points sp ON sp.store_point_id = a.store_point_id LEFT JOIN servers sv ON sv.server_id = sp.server_id`;
@@ -117,6 +118,7 @@ const toCandidate = (r: CandidateRow): PurgeCandidate => ({
   archiveId: r.archive_id,
   archiveGuid: r.archive_guid,
   orgId: r.org_id,
+  userId: r.user_id,
   holdExpireDate: r.hold_expire_date,
   purgedAt: r.purged_at,
   destinationGuid: r.destination_guid,

@@ -149,6 +149,15 @@ export class SqliteUserQueries implements UserReads, UserWrites {
     );
   }
 
+  async usersOnActiveHold(userIds: readonly number[]): Promise<Set<number>> {
+    if (userIds.length === 0) return new Set();
+    const rows = this.q.all<{ user_id: number }>(
+      "SELECT DISTINCT m.user_id FROM json_each(?) j JOIN legal_hold_memberships m ON m.user_id = j.value JOIN legal_holds h ON h.hold_id = m.hold_id WHERE m.active = 1 AND h.active = 1",
+      idList(userIds),
+    );
+    return new Set(rows.map((r) => r.user_id));
+  }
+
   async subtreeHasActiveHold(path: string): Promise<boolean> {
     const { lo, hi } = subtreeRange(path);
     return (
@@ -258,6 +267,23 @@ export class SqliteUserQueries implements UserReads, UserWrites {
       "INSERT INTO user_keys (user_id, key_policy, key_version, escrow_wrapped, password_wrapped, created_at, modified_at) VALUES (@userId, @keyPolicy, @keyVersion, @escrowWrapped, @passwordWrapped, @at, @at) ON CONFLICT (user_id) DO UPDATE SET key_policy = @keyPolicy, key_version = @keyVersion, escrow_wrapped = @escrowWrapped, password_wrapped = @passwordWrapped, modified_at = @at",
       { ...k, at },
     );
+  }
+
+  async raiseUserKeys(
+    orgIds: readonly number[],
+    policy: UserKeyRecord["keyPolicy"],
+    at: number,
+  ): Promise<{ userId: number; from: UserKeyRecord["keyPolicy"] }[]> {
+    const rows = this.q.all<{ user_id: number; key_policy: UserKeyRecord["keyPolicy"] }>(
+      "SELECT k.user_id, k.key_policy FROM user_keys k JOIN users u ON u.user_id = k.user_id WHERE u.org_id IN (SELECT value FROM json_each(@ids)) AND (CASE k.key_policy WHEN 'escrow' THEN 0 WHEN 'password' THEN 1 ELSE 2 END) < (CASE @policy WHEN 'escrow' THEN 0 WHEN 'password' THEN 1 ELSE 2 END) ORDER BY k.user_id",
+      { ids: idList(orgIds), policy },
+    );
+    if (rows.length === 0) return [];
+    this.q.run(
+      "UPDATE user_keys SET key_policy = @policy, escrow_wrapped = NULL, password_wrapped = CASE WHEN @policy = 'custom' THEN NULL ELSE password_wrapped END, modified_at = @at WHERE user_id IN (SELECT value FROM json_each(@users))",
+      { policy, at, users: idList(rows.map((r) => r.user_id)) },
+    );
+    return rows.map((r) => ({ userId: r.user_id, from: r.key_policy }));
   }
 
   async putTotp(t: TotpRecord): Promise<void> {
