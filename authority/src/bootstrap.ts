@@ -1,7 +1,9 @@
 /**
  * The first transaction of a new authority: its GUID, the top-level organization (with its
  * registration key) and the primary administrator, the first account, holding SYSADMIN. The
- * first administrator is a report recipient by default (source document, "Reporting").
+ * first administrator is a report recipient by default (source document, "Reporting"): the
+ * report service adds them to every report's recipients (`ReportService.recipientsOf`), so
+ * nothing is written into the org's Additional recipients (`reporting.recipients`).
  */
 import { randomUUID } from "node:crypto";
 import { CairnError, newGuid } from "@cairn/protocol";
@@ -11,7 +13,6 @@ import type { AuthorityContext } from "./context.js";
 import type { Org, User } from "./db/records.js";
 import { validateOrgName } from "./orgs/org-tree.js";
 import { isEmail } from "./settings/parse.js";
-import { defaultSettings } from "./settings/schema.js";
 import { validatePassword } from "./users/user-service.js";
 import { usernameKey, validateUsername } from "./users/usernames.js";
 
@@ -79,7 +80,6 @@ export async function bootstrapAuthority(ctx: AuthorityContext, input: Bootstrap
     }
     await ctx.users.createUserKey(tx, admin, "escrow", now);
     await tx.setMeta(META.primaryAdminUserId, String(admin.userId));
-    if (email !== null) await tx.putSettingsGroup(org.orgId, "reporting", { ...defaultSettings().reporting, recipients: [email] }, now);
     await tx.appendAudit(auditEntry(SYSTEM_PRINCIPAL, now, "authority.init", { type: "org", id: org.orgId, orgId: org.orgId }, { adminUsername: username }));
     return { org, admin };
   });

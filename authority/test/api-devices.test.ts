@@ -340,3 +340,34 @@ describe("lifecycle, archives, backup sets, data key tokens", () => {
     node2.close();
   });
 });
+
+describe("upgrade clients (API.md §1.6: a failing request changes nothing)", () => {
+  const upgradeEntries = async (orgId: number) =>
+    dataOf<{ auditEntries: { action: string }[] }>(await f.admin.get(`/api/v1/audit-log?orgId=${orgId}&pgNum=1&pgSize=500`)).auditEntries.filter(
+      (e) => e.action === "org.upgradeClients",
+    );
+
+  it("refuses a bad version with 400 (a missing package with 404) before writing the audit entry or telling any agent", async () => {
+    const o = await createOrg(f.admin, "Upgrade org", f.a.orgUid);
+    const d = await f.device({ username: "upgrader@example.com", registrationKey: o.registrationKey, archive: false });
+    const told: string[] = [];
+    d.link.ws.on("message", (m) => told.push(String(m)));
+    for (const version of [42, "", "../../etc/passwd", "1.2", ["1.2.3"]]) {
+      const r = await f.admin.send("POST", `/api/v1/orgs/${o.orgId}/upgrade-clients`, { version });
+      expect(r.status, JSON.stringify(version)).toBe(400);
+      expect(errorName(r)).toBe("BAD_REQUEST");
+    }
+    const missing = await f.admin.send("POST", `/api/v1/orgs/${o.orgId}/upgrade-clients`, { version: "9.9.9" });
+    expect(missing.status).toBe(404);
+    expect(await upgradeEntries(o.orgId)).toEqual([]);
+    const configPushes = async () => {
+      await new Promise((r) => setTimeout(r, 150));
+      return told.filter((m) => m.includes("config-changed")).length;
+    };
+    expect(await configPushes()).toBe(0);
+    // a good request (no package imported yet) is audited once and reaches the agent
+    expect(dataOf(await f.admin.send("POST", `/api/v1/orgs/${o.orgId}/upgrade-clients`, {}))).toMatchObject({ deviceCount: 1, offeredVersion: null });
+    expect(await upgradeEntries(o.orgId)).toHaveLength(1);
+    expect(await configPushes()).toBe(1);
+  });
+});

@@ -66,8 +66,8 @@ describe("get_settings (API.md §5.1, §5.2)", () => {
       autoOfferSelf: false,
       allowLocalFolders: true,
     });
-    // the first administrator is a report recipient, inherited from the top level
-    expect(settingsOf(org).recipients).toEqual([a.adminUsername]);
+    // Additional recipients start empty: the first administrator receives reports without being listed there
+    expect(settingsOf(org).recipients).toEqual([]);
     expect(settingsOf(org).destinations).toEqual([{ destinationId: dest.destinationId, guid: dest.guid, destinationName: "Primary", type: "CLUSTER" }]);
     expect(settingsOf(org).allDestinations).toEqual(settingsOf(org).destinations);
     expect(org.settingsSummary).toEqual(org.settings);

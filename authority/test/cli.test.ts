@@ -62,8 +62,13 @@ describe("cairn authority init", () => {
     const a = await startTestAuthority({ dataDir: dir, init: false, adminUsername: "admin" });
     try {
       const py = a.py42("admin", "given password 1");
-      const org = (await py.data("GET", "/api/Org/my?incSettings=True")) as { settings: { recipients: string[] } };
-      expect(org.settings.recipients).toEqual(["ops@example.com"]);
+      const org = (await py.data("GET", "/api/Org/my?incSettings=True")) as { orgId: number; settings: { recipients: string[] } };
+      // a report recipient by default, without being written into the Additional recipients
+      expect(org.settings.recipients).toEqual([]);
+      expect(await py.data("GET", `/api/v1/orgs/${org.orgId}/report-recipients`)).toMatchObject({
+        recipients: ["ops@example.com"],
+        firstAdministrator: "ops@example.com",
+      });
       const users = (await py.data("GET", "/api/User?username=admin")) as { users: { email: string | null }[] };
       expect(users.users[0]?.email).toBe("ops@example.com");
     } finally {

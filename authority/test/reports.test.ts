@@ -95,9 +95,10 @@ describe("scheduled backup reports", () => {
   it("an org with its own reporting settings gets its own report on its own days, with its thresholds", async () => {
     const wednesday = MONDAY + 2 * DAY_MS;
     const sent = await operationsOf(a.ctx).reports.sendDue(wednesday);
-    expect(sent.map((s) => [s.orgId, s.recipients])).toEqual([[child.orgId, ["boss@example.com"]]]);
+    // the first administrator is a recipient by default; the additional recipient adds to it
+    expect(sent.map((s) => [s.orgId, s.recipients])).toEqual([[child.orgId, [a.adminUsername, "boss@example.com"]]]);
     const m = smtp.messages.at(-1);
-    expect(m?.to).toEqual(["boss@example.com"]);
+    expect(m?.to).toEqual([a.adminUsername, "boss@example.com"]);
     expect(m?.subject).toBe("Backup report for Reports child: 1 critical, 0 warning");
   });
 });
@@ -110,7 +111,7 @@ describe("the Email backup report action", () => {
     expect(smtp.messages[n]?.to).toEqual(["ops@example.com", "cto@example.com"]);
     expect(smtp.messages[n]?.raw).toContain("the last 14 days");
     dataOf(await admin.send("POST", `/api/v1/orgs/${child.orgId}/backup-report`, { recipients: null }));
-    expect(smtp.messages[n + 1]?.to).toEqual(["boss@example.com"]);
+    expect(smtp.messages[n + 1]?.to).toEqual([a.adminUsername, "boss@example.com"]);
     expect((await admin.send("POST", `/api/v1/orgs/${child.orgId}/backup-report`, { recipients: ["not-an-address"] })).status).toBe(400);
   });
 
@@ -141,6 +142,46 @@ describe("the Email backup report action", () => {
     const org = (await b.ctx.store.getTopLevelOrg())?.orgId;
     expect(errorName(await bAdmin.send("POST", `/api/v1/orgs/${org}/backup-report`, {}))).toBe("UNAVAILABLE");
     await b.dispose();
+  });
+});
+
+describe("report recipients (seed 001 Reporting c–e)", () => {
+  it("are the first administrator, the org's admins and the Additional recipients, each once", async () => {
+    const reports = operationsOf(a.ctx).reports;
+    const top = (await a.ctx.store.getTopLevelOrg()) ?? expect.unreachable();
+    // a fresh authority: the first administrator, and nothing stored in Additional recipients
+    expect(await reports.recipientsOf(top)).toEqual([a.adminUsername]);
+    // adding an additional recipient does not drop the first administrator
+    dataOf(await admin.send("PUT", `/api/v1/orgs/${top.orgId}/settings`, { groups: { reporting: { values: { recipients: ["extra@example.com"] } } } }));
+    expect(await reports.recipientsOf(top)).toEqual([a.adminUsername, "extra@example.com"]);
+    // the child's admins receive its report; managers, admins of other orgs, blocked admins and plain users do not
+    await createUser(admin, child.orgUid, "child-admin@example.com", ["Org Admin"]);
+    const blocked = await createUser(admin, child.orgUid, "blocked-admin@example.com", ["Org Admin"]);
+    expect((await admin.send("PUT", `/api/UserBlock/${blocked.userId}`)).status).toBe(204);
+    await createUser(admin, child.orgUid, "child-manager@example.com", ["Org Manager"]);
+    await createUser(admin, a.orgUid, "top-admin@example.com", ["Org Admin"]);
+    const childOrg = (await a.ctx.store.getOrg(child.orgId)) ?? expect.unreachable();
+    // an admin listed among the additional recipients too is sent one copy
+    dataOf(
+      await admin.send("PUT", `/api/v1/orgs/${child.orgId}/settings`, {
+        groups: { reporting: { values: { recipients: ["boss@example.com", "CHILD-ADMIN@example.com"] } } },
+      }),
+    );
+    expect(await reports.recipientsOf(childOrg)).toEqual([a.adminUsername, "child-admin@example.com", "boss@example.com"]);
+    expect(await reports.recipientsOf(top)).toEqual([a.adminUsername, "top-admin@example.com", "extra@example.com"]);
+    // the "Recipients" display
+    expect(dataOf(await admin.get(`/api/v1/orgs/${child.orgId}/report-recipients`))).toEqual({
+      recipients: [a.adminUsername, "child-admin@example.com", "boss@example.com"],
+      firstAdministrator: a.adminUsername,
+      orgAdmins: ["child-admin@example.com"],
+      additional: ["boss@example.com", "CHILD-ADMIN@example.com"],
+    });
+    expect((await admin.get("/api/v1/orgs/999999/report-recipients")).status).toBe(404);
+    // the scheduled reports go to them
+    const n = smtp.messages.length;
+    const sent = await reports.sendDue(MONDAY + 9 * DAY_MS);
+    expect(sent.map((x) => [x.orgId, x.recipients])).toEqual([[child.orgId, [a.adminUsername, "child-admin@example.com", "boss@example.com"]]]);
+    expect(smtp.messages[n]?.to).toEqual([a.adminUsername, "child-admin@example.com", "boss@example.com"]);
   });
 });
 

@@ -210,7 +210,7 @@ describe("archive keys under each policy", () => {
       escrowWrapped: wrapKey(kek, uk, wrapContext.userKey(userUid, 1)),
       passwordWrapped: null,
     };
-    expect(openArchiveKey(kek, rec, wrapped, none).equals(ak)).toBe(true);
+    expect(openArchiveKey(kek, rec, wrapped, none, "escrow").equals(ak)).toBe(true);
   });
 
   it("password: only with the right archive password", () => {
@@ -221,18 +221,41 @@ describe("archive keys under each policy", () => {
       escrowWrapped: null,
       passwordWrapped: wrapKeyWithPassword("correct horse", uk, wrapContext.userKey(userUid, 1), TEST_SCRYPT),
     };
-    expect(() => openArchiveKey(kek, rec, wrapped, none)).toThrow(/PRIVATE_PASSWORD_INVALID/);
-    expect(() => openArchiveKey(kek, rec, wrapped, { privatePassword: "wrong", encryptionKey: null })).toThrow(/PRIVATE_PASSWORD_INVALID/);
-    expect(openArchiveKey(kek, rec, wrapped, { privatePassword: "correct horse", encryptionKey: null }).equals(ak)).toBe(true);
+    expect(() => openArchiveKey(kek, rec, wrapped, none, "password")).toThrow(/PRIVATE_PASSWORD_INVALID/);
+    expect(() => openArchiveKey(kek, rec, wrapped, { privatePassword: "wrong", encryptionKey: null }, "password")).toThrow(/PRIVATE_PASSWORD_INVALID/);
+    expect(openArchiveKey(kek, rec, wrapped, { privatePassword: "correct horse", encryptionKey: null }, "password").equals(ak)).toBe(true);
   });
 
   it("custom: only with the right key, as hex or base64", () => {
     const rec = { userId: 1, keyPolicy: "custom" as const, keyVersion: 1, escrowWrapped: null, passwordWrapped: null };
-    expect(() => openArchiveKey(kek, rec, wrapped, none)).toThrow(/CUSTOM_KEY_INVALID/);
-    expect(() => openArchiveKey(kek, rec, wrapped, { privatePassword: null, encryptionKey: generateKey().toString("hex") })).toThrow(/CUSTOM_KEY_INVALID/);
-    expect(openArchiveKey(kek, rec, wrapped, { privatePassword: null, encryptionKey: uk.toString("hex") }).equals(ak)).toBe(true);
-    expect(openArchiveKey(kek, rec, wrapped, { privatePassword: null, encryptionKey: uk.toString("base64") }).equals(ak)).toBe(true);
+    expect(() => openArchiveKey(kek, rec, wrapped, none, "custom")).toThrow(/CUSTOM_KEY_INVALID/);
+    expect(() => openArchiveKey(kek, rec, wrapped, { privatePassword: null, encryptionKey: generateKey().toString("hex") }, "custom")).toThrow(
+      /CUSTOM_KEY_INVALID/,
+    );
+    expect(openArchiveKey(kek, rec, wrapped, { privatePassword: null, encryptionKey: uk.toString("hex") }, "custom").equals(ak)).toBe(true);
+    expect(openArchiveKey(kek, rec, wrapped, { privatePassword: null, encryptionKey: uk.toString("base64") }, "custom").equals(ak)).toBe(true);
     expect(parseCustomKey("not a key")).toBeNull();
+  });
+
+  it("an escrowed record opens for nobody once the org's policy is stronger (raised after the user registered)", () => {
+    const rec = {
+      userId: 1,
+      keyPolicy: "escrow" as const,
+      keyVersion: 1,
+      escrowWrapped: wrapKey(kek, uk, wrapContext.userKey(userUid, 1)),
+      passwordWrapped: null,
+    };
+    expect(() => openArchiveKey(kek, rec, wrapped, none, "password")).toThrow(/PRIVATE_PASSWORD_INVALID/);
+    expect(() => openArchiveKey(kek, rec, wrapped, { privatePassword: "anything", encryptionKey: null }, "password")).toThrow(/PRIVATE_PASSWORD_INVALID/);
+    expect(() => openArchiveKey(kek, rec, wrapped, none, "custom")).toThrow(/CUSTOM_KEY_INVALID/);
+    // a record stronger than the org's policy (the user raised it) is opened under its own policy
+    const pw = {
+      ...rec,
+      keyPolicy: "password" as const,
+      escrowWrapped: null,
+      passwordWrapped: wrapKeyWithPassword("pw", uk, wrapContext.userKey(userUid, 1), TEST_SCRYPT),
+    };
+    expect(openArchiveKey(kek, pw, wrapped, { privatePassword: "pw", encryptionKey: null }, "escrow").equals(ak)).toBe(true);
   });
 
   it("a purged archive (no wrapped key) opens for nobody", () => {
@@ -243,6 +266,6 @@ describe("archive keys under each policy", () => {
       escrowWrapped: wrapKey(kek, uk, wrapContext.userKey(userUid, 1)),
       passwordWrapped: null,
     };
-    expect(() => openArchiveKey(kek, rec, { ...wrapped, wrapped: null }, none)).toThrow(/purged/);
+    expect(() => openArchiveKey(kek, rec, { ...wrapped, wrapped: null }, none, "escrow")).toThrow(/purged/);
   });
 });

@@ -17,8 +17,13 @@ import type { PasswordHasher } from "./passwords.js";
 import { deriveKey, macBase64url, SecretBox } from "./secret-box.js";
 import { matchTotp } from "./totp.js";
 
-/** Why someone signs in: py42's JWT call, the console, or HTTP Basic on one request. */
-export type SignInPurpose = "jwt" | "session" | "basic";
+/**
+ * Why someone signs in: py42's JWT call, the console, HTTP Basic on one request, or an agent
+ * registering a device. Two-factor authentication never applies to the agent (seed 001 "Local
+ * two-factor authentication": "This setting does not apply to: the Code42 agent"; DECISIONS.md
+ * "Authentication"): `agent` checks the password and the account, never a TOTP code.
+ */
+export type SignInPurpose = "jwt" | "session" | "basic" | "agent";
 
 /** Tunables. */
 export interface AuthServiceOptions {
@@ -113,7 +118,7 @@ export class AuthService {
       throw new CairnError("INVALID_CREDENTIALS", "INVALID_CREDENTIALS: the username or password is wrong");
     }
     if (!(await this.isUsable(user))) throw new CairnError("INVALID_CREDENTIALS", "INVALID_CREDENTIALS: the username or password is wrong");
-    const { required, enrolled } = await this.requiresTotp(user);
+    const { required, enrolled } = purpose === "agent" ? { required: false, enrolled: false } : await this.requiresTotp(user);
     let enrollOnly = false;
     if (required) {
       if (purpose === "basic") throw new CairnError("TOTP_REQUIRED", "TOTP_REQUIRED: two-factor users cannot use Basic authentication; get a token");

@@ -1,7 +1,9 @@
 /**
  * Device registration over the agent channel (`register`, T26): the org's registration key
  * (looked up by hash, compared in constant time; unknown, rotated, blocked or deactivated keys
- * are one answer) and the user's credentials (TOTP where the org requires it). An unknown
+ * are one answer) and the user's password. Two-factor authentication does not apply to the agent
+ * (seed 001 "Local two-factor authentication"; DECISIONS.md "Authentication"): registration never
+ * asks for a TOTP code and ignores one that is sent, also in orgs that require two-factor. An unknown
  * username with a valid key creates that user in the key's org unless the org turns
  * `general.autoCreateUsers` off; a device lands only in the key's org (a user of another org is
  * refused). Failed attempts are limited per source address. The device token (`cnd_…`) is
@@ -190,18 +192,16 @@ export class RegistrationService {
   private async userFor(p: RegisterParams, org: Awaited<ReturnType<OrgService["byRegistrationKey"]>>, source: string): Promise<User> {
     const existing = await this.d.store.getUserByUsernameKey(usernameKey(p.username));
     if (existing !== undefined) {
-      const { user } = await this.auth.signIn(p.username, p.password, p.totp, source, "jwt");
+      const { user } = await this.auth.signIn(p.username, p.password, null, source, "agent");
       if (user.orgId !== org.orgId) throw new CairnError("REGISTRATION_KEY_INVALID", "The registration key is unknown or revoked");
       return user;
     }
     const settings = await this.d.settings.resolveOrg(org);
     if (!settings.values.general.autoCreateUsers) {
       // the same answer (and the same cost) as a wrong password
-      await this.auth.signIn(p.username, p.password, p.totp, source, "jwt");
+      await this.auth.signIn(p.username, p.password, null, source, "agent");
       throw new CairnError("INVALID_CREDENTIALS", "INVALID_CREDENTIALS: the username or password is wrong");
     }
-    if (settings.values.security.twoFactorRequired)
-      throw new CairnError("TOTP_REQUIRED", "TOTP_REQUIRED: this organization requires two-factor authentication; enroll in the console first");
     const user = await this.users.create(SYSTEM_PRINCIPAL, {
       orgUid: org.orgUid,
       username: p.username,

@@ -50,8 +50,21 @@ export class AgentUpgrades {
    * exists and none was named; NOT_FOUND for a named version that does not exist.
    */
   offer(deviceIds: readonly number[], o: { version?: string; origin: string; orgId?: number }): UpgradeOffer | null {
-    const pkg = o.version !== undefined ? getAgentPackage(this.dataDir, o.version) : this.newest();
-    if (pkg === null) return null;
+    const pkg = this.packageFor(o.version);
+    return pkg === null ? null : this.offerPackage(deviceIds, pkg, o);
+  }
+
+  /**
+   * The package an offer of `version` would make (the newest when none is named; null when none
+   * is imported). NOT_FOUND for a named version that does not exist. Changes nothing, so a route
+   * checks it before it writes anything.
+   */
+  packageFor(version?: string): AgentPackage | null {
+    return version !== undefined ? getAgentPackage(this.dataDir, version) : this.newest();
+  }
+
+  /** Offers `pkg` (from {@link packageFor}) to the connected agents among `deviceIds`. */
+  offerPackage(deviceIds: readonly number[], pkg: AgentPackage, o: { origin: string; orgId?: number }): UpgradeOffer {
     const origin = this.publicUrl !== undefined ? new URL(this.publicUrl).origin : o.origin;
     this.lastOrigin = origin;
     if (o.orgId !== undefined) this.writeOffers({ ...this.offers(), [String(o.orgId)]: pkg.version });

@@ -1,14 +1,24 @@
 /**
  * Cairn's "Email backup report" action (`POST /api/v1/orgs/{orgId}/backup-report`,
- * docs/console.md): the org's report, now, to the given recipients or the org's own.
+ * docs/console.md): the org's report, now, to the given recipients or the org's own; and the
+ * org's report recipients (`GET /api/v1/orgs/{orgId}/report-recipients`, seed 001 "Reporting"
+ * d "Recipients").
  */
 import { CairnError } from "@cairn/protocol";
 import type { ApiRouter } from "../http/api-router.js";
 import { bodyObject, numericId } from "../http/params.js";
 import type { ReportService } from "./report-service.js";
 
-/** Registers the report route. */
+/** Registers the report routes. */
 export function registerReportRoutes(api: ApiRouter, svc: ReportService): void {
+  api.route({
+    method: "GET",
+    url: "/api/v1/orgs/:orgId/report-recipients",
+    auth: "user",
+    summary: "Who receives the org's backup report: the first administrator, the org's admins and its Additional recipients (reporting.recipients)",
+    tags: ["organizations"],
+    handler: async ({ p, params }) => svc.recipientsFor(p, numericId(params.orgId, "orgId")),
+  });
   api.route({
     method: "POST",
     url: "/api/v1/orgs/:orgId/backup-report",

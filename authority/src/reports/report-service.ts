@@ -3,7 +3,8 @@
  * - the **backup report** of an org lists the active devices of the org and its descendants
  *   with their state against the org's `warnInDays` / `alertInDays`; it is sent on the org's
  *   report days (`reportSchedule`, Sunday first, `_` for none) when `sendReports` is on, to the
- *   org's recipients (the first administrator when none are configured). An org that inherits
+ *   org's recipients (the first administrator, the org's admins and its Additional recipients:
+ *   {@link ReportService.recipientsOf}). An org that inherits
  *   its reporting settings is covered by the report of the org it inherits them from, so nobody
  *   receives the same devices twice. The "Email backup report" action sends one at once.
  * - **alert emails** go to a device's user when it passes the device settings'
@@ -17,10 +18,11 @@ import nodemailer, { type Transporter } from "nodemailer";
 import type SMTPTransport from "nodemailer/lib/smtp-transport/index.js";
 import { auditEntry } from "../audit/audit.js";
 import { type Principal, requirePermission } from "../auth/access.js";
+import { roleSpec } from "../auth/roles.js";
 import { META } from "../bootstrap.js";
 import type { CoreDeps } from "../core.js";
 import type { ReportDevice } from "../db/operations-store.js";
-import type { Org } from "../db/records.js";
+import type { Org, User } from "../db/records.js";
 import { isEmail } from "../settings/parse.js";
 import type { DeviceDefaults } from "../settings/device-defaults.js";
 import { type TemplateData, Templates } from "./templates.js";
@@ -43,6 +45,12 @@ export interface SentReport {
   recipients: string[];
   subject: string;
   devices: number;
+}
+
+/** A user's address for reports: the email, else the username when it is an address. */
+function emailOf(u: User): string | null {
+  if (u.email !== null && isEmail(u.email)) return u.email;
+  return isEmail(u.username) ? u.username : null;
 }
 
 /** A device's state against thresholds. */
@@ -110,14 +118,45 @@ export class ReportService {
     this.transport = null;
   }
 
-  /** The org's recipients: its effective `reporting.recipients`, else the first administrator. */
+  /**
+   * Who receives the org's backup report (seed 001 "Reporting" c–e; DECISIONS.md "Settings"):
+   * - the **first administrator** (the primary administrator `authority init` made): "a recipient
+   *   by default", for every org's report;
+   * - the **org admins** of this org: its active, unblocked users holding a role that may edit
+   *   its settings ("sending backup reports to org admins for this organization");
+   * - the **Additional recipients**, the org's effective `reporting.recipients`, which add to the
+   *   two above and never replace them.
+   * Each address once (case-insensitively), in that order; users without an email address (and
+   * whose username is not one) are skipped.
+   */
   async recipientsOf(org: Org): Promise<string[]> {
-    const r = (await this.d.settings.resolveOrg(org)).values.reporting.recipients.filter(isEmail);
-    if (r.length > 0) return [...new Set(r)];
+    return (await this.recipientParts(org)).recipients;
+  }
+
+  /** {@link recipientsOf} with its parts (the console's "Recipients" display). */
+  async recipientParts(org: Org): Promise<{ recipients: string[]; firstAdministrator: string | null; orgAdmins: string[]; additional: string[] }> {
+    const additional = (await this.d.settings.resolveOrg(org)).values.reporting.recipients.filter(isEmail);
     const id = Number(await this.d.store.getMeta(META.primaryAdminUserId));
-    const admin = Number.isSafeInteger(id) ? await this.d.store.getUser(id) : undefined;
-    const email = admin?.email ?? (admin && isEmail(admin.username) ? admin.username : null);
-    return email ? [email] : [];
+    const first = Number.isSafeInteger(id) ? await this.d.store.getUser(id) : undefined;
+    const firstAdministrator = first?.active && !first.blocked ? emailOf(first) : null;
+    const adminRoles = (await this.d.store.listRoles()).filter((r) => roleSpec(r.name)?.permissions.includes("org.settings") === true);
+    const adminIds = new Set<number>();
+    for (const r of adminRoles) for (const userId of await this.d.store.usersWithRole(r.roleId)) adminIds.add(userId);
+    const orgAdmins: string[] = [];
+    for (const userId of [...adminIds].sort((x, y) => x - y)) {
+      const u = await this.d.store.getUser(userId);
+      const email = u !== undefined && u.orgId === org.orgId && u.active && !u.blocked ? emailOf(u) : null;
+      if (email !== null) orgAdmins.push(email);
+    }
+    const seen = new Set<string>();
+    const recipients: string[] = [];
+    for (const r of [...(firstAdministrator === null ? [] : [firstAdministrator]), ...orgAdmins, ...additional]) {
+      const key = r.toLowerCase();
+      if (seen.has(key)) continue;
+      seen.add(key);
+      recipients.push(r);
+    }
+    return { recipients, firstAdministrator, orgAdmins, additional };
   }
 
   /** The report's data for an org at `now`. */
@@ -161,6 +200,14 @@ export class ReportService {
     await mailer.sendMail({ from: this.o.from ?? "Cairn <cairn@localhost>", to: [...recipients], subject: text.subject, text: text.body, html: html.body });
     this.d.log.info({ orgId: org.orgId, recipients: recipients.length, devices: data.devices.length }, "backup report sent");
     return { orgId: org.orgId, recipients: [...recipients], subject: text.subject, devices: data.devices.length };
+  }
+
+  /** The org's report recipients for `p` (who may read the org). */
+  async recipientsFor(p: Principal, orgId: number): Promise<Awaited<ReturnType<ReportService["recipientParts"]>>> {
+    const org = await this.d.store.getOrg(orgId);
+    if (org === undefined) throw new CairnError("NOT_FOUND", "No such organization");
+    requirePermission(p, "org.read", { kind: "org", orgId: org.orgId, path: org.path }, "organization");
+    return this.recipientParts(org);
   }
 
   /** The "Email backup report" action: now, to `recipients` (default: the org's). */

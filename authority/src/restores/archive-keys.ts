@@ -4,11 +4,24 @@
  * - under the escrow policy, from the escrow KEK;
  * - under the password policy, from the archive password the caller sends in the restore
  *   session (PRIVATE_PASSWORD_INVALID when missing or wrong);
- * - under the custom policy, from the custom key the caller sends (CUSTOM_KEY_INVALID).
+ * - under the custom policy, from the custom key the caller sends (CUSTOM_KEY_INVALID);
+ * - never when the org's key policy is now stronger than the user's record (raised after the
+ *   user registered): the escrowed copy is not used, whatever the caller sends.
  * The secret and the keys live only in memory for that restore; nothing here logs or stores them.
  */
-import { type ArchiveKeys, CairnError, deriveArchiveKeys, isCairnError, KEY_BYTES, unwrapKey, unwrapKeyWithPassword, wrapContext } from "@cairn/protocol";
+import {
+  type ArchiveKeys,
+  CairnError,
+  deriveArchiveKeys,
+  isCairnError,
+  KEY_BYTES,
+  type KeyPolicy,
+  unwrapKey,
+  unwrapKeyWithPassword,
+  wrapContext,
+} from "@cairn/protocol";
 import type { UserKeyRecord } from "../db/records.js";
+import { keyPolicyRefusal } from "../users/user-keys.js";
 
 /** What the caller supplied in the session (either may be null). */
 export interface RestoreSecret {
@@ -62,11 +75,22 @@ function userKey(escrowKek: Buffer, uk: UserKeyRecord, userUid: string, secret: 
 
 /**
  * The archive key, or the platform's error. NOT_FOUND when the archive has no key (purged, or
- * never backed up): nobody can restore it.
+ * never backed up): nobody can restore it. `orgPolicy` is the effective key policy of the user's
+ * org now: when it is stronger than the policy the user's key record was made under (the org's
+ * policy was raised after the user registered), the server decrypts nothing with that record
+ * (PRIVATE_PASSWORD_INVALID / CUSTOM_KEY_INVALID, users/user-keys.ts).
  */
-export function openArchiveKey(escrowKek: Buffer, uk: UserKeyRecord | undefined, archive: WrappedArchiveKey, secret: RestoreSecret): Buffer {
+export function openArchiveKey(
+  escrowKek: Buffer,
+  uk: UserKeyRecord | undefined,
+  archive: WrappedArchiveKey,
+  secret: RestoreSecret,
+  orgPolicy: KeyPolicy,
+): Buffer {
   if (archive.wrapped === null) throw new CairnError("NOT_FOUND", "The archive has no key: it was purged, or it holds no backup yet");
   if (uk === undefined) throw new CairnError("NOT_FOUND", "The archive's user has no key");
+  const refusal = keyPolicyRefusal(orgPolicy, uk);
+  if (refusal !== null) throw refusal;
   const k = userKey(escrowKek, uk, archive.userUid, secret);
   try {
     return unwrapKey(k, archive.wrapped, wrapContext.archiveKey(archive.userUid, archive.archiveGuid, archive.keyVersion));

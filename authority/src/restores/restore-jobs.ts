@@ -203,6 +203,7 @@ export class RestoreJobs {
     if (src !== undefined && src !== null && String(src) !== s.archive.deviceGuid)
       throw new CairnError("BAD_REQUEST", "sourceComputerGuid is not the session's device");
     await this.svc.platform.assertRestoreAllowed(p, s.archive);
+    await this.svc.assertSessionKeyPolicy(s);
   }
 
   /** `POST /api/v9/restore/web` (a zip, or `restoreToServer`). */

@@ -7,7 +7,7 @@
  * own devices and the restore roles grant over their scope; an invisible device is NOT_FOUND,
  * a visible one without the right FORBIDDEN (T24).
  */
-import { CairnError, isCairnError, newOpaqueId, verifyToken } from "@cairn/protocol";
+import { CairnError, isCairnError, type KeyPolicy, newOpaqueId, verifyToken } from "@cairn/protocol";
 import { canSee, type Principal, requirePermission } from "../auth/access.js";
 import type { AuthorityContext } from "../context.js";
 import type { ArchiveRecord, Device } from "../db/device-records.js";
@@ -19,6 +19,7 @@ import type { ArchiveSource, Catalog, CatalogEntry } from "./catalog.js";
 import { archiveSourceOf, type RestorePlatform } from "./restore-platform.js";
 import { type RestoreArchive, type RestoreSession, RestoreSessions } from "./restore-sessions.js";
 import { StorageTokens } from "./storage-auth.js";
+import { keyPolicyRefusal } from "../users/user-keys.js";
 
 /** Options of restores (from the command line or a test). */
 export interface RestoreOptions {
@@ -178,9 +179,29 @@ export class RestoreService {
       uk,
       { archiveGuid: a.archiveGuid, userUid: a.userUid, wrapped: a.wrappedArchiveKey, keyVersion: a.keyVersion },
       secret,
+      await this.keyPolicyOfUser(a.userId),
     );
     const archive = await this.restoreArchive(d, a);
-    return this.sessions.open(p.userId, archive, ak, archiveKeysOf(ak, a.archiveGuid), await this.contentAllowed(archive.orgPath));
+    return this.sessions.open(p.userId, archive, ak, archiveKeysOf(ak, a.archiveGuid), await this.contentAllowed(archive.orgPath), uk?.keyPolicy ?? "escrow");
+  }
+
+  /** The effective key policy of the org a user belongs to now (escrow for an unknown user: nothing to refuse). */
+  async keyPolicyOfUser(userId: number): Promise<KeyPolicy> {
+    const user = await this.ctx.store.getUser(userId);
+    const org = user === undefined ? undefined : await this.ctx.store.getOrg(user.orgId);
+    return org === undefined ? "escrow" : (await this.ctx.settings.resolveOrg(org)).values.security.keyPolicy;
+  }
+
+  /**
+   * Before a job decrypts on the server (zip, server disk) or hands the archive key to a device
+   * (push): the key policy must still allow what the session was opened with. A policy raised
+   * since (the escrowed copy destroyed, or the org now stronger than the record) refuses it.
+   */
+  async assertSessionKeyPolicy(s: RestoreSession): Promise<void> {
+    const uk = await this.ctx.store.getUserKey(s.archive.userId);
+    if (uk === undefined) throw new CairnError("NOT_FOUND", "The archive's user has no key");
+    const refusal = keyPolicyRefusal(await this.keyPolicyOfUser(s.archive.userId), uk) ?? keyPolicyRefusal(uk.keyPolicy, { keyPolicy: s.keyPolicy });
+    if (refusal !== null) throw refusal;
   }
 
   /** A data key token must be this authority's, for this caller and device, unexpired. */
@@ -215,6 +236,7 @@ export class RestoreService {
   ): Promise<{ cat: Catalog; nodes: CatalogEntry[] }> {
     const s = this.session(p, q.sessionId);
     if (s.archive.deviceGuid !== q.deviceGuid) throw new CairnError("NOT_FOUND", "The session is for another device");
+    await this.assertSessionKeyPolicy(s);
     const cat = await this.sessions.catalog(s, q.at, q.showDeleted);
     if (q.fileId === null) return { cat, nodes: cat.roots() };
     const dir = cat.get(q.fileId);
@@ -227,6 +249,7 @@ export class RestoreService {
     if (p.userId === null) throw new CairnError("FORBIDDEN", "Only users restore");
     const s = this.sessions.latestFor(p.userId, q.deviceGuid);
     if (s === undefined) throw new CairnError("NOT_FOUND", "Open a restore session for this device first");
+    await this.assertSessionKeyPolicy(s);
     const cat = await this.sessions.catalog(s, q.at, q.showDeleted);
     const e = cat.get(q.fileId);
     if (e === undefined) throw new CairnError("NOT_FOUND", "No such file in the backup");

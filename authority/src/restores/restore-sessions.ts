@@ -5,7 +5,7 @@
  * overwritten), and is found by its id or, for size polling that carries none, by the user and
  * device.
  */
-import { type ArchiveKeys, type Clock, newOpaqueId } from "@cairn/protocol";
+import { type ArchiveKeys, type Clock, type KeyPolicy, newOpaqueId } from "@cairn/protocol";
 import { type ArchiveSource, type Catalog, loadCatalog } from "./catalog.js";
 import { wipe } from "./archive-keys.js";
 
@@ -46,6 +46,8 @@ export interface RestoreSession {
   keys: ArchiveKeys;
   /** Server-side decryption of file contents is allowed (the org's web restore switch). */
   contentAllowed: boolean;
+  /** The policy of the user's key record the archive key was opened under (jobs check it again). */
+  keyPolicy: KeyPolicy;
   lastUsed: number;
   catalogs: Map<string, Promise<Catalog>>;
 }
@@ -65,11 +67,21 @@ export class RestoreSessions {
   }
 
   /** Opens a session (the caller checked rights and opened the key). */
-  open(userId: number, archive: RestoreArchive, archiveKey: Buffer, keys: ArchiveKeys, contentAllowed: boolean): RestoreSession {
+  open(userId: number, archive: RestoreArchive, archiveKey: Buffer, keys: ArchiveKeys, contentAllowed: boolean, keyPolicy: KeyPolicy): RestoreSession {
     this.sweep();
     const mine = [...this.sessions.values()].filter((s) => s.userId === userId).sort((a, b) => a.lastUsed - b.lastUsed);
     for (const s of mine.slice(0, Math.max(0, mine.length - MAX_SESSIONS_PER_USER + 1))) this.end(s);
-    const s: RestoreSession = { id: newOpaqueId(), userId, archive, archiveKey, keys, contentAllowed, lastUsed: this.clock.now(), catalogs: new Map() };
+    const s: RestoreSession = {
+      id: newOpaqueId(),
+      userId,
+      archive,
+      archiveKey,
+      keys,
+      contentAllowed,
+      keyPolicy,
+      lastUsed: this.clock.now(),
+      catalogs: new Map(),
+    };
     this.sessions.set(s.id, s);
     return s;
   }

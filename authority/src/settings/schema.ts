@@ -176,7 +176,7 @@ export const SETTINGS_SCHEMA: {
       recipients: f({
         default: [],
         parse: listOf(email, 200),
-        doc: "Report recipients (email addresses); the first administrator by default; empty: the first administrator",
+        doc: "Additional report recipients (email addresses), on top of the first administrator and the org's admins, who always receive the report",
       }),
       reportSchedule: f({
         default: "_M_____",

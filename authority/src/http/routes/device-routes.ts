@@ -3,7 +3,7 @@
  * and unblock, deactivate and reactivate (`/api/v4/computer-deactivation/update|remove`),
  * deauthorize; and Cairn's `POST /api/v1/orgs/{id}/upgrade-clients`.
  */
-import { CairnError } from "@cairn/protocol";
+import { AGENT_PACKAGE_VERSION_RE, CairnError } from "@cairn/protocol";
 import type { Principal } from "../../auth/access.js";
 import type { AuthorityContext } from "../../context.js";
 import { DEVICE_SORT_KEYS } from "../../db/device-records.js";
@@ -159,6 +159,10 @@ export function registerDeviceRoutes(api: ApiRouter, ctx: AuthorityContext): voi
     handler: async ({ p, params, body, req }) => {
       const org = await ctx.orgs.byId(p, numericId(params.id, "orgId"));
       requirePermission(p, "device.lifecycle", { kind: "org", orgId: org.orgId, path: org.path }, "organization");
+      // everything that can fail is checked before anything is written (API.md §1.6)
+      const version = upgradeVersionOf(body);
+      const upgrades = agentUpgradesOf(ctx);
+      const pkg = upgrades?.packageFor(version) ?? null;
       const ids = await ctx.store.deviceIdsOfOrgs([org.orgId]);
       const now = ctx.clock.now();
       await ctx.store.transaction((tx) =>
@@ -166,11 +170,19 @@ export function registerDeviceRoutes(api: ApiRouter, ctx: AuthorityContext): voi
       );
       // agents re-read their configuration, and connected ones are offered the agent package
       ctx.events.emit("devices-changed", { deviceIds: ids });
-      const b = (body ?? {}) as { version?: unknown };
-      if (b.version !== undefined && typeof b.version !== "string") throw new CairnError("BAD_REQUEST", "version must be a string");
-      const offer =
-        agentUpgradesOf(ctx)?.offer(ids, { ...(b.version !== undefined ? { version: b.version } : {}), origin: requestOrigin(req), orgId: org.orgId }) ?? null;
+      const offer = upgrades !== undefined && pkg !== null ? upgrades.offerPackage(ids, pkg, { origin: requestOrigin(req), orgId: org.orgId }) : null;
       return { deviceCount: ids.length, offeredVersion: offer?.version ?? null, notifiedDevices: offer?.notified ?? 0 };
     },
   });
+}
+
+/** The `version` of an upgrade-clients body: absent or null (the newest package), else a package version (BAD_REQUEST). */
+export function upgradeVersionOf(body: unknown): string | undefined {
+  if (body !== undefined && body !== null && (typeof body !== "object" || Array.isArray(body)))
+    throw new CairnError("BAD_REQUEST", 'the body is {"version"?: string}');
+  const v = (body as { version?: unknown } | null | undefined)?.version;
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string" || !AGENT_PACKAGE_VERSION_RE.test(v))
+    throw new CairnError("BAD_REQUEST", "version must be a package version (MAJOR.MINOR.PATCH[-pre])", { details: { field: "version" } });
+  return v;
 }
