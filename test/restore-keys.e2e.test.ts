@@ -13,9 +13,10 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type AgentHandle, changeSelection, registerAgent, runBackup, startAgent } from "@cairn/agent";
+import { type AgentHandle, agentStatus, changeSelection, registerAgent, runBackup, startAgent } from "@cairn/agent";
 import { operationsOf } from "@cairn/authority";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCairn } from "./helpers/cairn-process.js";
 import { type Cluster, startCluster } from "./helpers/cluster.js";
 import { Py42Restore, RestoreStepError, zipEntries } from "./helpers/restore-client.js";
 
@@ -210,4 +211,65 @@ describe("T38: zip restores disabled by a locked parent", () => {
     const fresh = readdirSync(tmpdir()).filter((n) => !before.has(n) && join(tmpdir(), n) !== c.dir);
     for (const n of fresh) expect(holding(join(tmpdir(), n), nist.marker), n).toEqual([]);
   });
+});
+
+describe("a key policy raised after the users registered", () => {
+  it("stops server-side decryption at once; the device protects its key under the new policy, and the archive password then restores", async () => {
+    const o = await orgWith("Raised org", c.authority.orgUid, {});
+    const dev = await device("raised", o.registrationKey, {});
+    // account key (escrow): the administrator restores without any secret
+    const before = await admin.zip(dev.guid, [`${dev.home}/docs`]);
+    expect((await zipEntries(before.zip.body)).get("docs/secret.txt")?.toString()).toBe(`${dev.marker}\n`);
+
+    await c.authority.py42().data("PUT", `/api/v1/orgs/${o.orgId}/settings`, { groups: { security: { values: { keyPolicy: "password" } } } });
+    // the escrowed copy is gone: no secret opens the archive on the server now
+    expect(await refused(admin.zip(dev.guid, [`${dev.home}/docs`], { privatePassword: "raised archive password" }))).toEqual({
+      status: 500,
+      name: "PRIVATE_PASSWORD_INVALID",
+    });
+    // the device learns it at its next sync, and says what to do
+    expect((await runBackup({ dataDir: dev.dataDir, clock: c.clock, logger: c.logger })).errors).toBe(0);
+    expect(agentStatus({ dataDir: dev.dataDir }).keyPolicyRequired).toBe("password");
+    const status = await runCairn(["agent", "status", "--data", dev.dataDir]);
+    expect(status.stdout).toContain("the organization requires the password key policy: run cairn agent key-policy --archive-password");
+
+    const raised = await runCairn(["--json", "agent", "key-policy", "--data", dev.dataDir, "--archive-password", "raised archive password"]);
+    expect(raised.code, raised.stderr).toBe(0);
+    expect(JSON.parse(raised.stdout)).toEqual({ keyPolicy: "password", customKey: null });
+    expect(agentStatus({ dataDir: dev.dataDir }).keyPolicyRequired).toBeNull();
+    // the archive password opens the same archive (nothing re-encrypted), a wrong one does not
+    expect(await refused(admin.zip(dev.guid, [`${dev.home}/docs`], { privatePassword: "wrong password" }))).toEqual({
+      status: 500,
+      name: "PRIVATE_PASSWORD_INVALID",
+    });
+    const after = await admin.zip(dev.guid, [`${dev.home}/docs`], { privatePassword: "raised archive password" });
+    expect((await zipEntries(after.zip.body)).get("docs/secret.txt")?.toString()).toBe(`${dev.marker}\n`);
+    // another device of the user registers with the archive password and gets the same user key
+    const second = join(c.dir, "raised-second-agent");
+    await registerAgent({
+      dataDir: second,
+      authorityUrl: c.authority.url,
+      authorityFingerprint: c.authority.fingerprint,
+      registrationKey: o.registrationKey,
+      username: "raised@example.com",
+      password: "raised password 1",
+      deviceName: "raised-second",
+      clock: c.clock,
+      logger: c.logger,
+      archivePassword: "raised archive password",
+    });
+    const userKey = (d: string) => (JSON.parse(readFileSync(join(d, "credentials.json"), "utf8")) as { userKey: string }).userKey;
+    expect(userKey(second)).toBe(userKey(dev.dataDir));
+
+    // raised again, to custom keys: the device tells the authority to hold nothing and prints the key to keep
+    await c.authority.py42().data("PUT", `/api/v1/orgs/${o.orgId}/settings`, { groups: { security: { values: { keyPolicy: "custom" } } } });
+    const custom = await runCairn(["--json", "agent", "key-policy", "--data", dev.dataDir, "--custom"]);
+    expect(custom.code, custom.stderr).toBe(0);
+    const kept = JSON.parse(custom.stdout) as { keyPolicy: string; customKey: string };
+    expect(kept.keyPolicy).toBe("custom");
+    expect(Buffer.from(kept.customKey, "hex").toString("base64")).toBe(userKey(dev.dataDir));
+    expect(await refused(admin.zip(dev.guid, [`${dev.home}/docs`], { privatePassword: "raised archive password" }))).toMatchObject({ status: 500 });
+    const withKey = await admin.zip(dev.guid, [`${dev.home}/docs`], { encryptionKey: kept.customKey, noDataKeyToken: true });
+    expect((await zipEntries(withKey.zip.body)).get("docs/secret.txt")?.toString()).toBe(`${dev.marker}\n`);
+  }, 120_000);
 });

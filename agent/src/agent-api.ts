@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { effectiveProxy } from "./config/org-proxy.js";
 import pino, { type Logger } from "pino";
 import { CairnError, type Clock, type DeviceConfig, isoTime, systemClock } from "@cairn/protocol";
+import { requiredKeyPolicy } from "./auth/key-policy.js";
 import { backsUpTo, connectAuthority, syncConfig } from "./auth/registration.js";
 import type { AuthorityClient } from "./auth/authority-client.js";
 import { acquireRunLock } from "./lock.js";
@@ -350,6 +351,8 @@ export interface AgentStatus {
   deviceName: string | null;
   username: string | null;
   keyPolicy: string | null;
+  /** The stronger key policy the organization requires than this device's key is under (`cairn agent key-policy`), or null. */
+  keyPolicyRequired: "password" | "custom" | null;
   visibility: "visible" | "hidden";
   selection: SelectionSpec;
   selectionLocked: boolean;
@@ -415,6 +418,7 @@ export function agentStatus(o: AgentCommonOptions): AgentStatus {
       deviceName: creds?.deviceName ?? null,
       username: creds?.username ?? null,
       keyPolicy: creds?.keyPolicy ?? null,
+      keyPolicyRequired: requiredKeyPolicy(creds?.keyPolicy, config?.settings.keyPolicy) as "password" | "custom" | null,
       visibility: config?.settings.visibility ?? "visible",
       selection: localSelection(db),
       selectionLocked: selectionLocked(config?.settings),

@@ -132,7 +132,7 @@ export function createCommand(ctx: CommandContext): Command {
     .requiredOption("--username <user>", "user name")
     .requiredOption("--password <password>", "user password")
     .option("--name <device>", "device name (default: host name)")
-    .option("--totp <code>", "two-factor code, when the organization requires one")
+    .option("--totp <code>", "ignored: two-factor authentication does not apply to the agent (accepted for older scripts)")
     .option("--archive-password <pw>", "archive password (key policy: password)")
     .option("--custom-key <hex>", "custom key, 64 hex digits (key policy: custom)")
     .action(async (o: DataOpt & Record<string, string | undefined>) => {
@@ -156,6 +156,46 @@ export function createCommand(ctx: CommandContext): Command {
       const { pinAtRegistration } = await import("./upgrade/package-key.js");
       await pinAtRegistration(dataDir(ctx, o), proxyOf(ctx), systemClock.now());
       ctx.print(r, `registered device ${r.guid} (${r.deviceName}) for user ${r.userUid}`);
+    });
+
+  cmd
+    .command("key-policy")
+    .description("this device's key policy and the organization's; protect the user key under a raised policy")
+    .addOption(data())
+    .option("--archive-password <pw>", "protect the user key with this archive password (policy: password)")
+    .option("--custom", "make the user key a custom key the authority never holds, and print it once (policy: custom)")
+    .action(async (o: DataOpt & { archivePassword?: string; custom?: boolean }) => {
+      const dir = dataDir(ctx, o);
+      const { keyPolicyState, raiseKeyPolicy } = await import("./auth/key-policy.js");
+      if (o.archivePassword !== undefined || o.custom) {
+        const { systemClock } = await import("@cairn/protocol");
+        const r = await raiseKeyPolicy({
+          dataDir: dir,
+          ...(o.archivePassword !== undefined ? { archivePassword: o.archivePassword } : {}),
+          ...(o.custom ? { custom: true } : {}),
+          clock: systemClock,
+          logger: cliLogger(ctx),
+          proxy: proxyOf(ctx),
+        });
+        ctx.print(
+          r,
+          r.customKey
+            ? `the user key is now a custom key that the authority does not hold. Keep it safe: registering another device, or restoring after this one is lost, needs it (cairn agent register --custom-key):\n${r.customKey}`
+            : "the user key is now protected by the archive password; the authority holds only that wrapping",
+        );
+        return;
+      }
+      const s = keyPolicyState(dir);
+      ctx.print(
+        s,
+        s.device === null
+          ? "not registered"
+          : `this device: ${s.device}; the organization: ${s.org ?? "unknown (never synced)"}${
+              s.required
+                ? `; the organization requires ${s.required}: run cairn agent key-policy ${s.required === "password" ? "--archive-password <pw>" : "--custom"}`
+                : ""
+            }`,
+      );
     });
 
   cmd
@@ -343,6 +383,10 @@ export function createCommand(ctx: CommandContext): Command {
       if (ctx.json) return ctx.print({ ...s, daemon });
       if (s.visibility === "hidden") return;
       const lines = [s.registered ? `device ${s.guid} (${s.deviceName}), user ${s.username} (${s.userUid}), org ${s.orgUid}` : "not registered"];
+      if (s.keyPolicyRequired)
+        lines.push(
+          `  the organization requires the ${s.keyPolicyRequired} key policy: run cairn agent key-policy ${s.keyPolicyRequired === "password" ? "--archive-password <pw>" : "--custom"}`,
+        );
       if (daemon)
         lines.push(
           `  daemon: ${daemon.backingUp ? "backing up" : daemon.restoring ? "restoring" : "idle"}, ${daemon.pendingChanges} changed path(s) not backed up yet`,

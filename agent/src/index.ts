@@ -24,6 +24,7 @@ export {
   runBackup,
   runRestore,
 } from "./agent-api.js";
+export { keyPolicyState, raiseKeyPolicy, requiredKeyPolicy } from "./auth/key-policy.js";
 export { type RegisterOptions, type RegisterResult, registerAgent, syncConfig } from "./auth/registration.js";
 export { type AgentHandle, type StartAgentOptions, startAgent } from "./daemon/agent-daemon.js";
 export { deauthorizeLocal } from "./daemon/deauthorize.js";

@@ -18,6 +18,7 @@ import pino, { type Logger } from "pino";
 import { type AGENT_CHANNEL, CairnError, type Clock, DAY_MS, type ParamsOf, type DeviceConfig, isCairnError, MINUTE_MS, systemClock } from "@cairn/protocol";
 import { bandwidthFor, type DirectArchive, exclusionsOf, localSelection, reportStatus, type RunBackupResult, runBackup } from "../agent-api.js";
 import type { AuthorityClient } from "../auth/authority-client.js";
+import { requiredKeyPolicy } from "../auth/key-policy.js";
 import { connectAuthority, syncConfig } from "../auth/registration.js";
 import { acquireDaemonLock, acquireRunLock } from "../lock.js";
 import { type NetworkExclusions, NetworkPolicy } from "../net/network-policy.js";
@@ -175,6 +176,7 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
     return l;
   };
   const network = new NetworkPolicy();
+  let warnedKeyPolicy: string | null = null;
   const presence = o.presence ?? presenceProbe();
   let config: DeviceConfig | undefined;
   let client: AuthorityClient | null = null;
@@ -242,6 +244,11 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
       cpuAwayPercent: s.cpuAwayPercent ?? s.cpuPresentPercent ?? 100,
       network: exclusionsOf(s),
     };
+    // a raised key policy needs this user's key protected under it (`cairn agent key-policy`)
+    const required = requiredKeyPolicy(readCredentials(o.dataDir)?.keyPolicy, s.keyPolicy);
+    if (required !== null && required !== warnedKeyPolicy)
+      logger.warn({ required }, "the organization raised the key policy: protect this user's key with `cairn agent key-policy`");
+    warnedKeyPolicy = required;
     for (const [url, l] of limiters) l.setRate(rateFor(url));
     network.set(settings.network);
     const sel = selectionNow();
