@@ -79,7 +79,7 @@ export function keyPolicyRefusal(orgPolicy: KeyPolicy, uk: Pick<UserKeyRecord, "
   if (orgPolicy === "password")
     return new CairnError(
       "PRIVATE_PASSWORD_INVALID",
-      "PRIVATE_PASSWORD_INVALID: the organization's encryption key policy was raised to an archive password, and this user's key is not protected by one yet; the authority no longer decrypts this archive (restore from the user's device)",
+      "PRIVATE_PASSWORD_INVALID: the organization's encryption key policy was raised to an archive password, and this user's key is not protected by one yet (on one of the user's devices: cairn agent key-policy --archive-password); until then the authority decrypts nothing of this archive (restore from the user's device)",
       { details },
     );
   return new CairnError(
