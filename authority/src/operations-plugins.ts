@@ -37,6 +37,8 @@ export interface OperationsOptions {
   reportSchedule?: string;
   /** Cron expression of the alert-email check (default every 30 minutes). */
   alertSchedule?: string;
+  /** Cron expression of the backup-status-email check (default every 30 minutes). */
+  statusEmailSchedule?: string;
   /** SMTP, sender and templates. */
   mail?: MailOptions;
   /** Restores: public URL, server restore folder, zip limits. */
@@ -82,6 +84,8 @@ export function operationsOptionsOf(f: OperationsFlags): OperationsOptions {
 export const DEFAULT_REPORT_SCHEDULE = "0 7 * * *";
 /** Every 30 minutes. */
 export const DEFAULT_ALERT_SCHEDULE = "*/30 * * * *";
+/** Every 30 minutes (each user's own interval is `backupStatusEmailFreqInMinutes`, at least 60). */
+export const DEFAULT_STATUS_EMAIL_SCHEDULE = "*/30 * * * *";
 
 /** The running services and schedules of one authority. */
 export interface Operations {
@@ -91,7 +95,7 @@ export interface Operations {
   reports: ReportService;
   restores: RestoreService;
   restoreJobs: RestoreJobs;
-  tasks: { purge?: ScheduledTask; reports?: ScheduledTask; alerts?: ScheduledTask };
+  tasks: { purge?: ScheduledTask; reports?: ScheduledTask; alerts?: ScheduledTask; statusEmails?: ScheduledTask };
 }
 
 const running = new WeakMap<AuthorityContext, Operations>();
@@ -106,6 +110,8 @@ export function operationsOf(ctx: AuthorityContext): Operations {
 /** Report-task and alert-task names of an authority. */
 export const reportTaskName = (authorityGuid: string) => `cairn-backup-reports-${authorityGuid}`;
 export const alertTaskName = (authorityGuid: string) => `cairn-backup-alerts-${authorityGuid}`;
+/** Backup-status-email task name of an authority. */
+export const statusEmailTaskName = (authorityGuid: string) => `cairn-backup-status-emails-${authorityGuid}`;
 
 /** Restore tokens for a receiving agent last this long. */
 export const PUSH_TOKEN_TTL_MS = 60 * 60_000;
@@ -189,6 +195,12 @@ export function operationsPlugin(o: OperationsOptions = {}): HttpPlugin {
           name: alertTaskName(ctx.authorityGuid),
           expression: o.alertSchedule ?? DEFAULT_ALERT_SCHEDULE,
           run: (now) => ops.reports.sendAlerts(now),
+        });
+        ops.tasks.statusEmails = scheduleTask({
+          ...base,
+          name: statusEmailTaskName(ctx.authorityGuid),
+          expression: o.statusEmailSchedule ?? DEFAULT_STATUS_EMAIL_SCHEDULE,
+          run: (now) => ops.reports.sendStatusEmails(now),
         });
       }
       api.app.addHook("onClose", async () => {

@@ -71,6 +71,10 @@ export interface ColdStorageReads {
   listColdStorage(filter: ColdStorageFilter, page: Page): Promise<PageResult<ColdStorageView>>;
   /** One archive in cold storage (not purged), by GUID. */
   getColdStorage(archiveGuid: string): Promise<ColdStorageView | undefined>;
+  /** One archive in cold storage (not purged), by numeric archive id. */
+  getColdStorageById(archiveId: number): Promise<ColdStorageView | undefined>;
+  /** How many archives a list query matches and the sum of their `archiveBytes`. */
+  coldStorageTotals(filter: ColdStorageFilter): Promise<{ count: number; bytes: number }>;
   /** Cold archives not yet purged whose purge date is on or before `date` (YYYY-MM-DD). */
   coldArchivesDue(date: string): Promise<PurgeCandidate[]>;
   /** Archives whose key is destroyed but whose blocks the node has not confirmed deleting. */
@@ -294,6 +298,17 @@ export interface ReportDevice {
   archiveBytes: number;
   selectedBytes: number;
   todoBytes: number;
+  /** Files selected for backup / still to back up, over the device's live archives. */
+  selectedFiles: number;
+  todoFiles: number;
+}
+
+/** Restores from one device's archives that completed in a period. */
+export interface DeviceRestoreTotals {
+  deviceId: number;
+  restores: number;
+  files: number;
+  bytes: number;
 }
 
 /** Report reads. */
@@ -302,9 +317,22 @@ export interface ReportReads {
   reportDevices(orgIds: readonly number[]): Promise<ReportDevice[]>;
   /** Emails of active users holding one of these roles in these orgs (admins of an org). */
   roleHolderEmails(orgIds: readonly number[], roleIds: readonly number[]): Promise<string[]>;
+  /** When each of these users was last sent the backup status email (users never sent one are absent). */
+  statusEmailsSentAt(userIds: readonly number[]): Promise<Map<number, number>>;
+  /**
+   * Restores of archives of these orgs that completed with `since <= event time <= until`, per
+   * source device (devices without one are absent).
+   */
+  completedRestoresByDevice(orgIds: readonly number[], since: number, until: number): Promise<Map<number, DeviceRestoreTotals>>;
+}
+
+/** Report writes. */
+export interface ReportWrites {
+  /** Records that the user was sent the backup status email at `at`. */
+  setStatusEmailSentAt(userId: number, at: number): Promise<void>;
 }
 
 /** Everything of this file readable. */
 export interface OperationsReads extends ColdStorageReads, RestoreHistoryReads, LegalHoldReads, ReportReads {}
 /** Everything of this file writable. */
-export interface OperationsWrites extends ColdStorageWrites, RestoreHistoryWrites, LegalHoldWrites {}
+export interface OperationsWrites extends ColdStorageWrites, RestoreHistoryWrites, LegalHoldWrites, ReportWrites {}

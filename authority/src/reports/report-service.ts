@@ -7,9 +7,17 @@
  *   {@link ReportService.recipientsOf}). An org that inherits
  *   its reporting settings is covered by the report of the org it inherits them from, so nobody
  *   receives the same devices twice. The "Email backup report" action sends one at once.
+ *   Its content depends on the report's period (`days`): whether each device completed a backup
+ *   within it (the authority keeps each archive's newest backup times, not a history of every
+ *   backup, so it counts devices, not backups) and the restores from each device completed in it
+ *   (the restore history).
  * - **alert emails** go to a device's user when it passes the device settings'
  *   `minutesUntilWarning` / `minutesUntilSevere` without a completed backup (when
  *   `warningEmailEnabled` / `severeEmailEnabled`), once per level until the device backs up.
+ * - the **backup status email** (seed 001 "Device backup defaults › Reporting") goes to each user
+ *   with a device whose effective device settings have `backupStatusEmailEnabled`: a summary of
+ *   those devices, at most every `backupStatusEmailFreqInMinutes` (the shortest of them), the
+ *   time of the last one kept in the database ({@link ReportService.sendStatusEmails}).
  *
  * Email goes over SMTP with nodemailer; the texts are {@link Templates} an operator may replace.
  */
@@ -37,6 +45,13 @@ export interface MailOptions {
   templatesDir?: string;
   /** The authority's address, shown in the messages. */
   authorityUrl?: string;
+}
+
+/** One backup status email as sent. */
+export interface SentStatusEmail {
+  userId: number;
+  to: string;
+  devices: number;
 }
 
 /** One report as sent. */
@@ -80,6 +95,13 @@ function size(n: number): string {
     i++;
   }
   return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
+
+/** A device's state against the device settings' minute thresholds (its user's view). */
+export function stateByMinutes(idleMs: number, minutesUntilWarning: number, minutesUntilSevere: number): BackupState {
+  if (idleMs > minutesUntilSevere * MINUTE_MS) return "CRITICAL";
+  if (idleMs > minutesUntilWarning * MINUTE_MS) return "WARNING";
+  return "OK";
 }
 
 function idleText(ms: number): string {
@@ -159,34 +181,67 @@ export class ReportService {
     return { recipients, firstAdministrator, orgAdmins, additional };
   }
 
-  /** The report's data for an org at `now`. */
+  /**
+   * The report's data for an org at `now` over the last `days` days: each device's state against
+   * the org's thresholds, whether it completed a backup within the period (its newest completed
+   * backup is at or after the period's start), whether it was registered in the period, and the
+   * restores from it that completed in the period.
+   */
   async reportData(org: Org, days: number, now: number): Promise<TemplateData & { devices: TemplateData[] }> {
     const subtree = (await this.d.store.listSubtree(org.path)).filter((o) => o.active);
     const names = new Map(subtree.map((o) => [o.orgId, o.name]));
     const rep = (await this.d.settings.resolveOrg(org)).values.reporting;
-    const devices = (await this.d.store.reportDevices(subtree.map((o) => o.orgId)))
+    const since = now - days * DAY_MS;
+    const orgIds = subtree.map((o) => o.orgId);
+    const restores = await this.d.store.completedRestoresByDevice(orgIds, since, now);
+    const devices = (await this.d.store.reportDevices(orgIds))
       .map((dev) => ({ dev, state: stateByDays(now - (dev.lastCompletedBackupAt ?? dev.createdAt), rep.warnInDays, rep.alertInDays) }))
       .sort((a, b) => STATE_ORDER[a.state] - STATE_ORDER[b.state] || a.dev.deviceId - b.dev.deviceId);
     const count = (s: BackupState) => devices.filter((x) => x.state === s).length;
+    const inPeriod = (dev: ReportDevice) => dev.lastCompletedBackupAt !== null && dev.lastCompletedBackupAt >= since;
+    const backedUp = devices.filter((x) => inPeriod(x.dev)).length;
+    let restoreCount = 0;
+    let restoredBytes = 0;
+    for (const { dev } of devices) {
+      const r = restores.get(dev.deviceId);
+      restoreCount += r?.restores ?? 0;
+      restoredBytes += r?.bytes ?? 0;
+    }
     return {
       orgName: org.name,
       reportDate: isoDate(now),
       days,
+      periodStart: isoTime(since),
+      periodEnd: isoTime(now),
       warnInDays: rep.warnInDays,
       alertInDays: rep.alertInDays,
       deviceCount: devices.length,
       okCount: count("OK"),
       warningCount: count("WARNING"),
       criticalCount: count("CRITICAL"),
+      backedUpInPeriodCount: backedUp,
+      notBackedUpInPeriodCount: devices.length - backedUp,
+      newInPeriodCount: devices.filter((x) => x.dev.createdAt >= since).length,
+      restoresInPeriod: restoreCount,
+      restoredInPeriod: size(restoredBytes),
       authorityUrl: this.o.authorityUrl ?? "",
-      devices: devices.map(({ dev, state }) => ({
-        status: state,
-        deviceName: dev.deviceName,
-        username: dev.username,
-        orgName: names.get(dev.orgId) ?? "",
-        lastBackup: dev.lastCompletedBackupAt === null ? "never" : isoTime(dev.lastCompletedBackupAt),
-        archiveSize: size(dev.archiveBytes),
-      })),
+      devices: devices.map(({ dev, state }) => {
+        const r = restores.get(dev.deviceId);
+        return {
+          status: state,
+          deviceName: dev.deviceName,
+          username: dev.username,
+          orgName: names.get(dev.orgId) ?? "",
+          lastBackup: dev.lastCompletedBackupAt === null ? "never" : isoTime(dev.lastCompletedBackupAt),
+          archiveSize: size(dev.archiveBytes),
+          backedUpInPeriod: inPeriod(dev),
+          periodBackup: inPeriod(dev) ? "backed up in the period" : "NOT backed up in the period",
+          newInPeriod: dev.createdAt >= since,
+          newNote: dev.createdAt >= since ? ", registered in the period" : "",
+          restoresInPeriod: r?.restores ?? 0,
+          restoredInPeriod: size(r?.bytes ?? 0),
+        };
+      }),
     };
   }
 
@@ -296,12 +351,101 @@ export class ReportService {
     }
     return sent;
   }
+
+  /**
+   * The backup status emails due at `now` (seed 001 "Device backup defaults › Reporting"). A user
+   * gets one when at least one of their active devices has `backupStatusEmailEnabled` in its
+   * effective device settings (the org's device defaults, then the device's own overrides); it
+   * lists those devices (name, last completed backup, selected files and bytes, to do, state
+   * against `minutesUntilWarning` / `minutesUntilSevere`). It is due when the user's interval (the
+   * shortest `backupStatusEmailFreqInMinutes` of those devices) has passed since the last one
+   * sent to them, or, for a user never sent one, since the first of those devices registered.
+   * Users without an email address (and whose username is not one) are skipped; nothing is sent
+   * without an SMTP server. The time sent is stored per user (`setStatusEmailSentAt`).
+   */
+  async sendStatusEmails(now: number): Promise<SentStatusEmail[]> {
+    if (this.o.smtp === undefined) return [];
+    const top = await this.d.store.getTopLevelOrg();
+    if (top === undefined) return [];
+    const orgs = (await this.d.store.listSubtree(top.path)).filter((o) => o.active);
+    const resolved = await this.d.settings.resolveMany(orgs);
+    const byUser = new Map<number, { dev: ReportDevice; s: DeviceDefaults }[]>();
+    for (const dev of await this.d.store.reportDevices(orgs.map((o) => o.orgId))) {
+      const base = resolved.get(dev.orgId)?.values.device;
+      if (base === undefined) continue;
+      const s = { ...base, ...deviceOverrides(dev) };
+      if (!s.backupStatusEmailEnabled) continue;
+      const list = byUser.get(dev.userId) ?? [];
+      list.push({ dev, s });
+      byUser.set(dev.userId, list);
+    }
+    const lastSent = await this.d.store.statusEmailsSentAt([...byUser.keys()]);
+    const sent: SentStatusEmail[] = [];
+    for (const [userId, devices] of byUser) {
+      const first = devices[0]?.dev;
+      if (first === undefined) continue;
+      const to = first.email !== null && isEmail(first.email) ? first.email : isEmail(first.username) ? first.username : null;
+      if (to === null) {
+        this.d.log.debug({ userId }, "backup status email skipped: the user has no email address");
+        continue;
+      }
+      const everyMs = Math.min(...devices.map((x) => x.s.backupStatusEmailFreqInMinutes)) * MINUTE_MS;
+      const since = lastSent.get(userId) ?? Math.min(...devices.map((x) => x.dev.createdAt));
+      if (now - since < everyMs) continue;
+      const rows = devices.map(({ dev, s }) => ({
+        dev,
+        state: stateByMinutes(now - (dev.lastCompletedBackupAt ?? dev.createdAt), s.minutesUntilWarning, s.minutesUntilSevere),
+      }));
+      const count = (st: BackupState) => rows.filter((x) => x.state === st).length;
+      const data: TemplateData = {
+        username: first.username,
+        reportDate: isoDate(now),
+        deviceCount: rows.length,
+        okCount: count("OK"),
+        warningCount: count("WARNING"),
+        criticalCount: count("CRITICAL"),
+        authorityUrl: this.o.authorityUrl ?? "",
+        devices: rows.map(({ dev, state }) => ({
+          status: state,
+          deviceName: dev.deviceName,
+          lastBackup: dev.lastCompletedBackupAt === null ? "never" : isoTime(dev.lastCompletedBackupAt),
+          idleText: idleText(now - (dev.lastCompletedBackupAt ?? dev.createdAt)),
+          lastBackupText:
+            dev.lastCompletedBackupAt === null
+              ? `never (registered ${idleText(now - dev.createdAt)} ago)`
+              : `${isoTime(dev.lastCompletedBackupAt)} (${idleText(now - dev.lastCompletedBackupAt)} ago)`,
+          selectedFiles: dev.selectedFiles,
+          selectedSize: size(dev.selectedBytes),
+          todoFiles: dev.todoFiles,
+          todoSize: size(dev.todoBytes),
+          archiveSize: size(dev.archiveBytes),
+        })),
+      };
+      try {
+        const text = this.templates.render("backup-status.txt", data);
+        const html = this.templates.render("backup-status.html", data);
+        await this.mailer().sendMail({ from: this.o.from ?? "Cairn <cairn@localhost>", to, subject: text.subject, text: text.body, html: html.body });
+        await this.d.store.transaction((tx) => tx.setStatusEmailSentAt(userId, now));
+        sent.push({ userId, to, devices: rows.length });
+      } catch (err) {
+        this.d.log.warn({ err, userId }, "backup status email not sent");
+      }
+    }
+    if (sent.length > 0) this.d.log.info({ users: sent.length }, "backup status emails sent");
+    return sent;
+  }
 }
 
-type AlertFields = Pick<DeviceDefaults, "minutesUntilWarning" | "minutesUntilSevere" | "warningEmailEnabled" | "severeEmailEnabled">;
+type ReportFields = Pick<
+  DeviceDefaults,
+  "minutesUntilWarning" | "minutesUntilSevere" | "warningEmailEnabled" | "severeEmailEnabled" | "backupStatusEmailEnabled" | "backupStatusEmailFreqInMinutes"
+>;
 
-/** The alert fields a device overrides in its own settings (PUT /api/Computer), if any. */
-function deviceOverrides(dev: ReportDevice): Partial<AlertFields> {
+const NUMBER_FIELDS = ["minutesUntilWarning", "minutesUntilSevere", "backupStatusEmailFreqInMinutes"] as const;
+const BOOLEAN_FIELDS = ["warningEmailEnabled", "severeEmailEnabled", "backupStatusEmailEnabled"] as const;
+
+/** The alert and status-email fields a device overrides in its own settings (PUT /api/Computer), if any. */
+function deviceOverrides(dev: ReportDevice): Partial<ReportFields> {
   if (dev.settingsJson === null) return {};
   let raw: unknown;
   try {
@@ -310,10 +454,14 @@ function deviceOverrides(dev: ReportDevice): Partial<AlertFields> {
     return {};
   }
   const obj = (typeof raw === "object" && raw !== null ? ((raw as { device?: unknown }).device ?? raw) : {}) as Record<string, unknown>;
-  const out: Partial<AlertFields> = {};
-  if (typeof obj.minutesUntilWarning === "number") out.minutesUntilWarning = obj.minutesUntilWarning;
-  if (typeof obj.minutesUntilSevere === "number") out.minutesUntilSevere = obj.minutesUntilSevere;
-  if (typeof obj.warningEmailEnabled === "boolean") out.warningEmailEnabled = obj.warningEmailEnabled;
-  if (typeof obj.severeEmailEnabled === "boolean") out.severeEmailEnabled = obj.severeEmailEnabled;
+  const out: Partial<ReportFields> = {};
+  for (const k of NUMBER_FIELDS) {
+    const v = obj[k];
+    if (typeof v === "number") out[k] = v;
+  }
+  for (const k of BOOLEAN_FIELDS) {
+    const v = obj[k];
+    if (typeof v === "boolean") out[k] = v;
+  }
   return out;
 }

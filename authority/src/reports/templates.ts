@@ -13,7 +13,14 @@ import { fileURLToPath } from "node:url";
 import { CairnError } from "@cairn/protocol";
 
 /** The templates Cairn sends. */
-export const TEMPLATE_NAMES = ["backup-report.txt", "backup-report.html", "alert-warning.txt", "alert-critical.txt"] as const;
+export const TEMPLATE_NAMES = [
+  "backup-report.txt",
+  "backup-report.html",
+  "alert-warning.txt",
+  "alert-critical.txt",
+  "backup-status.txt",
+  "backup-status.html",
+] as const;
 /** One template's name. */
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];
 
