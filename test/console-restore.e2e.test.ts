@@ -15,6 +15,7 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import yauzl from "yauzl";
 import { csvObjects } from "../authority/console/e2e/csv.js";
+import { bytes, counted } from "../authority/console/src/format.js";
 import { type ConsoleEnv, downloadOf, startConsoleEnv } from "../authority/console/e2e/harness.js";
 
 /** Names of the entries of a zip file (yauzl checks the central directory). */
@@ -306,6 +307,21 @@ describe("console: restores and cold storage", () => {
       pgSize: 50,
     });
     expect(listed.coldStorageRows.find((r) => r.archiveGuid === archive.archiveGuid)?.archiveHoldExpireDate).toBe("2031-03-15");
+
+    // Seed 001 org details j: the cold storage the organization uses, in bytes (and archives).
+    const used = await env.api.get<{ totalCount: number; totalBytes: number; coldStorageRows: { archiveBytes: number }[] }>("/api/ColdStorage", {
+      orgId: topOrgId,
+      incChildOrgs: true,
+      pgNum: 1,
+      pgSize: 50,
+    });
+    expect(used.totalBytes).toBeGreaterThan(0);
+    expect(used.totalBytes).toBe(used.coldStorageRows.reduce((n, r) => n + r.archiveBytes, 0));
+    await env.goto(`#/orgs/${topOrgId}`);
+    await page.getByTestId("org-details").waitFor();
+    await expect.poll(() => page.getByTestId("cold-storage-used").textContent()).toBe(`${bytes(used.totalBytes)} in ${counted(used.totalCount, "archive")}`);
+    await env.goto(`#/orgs/${topOrgId}/cold-storage`);
+    await row.waitFor();
 
     // Select all, then export: the source document's columns, the known row.
     await page.getByTestId("select-all").check();

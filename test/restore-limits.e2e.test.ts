@@ -2,7 +2,8 @@
  * Zip restores under attack, with all three daemons on 127.0.0.1 (RELIABILITY.md):
  * - T37: the web restore limit is computed on the server from catalog sizes (a client-declared
  *   size means nothing), the user limit for users and the admin limit for Org Managers, open
- *   zips count against it (parallel splitting), 0 disables, -1 is unlimited;
+ *   zips count against it (parallel splitting), 0 disables (the restore session already says
+ *   `zipRestoreAllowed: false`), -1 is unlimited;
  * - T11 (zip part): a download cut at a random byte count is detectable (shorter than its
  *   Content-Length, the job's expected size; `unzip -t` fails), and the zip stays downloadable:
  *   the full download afterwards passes;
@@ -107,7 +108,11 @@ describe("T37: the web restore limit", () => {
 
   it("0 disables zip restores for that audience; -1 is unlimited", async () => {
     const py = c.authority.py42();
+    expect((await owner.openSession(limitedDevice)).zipRestoreAllowed).toBe(true);
     await py.data("PUT", `/api/v1/orgs/${limitedOrgId}/settings`, { groups: { quota: { values: { webRestoreUserLimitMb: 0, webRestoreAdminLimitMb: -1 } } } });
+    // the session already says so (a console does not offer the zip), and the job is refused
+    expect((await owner.openSession(limitedDevice)).zipRestoreAllowed).toBe(false);
+    expect((await manager.openSession(limitedDevice)).zipRestoreAllowed).toBe(true);
     expect(await refusal(owner.zip(limitedDevice, [`${limitedHome}/p3.bin`]))).toBe("WEB_RESTORE_LIMIT_EXCEEDED");
     const { zip } = await manager.zip(limitedDevice, [limitedHome]);
     expect((await zipEntries(zip.body)).size).toBeGreaterThanOrEqual(5);

@@ -15,7 +15,7 @@ export interface AuthorityEventMap {
   "settings-changed": { orgIds: number[]; keys?: string[] };
   /** These users moved to another org (their devices' settings changed). */
   "users-moved": { userIds: number[]; toOrgId: number };
-  /** These users' own settings changed (their quota): their archives' placements follow. */
+  /** These users changed in a way their archives' placements follow: their quota, their deactivation or reactivation (cold storage). */
   "users-changed": { userIds: number[] };
   /**
    * These users became, or stopped being, custodians on an active legal hold (a membership added

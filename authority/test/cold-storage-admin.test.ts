@@ -90,7 +90,7 @@ afterAll(async () => {
   await a.dispose();
 });
 
-type ColdList = { totalCount: number; coldStorageRows: Record<string, unknown>[] };
+type ColdList = { totalCount: number; totalBytes: number; coldStorageRows: Record<string, unknown>[] };
 
 describe("cold storage list", () => {
   it("lists an org's archives, with its descendants on incChildOrgs=True, in the platform's row shape", async () => {
@@ -126,6 +126,16 @@ describe("cold storage list", () => {
     expect(page2.coldStorageRows).toHaveLength(1);
   });
 
+  it("adds totalBytes: the archiveBytes of every matching row, whatever the page (org details' cold storage used)", async () => {
+    const only = dataOf<ColdList>(await admin.get(`/api/ColdStorage?orgId=${parent.orgId}&pgNum=1&pgSize=100`));
+    expect([only.totalCount, only.totalBytes]).toEqual([1, 300]);
+    const both = dataOf<ColdList>(await admin.get(`/api/ColdStorage?orgId=${parent.orgId}&incChildOrgs=True&pgNum=1&pgSize=1`));
+    expect([both.totalCount, both.coldStorageRows.length, both.totalBytes]).toEqual([2, 1, 400]);
+    const top = (await a.ctx.store.getTopLevelOrg())?.orgId;
+    expect(dataOf<ColdList>(await admin.get(`/api/ColdStorage?orgId=${top}&pgNum=1&pgSize=10`)).totalBytes).toBe(0);
+    expect(dataOf<ColdList>(await admin.get(`/api/ColdStorage?orgId=${top}&incChildOrgs=True&pgNum=1&pgSize=10`)).totalBytes).toBe(600);
+  });
+
   it("limits the list by role: a sibling org's admin does not see the parent's archives", async () => {
     expect((await siblingAdmin.get(`/api/ColdStorage?orgId=${parent.orgId}&incChildOrgs=True`)).status).toBe(404);
     expect(dataOf<ColdList>(await manager.get(`/api/ColdStorage?orgId=${parent.orgId}&incChildOrgs=True`)).totalCount).toBe(2);
@@ -141,6 +151,25 @@ describe("purge dates, purge now and the schedule", () => {
     }
     expect((await admin.send("PUT", "/api/coldStorage/123456789012345678?idType=guid", { archiveHoldExpireDate: "2027-01-31" })).status).toBe(404);
     expect((await manager.send("PUT", `/api/coldStorage/${p1.archiveGuid}?idType=guid`, { archiveHoldExpireDate: "2020-01-01" })).status).toBe(403);
+  });
+
+  it("reads the path id as the numeric archive id without idType (API.md §1.4), the GUID with idType=guid", async () => {
+    const byId = dataOf(await admin.send("PUT", `/api/coldStorage/${p1.archiveId}`, { archiveHoldExpireDate: "2027-02-28" }));
+    expect(byId).toMatchObject({ archiveId: p1.archiveId, archiveGuid: p1.archiveGuid, archiveHoldExpireDate: "2027-02-28" });
+    expect(dataOf(await admin.send("PUT", `/api/coldStorage/${p1.archiveId}?idType=id`, { archiveHoldExpireDate: "2027-03-01" }))).toMatchObject({
+      archiveGuid: p1.archiveGuid,
+      archiveHoldExpireDate: "2027-03-01",
+    });
+    const row = dataOf<ColdList>(await admin.get(`/api/ColdStorage?orgId=${parent.orgId}&pgNum=1&pgSize=10`)).coldStorageRows[0];
+    expect(row).toMatchObject({ archiveId: p1.archiveId, archiveHoldExpireDate: "2027-03-01" });
+    // a GUID without idType=guid is not an archive id; an id not in cold storage is 404 either way
+    expect((await admin.send("PUT", `/api/coldStorage/${p1.archiveGuid}`, { archiveHoldExpireDate: "2027-01-31" })).status).toBe(404);
+    expect((await admin.send("PUT", "/api/coldStorage/987654", { archiveHoldExpireDate: "2027-01-31" })).status).toBe(404);
+    expect((await admin.send("PUT", `/api/coldStorage/${p1.archiveId}?idType=uid`, { archiveHoldExpireDate: "2027-01-31" })).status).toBe(400);
+    expect((await admin.send("PUT", `/api/coldStorage/${p1.archiveId}`, { archiveHoldExpireDate: "2027-02-30" })).status).toBe(400);
+    expect((await manager.send("PUT", `/api/coldStorage/${p1.archiveId}`, { archiveHoldExpireDate: "2020-01-01" })).status).toBe(403);
+    expect((await siblingAdmin.send("PUT", `/api/coldStorage/${p1.archiveId}`, { archiveHoldExpireDate: "2020-01-01" })).status).toBe(404);
+    dataOf(await admin.send("PUT", `/api/coldStorage/${p1.archiveGuid}?idType=guid`, { archiveHoldExpireDate: "2027-01-31" }));
   });
 
   it("registers the purge with node-cron at start with the configured expression", () => {

@@ -164,6 +164,17 @@ describe("restore history", () => {
     expect((await anaCaller.get(`/api/RestoreHistory?orgId=${other.orgId}&pgNum=1&pgSize=10`)).status).toBe(404);
   });
 
+  it("answers 404 for a computerId the caller may not see, as for orgId and userId", async () => {
+    expect((await otherManager.get(`/api/RestoreHistory?userId=${ana.userId}&pgNum=1&pgSize=10`)).status).toBe(404);
+    expect((await otherManager.get(`/api/RestoreHistory?computerId=${laptop.deviceId}&pgNum=1&pgSize=10`)).status).toBe(404);
+    expect((await anaCaller.get(`/api/RestoreHistory?computerId=${oscarBox.deviceId}&pgNum=1&pgSize=10`)).status).toBe(404);
+    expect((await admin.get("/api/RestoreHistory?computerId=987654321&pgNum=1&pgSize=10")).status).toBe(404);
+    // a device the caller may see still lists
+    const of = async (who: Caller, id: number) => jobIds(dataOf<History>(await who.get(`/api/RestoreHistory?computerId=${id}&pgNum=1&pgSize=10`)));
+    expect(await of(otherManager, oscarBox.deviceId)).toEqual([jobs.oscarZip?.jobId]);
+    expect(await of(anaCaller, desktop.deviceId)).toEqual([jobs.anaPush?.jobId]);
+  });
+
   it("exports the seed's columns as CSV, with the mark when another user started the restore", async () => {
     const r = await admin.get(`/api/v1/restore-history/export?orgId=${org.orgId}&incChildOrgs=true&days=30`);
     expect(r.status).toBe(200);

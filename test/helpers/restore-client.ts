@@ -102,7 +102,7 @@ export class Py42Restore {
     deviceGuid: string,
     o: RestoreRequest = {},
     destinationGuid?: string,
-  ): Promise<{ sessionId: string; destinationGuid: string; serverUrl: string }> {
+  ): Promise<{ sessionId: string; destinationGuid: string; serverUrl: string; zipRestoreAllowed: boolean; serverRestoreAllowed: boolean }> {
     const dest =
       destinationGuid ??
       (
@@ -126,8 +126,14 @@ export class Py42Restore {
       dataKeyToken,
       privatePassword: o.privatePassword ?? null,
       encryptionKey: o.encryptionKey ?? null,
-    })) as { webRestoreSessionId: string };
-    return { sessionId: s.webRestoreSessionId, destinationGuid: dest, serverUrl: login.serverUrl };
+    })) as { webRestoreSessionId: string; zipRestoreAllowed: boolean; serverRestoreAllowed: boolean };
+    return {
+      sessionId: s.webRestoreSessionId,
+      destinationGuid: dest,
+      serverUrl: login.serverUrl,
+      zipRestoreAllowed: s.zipRestoreAllowed,
+      serverRestoreAllowed: s.serverRestoreAllowed,
+    };
   }
 
   /** Step 6. */

@@ -1,6 +1,7 @@
 /**
- * Cold-storage routes: py42's `GET /api/ColdStorage` and `PUT /api/coldStorage/{guid}` (API.md
- * §7.2), and Cairn's purge-now and CSV export (`/api/v1/cold-storage/…`, docs/console.md). The
+ * Cold-storage routes: py42's `GET /api/ColdStorage` (with Cairn's `totalBytes`) and
+ * `PUT /api/coldStorage/{id}` (the numeric archive id, or the GUID with `idType=guid`; API.md
+ * §1.4, §7.2), and Cairn's purge-now and CSV export (`/api/v1/cold-storage/…`, docs/console.md). The
  * CSV has the source document's 19 columns in its order.
  */
 import { CairnError, GUID_PATTERN } from "@cairn/protocol";
@@ -8,8 +9,8 @@ import { stringify } from "csv-stringify/sync";
 import type { ColdStorageView } from "../db/operations-store.js";
 import { COLD_SORT_KEYS } from "../db/operations-store.js";
 import { type ApiRouter, SENT } from "../http/api-router.js";
-import { bodyObject, boolParam, guidValue, numericId, pageParams, queryValue, sortParams } from "../http/params.js";
-import type { ColdStorageService } from "./cold-storage-service.js";
+import { bodyObject, boolParam, guidValue, idType, numericId, pageParams, queryValue, sortParams } from "../http/params.js";
+import type { ColdArchiveRef, ColdStorageService } from "./cold-storage-service.js";
 
 /** The row of API.md §7.2. */
 export function coldRowJson(r: ColdStorageView): Record<string, unknown> {
@@ -108,20 +109,32 @@ export function registerColdStorageRoutes(api: ApiRouter, svc: ColdStorageServic
     handler: async ({ p, query }) => {
       const orgId = numericId(queryValue(query, "orgId"), "orgId");
       const sort = sortParams(query, COLD_SORT_KEYS);
-      const r = await svc.list(p, { orgId, incChildOrgs: boolParam(query, "incChildOrgs") ?? false, ...(sort ? { sort } : {}) }, pageParams(query));
-      return { totalCount: r.total, coldStorageRows: r.items.map(coldRowJson) };
+      const q = { orgId, incChildOrgs: boolParam(query, "incChildOrgs") ?? false, ...(sort ? { sort } : {}) };
+      const r = await svc.list(p, q, pageParams(query));
+      // totalBytes (Cairn's addition): the cold storage the org uses, every matching row summed
+      return { totalCount: r.total, totalBytes: (await svc.totals(p, q)).bytes, coldStorageRows: r.items.map(coldRowJson) };
     },
   });
   api.route({
     method: "PUT",
-    url: "/api/coldStorage/:archiveGuid",
+    url: "/api/coldStorage/:archiveId",
     auth: "user",
-    summary: "Changes an archive's purge date (YYYY-MM-DD; a past date purges at the next run)",
+    summary:
+      "Changes an archive's purge date (YYYY-MM-DD; a past date purges at the next run); the id is the numeric archive id, or the archive GUID with idType=guid",
     tags,
-    handler: async ({ p, params, body }) => {
-      const guid = params.archiveGuid ?? "";
-      if (!GUID_PATTERN.test(guid)) throw new CairnError("NOT_FOUND", "The archive is not in cold storage");
-      return coldRowJson(await svc.setPurgeDate(p, guid, bodyObject(body).archiveHoldExpireDate));
+    handler: async ({ p, params, query, body }) => {
+      const id = params.archiveId ?? "";
+      const notFound = () => new CairnError("NOT_FOUND", "The archive is not in cold storage");
+      const t = idType(query);
+      let ref: ColdArchiveRef;
+      if (t === "guid") {
+        if (!GUID_PATTERN.test(id)) throw notFound();
+        ref = { archiveGuid: id };
+      } else if (t === "id") {
+        if (!/^[0-9]{1,15}$/.test(id) || Number(id) < 1) throw notFound();
+        ref = { archiveId: Number(id) };
+      } else throw new CairnError("BAD_REQUEST", "idType is id or guid", { details: { field: "idType" } });
+      return coldRowJson(await svc.setPurgeDate(p, ref, bodyObject(body).archiveHoldExpireDate));
     },
   });
   api.route({

@@ -21,7 +21,7 @@ import { CairnError, isoDate } from "@cairn/protocol";
 import { auditEntry } from "../audit/audit.js";
 import { type Principal, requirePermission, SYSTEM_PRINCIPAL } from "../auth/access.js";
 import type { CoreDeps } from "../core.js";
-import type { ColdStorageView, PurgeCandidate } from "../db/operations-store.js";
+import type { ColdStorageFilter, ColdStorageView, PurgeCandidate } from "../db/operations-store.js";
 import type { Page, PageResult, SortOrder } from "../db/store.js";
 
 /** Deletes an archive's blocks on its storage node (the storage part implements it). */
@@ -48,6 +48,9 @@ export interface ColdListQuery {
   sort?: SortOrder;
   archiveGuids?: readonly string[];
 }
+
+/** An archive of `PUT /api/coldStorage/{id}`: its numeric id (the default), or its GUID (`idType=guid`). */
+export type ColdArchiveRef = { archiveId: number } | { archiveGuid: string };
 
 /** What a purge run did. */
 export interface PurgeRun {
@@ -93,20 +96,27 @@ export class ColdStorageService {
     this.purger = p;
   }
 
-  /** GET /api/ColdStorage: needs `coldstorage.read` over the org. */
-  async list(p: Principal, q: ColdListQuery, page: Page): Promise<PageResult<ColdStorageView>> {
+  /** The store filter of a list query; needs `coldstorage.read` over the org. */
+  private async filterFor(p: Principal, q: ColdListQuery): Promise<ColdStorageFilter> {
     const org = await this.d.store.getOrg(q.orgId);
     if (org === undefined) throw new CairnError("NOT_FOUND", "No such organization");
     requirePermission(p, "coldstorage.read", { kind: "org", orgId: org.orgId, path: org.path }, "organization");
-    return this.d.store.listColdStorage(
-      {
-        orgId: org.orgId,
-        subtreePath: q.incChildOrgs ? org.path : null,
-        ...(q.sort ? { sort: q.sort } : {}),
-        ...(q.archiveGuids ? { archiveGuids: q.archiveGuids } : {}),
-      },
-      page,
-    );
+    return {
+      orgId: org.orgId,
+      subtreePath: q.incChildOrgs ? org.path : null,
+      ...(q.sort ? { sort: q.sort } : {}),
+      ...(q.archiveGuids ? { archiveGuids: q.archiveGuids } : {}),
+    };
+  }
+
+  /** GET /api/ColdStorage: needs `coldstorage.read` over the org. */
+  async list(p: Principal, q: ColdListQuery, page: Page): Promise<PageResult<ColdStorageView>> {
+    return this.d.store.listColdStorage(await this.filterFor(p, q), page);
+  }
+
+  /** How many archives a list query matches and the bytes they hold (seed 001 org details "Cold storage"). */
+  async totals(p: Principal, q: ColdListQuery): Promise<{ count: number; bytes: number }> {
+    return this.d.store.coldStorageTotals(await this.filterFor(p, q));
   }
 
   /** Every row of a list query (CSV export). */
@@ -119,17 +129,18 @@ export class ColdStorageService {
     }
   }
 
-  private async visibleRow(p: Principal, archiveGuid: string, perm: "coldstorage.read" | "coldstorage.write"): Promise<ColdStorageView> {
-    const row = await this.d.store.getColdStorage(archiveGuid);
+  private async visibleRow(p: Principal, ref: string | ColdArchiveRef, perm: "coldstorage.read" | "coldstorage.write"): Promise<ColdStorageView> {
+    const r: ColdArchiveRef = typeof ref === "string" ? { archiveGuid: ref } : ref;
+    const row = "archiveId" in r ? await this.d.store.getColdStorageById(r.archiveId) : await this.d.store.getColdStorage(r.archiveGuid);
     if (row === undefined) throw new CairnError("NOT_FOUND", "The archive is not in cold storage");
     requirePermission(p, perm, orgTarget(row), "archive");
     return row;
   }
 
-  /** PUT /api/coldStorage/{guid}: a new purge date; 404 when the archive is not in cold storage. */
-  async setPurgeDate(p: Principal, archiveGuid: string, date: unknown): Promise<ColdStorageView> {
+  /** PUT /api/coldStorage/{id}: a new purge date; 404 when the archive is not in cold storage. */
+  async setPurgeDate(p: Principal, ref: string | ColdArchiveRef, date: unknown): Promise<ColdStorageView> {
     const day = parsePurgeDate(date);
-    const row = await this.visibleRow(p, archiveGuid, "coldstorage.write");
+    const row = await this.visibleRow(p, ref, "coldstorage.write");
     const now = this.d.clock.now();
     await this.d.store.transaction(async (tx) => {
       await tx.setHoldExpireDate(row.archiveId, day);

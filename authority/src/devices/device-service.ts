@@ -9,6 +9,7 @@ import type { CoreDeps } from "../core.js";
 import type { ArchiveRecord, Device, DeviceFilter } from "../db/device-records.js";
 import type { Org, User } from "../db/records.js";
 import type { Page, SortOrder } from "../db/store.js";
+import { legalHoldSetsOf } from "../legal-hold/legal-hold-sets.js";
 import { destinationJson } from "../settings/api-settings.js";
 import { toDeviceTree } from "../settings/device-tree.js";
 import type { AgentRegistry } from "../ws/agent-registry.js";
@@ -188,6 +189,8 @@ export class DeviceService {
     const chainOrgs = new Map(
       (await this.d.store.getOrgs([...new Set(items.flatMap((i) => i.org.path.split("/").filter(Boolean).map(Number)))])).map((o) => [o.orgId, o]),
     );
+    // custodians' devices show their legal-hold sets too (API.md §5.4, §11)
+    const onHold = await this.d.store.usersOnActiveHold([...new Set(items.map((i) => i.device.userId))]);
     const out = new Map<number, Record<string, unknown>>();
     for (const { device, org } of items) {
       const r = resolved.get(device.deviceId);
@@ -197,7 +200,12 @@ export class DeviceService {
         .split("/")
         .filter(Boolean)
         .map((id) => chainOrgs.get(Number(id)));
-      const tree = toDeviceTree(r.values.device, { locked: lockedKeysOf(r), offered, configDateMs: configVersionOf(device, users.get(device.userId), chain) });
+      const tree = toDeviceTree(r.values.device, {
+        locked: lockedKeysOf(r),
+        offered,
+        configDateMs: configVersionOf(device, users.get(device.userId), chain),
+        legalHoldSets: onHold.has(device.userId) ? await legalHoldSetsOf(this.d, device) : [],
+      });
       out.set(device.deviceId, {
         settings: { ...tree, javaMemoryHeapMax: "1024m" },
         availableDestinations: dests.filter((x) => offered.includes(x.destinationGuid)).map(destinationJson),

@@ -250,9 +250,12 @@ export class OrgService {
           { orgs: orgIds.length, users: userIds.length, devices: deviceIds.length, coldArchives: cold },
         ),
       );
-      return { revocations, userIds, deviceIds };
+      return { revocations, userIds, deviceIds, owners: [...new Set(archives.map((a) => a.userId))] };
     });
-    this.d.events.emit("revoked", result);
+    const { owners, ...revoked } = result;
+    this.d.events.emit("revoked", revoked);
+    // the nodes learn the archives are cold (placement sync, after the response)
+    if (owners.length > 0) this.d.events.emit("users-changed", { userIds: owners });
   }
 
   /** DELETE /api/OrgDeactivation/{id}: undoes what that deactivation did (backups do not restart by themselves). */
@@ -262,7 +265,7 @@ export class OrgService {
     if (org.active) return;
     if (org.deactivatedByOrgId !== null) throw new CairnError("ORG_DEACTIVATED", "This organization was deactivated with an ancestor; reactivate that one");
     const now = this.d.clock.now();
-    await this.d.store.transaction(async (tx) => {
+    const userIds = await this.d.store.transaction(async (tx) => {
       const orgIds = await tx.reactivateOrgs(org.orgId, now);
       const userIds = await tx.reactivateUsersDeactivatedBy(org.orgId, now);
       const deviceIds = await tx.reactivateDevicesDeactivatedBy({ orgId: org.orgId }, now);
@@ -276,7 +279,10 @@ export class OrgService {
           { orgs: orgIds.length, users: userIds.length, devices: deviceIds.length, releasedArchives: released },
         ),
       );
+      return userIds;
     });
+    // the released archives belong to the users this reactivation brought back: their nodes learn it
+    if (userIds.length > 0) this.d.events.emit("users-changed", { userIds });
   }
 
   /** PUT /api/v1/orgs/{id}/parent: moves the org and its subtree under another active org. */

@@ -10,6 +10,7 @@ import { canSee, type Principal, scopeOf } from "../auth/access.js";
 import type { CoreDeps } from "../core.js";
 import type { NewRestoreEvent, RestoreEventView, RestoreHistoryFilter, RestoreStatus, RestoreType } from "../db/operations-store.js";
 import type { Page, PageResult, StoreWriter } from "../db/store.js";
+import { deviceTarget } from "../devices/device-service.js";
 import type { UserService } from "../users/user-service.js";
 
 /** What a restore job is, for its history rows. */
@@ -160,9 +161,20 @@ export class RestoreHistoryService {
       if (q.incChildOrgs === true) f.orgPath = org.path;
     }
     if (q.userId !== undefined) f.userId = (await this.users.byId(p, q.userId)).user.userId;
-    if (q.computerId !== undefined) f.computerId = q.computerId;
+    if (q.computerId !== undefined) f.computerId = (await this.visibleDevice(p, q.computerId)).deviceId;
     if (q.days !== undefined) f.since = this.d.clock.now() - q.days * DAY_MS;
     return f;
+  }
+
+  /**
+   * A device the caller may see, as orgId and userId are checked: NOT_FOUND otherwise (an
+   * unknown device, or one of another org), never an empty list that hides the refusal.
+   */
+  private async visibleDevice(p: Principal, deviceId: number): Promise<{ deviceId: number }> {
+    const device = await this.d.store.getDevice(deviceId);
+    const org = device === undefined ? undefined : await this.d.store.getOrg(device.orgId);
+    if (device === undefined || org === undefined || !canSee(p, deviceTarget(device, org))) throw new CairnError("NOT_FOUND", "No such device");
+    return device;
   }
 
   /** One page of the history. */

@@ -224,8 +224,8 @@ export class RestoreJobs {
     return job;
   }
 
-  /** The web restore limit (MB) that applies to `p` on the session's device. */
-  private async limitMbFor(p: Principal, s: RestoreSession): Promise<number> {
+  /** The web restore limit (MB) that applies to `p` on the session's device (0: zip restores disabled). */
+  async limitMbFor(p: Principal, s: RestoreSession): Promise<number> {
     const a = s.archive;
     const q = (await this.svc.ctx.settings.resolveOrg({ path: a.orgPath })).values.quota;
     const admin = authorize(p, "restore.all", deviceTarget({ deviceId: a.deviceId, userId: a.userId, orgId: a.orgId }, { path: a.orgPath }));

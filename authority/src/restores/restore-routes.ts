@@ -96,9 +96,13 @@ export function registerRestoreRoutes(api: ApiRouter, ctx: AuthorityContext, svc
     description: storage,
     tags,
     handler: async ({ req, body }) => {
-      const s = await svc.openSession(await storageCaller(ctx, svc, req), bodyObject(body));
-      // Cairn's additions, so a console offers only the restores that will be accepted.
-      return { webRestoreSessionId: s.id, zipRestoreAllowed: s.contentAllowed, serverRestoreAllowed: s.contentAllowed && svc.o.serverRestoreDir !== undefined };
+      const p = await storageCaller(ctx, svc, req);
+      const s = await svc.openSession(p, bodyObject(body));
+      // Cairn's additions, so a console offers only the restores that will be accepted: a zip
+      // needs the org's switch and a web restore limit other than 0 for this caller (the job
+      // checks both again when it is created).
+      const zipRestoreAllowed = s.contentAllowed && (await jobs.limitMbFor(p, s)) !== 0;
+      return { webRestoreSessionId: s.id, zipRestoreAllowed, serverRestoreAllowed: s.contentAllowed && svc.o.serverRestoreDir !== undefined };
     },
   });
   api.route({

@@ -4,7 +4,7 @@
  * `{"@locked":"true","#text":"…"}`; null is `{"@nil":"true"}`. Reading accepts every shape of
  * §5.4; writing produces one of them (the shapes py42's own parser documents).
  */
-import { CairnError } from "@cairn/protocol";
+import { type BackupSet, CairnError } from "@cairn/protocol";
 import type { BackupSetDefaults, DeviceDefaults, SetDestination } from "./device-defaults.js";
 import { SETTINGS_SCHEMA } from "./schema.js";
 
@@ -105,6 +105,25 @@ function setTree(s: BackupSetDefaults, offered: readonly string[]): Tree {
   };
 }
 
+/**
+ * A device's legal-hold set as API.md §5.4 shows it: locked as a whole, hidden, its paths and
+ * patterns in the locked forms, and `destinations` as `{"@locked":"true","destination":[…]}`
+ * (what py42 recognizes, hides from its user and PUTs back; {@link fromDeviceTree} ignores it).
+ */
+function legalHoldSetTree(s: BackupSet, offered: readonly string[]): Tree {
+  const shape: BackupSetDefaults = { ...s, destinations: null, locked: true };
+  return {
+    "@id": s.id,
+    "@locked": TRUE,
+    "@legalHold": TRUE,
+    name: s.name,
+    priority: "1",
+    visible: "false",
+    backupPaths: { pathset: pathsetTree(shape), excludeUser: excludeTree(shape) },
+    destinations: { "@locked": TRUE, destination: s.destinations.filter((g) => offered.includes(g)).map((g) => ({ "@id": g, "@locked": TRUE })) },
+  };
+}
+
 /** Inputs of {@link toDeviceTree}. */
 export interface DeviceTreeInputs {
   /** Locked fields (`device.<field>` keys locked here or above). */
@@ -112,6 +131,8 @@ export interface DeviceTreeInputs {
   /** Destination GUIDs offered to the org (sets without a list go to all of them). */
   offered: readonly string[];
   configDateMs: number;
+  /** A device's legal-hold sets (its user is a custodian on active holds), listed after its own sets. */
+  legalHoldSets?: readonly BackupSet[];
 }
 
 /** Device defaults → the `deviceDefaults` tree of an org. */
@@ -123,7 +144,7 @@ export function toDeviceTree(d: DeviceDefaults, inputs: DeviceTreeInputs): Tree 
     const v = inputs.locked.has(`device.${field}`) ? { "@locked": TRUE, "#text": raw } : raw;
     (where === "backupConfig" ? backupConfig : service)[name] = v;
   }
-  const sets = d.backupSets.map((s) => setTree(s, inputs.offered));
+  const sets = [...d.backupSets.map((s) => setTree(s, inputs.offered)), ...(inputs.legalHoldSets ?? []).map((s) => legalHoldSetTree(s, inputs.offered))];
   backupConfig.backupSets = inputs.locked.has("device.backupSets") ? { "@locked": TRUE, backupSet: sets } : sets;
   return { serviceBackupConfig: { ...service, backupConfig }, configDateMs: String(inputs.configDateMs) };
 }

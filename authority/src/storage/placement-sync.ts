@@ -1,8 +1,9 @@
 /**
  * Keeps the running storage nodes' archive placements (`update-archive`) in step with what
  * decides them after the change committed: an org's settings (retention, quotas), inherited
- * ones when an org moves under another parent, a user's move or own quota, a device's own
- * settings, and who is on active legal hold (a custodian's archives keep every version,
+ * ones when an org moves under another parent, a user's move or own quota, the cold state a
+ * user's or org's deactivation and reactivation set (`users-changed` with the archives'
+ * owners), a device's own settings, and who is on active legal hold (a custodian's archives keep every version,
  * placements.ts). It listens to the authority's events (events.ts), never inside a request:
  * changes are queued, coalesced for {@link PlacementSyncOptions.delayMs}, resolved to the
  * archives concerned (an org's whole subtree, a user's or device's archives) and pushed in

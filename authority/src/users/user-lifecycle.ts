@@ -4,6 +4,8 @@
  * user and their devices inactive and sends their archives to cold storage; a reactivation undoes
  * exactly that; a move takes the devices along and cold-stores archives on destinations the new
  * org does not offer. Each is one transaction with its audit entry, after every check passed.
+ * Deactivation and reactivation then tell the storage nodes the archives' cold state
+ * (`users-changed`: the placement sync pushes the user's placements after the response).
  */
 import { CairnError } from "@cairn/protocol";
 import { auditEntry } from "../audit/audit.js";
@@ -83,6 +85,8 @@ export class UserLifecycle {
       return devices;
     });
     this.d.events.emit("revoked", { revocations, userIds: [user.userId], deviceIds });
+    // the nodes learn the archives are cold (placement sync, after the response)
+    this.d.events.emit("users-changed", { userIds: [user.userId] });
   }
 
   /** DELETE /api/UserDeactivation/{id}: undoes what the user's deactivation did. */
@@ -110,6 +114,7 @@ export class UserLifecycle {
         ),
       );
     });
+    this.d.events.emit("users-changed", { userIds: [user.userId] });
   }
 
   /**

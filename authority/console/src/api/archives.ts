@@ -11,14 +11,19 @@ export interface ColdQuery {
   srtDir?: "asc" | "desc" | undefined;
 }
 
+/** A page of cold storage, with the bytes every matching archive holds (`totalBytes`, Cairn's addition). */
+export interface ColdPage extends Page<ColdStorageRow> {
+  totalBytes: number;
+}
+
 /** A page of archives in cold storage of an org and its children. */
-export async function listColdStorage(q: ColdQuery, signal?: AbortSignal): Promise<Page<ColdStorageRow>> {
-  const r = await get<{ totalCount: number; coldStorageRows: ColdStorageRow[] }>(
+export async function listColdStorage(q: ColdQuery, signal?: AbortSignal): Promise<ColdPage> {
+  const r = await get<{ totalCount: number; totalBytes?: number; coldStorageRows: ColdStorageRow[] }>(
     "/api/ColdStorage",
     { orgId: q.orgId, incChildOrgs: true, srtKey: q.srtKey ?? "archiveHoldExpireDate", srtDir: q.srtDir ?? "asc", pgNum: q.pgNum, pgSize: q.pgSize },
     signal,
   );
-  return { totalCount: r.totalCount, items: r.coldStorageRows };
+  return { totalCount: r.totalCount, totalBytes: r.totalBytes ?? 0, items: r.coldStorageRows };
 }
 
 /** Sets the purge date (YYYY-MM-DD) of one archive. */

@@ -1,7 +1,8 @@
 /**
  * Organization details (seed 001 "View organization details" a–n): name with the parent's link,
  * status, child organizations / users / agents with links, the Actions menu, registration key,
- * date created, restores, cold storage, authentication, preservation, reference.
+ * date created, restores, cold storage (the bytes its archives there use, and how many),
+ * authentication, preservation, reference.
  */
 import { useState } from "preact/hooks";
 import { listColdStorage, listRestoreHistory } from "../api/archives.js";
@@ -131,7 +132,18 @@ export function OrgDetails({ orgId }: { orgId: number }) {
               ],
               ["Date created", date(o.creationDate)],
               ["Restores", small(restores, "restore", href(`/orgs/${o.orgId}/restores`))],
-              ["Cold storage", small(cold, "archive", href(`/orgs/${o.orgId}/cold-storage`))],
+              [
+                "Cold storage",
+                cold.status === "error" ? (
+                  small(cold, "archive", href(`/orgs/${o.orgId}/cold-storage`))
+                ) : cold.data ? (
+                  <a key="cs" href={href(`/orgs/${o.orgId}/cold-storage`)} data-testid="cold-storage-used">
+                    {bytes(cold.data.totalBytes)} in {counted(cold.data.totalCount, "archive")}
+                  </a>
+                ) : (
+                  "…"
+                ),
+              ],
             ]}
           />
         </section>

@@ -62,7 +62,9 @@ const ORDER = `ORDER BY
 
 const LIST_SQL = ["SELECT", COLUMNS, FROM, WHERE, ORDER, "LIMIT @limit OFFSET @offset"].join("\n");
 const COUNT_SQL = ["SELECT count(*) AS n", FROM, WHERE].join("\n");
+const TOTALS_SQL = ["SELECT count(*) AS n, coalesce(sum(a.archive_bytes), 0) AS bytes", FROM, WHERE].join("\n");
 const ONE_SQL = ["SELECT", COLUMNS, FROM, "WHERE a.purged_at IS NULL AND a.archive_guid = ?"].join("\n");
+const ONE_BY_ID_SQL = ["SELECT", COLUMNS, FROM, "WHERE a.purged_at IS NULL AND a.archive_id = ?"].join("\n");
 
 function toView(r: ColdRow): ColdStorageView {
   return {
@@ -125,17 +127,22 @@ const toCandidate = (r: CandidateRow): PurgeCandidate => ({
   serverGuid: r.server_guid,
 });
 
+/** The named parameters of {@link WHERE} for a list filter. */
+function listParams(filter: ColdStorageFilter): { lo: string; hi: string; orgId: number | null; guids: string | null } {
+  const range = filter.subtreePath === null ? { lo: "/", hi: "0" } : subtreeRange(filter.subtreePath);
+  return {
+    ...range,
+    orgId: filter.subtreePath === null ? filter.orgId : null,
+    guids: filter.archiveGuids === undefined ? null : JSON.stringify(filter.archiveGuids),
+  };
+}
+
 /** Cold-storage queries on one connection. */
 export class SqliteColdStorageQueries implements ColdStorageReads, ColdStorageWrites {
   constructor(private readonly q: SqlRunner) {}
 
   async listColdStorage(filter: ColdStorageFilter, page: Page): Promise<PageResult<ColdStorageView>> {
-    const range = filter.subtreePath === null ? { lo: "/", hi: "0" } : subtreeRange(filter.subtreePath);
-    const p = {
-      ...range,
-      orgId: filter.subtreePath === null ? filter.orgId : null,
-      guids: filter.archiveGuids === undefined ? null : JSON.stringify(filter.archiveGuids),
-    };
+    const p = listParams(filter);
     const total = this.q.get<{ n: number }>(COUNT_SQL, p)?.n ?? 0;
     const rows = this.q.all<ColdRow>(LIST_SQL, {
       ...p,
@@ -150,6 +157,16 @@ export class SqliteColdStorageQueries implements ColdStorageReads, ColdStorageWr
   async getColdStorage(archiveGuid: string): Promise<ColdStorageView | undefined> {
     const r = this.q.get<ColdRow>(ONE_SQL, archiveGuid);
     return r && toView(r);
+  }
+
+  async getColdStorageById(archiveId: number): Promise<ColdStorageView | undefined> {
+    const r = this.q.get<ColdRow>(ONE_BY_ID_SQL, archiveId);
+    return r && toView(r);
+  }
+
+  async coldStorageTotals(filter: ColdStorageFilter): Promise<{ count: number; bytes: number }> {
+    const r = this.q.get<{ n: number; bytes: number }>(TOTALS_SQL, listParams(filter));
+    return { count: r?.n ?? 0, bytes: r?.bytes ?? 0 };
   }
 
   async coldArchivesDue(date: string): Promise<PurgeCandidate[]> {

@@ -1,0 +1,92 @@
+/**
+ * Deactivation reaches the storage node (API.md §3, §4, §7.2), with all three daemons on
+ * 127.0.0.1 and the placements read from the node's own registry (`node.db`): deactivating a
+ * user through the REST API sends their archive to cold storage and the running node's placement
+ * says `cold: true`; reactivating says `cold: false` again. The same for an org (its subtree's
+ * archives), while an archive outside it stays warm.
+ */
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Py42Client } from "@cairn/authority/testing";
+import type { ArchivePlacement } from "@cairn/protocol";
+import Database from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Cluster, type ClusterAgent, startCluster } from "./helpers/cluster.js";
+
+let c: Cluster;
+let py: Py42Client;
+let a1: ClusterAgent;
+let a2: ClusterAgent;
+let arc1: string;
+let arc2: string;
+let deptOrgId: number;
+
+/** The placement the running node holds for an archive (its registry row). */
+function nodePlacement(archiveGuid: string): ArchivePlacement {
+  const db = new Database(join(c.nodes[0]?.dataDir as string, "node.db"), { readonly: true, fileMustExist: true });
+  try {
+    const row = db.prepare("SELECT placement FROM archives WHERE guid = ?").get(archiveGuid) as { placement: string } | undefined;
+    if (row === undefined) throw new Error(`the node has no archive ${archiveGuid}`);
+    return JSON.parse(row.placement) as ArchivePlacement;
+  } finally {
+    db.close();
+  }
+}
+
+/** Waits until the authority pushed every queued placement (the push runs after the response). */
+const pushed = () => c.authority.ctx.placementSync.idle();
+
+async function archiveOf(a: ClusterAgent): Promise<string> {
+  const d = (await py.data("GET", `/api/Computer/${a.registration.guid}?idType=guid&incBackupUsage=True`)) as { backupUsage: { archiveGuid: string }[] };
+  return d.backupUsage[0]?.archiveGuid as string;
+}
+
+async function userIdOf(a: ClusterAgent): Promise<number> {
+  return ((await py.data("GET", `/api/User/${a.registration.userUid}?idType=uid`)) as { userId: number }).userId;
+}
+
+beforeAll(async () => {
+  c = await startCluster({ agents: 1 });
+  py = c.authority.py42();
+  const dept = (await py.data("POST", "/api/Org/", { orgName: "Cold dept", orgExtRef: null, notes: null, parentOrgUid: c.authority.orgUid })) as {
+    orgId: number;
+    registrationKey: string;
+  };
+  deptOrgId = dept.orgId;
+  a1 = c.agents[0] as ClusterAgent;
+  a2 = await c.addAgent({ registrationKey: dept.registrationKey, username: "dept@example.com", password: "dept password 1" });
+  for (const a of [a1, a2]) {
+    writeFileSync(join(a.home, "keep.txt"), `kept by ${a.username}\n`);
+    a.select();
+    expect((await a.backup()).errors).toBe(0);
+  }
+  arc1 = await archiveOf(a1);
+  arc2 = await archiveOf(a2);
+}, 120_000);
+afterAll(async () => {
+  await c?.dispose();
+});
+
+describe("deactivation tells the storage node the archives are cold", () => {
+  it("a user's deactivation through the REST API: the node's placement says cold; reactivation: warm again", async () => {
+    expect([nodePlacement(arc1).cold, nodePlacement(arc2).cold]).toEqual([false, false]);
+    const userId = await userIdOf(a1);
+    expect((await py.call("PUT", `/api/UserDeactivation/${userId}`, { blockUser: null })).status).toBe(204);
+    await pushed();
+    expect(nodePlacement(arc1).cold).toBe(true);
+    expect(nodePlacement(arc2).cold).toBe(false);
+    expect((await py.call("DELETE", `/api/UserDeactivation/${userId}`)).status).toBe(204);
+    await pushed();
+    expect(nodePlacement(arc1).cold).toBe(false);
+  });
+
+  it("an org's deactivation: its users' archives are cold on the node, others not; reactivation: warm again", async () => {
+    expect((await py.call("PUT", `/api/OrgDeactivation/${deptOrgId}`)).status).toBe(204);
+    await pushed();
+    expect(nodePlacement(arc2).cold).toBe(true);
+    expect(nodePlacement(arc1).cold).toBe(false);
+    expect((await py.call("DELETE", `/api/OrgDeactivation/${deptOrgId}`)).status).toBe(204);
+    await pushed();
+    expect(nodePlacement(arc2).cold).toBe(false);
+  });
+});
