@@ -98,6 +98,7 @@ export function createCommand(ctx: CommandContext): Command {
     .option("--purge-schedule <cron>", "cron expression of the cold-storage purge (default 0 3 * * *)")
     .option("--report-schedule <cron>", "cron expression of the scheduled backup reports (default 0 7 * * *)")
     .option("--alert-schedule <cron>", "cron expression of the alert-email check (default */30 * * * *)")
+    .option("--status-email-schedule <cron>", "cron expression of the users' backup-status-email check (default */30 * * * *)")
     .option("--smtp-url <url>", "SMTP server of reports and alerts, smtp://host:port or smtps://… (or CAIRN_SMTP_URL)")
     .option("--mail-from <address>", "From address of reports and alerts")
     .option("--templates <dir>", "folder whose files replace the shipped email templates")
@@ -110,7 +111,7 @@ export function createCommand(ctx: CommandContext): Command {
       }
       const c = serveConfig(ctx, command);
       const problems: string[] = [];
-      for (const k of ["schedules.purge", "schedules.reports", "schedules.alerts"])
+      for (const k of ["schedules.purge", "schedules.reports", "schedules.alerts", "schedules.status_emails"])
         if (!validCron(c.values[k] as string)) problems.push(`${k}: not a cron expression: ${JSON.stringify(c.values[k])}`);
       if (c.values["server.metrics_address"] !== undefined) {
         try {
@@ -159,6 +160,7 @@ async function serve(ctx: CommandContext, c: ResolvedConfig): Promise<void> {
     purgeSchedule: str("schedules.purge") as string,
     reportSchedule: str("schedules.reports") as string,
     alertSchedule: str("schedules.alerts") as string,
+    statusEmailSchedule: str("schedules.status_emails") as string,
   };
   const optional: [keyof OperationsFlags, string][] = [
     ["publicUrl", "server.public_url"],

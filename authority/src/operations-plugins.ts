@@ -54,6 +54,7 @@ export interface OperationsFlags {
   purgeSchedule?: string;
   reportSchedule?: string;
   alertSchedule?: string;
+  statusEmailSchedule?: string;
   smtpUrl?: string;
   mailFrom?: string;
   templates?: string;
@@ -77,6 +78,7 @@ export function operationsOptionsOf(f: OperationsFlags): OperationsOptions {
     ...(f.purgeSchedule !== undefined ? { purgeSchedule: f.purgeSchedule } : {}),
     ...(f.reportSchedule !== undefined ? { reportSchedule: f.reportSchedule } : {}),
     ...(f.alertSchedule !== undefined ? { alertSchedule: f.alertSchedule } : {}),
+    ...(f.statusEmailSchedule !== undefined ? { statusEmailSchedule: f.statusEmailSchedule } : {}),
   };
 }
 

@@ -6,7 +6,7 @@
  */
 import type { ConfigKey } from "@cairn/protocol";
 import { DEFAULT_PURGE_SCHEDULE } from "./cold-storage/purge-schedule.js";
-import { DEFAULT_ALERT_SCHEDULE, DEFAULT_REPORT_SCHEDULE } from "./operations-plugins.js";
+import { DEFAULT_ALERT_SCHEDULE, DEFAULT_REPORT_SCHEDULE, DEFAULT_STATUS_EMAIL_SCHEDULE } from "./operations-plugins.js";
 
 /** The platform's port (seed 000: HTTPS on 4285). */
 const PORT = 4285;
@@ -45,6 +45,13 @@ export const AUTHORITY_SERVE_CONFIG: readonly ConfigKey[] = [
     doc: "Cron expression of the scheduled backup reports.",
   },
   { key: "schedules.alerts", type: "string", flag: "alertSchedule", default: DEFAULT_ALERT_SCHEDULE, doc: "Cron expression of the alert-email check." },
+  {
+    key: "schedules.status_emails",
+    type: "string",
+    flag: "statusEmailSchedule",
+    default: DEFAULT_STATUS_EMAIL_SCHEDULE,
+    doc: "Cron expression of the users' backup-status-email check (each user at most every backupStatusEmailFreqInMinutes).",
+  },
   {
     key: "mail.smtp_url",
     type: "string",
