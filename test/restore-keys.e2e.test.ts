@@ -214,15 +214,16 @@ describe("T38: zip restores disabled by a locked parent", () => {
 });
 
 describe("a key policy raised after the users registered", () => {
-  it("stops server-side decryption at once; the device protects its key under the new policy, and the archive password then restores", async () => {
+  it("stops server-side decryption at once; a new device takes the user's key over, or an existing one protects it, and the archive password then restores", async () => {
     const o = await orgWith("Raised org", c.authority.orgUid, {});
     const dev = await device("raised", o.registrationKey, {});
+    const userKey = (d: string) => (JSON.parse(readFileSync(join(d, "credentials.json"), "utf8")) as { userKey: string }).userKey;
     // account key (escrow): the administrator restores without any secret
     const before = await admin.zip(dev.guid, [`${dev.home}/docs`]);
     expect((await zipEntries(before.zip.body)).get("docs/secret.txt")?.toString()).toBe(`${dev.marker}\n`);
 
     await c.authority.py42().data("PUT", `/api/v1/orgs/${o.orgId}/settings`, { groups: { security: { values: { keyPolicy: "password" } } } });
-    // the escrowed copy is gone: no secret opens the archive on the server now
+    // from now on no secret opens the archive on the server, until a device protects the key
     expect(await refused(admin.zip(dev.guid, [`${dev.home}/docs`], { privatePassword: "raised archive password" }))).toEqual({
       status: 500,
       name: "PRIVATE_PASSWORD_INVALID",
@@ -233,18 +234,7 @@ describe("a key policy raised after the users registered", () => {
     const status = await runCairn(["agent", "status", "--data", dev.dataDir]);
     expect(status.stdout).toContain("the organization requires the password key policy: run cairn agent key-policy --archive-password");
 
-    const raised = await runCairn(["--json", "agent", "key-policy", "--data", dev.dataDir, "--archive-password", "raised archive password"]);
-    expect(raised.code, raised.stderr).toBe(0);
-    expect(JSON.parse(raised.stdout)).toEqual({ keyPolicy: "password", customKey: null });
-    expect(agentStatus({ dataDir: dev.dataDir }).keyPolicyRequired).toBeNull();
-    // the archive password opens the same archive (nothing re-encrypted), a wrong one does not
-    expect(await refused(admin.zip(dev.guid, [`${dev.home}/docs`], { privatePassword: "wrong password" }))).toEqual({
-      status: 500,
-      name: "PRIVATE_PASSWORD_INVALID",
-    });
-    const after = await admin.zip(dev.guid, [`${dev.home}/docs`], { privatePassword: "raised archive password" });
-    expect((await zipEntries(after.zip.body)).get("docs/secret.txt")?.toString()).toBe(`${dev.marker}\n`);
-    // another device of the user registers with the archive password and gets the same user key
+    // a replacement laptop registered now (the old one lost) takes the user's key over, not a new one
     const second = join(c.dir, "raised-second-agent");
     await registerAgent({
       dataDir: second,
@@ -258,18 +248,35 @@ describe("a key policy raised after the users registered", () => {
       logger: c.logger,
       archivePassword: "raised archive password",
     });
-    const userKey = (d: string) => (JSON.parse(readFileSync(join(d, "credentials.json"), "utf8")) as { userKey: string }).userKey;
     expect(userKey(second)).toBe(userKey(dev.dataDir));
+    // it protected the key with the archive password: the same archive opens with it, not otherwise
+    expect(await refused(admin.zip(dev.guid, [`${dev.home}/docs`], { privatePassword: "wrong password" }))).toEqual({
+      status: 500,
+      name: "PRIVATE_PASSWORD_INVALID",
+    });
+    const after = await admin.zip(dev.guid, [`${dev.home}/docs`], { privatePassword: "raised archive password" });
+    expect((await zipEntries(after.zip.body)).get("docs/secret.txt")?.toString()).toBe(`${dev.marker}\n`);
 
-    // raised again, to custom keys: the device tells the authority to hold nothing and prints the key to keep
+    // the old device protects its (same) key with a new password: the new one works, nothing re-encrypted
+    const raised = await runCairn(["--json", "agent", "key-policy", "--data", dev.dataDir, "--archive-password", "second archive password"]);
+    expect(raised.code, raised.stderr).toBe(0);
+    expect(JSON.parse(raised.stdout)).toEqual({ keyPolicy: "password", customKeyFile: null });
+    expect(agentStatus({ dataDir: dev.dataDir }).keyPolicyRequired).toBeNull();
+    const again = await admin.zip(dev.guid, [`${dev.home}/docs`], { privatePassword: "second archive password" });
+    expect((await zipEntries(again.zip.body)).get("docs/secret.txt")?.toString()).toBe(`${dev.marker}\n`);
+
+    // raised again, to custom keys: the key is saved in a new 0600 file (never printed) and the authority holds nothing
     await c.authority.py42().data("PUT", `/api/v1/orgs/${o.orgId}/settings`, { groups: { security: { values: { keyPolicy: "custom" } } } });
-    const custom = await runCairn(["--json", "agent", "key-policy", "--data", dev.dataDir, "--custom"]);
+    const keyFile = join(c.dir, "raised-custom.key");
+    const custom = await runCairn(["--json", "agent", "key-policy", "--data", dev.dataDir, "--custom", "--key-file", keyFile]);
     expect(custom.code, custom.stderr).toBe(0);
-    const kept = JSON.parse(custom.stdout) as { keyPolicy: string; customKey: string };
-    expect(kept.keyPolicy).toBe("custom");
-    expect(Buffer.from(kept.customKey, "hex").toString("base64")).toBe(userKey(dev.dataDir));
-    expect(await refused(admin.zip(dev.guid, [`${dev.home}/docs`], { privatePassword: "raised archive password" }))).toMatchObject({ status: 500 });
-    const withKey = await admin.zip(dev.guid, [`${dev.home}/docs`], { encryptionKey: kept.customKey, noDataKeyToken: true });
+    expect(JSON.parse(custom.stdout)).toEqual({ keyPolicy: "custom", customKeyFile: keyFile });
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    const kept = readFileSync(keyFile, "utf8").trim();
+    expect(custom.stdout).not.toContain(kept);
+    expect(Buffer.from(kept, "hex").toString("base64")).toBe(userKey(dev.dataDir));
+    expect(await refused(admin.zip(dev.guid, [`${dev.home}/docs`], { privatePassword: "second archive password" }))).toMatchObject({ status: 500 });
+    const withKey = await admin.zip(dev.guid, [`${dev.home}/docs`], { encryptionKey: kept, noDataKeyToken: true });
     expect((await zipEntries(withKey.zip.body)).get("docs/secret.txt")?.toString()).toBe(`${dev.marker}\n`);
   }, 120_000);
 });

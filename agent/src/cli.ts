@@ -135,6 +135,10 @@ export function createCommand(ctx: CommandContext): Command {
     .option("--totp <code>", "ignored: two-factor authentication does not apply to the agent (accepted for older scripts)")
     .option("--archive-password <pw>", "archive password (key policy: password)")
     .option("--custom-key <hex>", "custom key, 64 hex digits (key policy: custom)")
+    .option(
+      "--custom-key-file <path>",
+      "where the user's existing key is saved when it becomes a custom key at this registration (a policy raised to custom keys)",
+    )
     .action(async (o: DataOpt & Record<string, string | undefined>) => {
       const { registerAgent } = await import("./auth/registration.js");
       const { systemClock } = await import("@cairn/protocol");
@@ -149,6 +153,7 @@ export function createCommand(ctx: CommandContext): Command {
         ...(o.name ? { deviceName: o.name } : {}),
         ...(o.archivePassword ? { archivePassword: o.archivePassword } : {}),
         ...(o.customKey ? { customKey: o.customKey } : {}),
+        ...(o.customKeyFile ? { customKeyFile: resolve(o.customKeyFile) } : {}),
         clock: systemClock,
         logger: cliLogger(ctx),
         proxy: proxyOf(ctx),
@@ -163,8 +168,9 @@ export function createCommand(ctx: CommandContext): Command {
     .description("this device's key policy and the organization's; protect the user key under a raised policy")
     .addOption(data())
     .option("--archive-password <pw>", "protect the user key with this archive password (policy: password)")
-    .option("--custom", "make the user key a custom key the authority never holds, and print it once (policy: custom)")
-    .action(async (o: DataOpt & { archivePassword?: string; custom?: boolean }) => {
+    .option("--custom", "make the user key a custom key the authority never holds (policy: custom), saved in --key-file")
+    .option("--key-file <path>", "with --custom: a new file (0600) to save the key in; it is never printed")
+    .action(async (o: DataOpt & { archivePassword?: string; custom?: boolean; keyFile?: string }) => {
       const dir = dataDir(ctx, o);
       const { keyPolicyState, raiseKeyPolicy } = await import("./auth/key-policy.js");
       if (o.archivePassword !== undefined || o.custom) {
@@ -173,14 +179,15 @@ export function createCommand(ctx: CommandContext): Command {
           dataDir: dir,
           ...(o.archivePassword !== undefined ? { archivePassword: o.archivePassword } : {}),
           ...(o.custom ? { custom: true } : {}),
+          ...(o.keyFile ? { customKeyFile: resolve(o.keyFile) } : {}),
           clock: systemClock,
           logger: cliLogger(ctx),
           proxy: proxyOf(ctx),
         });
         ctx.print(
           r,
-          r.customKey
-            ? `the user key is now a custom key that the authority does not hold. Keep it safe: registering another device, or restoring after this one is lost, needs it (cairn agent register --custom-key):\n${r.customKey}`
+          r.customKeyFile
+            ? `the user key is now a custom key that the authority does not hold, saved in ${r.customKeyFile}. Keep that file safe and away from this device: registering another device, or restoring after this one is lost, needs it (cairn agent register --custom-key)`
             : "the user key is now protected by the archive password; the authority holds only that wrapping",
         );
         return;
@@ -192,7 +199,7 @@ export function createCommand(ctx: CommandContext): Command {
           ? "not registered"
           : `this device: ${s.device}; the organization: ${s.org ?? "unknown (never synced)"}${
               s.required
-                ? `; the organization requires ${s.required}: run cairn agent key-policy ${s.required === "password" ? "--archive-password <pw>" : "--custom"}`
+                ? `; the organization requires ${s.required}: run cairn agent key-policy ${s.required === "password" ? "--archive-password <pw>" : "--custom --key-file <path>"}`
                 : ""
             }`,
       );
@@ -385,7 +392,7 @@ export function createCommand(ctx: CommandContext): Command {
       const lines = [s.registered ? `device ${s.guid} (${s.deviceName}), user ${s.username} (${s.userUid}), org ${s.orgUid}` : "not registered"];
       if (s.keyPolicyRequired)
         lines.push(
-          `  the organization requires the ${s.keyPolicyRequired} key policy: run cairn agent key-policy ${s.keyPolicyRequired === "password" ? "--archive-password <pw>" : "--custom"}`,
+          `  the organization requires the ${s.keyPolicyRequired} key policy: run cairn agent key-policy ${s.keyPolicyRequired === "password" ? "--archive-password <pw>" : "--custom --key-file <path>"}`,
         );
       if (daemon)
         lines.push(

@@ -30,6 +30,7 @@ import { ArchiveStore } from "../state/archive-store.js";
 import { type Credentials, ensureDataDir, readCredentials, requireCredentials, writeCredentials } from "../state/credentials.js";
 import { AGENT_VERSION } from "../version.js";
 import { AuthorityClient } from "./authority-client.js";
+import { saveCustomKey } from "./custom-key-file.js";
 
 /** Options of {@link registerAgent}. */
 export interface RegisterOptions {
@@ -43,6 +44,8 @@ export interface RegisterOptions {
   deviceName?: string;
   /** Archive password (key policy `password`). */
   archivePassword?: string;
+  /** Where to save the user's key when it becomes a custom key here (a policy raised to custom keys). */
+  customKeyFile?: string;
   /** Custom key, 64 hex digits (key policy `custom`). */
   customKey?: string;
   clock: Clock;
@@ -105,6 +108,7 @@ export async function registerAgent(o: RegisterOptions): Promise<RegisterResult>
   };
   let userKey: Buffer;
   let uploadWrapped: Buffer | null = null;
+  let takeOverCustom = false;
   if (r.keyPolicy === "escrow") {
     if (!r.userKey) throw new CairnError("INTERNAL", "the authority sent no user key for the escrow policy");
     userKey = r.userKey;
@@ -112,9 +116,27 @@ export async function registerAgent(o: RegisterOptions): Promise<RegisterResult>
     if (!o.archivePassword) throw new CairnError("PRIVATE_PASSWORD_INVALID", "this organization uses archive passwords: pass --archive-password");
     if (r.wrappedUserKey) userKey = unwrapKeyWithPassword(o.archivePassword, r.wrappedUserKey, wrapContext.userKey(r.userUid));
     else {
-      userKey = generateKey();
+      // the user's existing key when the org raised the policy and no device protected it yet
+      // (the authority hands over its escrowed copy once), else a new user's first key
+      userKey = r.userKey ?? generateKey();
       uploadWrapped = wrapKeyWithPassword(o.archivePassword, userKey, wrapContext.userKey(r.userUid));
     }
+  } else if (r.userKey) {
+    // raised to custom keys before any device of the user took the key over: this one does,
+    // saves it where the user said, and the authority then holds nothing
+    if (o.customKey && !Buffer.from(o.customKey, "hex").equals(r.userKey))
+      throw new CairnError(
+        "CUSTOM_KEY_INVALID",
+        "this user already has a key, which is not that custom key: register without --custom-key and with --custom-key-file PATH to take it over",
+      );
+    if (!o.customKeyFile)
+      throw new CairnError(
+        "CUSTOM_KEY_INVALID",
+        "the organization now uses custom keys and this user's key was not taken over yet: pass --custom-key-file PATH to take it over and save it",
+      );
+    saveCustomKey(o.customKeyFile, r.userKey);
+    userKey = r.userKey;
+    takeOverCustom = true;
   } else {
     if (!o.customKey || !/^[0-9a-fA-F]{64}$/.test(o.customKey))
       throw new CairnError("CUSTOM_KEY_INVALID", "this organization uses custom keys: pass --custom-key (64 hex digits)");
@@ -137,6 +159,7 @@ export async function registerAgent(o: RegisterOptions): Promise<RegisterResult>
   const client = await connectAuthority(o.dataDir, {}, o.proxy);
   try {
     if (uploadWrapped) await client.call("set-user-key", { keyPolicy: "password", wrappedUserKey: uploadWrapped });
+    if (takeOverCustom) await client.call("set-user-key", { keyPolicy: "custom", wrappedUserKey: null });
     await syncConfig(o.dataDir, client, o.clock, o.logger);
   } finally {
     client.close();

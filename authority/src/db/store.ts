@@ -181,12 +181,6 @@ export interface UserWrites {
   grantRole(userId: number, roleId: number, byUserId: number | null, at: number): Promise<void>;
   revokeRole(userId: number, roleId: number): Promise<void>;
   putUserKey(key: UserKeyRecord, at: number): Promise<void>;
-  /**
-   * Raises to `policy` the key record of every user of `orgIds` whose record is weaker, keeping
-   * only what `policy` lets the authority hold: the escrowed copy goes (password and custom), and
-   * the password wrapping too (custom). Returns the raised users with their former policy.
-   */
-  raiseUserKeys(orgIds: readonly number[], policy: UserKeyRecord["keyPolicy"], at: number): Promise<{ userId: number; from: UserKeyRecord["keyPolicy"] }[]>;
   putTotp(totp: TotpRecord): Promise<void>;
   deleteTotp(userId: number): Promise<void>;
   recordTotpUse(userId: number, timeStep: number, source: string, at: number): Promise<void>;

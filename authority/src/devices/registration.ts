@@ -158,6 +158,13 @@ export class RegistrationService {
             now,
           );
         }
+      } else if (rec?.keyPolicy === "escrow" && rec.escrowWrapped) {
+        // The org raised the policy after this user's key was made, and no device has protected
+        // the key under the new policy yet: the escrowed copy is still the only one the user can
+        // reach from a new device (a lost laptop). The user just proved their password, as under
+        // escrow; this device takes the key and protects it at once (`set-user-key`, which drops
+        // the escrowed copy). Meanwhile the authority decrypts nothing with it (keyPolicyRefusal).
+        userKey = unwrapKey(this.d.keys.escrowKek, rec.escrowWrapped, wrapContext.userKey(user.userUid, rec.keyVersion));
       } else if (rec === undefined || rec.keyPolicy !== keyPolicy) {
         await tx.putUserKey(
           { userId: user.userId, keyPolicy, keyVersion: rec?.keyVersion ?? 1, escrowWrapped: null, passwordWrapped: rec?.passwordWrapped ?? null },

@@ -11,7 +11,6 @@ import type { CoreDeps } from "../core.js";
 import type { NewRevocation, Org } from "../db/records.js";
 import type { Page, PageResult, SortOrder, StoreReader, StoreWriter } from "../db/store.js";
 import { crashPoint } from "../faults.js";
-import { enforceKeyPolicies } from "../users/user-keys.js";
 import { assertAcceptsMembers, assertCanBlock, assertCanDeactivate, assertCanMove, isInSubtree, validateOrgName } from "./org-tree.js";
 
 /** The authorization target of an org. */
@@ -300,8 +299,6 @@ export class OrgService {
       const moved = await tx.getOrg(org.orgId);
       const subtree = moved === undefined ? [] : await tx.listSubtree(moved.path);
       const cold = await coldStoreUnoffered(tx, this.d.settings, await tx.liveArchivesOfOrgs(subtree.map((o) => o.orgId)), org.orgId, now);
-      // under a parent with a stronger key policy, the subtree's users' keys follow it
-      if (moved !== undefined) await enforceKeyPolicies(tx, this.d.settings, p, moved.path, now);
       await tx.appendAudit(
         auditEntry(
           p,

@@ -10,7 +10,6 @@ import type { Permission } from "../auth/roles.js";
 import type { Org, OrgSettingsLayer } from "../db/records.js";
 import type { StoreReader, StoreWriter } from "../db/store.js";
 import { ancestorIds } from "../orgs/org-tree.js";
-import { enforceKeyPolicies } from "../users/user-keys.js";
 import { type ResolvedSettings, resolveSettings, type SettingsLayer } from "./resolve.js";
 import { type FieldSpec, fieldSpec, type GroupName, openPacketValue, SETTINGS_SCHEMA, settingKey } from "./schema.js";
 
@@ -212,8 +211,6 @@ export class SettingsService {
 
     // everything was validated: now write
     for (const w of writes) await w();
-    // a raised key policy takes what it forbids from the authority at once (users/user-keys.ts)
-    if (changed.some((k) => k === "security" || k === "security.keyPolicy")) await enforceKeyPolicies(tx, this, p, org.path, now);
     return changed;
   }
 }

@@ -7,63 +7,21 @@
  *   server never sees the password) — no escrowed copy;
  * - **custom**: nothing ("never sent to the server, even wrapped").
  *
- * The policy can be raised, never lowered (seed 001 "Security"). When it is raised for an org
- * (its own setting, an ancestor's, inheriting a stronger one, or moving under a stronger parent),
- * {@link enforceKeyPolicies} raises the key record of every user of the affected orgs in the same
- * transaction: the escrowed copy is destroyed, so from then on nobody — not an administrator, not
- * a restore — can have the server decrypt that user's archives with it. The user's devices keep
- * their copy of the user key; an agent wraps it under the new policy (`set-user-key`) and the
- * password restores work again. Until then {@link keyPolicyRefusal} refuses server-side
- * decryption, also for a record the raise has not reached (a user moved into a stronger org).
+ * The policy can be raised, never lowered (seed 001 "Security"). When an org's policy is raised
+ * above the one a user's key record was made under, {@link keyPolicyRefusal} refuses every
+ * server-side decryption of that user's archives from then on. The escrowed copy itself is kept
+ * until a device of the user protects the key under the new policy (`set-user-key` drops it, as
+ * Code42 keeps the account key until the user sets the archive password): destroying it at the
+ * raise would make the archives of a user with no working device (a lost laptop, a deactivated
+ * user in cold storage, a legal-hold custodian) unrecoverable. A device registering meanwhile
+ * takes the key over from it (devices/registration.ts) instead of making a second one.
  */
 import { CairnError, KEY_POLICIES, type KeyPolicy } from "@cairn/protocol";
-import { auditEntry } from "../audit/audit.js";
-import type { Principal } from "../auth/access.js";
 import type { UserKeyRecord } from "../db/records.js";
-import type { StoreWriter } from "../db/store.js";
-import type { SettingsService } from "../settings/settings-service.js";
 
 /** Whether policy `a` is stronger than `b` (escrow < password < custom). */
 export function strongerThan(a: KeyPolicy, b: KeyPolicy): boolean {
   return KEY_POLICIES.indexOf(a) > KEY_POLICIES.indexOf(b);
-}
-
-/**
- * Raises the key records of the users of the subtree at `path` to their org's effective key
- * policy, destroying what that policy does not let the authority hold, and audits each raise
- * (`user.key.policy`, `{from, to, escrowDestroyed, cause: "org.keyPolicy"}`). Returns the users raised.
- */
-export async function enforceKeyPolicies(tx: StoreWriter, settings: SettingsService, p: Principal, path: string, now: number): Promise<number[]> {
-  const orgs = await tx.listSubtree(path);
-  const resolved = await settings.resolveMany(orgs, tx);
-  const byPolicy = new Map<KeyPolicy, { orgId: number }[]>();
-  for (const o of orgs) {
-    const policy = resolved.get(o.orgId)?.values.security.keyPolicy ?? "escrow";
-    if (policy === "escrow") continue;
-    byPolicy.set(policy, [...(byPolicy.get(policy) ?? []), o]);
-  }
-  const raised: number[] = [];
-  for (const [policy, list] of byPolicy) {
-    const users = await tx.raiseUserKeys(
-      list.map((o) => o.orgId),
-      policy,
-      now,
-    );
-    for (const u of users) {
-      const user = await tx.getUser(u.userId);
-      await tx.appendAudit(
-        auditEntry(
-          p,
-          now,
-          "user.key.policy",
-          { type: "user", id: u.userId, orgId: user?.orgId ?? null },
-          { from: u.from, to: policy, escrowDestroyed: u.from === "escrow", cause: "org.keyPolicy" },
-        ),
-      );
-      raised.push(u.userId);
-    }
-  }
-  return raised;
 }
 
 /**

@@ -269,23 +269,6 @@ export class SqliteUserQueries implements UserReads, UserWrites {
     );
   }
 
-  async raiseUserKeys(
-    orgIds: readonly number[],
-    policy: UserKeyRecord["keyPolicy"],
-    at: number,
-  ): Promise<{ userId: number; from: UserKeyRecord["keyPolicy"] }[]> {
-    const rows = this.q.all<{ user_id: number; key_policy: UserKeyRecord["keyPolicy"] }>(
-      "SELECT k.user_id, k.key_policy FROM user_keys k JOIN users u ON u.user_id = k.user_id WHERE u.org_id IN (SELECT value FROM json_each(@ids)) AND (CASE k.key_policy WHEN 'escrow' THEN 0 WHEN 'password' THEN 1 ELSE 2 END) < (CASE @policy WHEN 'escrow' THEN 0 WHEN 'password' THEN 1 ELSE 2 END) ORDER BY k.user_id",
-      { ids: idList(orgIds), policy },
-    );
-    if (rows.length === 0) return [];
-    this.q.run(
-      "UPDATE user_keys SET key_policy = @policy, escrow_wrapped = NULL, password_wrapped = CASE WHEN @policy = 'custom' THEN NULL ELSE password_wrapped END, modified_at = @at WHERE user_id IN (SELECT value FROM json_each(@users))",
-      { policy, at, users: idList(rows.map((r) => r.user_id)) },
-    );
-    return rows.map((r) => ({ userId: r.user_id, from: r.key_policy }));
-  }
-
   async putTotp(t: TotpRecord): Promise<void> {
     this.q.run(
       "INSERT INTO user_totp (user_id, secret_sealed, state, created_at, activated_at) VALUES (@userId, @secretSealed, @state, @createdAt, @activatedAt) ON CONFLICT (user_id) DO UPDATE SET secret_sealed = @secretSealed, state = @state, created_at = @createdAt, activated_at = @activatedAt",
