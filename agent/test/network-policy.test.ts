@@ -1,6 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { exclusionsOf } from "../src/agent-api.js";
-import { interfaceOf, type NetworkProbe, NetworkPolicy, networkBlock, systemProbe } from "../src/net/network-policy.js";
+import {
+  interfaceOf,
+  NETWORK_PENDING,
+  type NetworkProbe,
+  NetworkPolicy,
+  networkBlock,
+  SSID_TTL_MS,
+  systemProbe,
+  systemSsid,
+} from "../src/net/network-policy.js";
 
 /** A machine with a cable, a Wi-Fi card joined to "Airport Wi-Fi" and loopback (the outside world, faked). */
 function machine(ssid: string | null = "Airport Wi-Fi"): NetworkProbe & { asked: string[] } {
@@ -57,10 +66,34 @@ describe("the Network tab's exclusions", () => {
     expect(p.blocked("127.0.0.1")).toBeNull();
   });
 
-  it("finds the loopback interface of this machine with the system probe (no SSID for it)", () => {
-    const probe = systemProbe();
-    const lo = interfaceOf("127.0.0.1", probe.interfaces());
+  it("asks for an SSID in the background: the connection waits until the first answer, then the answer is reused", async () => {
+    let t = 0;
+    const asked: string[] = [];
+    const probe = systemProbe(
+      () => t,
+      async (iface) => {
+        asked.push(iface);
+        return "Airport Wi-Fi";
+      },
+    );
+    const ex = { excludedInterfaces: [], excludedWifi: ["Airport Wi-Fi"] };
+    const lo = interfaceOf("127.0.0.1", probe.interfaces()) as string;
     expect(lo).not.toBeNull();
-    expect(probe.ssid(lo as string)).toBeNull();
+    expect(networkBlock(ex, "127.0.0.1", probe)).toBe(NETWORK_PENDING);
+    await new Promise((r) => setImmediate(r));
+    expect(networkBlock(ex, "127.0.0.1", probe)).toBe("wireless network Airport Wi-Fi is excluded");
+    t += SSID_TTL_MS - 1;
+    networkBlock(ex, "127.0.0.1", probe);
+    expect(asked).toEqual([lo]);
+    // past the cache time the last answer stands while the next is asked for
+    t += 2;
+    expect(networkBlock(ex, "127.0.0.1", probe)).toBe("wireless network Airport Wi-Fi is excluded");
+    expect(asked).toEqual([lo, lo]);
+  });
+
+  it("reads no SSID for this machine's loopback interface from the operating system", async () => {
+    const lo = interfaceOf("127.0.0.1", systemProbe().interfaces());
+    expect(lo).not.toBeNull();
+    expect(await systemSsid(lo as string)).toBeNull();
   });
 });

@@ -30,20 +30,25 @@ describe("whether the user is at the computer (the General tab's two CPU shares)
     expect(cpuShareFor("unknown", shares)).toBe(20);
   });
 
-  it("asks the system at most once a minute", () => {
+  it("asks the system in the background at most once a minute, unknown before the first answer", async () => {
     let t = 0;
     let asked = 0;
     const probe = presenceProbe(
-      () => {
+      async () => {
         asked++;
         return asked === 1 ? "present" : "away";
       },
       () => t,
     );
+    expect(probe()).toBe("unknown");
+    await new Promise((r) => setImmediate(r));
     expect(probe()).toBe("present");
     t += 30_000;
     expect(probe()).toBe("present");
     t += 31_000;
+    // the last answer stands while the next one is asked for
+    expect(probe()).toBe("present");
+    await new Promise((r) => setImmediate(r));
     expect(probe()).toBe("away");
     expect(asked).toBe(2);
   });

@@ -11,9 +11,11 @@
  * - Anything else, or a tool that does not answer: unknown, which counts as present (the smaller
  *   share: never take more CPU from a user than the organization allows while one is there).
  *
- * The answer is cached for {@link PRESENCE_TTL_MS}; the probe is a seam (tests give their own).
+ * The answer is cached for {@link PRESENCE_TTL_MS} and asked again in the background (child
+ * processes, never blocking the daemon): the last answer stands meanwhile, "unknown" before the
+ * first. The probe is a seam (tests give their own).
  */
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 
 /** What the machine says about its user. */
 export type Presence = "present" | "away" | "unknown";
@@ -23,12 +25,11 @@ export const AWAY_AFTER_MS = 15 * 60_000;
 /** How long an answer is reused. */
 export const PRESENCE_TTL_MS = 60_000;
 
-function run(cmd: string, args: string[]): string | null {
-  try {
-    return execFileSync(cmd, args, { encoding: "utf8", timeout: 2000, stdio: ["ignore", "pipe", "ignore"] });
-  } catch {
-    return null;
-  }
+/** A tool's output, or null when it is missing, fails or takes more than 2 s (never throws). */
+function run(cmd: string, args: string[]): Promise<string | null> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { encoding: "utf8", timeout: 2000 }, (err, stdout) => resolve(err ? null : stdout));
+  });
 }
 
 /** One session of `loginctl show-session -p Active -p IdleHint -p Seat -p TTY -p Class`. */
@@ -69,32 +70,42 @@ export function presenceOfIoreg(out: string, awayAfterMs = AWAY_AFTER_MS): Prese
 }
 
 /** Asks the operating system (uncached). */
-export function systemPresence(): Presence {
+export async function systemPresence(): Promise<Presence> {
   if (process.platform === "darwin") {
-    const out = run("ioreg", ["-c", "IOHIDSystem", "-d", "4"]);
+    const out = await run("ioreg", ["-c", "IOHIDSystem", "-d", "4"]);
     return out ? presenceOfIoreg(out) : "unknown";
   }
   if (process.platform === "linux") {
-    const list = run("loginctl", ["list-sessions", "--no-legend"]);
+    const list = await run("loginctl", ["list-sessions", "--no-legend"]);
     if (list === null) return "unknown";
     const ids = list
       .split("\n")
       .map((l) => l.trim().split(/\s+/)[0])
       .filter((x): x is string => Boolean(x));
     if (ids.length === 0) return "away";
-    const out = run("loginctl", ["show-session", ...ids, "-p", "Active", "-p", "IdleHint", "-p", "Seat", "-p", "TTY", "-p", "Class"]);
+    const out = await run("loginctl", ["show-session", ...ids, "-p", "Active", "-p", "IdleHint", "-p", "Seat", "-p", "TTY", "-p", "Class"]);
     return out === null ? "unknown" : presenceOfSessions(parseLogindSessions(out));
   }
   return "unknown";
 }
 
-/** A cached presence probe over `probe` (default: the operating system's). */
-export function presenceProbe(probe: () => Presence = systemPresence, now: () => number = () => performance.now()): () => Presence {
-  let last: { at: number; value: Presence } | null = null;
+/** A cached presence probe over `probe` (default: the operating system's), refreshed in the background. */
+export function presenceProbe(probe: () => Promise<Presence> = systemPresence, now: () => number = () => performance.now()): () => Presence {
+  let value: Presence = "unknown";
+  let at = Number.NEGATIVE_INFINITY;
+  let asking = false;
   return () => {
-    const t = now();
-    if (last === null || t - last.at >= PRESENCE_TTL_MS) last = { at: t, value: probe() };
-    return last.value;
+    if (!asking && now() - at >= PRESENCE_TTL_MS) {
+      asking = true;
+      void probe()
+        .catch((): Presence => "unknown")
+        .then((v) => {
+          value = v;
+          at = now();
+          asking = false;
+        });
+    }
+    return value;
   };
 }
 

@@ -26,7 +26,7 @@ import {
   type ParamsOf,
   type ResultOf,
 } from "@cairn/protocol";
-import type { NetworkPolicy } from "./network-policy.js";
+import { NETWORK_PENDING, type NetworkPolicy } from "./network-policy.js";
 import type { RateLimiter } from "./rate-limiter.js";
 import { type Link, type LinkTarget, openLink, type ProxySetting } from "./ws-link.js";
 
@@ -396,6 +396,8 @@ export class DataSession {
     if (c.link !== link || now - c.at >= NETWORK_CHECK_MS) {
       const local = (link.ws as unknown as { _socket?: { localAddress?: string } })._socket?.localAddress;
       const reason = policy.blocked(local);
+      // the SSID is being asked for in the background: wait a moment, ask again
+      if (reason === NETWORK_PENDING) return 200;
       if (reason !== this.networkBlocked) {
         if (reason)
           this.opts.logger.warn({ archiveGuid: this.opts.endpoint.archiveGuid, reason }, "uploads paused: the connection runs over an excluded network");

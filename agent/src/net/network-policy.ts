@@ -10,10 +10,12 @@
  *
  * The SSID is asked of the operating system (`iw`/`iwgetid`/`nmcli` on Linux, `networksetup`
  * on macOS, `netsh` on Windows) only when some SSID is excluded, at most every
- * {@link SSID_TTL_MS} per interface; an interface whose SSID cannot be read is not a Wi-Fi
- * network for this rule. The probe is a seam: tests give their own.
+ * {@link SSID_TTL_MS} per interface, in the background (child processes, never blocking the
+ * daemon's event loop): until the first answer the connection waits ({@link NETWORK_PENDING}).
+ * An interface whose SSID cannot be read is not a Wi-Fi network for this rule. The probe is a
+ * seam: tests give their own.
  */
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 
@@ -21,8 +23,8 @@ import { networkInterfaces } from "node:os";
 export interface NetworkProbe {
   /** Interface name → its addresses (as `os.networkInterfaces()`). */
   interfaces(): Record<string, ReadonlyArray<{ address: string }> | undefined>;
-  /** The SSID the interface is joined to, or null (not wireless, or not known). */
-  ssid(iface: string): string | null;
+  /** The SSID the interface is joined to, null (not wireless, or not readable), or undefined while not known yet. */
+  ssid(iface: string): string | null | undefined;
 }
 
 /** The exclusion lists of the device settings. */
@@ -33,6 +35,8 @@ export interface NetworkExclusions {
 
 /** How long a read SSID is trusted. */
 export const SSID_TTL_MS = 30_000;
+/** {@link networkBlock}'s answer while the SSID is still being asked for: wait, briefly. */
+export const NETWORK_PENDING = "checking the wireless network";
 
 /** The interface holding `localAddress` (IPv4-mapped IPv6 addresses match their IPv4 form). */
 export function interfaceOf(localAddress: string | undefined, ifaces: ReturnType<NetworkProbe["interfaces"]>): string | null {
@@ -64,27 +68,27 @@ export function networkBlock(ex: NetworkExclusions, localAddress: string | undef
   if (ex.excludedInterfaces.some((x) => same(x, iface))) return `network interface ${iface} is excluded`;
   if (ex.excludedWifi.length === 0) return null;
   const ssid = probe.ssid(iface);
+  if (ssid === undefined) return NETWORK_PENDING;
   if (ssid !== null && ex.excludedWifi.some((x) => same(x, ssid))) return `wireless network ${ssid} is excluded`;
   return null;
 }
 
-function run(cmd: string, args: string[]): string | null {
-  try {
-    return execFileSync(cmd, args, { encoding: "utf8", timeout: 2000, stdio: ["ignore", "pipe", "ignore"] });
-  } catch {
-    return null;
-  }
+/** A tool's output, or null when it is missing, fails or takes more than 2 s (never throws). */
+function run(cmd: string, args: string[]): Promise<string | null> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { encoding: "utf8", timeout: 2000 }, (err, stdout) => resolve(err ? null : stdout));
+  });
 }
 
 /** Reads the SSID of `iface` from the operating system's tools; null when none answers. */
-export function systemSsid(iface: string): string | null {
+export async function systemSsid(iface: string): Promise<string | null> {
   if (process.platform === "darwin") {
-    const out = run("networksetup", ["-getairportnetwork", iface]);
+    const out = await run("networksetup", ["-getairportnetwork", iface]);
     const m = out ? /Current Wi-Fi Network: (.+)/.exec(out) : null;
     return m?.[1]?.trim() || null;
   }
   if (process.platform === "win32") {
-    const out = run("netsh", ["wlan", "show", "interfaces"]);
+    const out = await run("netsh", ["wlan", "show", "interfaces"]);
     if (!out) return null;
     // blocks of "Name : <iface>" … "SSID : <ssid>"
     for (const block of out.split(/\r?\n\s*\r?\n/)) {
@@ -96,30 +100,42 @@ export function systemSsid(iface: string): string | null {
   }
   // Linux: only interfaces the kernel calls wireless
   if (!existsSync(`/sys/class/net/${iface}/wireless`) && !existsSync(`/sys/class/net/${iface}/phy80211`)) return null;
-  const iw = run("iw", ["dev", iface, "link"]);
+  const iw = await run("iw", ["dev", iface, "link"]);
   const m = iw ? /^\s*SSID:\s*(.+)$/m.exec(iw) : null;
   if (m?.[1]) return m[1].trim();
-  const id = run("iwgetid", [iface, "--raw"])?.trim();
+  const id = (await run("iwgetid", [iface, "--raw"]))?.trim();
   if (id) return id;
-  const nm = run("nmcli", ["-t", "-f", "DEVICE,ACTIVE,SSID", "device", "wifi", "list"]);
-  for (const line of nm?.split("\n") ?? []) {
-    const [dev, active, ...ssid] = line.split(":");
-    if (dev === iface && active === "yes") return ssid.join(":").replace(/\\:/g, ":") || null;
+  // the connection's fields, not `device wifi list` (which may start a scan)
+  const nm = await run("nmcli", ["-t", "-g", "GENERAL.CONNECTION,GENERAL.TYPE", "device", "show", iface]);
+  const [conn, type] = nm?.trim().split("\n") ?? [];
+  if (conn && type === "wifi") {
+    const ssid = await run("nmcli", ["-t", "-g", "802-11-wireless.ssid", "connection", "show", conn]);
+    if (ssid?.trim()) return ssid.trim();
   }
   return null;
 }
 
-/** The machine's own answers, SSIDs cached for {@link SSID_TTL_MS}. */
-export function systemProbe(now: () => number = () => performance.now()): NetworkProbe {
+/**
+ * The machine's own answers: SSIDs cached for {@link SSID_TTL_MS} and asked again in the
+ * background when older (the last answer stands meanwhile; undefined before the first).
+ */
+export function systemProbe(now: () => number = () => performance.now(), ask: (iface: string) => Promise<string | null> = systemSsid): NetworkProbe {
   const cache = new Map<string, { at: number; ssid: string | null }>();
+  const asking = new Set<string>();
   return {
     interfaces: () => networkInterfaces(),
     ssid(iface) {
       const hit = cache.get(iface);
-      if (hit && now() - hit.at < SSID_TTL_MS) return hit.ssid;
-      const ssid = systemSsid(iface);
-      cache.set(iface, { at: now(), ssid });
-      return ssid;
+      if ((!hit || now() - hit.at >= SSID_TTL_MS) && !asking.has(iface)) {
+        asking.add(iface);
+        void ask(iface)
+          .catch(() => null)
+          .then((ssid) => {
+            asking.delete(iface);
+            cache.set(iface, { at: now(), ssid });
+          });
+      }
+      return hit?.ssid;
     },
   };
 }
