@@ -100,9 +100,17 @@ function lastJson(text) {
   throw new Error(`no JSON in output: ${text.slice(-500)}`);
 }
 
+/** Node's own flags in a daemon's systemd unit (`ExecStart=/usr/bin/node FLAGS… cairn.js …`): the daemons run as deployed. */
+function unitNodeFlags(name) {
+  const unit = join(repo, "packaging/systemd", `cairn-${name}.service`);
+  if (!existsSync(unit)) return [];
+  const m = /^ExecStart=\S*node((?:\s+--\S+)*)\s/m.exec(readFileSync(unit, "utf8"));
+  return m?.[1] ? m[1].trim().split(/\s+/) : [];
+}
+
 function startDaemon(name, args, ready = (j) => typeof j.port === "number" && j.port > 0) {
   return new Promise((resolveStart, reject) => {
-    const child = spawn(process.execPath, [cairn, ...args], { env: { ...process.env, CAIRN_LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...unitNodeFlags(name), cairn, ...args], { env: { ...process.env, CAIRN_LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "pipe"] });
     let buf = "";
     const timer = setTimeout(() => reject(new Error(`${name} did not start: ${buf.slice(-2000)}`)), 60_000);
     child.stdout.on("data", (d) => {
