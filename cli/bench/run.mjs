@@ -110,7 +110,10 @@ function unitNodeFlags(name) {
 
 function startDaemon(name, args, ready = (j) => typeof j.port === "number" && j.port > 0) {
   return new Promise((resolveStart, reject) => {
-    const child = spawn(process.execPath, [...unitNodeFlags(name), cairn, ...args], { env: { ...process.env, CAIRN_LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...unitNodeFlags(name), cairn, ...args], {
+      env: { ...process.env, CAIRN_LOG_LEVEL: "info" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let buf = "";
     const timer = setTimeout(() => reject(new Error(`${name} did not start: ${buf.slice(-2000)}`)), 60_000);
     child.stdout.on("data", (d) => {
