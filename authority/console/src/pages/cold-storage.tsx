@@ -65,7 +65,7 @@ function ColdList({ orgId, orgName, scoped }: { orgId: number; orgName: string; 
   const clear = () => {
     setSelected(new Set());
     setAllPages(false);
-    list.reload();
+    void list.reload();
   };
   return (
     <section aria-labelledby="cold-title">

@@ -48,7 +48,7 @@ export function DeviceDetails({ computerId }: { computerId: number }) {
       onSubmit={async () => {
         await fn();
         notify(msg);
-        dev.reload();
+        void dev.reload();
       }}
     >
       <p>{text}</p>

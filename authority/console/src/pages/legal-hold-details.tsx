@@ -48,9 +48,9 @@ export function LegalHoldDetails({ uid }: { uid: string }) {
   const policies = useAsync((s) => listPolicies(s), []);
   const [dialog, setDialog] = useState<"add" | "close" | "reopen" | Membership | null>(null);
   const reload = () => {
-    matter.reload();
-    members.reload();
-    events.reload();
+    void matter.reload();
+    void members.reload();
+    void events.reload();
   };
   if (matter.status === "error") return <ErrorState message={matter.error} onRetry={matter.reload} />;
   const m = matter.data;

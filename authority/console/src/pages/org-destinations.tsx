@@ -100,7 +100,7 @@ function InheritingDestinations({ orgId }: { orgId: number }) {
         onRevert={() => setEdit(null)}
         onSave={async () => {
           await putOrgOffers(orgId, inherit, draft);
-          data.reload();
+          void data.reload();
         }}
       />
     </form>
@@ -129,7 +129,7 @@ export function SystemDestinations() {
         onRevert={() => setDraft(null)}
         onSave={async () => {
           await putSystemOffers(draft);
-          data.reload();
+          void data.reload();
         }}
       />
     </form>

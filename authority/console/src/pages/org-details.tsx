@@ -40,8 +40,8 @@ export function OrgDetails({ orgId }: { orgId: number }) {
   if (!org.data) return <Loading />;
   const o = org.data;
   const reload = () => {
-    org.reload();
-    settings.reload();
+    void org.reload();
+    void settings.reload();
   };
   const s = settings.data;
   const tree = s?.deviceDefaults;

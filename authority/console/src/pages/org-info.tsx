@@ -53,9 +53,8 @@ export function OrgInfo({ orgId }: { orgId: number }) {
   if (data.status === "error") return <ErrorState message={data.error} onRetry={data.reload} />;
   if (!data.data) return <Loading />;
   const { org } = data.data;
-  const reload = () => {
-    data.reload();
-    packets.reload();
+  const reload = async () => {
+    await Promise.all([data.reload(), packets.reload()]);
   };
   const stamp = `${org.modificationDate ?? ""}${JSON.stringify(org.settings)}${JSON.stringify(org.settingsMeta ?? null)}`;
   return (
@@ -98,7 +97,7 @@ function Row(p: {
   );
 }
 
-function QuotasTab({ data, onSaved }: { data: OrgInfoData; onSaved: () => void }) {
+function QuotasTab({ data, onSaved }: { data: OrgInfoData; onSaved: () => Promise<void> }) {
   const { org, ancestors } = data;
   const g = useGroupDraft(org, "quota", GROUP_FIELDS.quota);
   const num = (f: string) => Number(g.shown(f) ?? 0);
@@ -167,7 +166,7 @@ function QuotasTab({ data, onSaved }: { data: OrgInfoData; onSaved: () => void }
         onRevert={g.revert}
         onSave={async () => {
           await g.save();
-          onSaved();
+          await onSaved();
         }}
       />
     </form>
@@ -177,7 +176,7 @@ function QuotasTab({ data, onSaved }: { data: OrgInfoData; onSaved: () => void }
 const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
 const LETTERS = "SMTWTFS";
 
-function ReportingTab({ data, onSaved }: { data: OrgInfoData; onSaved: () => void }) {
+function ReportingTab({ data, onSaved }: { data: OrgInfoData; onSaved: () => Promise<void> }) {
   const { org, ancestors } = data;
   const g = useGroupDraft(org, "reporting", GROUP_FIELDS.reporting);
   const [more, setMore] = useState("");
@@ -298,7 +297,7 @@ function ReportingTab({ data, onSaved }: { data: OrgInfoData; onSaved: () => voi
         onRevert={g.revert}
         onSave={async () => {
           await g.save();
-          onSaved();
+          await onSaved();
         }}
       />
     </form>

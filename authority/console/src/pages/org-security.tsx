@@ -19,7 +19,7 @@ import { InheritBox, LockedRow, NameField, providerOf, ReadOnlyNote, readOnlyGro
 export const WEB_RESTORE = "device_webRestore_enabled";
 
 /** The Security tab. */
-export function SecurityTab({ data, packets, onSaved }: { data: OrgInfoData; packets: Record<string, SettingPacket>; onSaved: () => void }) {
+export function SecurityTab({ data, packets, onSaved }: { data: OrgInfoData; packets: Record<string, SettingPacket>; onSaved: () => Promise<void> }) {
   const { org, ancestors } = data;
   const g = useGroupDraft(org, "security", ["twoFactorRequired", "clientVisibility"]);
   const from = providerOf(org, ancestors, "security");
@@ -122,7 +122,7 @@ export function SecurityTab({ data, packets, onSaved }: { data: OrgInfoData; pac
               wrDraft.inherit ? { key: WEB_RESTORE, value: null, locked: false } : { key: WEB_RESTORE, value: wrDraft.value, locked: wrDraft.locked },
             ]);
           if (g.dirty) await g.save();
-          onSaved();
+          await onSaved();
         }}
       />
     </form>

@@ -249,8 +249,8 @@ export function OrgsList() {
           onClose={() => setCreating(false)}
           onCreated={(o) => {
             setChildren(new Map());
-            list.reload();
-            root.reload();
+            void list.reload();
+            void root.reload();
             if (o.parentOrgId !== root.data?.orgId) notify("The new organization is listed under its parent; expand the parent to see it.");
           }}
         />

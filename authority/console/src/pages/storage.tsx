@@ -314,7 +314,7 @@ export function StorePointsPage() {
       notify(
         `${sp.storePointName}: ${next.acceptingNew ? "accepts" : "takes no"} new archives, ${next.acceptingData ? "accepts data" : "serves restores only"}.`,
       );
-      list.reload();
+      void list.reload();
     } catch (e) {
       setShown((m) => {
         const n = new Map(m);

@@ -31,9 +31,9 @@ export function UserDetails({ userId }: { userId: number }) {
   if (!user.data) return <Loading />;
   const u = user.data;
   const done = () => {
-    user.reload();
-    roles.reload();
-    devices.reload();
+    void user.reload();
+    void roles.reload();
+    void devices.reload();
   };
   const items: MenuItem[] = [
     { id: "edit", label: "Edit user", run: () => setOpen("edit") },

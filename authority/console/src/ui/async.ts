@@ -8,8 +8,8 @@ export type AsyncState<T> =
   | { status: "ready"; data: T; error: null }
   | { status: "error"; data: T | undefined; error: string };
 
-/** The state plus a way to run the request again. */
-export type AsyncResult<T> = AsyncState<T> & { reload: () => void };
+/** The state plus a way to run the request again (resolves once its answer is rendered). */
+export type AsyncResult<T> = AsyncState<T> & { reload: () => Promise<void> };
 
 /**
  * Runs `load` when `deps` change (aborting the previous run) and on `reload()`. The previous data
@@ -33,6 +33,22 @@ export function useAsync<T>(load: (signal: AbortSignal) => Promise<T>, deps: rea
     );
     return () => ctl.abort();
   }, [...deps, tick]);
-  const reload = useCallback(() => setTick((t) => t + 1), []);
+  // Callers of reload() wait for the answer to be on screen (a form saved, then reloaded, takes
+  // no edit before its fresh values replace the draft): settled after the render that shows it.
+  const waiting = useRef<Array<() => void>>([]);
+  useEffect(() => {
+    if (state.status === "loading" || waiting.current.length === 0) return;
+    const settle = waiting.current;
+    waiting.current = [];
+    for (const r of settle) r();
+  }, [state]);
+  const reload = useCallback(
+    () =>
+      new Promise<void>((resolve) => {
+        waiting.current.push(resolve);
+        setTick((t) => t + 1);
+      }),
+    [],
+  );
   return { ...state, reload } as AsyncResult<T>;
 }
