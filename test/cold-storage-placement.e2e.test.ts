@@ -8,10 +8,9 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Py42Client } from "@cairn/authority/testing";
-import type { ArchivePlacement } from "@cairn/protocol";
-import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, type ClusterAgent, startCluster } from "./helpers/cluster.js";
+import { archiveOf as archiveGuidOf, nodePlacement as nodePlacementOf, placementsPushed, userIdOf as userIdOfAgent } from "./helpers/placements.js";
 
 let c: Cluster;
 let py: Py42Client;
@@ -21,29 +20,10 @@ let arc1: string;
 let arc2: string;
 let deptOrgId: number;
 
-/** The placement the running node holds for an archive (its registry row). */
-function nodePlacement(archiveGuid: string): ArchivePlacement {
-  const db = new Database(join(c.nodes[0]?.dataDir as string, "node.db"), { readonly: true, fileMustExist: true });
-  try {
-    const row = db.prepare("SELECT placement FROM archives WHERE guid = ?").get(archiveGuid) as { placement: string } | undefined;
-    if (row === undefined) throw new Error(`the node has no archive ${archiveGuid}`);
-    return JSON.parse(row.placement) as ArchivePlacement;
-  } finally {
-    db.close();
-  }
-}
-
-/** Waits until the authority pushed every queued placement (the push runs after the response). */
-const pushed = () => c.authority.ctx.placementSync.idle();
-
-async function archiveOf(a: ClusterAgent): Promise<string> {
-  const d = (await py.data("GET", `/api/Computer/${a.registration.guid}?idType=guid&incBackupUsage=True`)) as { backupUsage: { archiveGuid: string }[] };
-  return d.backupUsage[0]?.archiveGuid as string;
-}
-
-async function userIdOf(a: ClusterAgent): Promise<number> {
-  return ((await py.data("GET", `/api/User/${a.registration.userUid}?idType=uid`)) as { userId: number }).userId;
-}
+const nodePlacement = (archiveGuid: string) => nodePlacementOf(c, archiveGuid);
+const pushed = () => placementsPushed(c);
+const archiveOf = (a: ClusterAgent) => archiveGuidOf(py, a);
+const userIdOf = (a: ClusterAgent) => userIdOfAgent(py, a);
 
 beforeAll(async () => {
   c = await startCluster({ agents: 1 });

@@ -14,10 +14,10 @@ import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { operationsOf } from "@cairn/authority";
 import type { Py42Client } from "@cairn/authority/testing";
-import { type ArchivePlacement, DAY_MS, DEFAULT_RETENTION, HOUR_MS, systemClock } from "@cairn/protocol";
-import Database from "better-sqlite3";
+import { DAY_MS, DEFAULT_RETENTION, HOUR_MS, systemClock } from "@cairn/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, type ClusterAgent, startCluster } from "./helpers/cluster.js";
+import { archiveOf as archiveGuidOf, nodePlacement as nodePlacementOf, placementsPushed, userIdOf as userIdOfAgent } from "./helpers/placements.js";
 
 const KEEP_ALL = { bands: [{ untilAgeMs: -1, spacingMs: 0 }], deletedRetentionMs: -1 };
 const ORG_RETENTION = {
@@ -37,29 +37,10 @@ let topOrgId: number;
 let arc1: string;
 let arc2: string;
 
-/** The placement the running node holds for an archive (its registry row). */
-function nodePlacement(archiveGuid: string): ArchivePlacement {
-  const db = new Database(join(c.nodes[0]?.dataDir as string, "node.db"), { readonly: true, fileMustExist: true });
-  try {
-    const row = db.prepare("SELECT placement FROM archives WHERE guid = ?").get(archiveGuid) as { placement: string } | undefined;
-    if (row === undefined) throw new Error(`the node has no archive ${archiveGuid}`);
-    return JSON.parse(row.placement) as ArchivePlacement;
-  } finally {
-    db.close();
-  }
-}
-
-/** Waits until the authority pushed every queued placement (the push runs after the response). */
-const pushed = () => c.authority.ctx.placementSync.idle();
-
-async function archiveOf(a: ClusterAgent): Promise<string> {
-  const d = (await py.data("GET", `/api/Computer/${a.registration.guid}?idType=guid&incBackupUsage=True`)) as { backupUsage: { archiveGuid: string }[] };
-  return d.backupUsage[0]?.archiveGuid as string;
-}
-
-async function userIdOf(a: ClusterAgent): Promise<number> {
-  return ((await py.data("GET", `/api/User/${a.registration.userUid}?idType=uid`)) as { userId: number }).userId;
-}
+const nodePlacement = (archiveGuid: string) => nodePlacementOf(c, archiveGuid);
+const pushed = () => placementsPushed(c);
+const archiveOf = (a: ClusterAgent) => archiveGuidOf(py, a);
+const userIdOf = (a: ClusterAgent) => userIdOfAgent(py, a);
 
 function filesOf(dir: string, archiveGuid: string): string[] {
   const out: string[] = [];
