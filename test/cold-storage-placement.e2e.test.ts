@@ -1,15 +1,6 @@
-/**
- * Deactivation reaches the storage node (API.md §3, §4, §7.2), with all three daemons on
- * 127.0.0.1 and the placements read from the node's own registry (`node.db`): deactivating a
- * user through the REST API sends their archive to cold storage and the running node's placement
- * says `cold: true`; reactivating says `cold: false` again. The same for an org (its subtree's
- * archives), while an archive outside it stays warm.
- */
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import type { Py42Client } from "@cairn/authority/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Cluster, type ClusterAgent, startCluster } from "./helpers/cluster.js";
+import { backUpOneFileEach, type Cluster, type ClusterAgent, startCluster } from "./helpers/cluster.js";
 import { archiveOf as archiveGuidOf, nodePlacement as nodePlacementOf, placementsPushed, userIdOf as userIdOfAgent } from "./helpers/placements.js";
 
 let c: Cluster;
@@ -35,11 +26,7 @@ beforeAll(async () => {
   deptOrgId = dept.orgId;
   a1 = c.agents[0] as ClusterAgent;
   a2 = await c.addAgent({ registrationKey: dept.registrationKey, username: "dept@example.com", password: "dept password 1" });
-  for (const a of [a1, a2]) {
-    writeFileSync(join(a.home, "keep.txt"), `kept by ${a.username}\n`);
-    a.select();
-    expect((await a.backup()).errors).toBe(0);
-  }
+  await backUpOneFileEach([a1, a2]);
   arc1 = await archiveOf(a1);
   arc2 = await archiveOf(a2);
 }, 120_000);

@@ -17,7 +17,7 @@ import type { Py42Client } from "@cairn/authority/testing";
 import { DAY_MS, isoDate, systemClock } from "@cairn/protocol";
 import { getTasks } from "node-cron";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Cluster, type ClusterAgent, startCluster } from "./helpers/cluster.js";
+import { backUpOneFileEach, type Cluster, type ClusterAgent, startCluster } from "./helpers/cluster.js";
 import { Py42Restore, type RestoreStepError, zipEntries } from "./helpers/restore-client.js";
 
 let c: Cluster;
@@ -60,11 +60,7 @@ beforeAll(async () => {
   py = c.authority.py42();
   topOrgId = ((await py.data("GET", "/api/Org/my")) as { orgId: number }).orgId;
   [a1, a2] = c.agents as [ClusterAgent, ClusterAgent];
-  for (const a of [a1, a2]) {
-    writeFileSync(join(a.home, "keep.txt"), `kept by ${a.username}\n`);
-    a.select();
-    expect((await a.backup()).errors).toBe(0);
-  }
+  await backUpOneFileEach([a1, a2]);
   dev1 = await deviceOf(a1);
   dev2 = await deviceOf(a2);
 }, 120_000);

@@ -10,13 +10,13 @@
  *   destination) is not purged: purge now is refused with ACTIVE_LEGAL_HOLD and nothing is
  *   deleted, the scheduled purge leaves it in cold storage; once the hold ends it is purged.
  */
-import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { operationsOf } from "@cairn/authority";
 import type { Py42Client } from "@cairn/authority/testing";
 import { DAY_MS, DEFAULT_RETENTION, HOUR_MS, systemClock } from "@cairn/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Cluster, type ClusterAgent, startCluster } from "./helpers/cluster.js";
+import { backUpOneFileEach, type Cluster, type ClusterAgent, startCluster } from "./helpers/cluster.js";
 import { archiveOf as archiveGuidOf, nodePlacement as nodePlacementOf, placementsPushed, userIdOf as userIdOfAgent } from "./helpers/placements.js";
 
 const KEEP_ALL = { bands: [{ untilAgeMs: -1, spacingMs: 0 }], deletedRetentionMs: -1 };
@@ -60,11 +60,7 @@ beforeAll(async () => {
   py = c.authority.py42();
   topOrgId = ((await py.data("GET", "/api/Org/my")) as { orgId: number }).orgId;
   [a1, a2] = c.agents as [ClusterAgent, ClusterAgent];
-  for (const a of [a1, a2]) {
-    writeFileSync(join(a.home, "keep.txt"), `kept by ${a.username}\n`);
-    a.select();
-    expect((await a.backup()).errors).toBe(0);
-  }
+  await backUpOneFileEach([a1, a2]);
   arc1 = await archiveOf(a1);
   arc2 = await archiveOf(a2);
 }, 120_000);

@@ -11,7 +11,7 @@
  *   await c.agents[0].backup();
  *   await c.dispose();
  */
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { changeSelection, type RegisterResult, type RunBackupResult, type RunRestoreOptions, registerAgent, runBackup, runRestore } from "@cairn/agent";
@@ -81,6 +81,16 @@ export interface Cluster {
   /** Registers one more agent (its user is created at registration unless it exists). */
   addAgent(o?: { username?: string; password?: string; registrationKey?: string; deviceName?: string }): Promise<ClusterAgent>;
   dispose(): Promise<void>;
+}
+
+/** Each agent selects its home folder, which holds one small file of its own, and backs it up (throws on a file not backed up). */
+export async function backUpOneFileEach(agents: readonly ClusterAgent[]): Promise<void> {
+  for (const a of agents) {
+    writeFileSync(join(a.home, "keep.txt"), `kept by ${a.username}\n`);
+    a.select();
+    const r = await a.backup();
+    if (r.errors !== 0) throw new Error(`${a.username}: ${r.errors} file(s) not backed up`);
+  }
 }
 
 /** Resolves once `serverId` holds a control link other than `before` (the one before a restart). */
