@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runBackup, runRestore } from "@cairn/agent";
@@ -87,4 +87,45 @@ describe("T11: restore to a device over a connection that drops", () => {
     expect(r.errors).toBe(0);
     expect(listing(join(out, "src"))).toEqual(expected);
   }, 60_000);
+});
+
+describe("a restore while a backup runs", () => {
+  let tn: TestNode;
+  let archive: TestArchive;
+  const work = mkdtempSync(join(tmpdir(), "cairn-e2e-restore-busy-"));
+  const src = join(work, "src");
+  const data = join(work, "agent");
+  const selection = { include: [src], exclude: [], excludePatterns: [] };
+  beforeAll(async () => {
+    tn = await startTestNode();
+    archive = await tn.newArchive();
+    mkdirSync(src, { recursive: true });
+    for (let i = 0; i < 20; i++) writeFileSync(join(src, `doc${i}.txt`), `yesterday's document ${i}\n`.repeat(200 + i));
+    const r = await runBackup({ dataDir: data, archives: [archive], selection, logger });
+    expect(r.errors).toBe(0);
+  }, 60_000);
+  afterAll(async () => {
+    await tn?.close();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("restores a lost file at once while a long backup holds the run lock; a second backup is still refused", async () => {
+    const lost = readFileSync(join(src, "doc7.txt"));
+    rmSync(join(src, "doc7.txt"));
+    for (let i = 0; i < 6; i++) writeFileSync(join(src, `video${i}.bin`), randomBytes(12 * 1024 * 1024));
+    const backup = runBackup({ dataDir: data, archives: [archive], selection, logger });
+    const lock = join(data, "run.lock");
+    for (let i = 0; i < 500 && !existsSync(lock); i++) await new Promise((r) => setTimeout(r, 10));
+    // checked and called in the same turn: the backup cannot release the lock in between
+    expect(existsSync(lock)).toBe(true);
+    const restore = runRestore({ dataDir: data, archive, target: join(work, "out"), paths: [join(src, "doc7.txt")], logger });
+    await expect(runBackup({ dataDir: data, archives: [archive], selection, logger })).rejects.toMatchObject({ code: "LOCKED" });
+    const r = await restore;
+    expect(r.errorList).toEqual([]);
+    expect(r.files).toBe(1);
+    expect(readFileSync(join(work, "out", "doc7.txt")).equals(lost)).toBe(true);
+    const b = await backup;
+    expect(b.errors).toBe(0);
+    expect(existsSync(lock)).toBe(false);
+  }, 120_000);
 });

@@ -273,7 +273,6 @@ export interface RunRestoreOptions extends AgentCommonOptions {
   fullPath?: boolean;
   progress?: ProgressSink;
   signal?: AbortSignal;
-  lock?: boolean;
 }
 
 function pickArchive(o: AgentCommonOptions & { archive?: DirectArchive; archiveGuid?: string }, db: Db): DirectArchive {
@@ -291,11 +290,14 @@ function pickArchive(o: AgentCommonOptions & { archive?: DirectArchive; archiveG
   };
 }
 
-/** Restores files (see {@link runArchiveRestore}). */
+/**
+ * Restores files (see {@link runArchiveRestore}). A restore takes no run lock: it only reads the
+ * archive and the device's local state, so a person restoring a lost file is not kept waiting
+ * behind a backup that is running, paused outside its run window or on an excluded network.
+ */
 export async function runRestore(o: RunRestoreOptions): Promise<Awaited<ReturnType<typeof runArchiveRestore>>> {
   const clock = o.clock ?? systemClock;
   ensureDataDir(o.dataDir);
-  const release = o.lock === false ? () => undefined : acquireRunLock(o.dataDir, "restore");
   const db = openAgentDb(o.dataDir);
   try {
     const a = pickArchive(o, db);
@@ -316,7 +318,6 @@ export async function runRestore(o: RunRestoreOptions): Promise<Awaited<ReturnTy
     });
   } finally {
     db.close();
-    release();
   }
 }
 

@@ -1,7 +1,7 @@
 /**
- * One backup or restore at a time per data directory, and one daemon: `run.lock` and
- * `daemon.lock` hold the owner's pid, created with O_EXCL. A lock whose pid no longer runs is stale and taken over. Another live holder
- * means LOCKED (exit 11).
+ * One backup at a time per data directory, and one daemon: `run.lock` and `daemon.lock` hold the
+ * owner's pid, created with O_EXCL. Restores take neither: they only read. A lock whose pid no
+ * longer runs is stale and taken over. Another live holder means LOCKED (exit 11).
  */
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
@@ -20,8 +20,8 @@ function alive(pid: number): boolean {
 }
 
 /** Takes the run lock of a data directory; returns the release function. */
-export function acquireRunLock(dataDir: string, what = "backup"): () => void {
-  return acquirePidLock(join(dataDir, "run.lock"), `another ${what} or restore is running on this device`);
+export function acquireRunLock(dataDir: string): () => void {
+  return acquirePidLock(join(dataDir, "run.lock"), "another backup is running on this device");
 }
 
 /**
