@@ -69,6 +69,18 @@ describe("scanner and file cache", () => {
     expect(stats.selectedFiles).toBe(4 + 1200);
   });
 
+  it("a file whose name is not UTF-8 is reported as an error, not left out silently", () => {
+    // Linux names are bytes: 0xff 0xfe is no UTF-8, so the decoded name (with U+FFFD) names no file
+    writeFileSync(Buffer.from(`${join(root, "a")}/bad\xff\xfename.txt`, "latin1"), "x");
+    writeFileSync(join(root, "a", "fine \uFFFD.txt"), "a real U+FFFD in a valid name");
+    const sel = new Selection({ include: [root], exclude: [], excludePatterns: [] });
+    const r = new Scanner(cache, sel).full();
+    expect(r.errors).toHaveLength(1);
+    expect(r.errors[0]).toMatchObject({ code: "EILSEQ", path: join(root, "a", "bad\uFFFD\uFFFDname.txt") });
+    expect(r.changed.map((e) => e.path)).toContain(join(root, "a", "fine \uFFFD.txt"));
+    expect(r.stats.selectedFiles).toBe(5);
+  });
+
   it("a first scan finds everything; an unchanged tree finds nothing and reads no content", () => {
     const sel = new Selection({ include: [root], exclude: [], excludePatterns: [] });
     const first = new Scanner(cache, sel).full();

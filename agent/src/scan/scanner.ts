@@ -264,7 +264,14 @@ export class Scanner {
           rows.delete(name);
           continue;
         }
-        if (!st) continue;
+        if (!st) {
+          // gone since the listing, or a name that is not UTF-8: decoded with U+FFFD in it, it
+          // names no file, so it could never be read; say so instead of leaving it out silently
+          if (name.includes("\uFFFD")) {
+            this.cur.errors.push({ path: p, code: "EILSEQ", message: "the file name is not valid UTF-8: rename it to have it backed up" });
+          }
+          continue;
+        }
         const kind = kindOf(st);
         if (kind === null || !this.selection.includes(p, kind === KIND.DIR)) continue;
         const row = rows.get(name);
