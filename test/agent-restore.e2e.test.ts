@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -128,4 +129,62 @@ describe("a restore while a backup runs", () => {
     expect(b.errors).toBe(0);
     expect(existsSync(lock)).toBe(false);
   }, 120_000);
+});
+
+/** A 4 MiB tmpfs for a restore target, when this process may mount one (root on Linux); null otherwise. */
+function smallDisk(dir: string): string | null {
+  mkdirSync(dir, { recursive: true });
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", dir], { stdio: "ignore" });
+    return dir;
+  } catch {
+    return null;
+  }
+}
+
+describe("a restore onto a disk that fills up", () => {
+  let tn: TestNode;
+  let archive: TestArchive;
+  const work = mkdtempSync(join(tmpdir(), "cairn-e2e-restore-full-"));
+  const src = join(work, "src");
+  const data = join(work, "agent");
+  const disk = smallDisk(join(work, "small-disk"));
+  beforeAll(async () => {
+    if (!disk) return;
+    tn = await startTestNode();
+    archive = await tn.newArchive();
+    mkdirSync(src, { recursive: true });
+    for (let i = 0; i < 1500; i++) writeFileSync(join(src, `photo${String(i).padStart(4, "0")}.jpg`), randomBytes(16 * 1024));
+    const r = await runBackup({ dataDir: data, archives: [archive], selection: { include: [src], exclude: [], excludePatterns: [] }, logger });
+    expect(r.errors).toBe(0);
+  }, 120_000);
+  afterAll(async () => {
+    await tn?.close();
+    if (disk) execFileSync("umount", [disk], { stdio: "ignore" });
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  // mounting a tmpfs needs root: without it there is no full disk to restore onto
+  it.skipIf(disk === null)(
+    "stops at the full disk with TARGET_FULL for every file not restored, keeps what it restored whole and replaces nothing",
+    async () => {
+      const target = disk as string;
+      // a file the restore would overwrite, late in its order: the disk is full before it comes
+      mkdirSync(join(target, "src"));
+      writeFileSync(join(target, "src", "photo1499.jpg"), "the file already there");
+      const r = await runRestore({ dataDir: data, archive, target, paths: [src], logger });
+      expect(readFileSync(join(target, "src", "photo1499.jpg"), "utf8")).toBe("the file already there");
+      const restored = readdirSync(join(target, "src")).filter((n) => n !== "photo1499.jpg");
+      expect(restored.filter((n) => n.endsWith(".tmp"))).toEqual([]);
+      expect(r.files).toBe(restored.length);
+      expect(r.files).toBeGreaterThan(0);
+      expect(r.files).toBeLessThan(1500);
+      expect(r.files + r.errors).toBe(1500);
+      for (const n of restored) expect(readFileSync(join(target, "src", n)).equals(readFileSync(join(src, n)))).toBe(true);
+      expect(new Set(r.errorList.map((e) => e.code))).toEqual(new Set(["TARGET_FULL"]));
+      // the batches after the one that hit the full disk were never fetched
+      expect(r.errorList.some((e) => e.message.startsWith("not restored"))).toBe(true);
+    },
+    120_000,
+  );
 });

@@ -53,10 +53,20 @@ function post(msg: FromRestoreWorker): void {
   parentPort?.postMessage(msg);
 }
 
+/** Target file-system errors a person can act on get their own code; anything else is INTERNAL. */
+function codeOfErrno(errno: string | undefined): "TARGET_FULL" | "TARGET_NOT_WRITABLE" | "INTERNAL" {
+  if (errno === "ENOSPC" || errno === "EDQUOT") return "TARGET_FULL";
+  if (errno === "EACCES" || errno === "EPERM" || errno === "EROFS") return "TARGET_NOT_WRITABLE";
+  return "INTERNAL";
+}
+
 function asError(err: unknown, fallback: string): CairnError {
   if (isCairnError(err)) return err;
   const code = (err as NodeJS.ErrnoException)?.code;
-  return new CairnError("INTERNAL", `${fallback}: ${(err as Error)?.message ?? String(err)}`, { cause: err, ...(code ? { details: { errno: code } } : {}) });
+  return new CairnError(codeOfErrno(code), `${fallback}: ${(err as Error)?.message ?? String(err)}`, {
+    cause: err,
+    ...(code ? { details: { errno: code } } : {}),
+  });
 }
 
 function isZero(b: Buffer): boolean {

@@ -110,6 +110,8 @@ export class Restorer {
   /** Temp names: `.<name>.cairn-<random per restore><counter>.tmp` (created O_EXCL). */
   private readonly tempPrefix = randomBytes(6).toString("hex");
   private tempSeq = 0;
+  /** Set when a file failed for want of space: no further batch is started. */
+  private targetFull = false;
   /**
    * Every block is read in 16 KiB TLS buffers and assembled by `ws`: scavenged every 8 MiB
    * (../gc.ts). Not more often: a scavenge of this thread's young generation costs ~3 ms (a
@@ -261,7 +263,7 @@ export class Restorer {
     // Each lane finishes the batch it is in (its worker removes the temp files of what did not
     // complete) before the restore stops, so an interrupted restore leaves no partial file behind.
     const lane = async (k: number) => {
-      while (next < batches.length && !this.o.signal?.aborted && !pool.error) {
+      while (next < batches.length && !this.o.signal?.aborted && !pool.error && !this.targetFull) {
         const b = batches[next++] as RestoreEntry[];
         await this.restoreBatch(pool, k % pool.size, next, b);
         this.report();
@@ -270,6 +272,11 @@ export class Restorer {
     try {
       await Promise.all(Array.from({ length: Math.min(concurrency, batches.length) }, (_, k) => lane(k)));
       if (pool.error) throw pool.error;
+      // A full disk stays full: the batches not started are not fetched, each of their files is
+      // reported as not restored (what was restored is complete; no existing file was replaced).
+      for (const b of this.targetFull ? batches.slice(next) : []) {
+        for (const e of b) this.error(e.meta.path, new CairnError("TARGET_FULL", "not restored: the restore target's disk is full"));
+      }
       if (this.o.signal?.aborted) throw new CairnError("CANCELLED", "restore cancelled");
     } finally {
       this.o.signal?.removeEventListener("abort", onAbort);
@@ -345,7 +352,10 @@ export class Restorer {
       if (r.ok) {
         this.result.files++;
         this.result.bytes += job.size;
-      } else this.error(job.path, new CairnError(isErrorCode(r.code) ? r.code : "INTERNAL", r.message));
+      } else {
+        if (r.code === "TARGET_FULL") this.targetFull = true;
+        this.error(job.path, new CairnError(isErrorCode(r.code) ? r.code : "INTERNAL", r.message));
+      }
     }
   }
 
