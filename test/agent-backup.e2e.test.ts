@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import {
   chmodSync,
+  existsSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
@@ -21,6 +22,7 @@ import { runBackup, runRestore } from "@cairn/agent";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodeBytesReceived, startTestNode, type TestArchive, type TestNode } from "./agent-helpers.js";
+import { resizeDisk, smallDisk, unmount } from "./helpers/small-disk.js";
 
 const logger = pino({ level: "silent" });
 
@@ -144,4 +146,44 @@ describe("agent backup and restore against the real storage node", () => {
     const r3 = await runBackup({ dataDir: again, archives: [other], selection: sel2, logger });
     expect(r3.changedFiles).toBe(0);
   }, 60_000);
+});
+
+describe("a backup whose data folder's disk fills up", () => {
+  let tn: TestNode;
+  let archive: TestArchive;
+  const work = mkdtempSync(join(tmpdir(), "cairn-e2e-agent-full-"));
+  const src = join(work, "src");
+  const disk = smallDisk(join(work, "small-disk"), "600k");
+  const data = join(work, "small-disk", "agent");
+  const sel = { include: [src], exclude: [], excludePatterns: [] };
+  beforeAll(async () => {
+    if (!disk) return;
+    tn = await startTestNode();
+    archive = await tn.newArchive();
+    mkdirSync(src, { recursive: true });
+    for (let i = 0; i < 5000; i++) writeFileSync(join(src, `a-rather-long-file-name-for-the-cache-${i}.txt`), `note ${i}\n`);
+  }, 60_000);
+  afterAll(async () => {
+    await tn?.close();
+    if (disk) unmount(disk);
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  // mounting a tmpfs needs root: without it there is no full disk to fill
+  it.skipIf(disk === null)(
+    "stops with LOCAL_DISK_FULL and releases its lock; once there is room the next backup completes and restores whole",
+    async () => {
+      await expect(runBackup({ dataDir: data, archives: [archive], selection: sel, logger })).rejects.toMatchObject({ code: "LOCAL_DISK_FULL" });
+      expect(existsSync(join(data, "run.lock"))).toBe(false);
+      resizeDisk(disk as string, "64m");
+      const r = await runBackup({ dataDir: data, archives: [archive], selection: sel, logger });
+      expect(r.errors).toBe(0);
+      expect(r.files).toBe(5000);
+      const out = join(work, "out");
+      const rr = await runRestore({ dataDir: data, archive, target: out, paths: [src], logger });
+      expect(rr.errorList).toEqual([]);
+      expect(treeOf(join(out, "src"))).toEqual(treeOf(src));
+    },
+    120_000,
+  );
 });

@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -7,6 +6,7 @@ import { runBackup, runRestore } from "@cairn/agent";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cuttingProxy, startTestNode, type TestArchive, type TestNode } from "./agent-helpers.js";
+import { smallDisk, unmount } from "./helpers/small-disk.js";
 
 const logger = pino({ level: "silent" });
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -131,24 +131,13 @@ describe("a restore while a backup runs", () => {
   }, 120_000);
 });
 
-/** A 4 MiB tmpfs for a restore target, when this process may mount one (root on Linux); null otherwise. */
-function smallDisk(dir: string): string | null {
-  mkdirSync(dir, { recursive: true });
-  try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", dir], { stdio: "ignore" });
-    return dir;
-  } catch {
-    return null;
-  }
-}
-
 describe("a restore onto a disk that fills up", () => {
   let tn: TestNode;
   let archive: TestArchive;
   const work = mkdtempSync(join(tmpdir(), "cairn-e2e-restore-full-"));
   const src = join(work, "src");
   const data = join(work, "agent");
-  const disk = smallDisk(join(work, "small-disk"));
+  const disk = smallDisk(join(work, "small-disk"), "4m");
   beforeAll(async () => {
     if (!disk) return;
     tn = await startTestNode();
@@ -160,7 +149,7 @@ describe("a restore onto a disk that fills up", () => {
   }, 120_000);
   afterAll(async () => {
     await tn?.close();
-    if (disk) execFileSync("umount", [disk], { stdio: "ignore" });
+    if (disk) unmount(disk);
     rmSync(work, { recursive: true, force: true });
   });
 

@@ -18,6 +18,7 @@ import { requiredKeyPolicy } from "./auth/key-policy.js";
 import { backsUpTo, connectAuthority, syncConfig } from "./auth/registration.js";
 import type { AuthorityClient } from "./auth/authority-client.js";
 import { acquireRunLock } from "./lock.js";
+import { asLocalDiskFull } from "./state/disk-full.js";
 import type { ArchiveEndpoint } from "./net/data-session.js";
 import { type NetworkExclusions, NetworkPolicy } from "./net/network-policy.js";
 import { RateLimiter } from "./net/rate-limiter.js";
@@ -230,6 +231,8 @@ export async function runBackup(o: RunBackupOptions): Promise<RunBackupResult> {
       errors: Math.max(...summaries.map((x) => x.errors)),
       destinations: summaries,
     };
+  } catch (err) {
+    throw asLocalDiskFull(err, "backup");
   } finally {
     (client as AuthorityClient | null)?.close();
     // A sync still under way when the run ended (it failed before the authority answered):

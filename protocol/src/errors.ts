@@ -113,6 +113,7 @@ export const ERROR_CODES = {
   PROVIDER_RESTORE_FORBIDDEN: spec(403, 1, false, "The primary administrator may not restore from a provider destination."),
   CREATE_FAILED: spec(400, 1, false, "The restore could not be created (bad combination or target offline)."),
   RESTORE_FAILED: spec(500, 1, false, "The restore job failed."),
+  LOCAL_DISK_FULL: spec(507, 1, true, "The disk holding the agent's data folder is full: the backup stopped; versions already committed are intact.", 4518),
   TARGET_FULL: spec(
     507,
     1,

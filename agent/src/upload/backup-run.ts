@@ -46,6 +46,7 @@ import { ArchiveStore } from "../state/archive-store.js";
 import { FileCache, KIND, type Kind, type PendingEntry } from "../state/file-cache.js";
 import { checkHead, type Head } from "./rollback.js";
 import { Stager } from "./stager.js";
+import { asLocalDiskFull } from "../state/disk-full.js";
 import { Uploader } from "./uploader.js";
 import type { FileJob, FileResult } from "./worker-protocol.js";
 import { TASK_BYTES, TASK_FILES } from "./worker-pool.js";
@@ -305,7 +306,15 @@ class Run {
       cpuPercent: o.cpuPercent ?? 100,
       ...(o.workers ? { workers: o.workers } : {}),
       archiveEmpty: this.archiveEmpty,
-      onFile: (r) => this.onFile(r),
+      // the file's staging writes the local database: a full disk there fails the run, it must
+      // not escape the worker's message handler (the run would wait for that file forever)
+      onFile: (r) => {
+        try {
+          this.onFile(r);
+        } catch (err) {
+          this.fail(err);
+        }
+      },
       onWake: () => this.wake?.(),
       fail: (err) => this.fail(err),
     });
@@ -595,13 +604,20 @@ class Run {
   onHeal(ids: Buffer): void {
     const list: Buffer[] = [];
     for (let o = 0; o + 32 <= ids.length; o += 32) list.push(ids.subarray(o, o + 32));
-    const n = this.cache.invalidateBlocks(list);
+    let n: number;
+    try {
+      n = this.cache.invalidateBlocks(list);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
     this.o.logger.warn({ blocks: list.length, files: n }, "the storage node asked to heal blocks; their files are re-read on the next backup");
   }
 
   private fail(err: unknown): void {
     if (this.failure) return;
-    this.failure = isCairnError(err) ? err : new CairnError("INTERNAL", "backup failed", { cause: err });
+    const e = asLocalDiskFull(err, "backup");
+    this.failure = isCairnError(e) ? e : new CairnError("INTERNAL", "backup failed", { cause: e });
     this.wake?.();
   }
 
