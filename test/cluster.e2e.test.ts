@@ -6,7 +6,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startAgent } from "@cairn/agent";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -115,6 +115,29 @@ describe("cluster: authority, storage node, agent", () => {
       error: "NOT_FOUND",
       message: expect.stringContaining(missing),
     });
+  });
+
+  it("cairn agent restore of a file deleted since its last backup names the version that still holds it, and that command restores it", async () => {
+    const a = await c.addAgent({ username: "deleter@example.com" });
+    writeFileSync(join(a.home, "thesis.txt"), "chapter one\n");
+    writeFileSync(join(a.home, "kept.txt"), "kept\n");
+    a.select();
+    const first = await a.backup();
+    rmSync(join(a.home, "thesis.txt"));
+    await a.backup();
+    const lost = join(a.home, "thesis.txt");
+    const cairn = (args: string[]) =>
+      promisify(execFile)(process.execPath, [CAIRN_BIN, "agent", "restore", "--data", a.dataDir, ...args], { encoding: "utf8", timeout: 30_000 }).then(
+        (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+        (e: { code: number; stdout: string; stderr: string }) => e,
+      );
+    const r = await cairn(["--to", join(c.dir, "thesis-out"), lost]);
+    expect(r.code).toBe(10);
+    const hint = `cairn agent restore --at ${first.versionTime} ${lost}`;
+    expect(r.stderr).toContain(hint);
+    const again = await cairn(["--to", join(c.dir, "thesis-out"), "--at", first.versionTime, lost]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(readFileSync(join(c.dir, "thesis-out", "thesis.txt"), "utf8")).toBe("chapter one\n");
   });
 
   it("block stops restores at the node at once, and unblock lets the same (pre-block) storage token restore again at once", async () => {

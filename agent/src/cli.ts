@@ -50,6 +50,23 @@ function cliLogger(ctx: CommandContext, daemon = false): Logger {
   );
 }
 
+/**
+ * For paths a restore found nothing for: the ones deleted in a later version, with the newest
+ * time at which they still existed (a person restoring a file they deleted yesterday gets the
+ * command that brings it back). Paths with no version at all, or on a failed lookup, give none.
+ */
+async function deletedHints(dir: string, paths: string[], archiveGuid: string | undefined, logger: Logger, proxy: string | null): Promise<string[]> {
+  const { listVersions } = await import("./agent-api.js");
+  const hints: string[] = [];
+  for (const path of paths) {
+    const v = await listVersions({ dataDir: dir, path, logger, proxy, ...(archiveGuid ? { archiveGuid } : {}) }).catch(() => []);
+    const last = v.filter((x) => !x.deleted).at(-1);
+    const gone = v.at(-1)?.deleted === true;
+    if (last && gone) hints.push(`${path} was deleted after its version of ${last.versionTime}: cairn agent restore --at ${last.versionTime} ${path}`);
+  }
+  return hints;
+}
+
 function parseTime(s: string | undefined): number | null {
   if (s === undefined) return null;
   const t = Date.parse(s);
@@ -459,8 +476,13 @@ export function createCommand(ctx: CommandContext): Command {
         }
         if (r.errors > 0) ctx.setExitCode(EXIT.FAILURE);
         // a person asking for a lost file must not read "restored 0 files" as success
-        if (paths.length > 0 && r.files + r.dirs + r.symlinks === 0 && r.errors === 0)
-          throw new CairnError("NOT_FOUND", `nothing in the version of ${versionTime ?? "?"} matches ${paths.map((x) => resolve(x)).join(", ")}`);
+        if (paths.length > 0 && r.files + r.dirs + r.symlinks === 0 && r.errors === 0) {
+          const hints = await deletedHints(dataDir(ctx, o), paths.map((x) => resolve(x)).slice(0, 10), o.archive, cliLogger(ctx), proxyOf(ctx));
+          throw new CairnError(
+            "NOT_FOUND",
+            `nothing in the version of ${versionTime ?? "?"} matches ${paths.map((x) => resolve(x)).join(", ")}${hints.map((h) => `\n  ${h}`).join("")}`,
+          );
+        }
       } finally {
         p.stop();
       }
