@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { callDaemon, startAgent } from "@cairn/agent";
 import { DAY_MS, ManualClock, MINUTE_MS } from "@cairn/protocol";
 import pino from "pino";
@@ -67,6 +68,83 @@ describe("agent daemon schedule against the real storage node", () => {
       const third = await agent.tick();
       expect(third?.destinations[0]?.mode).toBe("full");
       expect(third?.changedFiles).toBeGreaterThanOrEqual(1);
+    } finally {
+      await agent.close();
+    }
+  }, 60_000);
+});
+
+describe("agent daemon after a failed backup", () => {
+  let tn: TestNode;
+  const work = mkdtempSync(join(tmpdir(), "cairn-e2e-daemon-backoff-"));
+  const src = join(work, "src");
+  beforeAll(async () => {
+    tn = await startTestNode();
+    mkdirSync(src, { recursive: true });
+    writeFileSync(join(src, "notes.txt"), "notes\n");
+  });
+  afterAll(async () => {
+    await tn?.close();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("waits 30 s, then about twice as long after each failure in a row, instead of retrying at every tick; a success resets it", async () => {
+    const clock = new ManualClock(Date.UTC(2026, 2, 1, 12));
+    const archive = await tn.newArchive();
+    const goodToken = archive.endpoint.token;
+    archive.endpoint.token = "not-a-token"; // the node refuses every session: each backup fails
+    const lines: string[] = [];
+    const capture = pino(
+      { level: "error" },
+      new Writable({
+        write(c, _e, cb) {
+          lines.push(String(c));
+          cb();
+        },
+      }),
+    );
+    const failures = () => lines.filter((l) => l.includes('"backup failed"')).length;
+    const agent = await startAgent({
+      dataDir: join(work, "agent"),
+      clock,
+      logger: capture,
+      tickMs: 0,
+      archives: [archive],
+      selection: { include: [src], exclude: [], excludePatterns: [] },
+      localApi: false,
+    });
+    try {
+      expect(await agent.tick()).toBeNull();
+      expect(failures()).toBe(1);
+      for (let i = 0; i < 5; i++) await agent.tick();
+      clock.advance(26_000); // under 30 s less 10 %
+      await agent.tick();
+      expect(failures()).toBe(1);
+      clock.advance(8_000); // 34 s: past 30 s plus 10 %
+      await agent.tick();
+      expect(failures()).toBe(2);
+      clock.advance(50_000); // the second wait is 54-66 s
+      await agent.tick();
+      expect(failures()).toBe(2);
+      clock.advance(18_000);
+      await agent.tick();
+      expect(failures()).toBe(3);
+      // a backup someone asks for is not held back
+      await expect(agent.requestBackup()).rejects.toBeTruthy();
+      archive.endpoint.token = goodToken;
+      clock.advance(2 * 66_000 + 1);
+      const ok = await agent.tick();
+      expect(ok?.errors).toBe(0);
+      // the next failure starts again from 30 s
+      archive.endpoint.token = "not-a-token";
+      writeFileSync(join(src, "notes.txt"), "notes, edited\n");
+      clock.advance(DAY_MS);
+      const before = failures();
+      await agent.tick();
+      expect(failures()).toBe(before + 1);
+      clock.advance(34_000);
+      await agent.tick();
+      expect(failures()).toBe(before + 2);
     } finally {
       await agent.close();
     }

@@ -184,6 +184,9 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
   let running: Promise<RunBackupResult | null> | null = null;
   let lastFull: number | null = null;
   let lastBackup: number | null = null;
+  /** Scheduled backups that failed in a row, and when the schedule may try again (backoff). */
+  let failures = 0;
+  let retryAt = 0;
   let lastResult: RunBackupResult | null = null;
   let progress: ProgressEvent | null = null;
   let restoring = 0;
@@ -298,6 +301,8 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
         ...(paths ? { paths } : {}),
       });
       lastResult = r;
+      failures = 0;
+      retryAt = 0;
       metrics.backups.inc({ result: r.errors > 0 ? "partial" : "completed" });
       metrics.bytesUploaded.inc(r.uploadedBytes);
       metrics.filesChanged.inc(r.changedFiles);
@@ -328,6 +333,9 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
     metrics.pendingChanges.set(watcher.pending);
     const now = clock.now();
     if (!inRunWindow(settings.runWindow, now)) return null;
+    // after a failure (node full or down, token refused, rollback detected…) the schedule waits,
+    // longer each time: retrying at every tick would rescan and reconnect every second
+    if (now < retryAt) return null;
     const full = lastFull === null || watcher.lost || now - lastFull >= settings.verifyScanIntervalMs;
     const due = lastBackup === null || now - lastBackup >= settings.frequencyMs;
     if (!full && !(due && watcher.pending > 0)) return null;
@@ -341,7 +349,10 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
       if (paths) watcher.restore(paths);
       else watcher.lost ||= lost;
       if (isCairnError(err, "LOCKED")) return null;
-      logger.error({ err }, "backup failed");
+      failures++;
+      const waitMs = backoffMs(failures, Math.random());
+      retryAt = clock.now() + waitMs;
+      logger.error({ err, failures, retryInMs: Math.round(waitMs) }, "backup failed");
       lastBackup = clock.now();
       return null;
     });
@@ -574,4 +585,19 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
       await Promise.race([authorityLoop, new Promise((r) => setTimeout(r, 100))]);
     },
   };
+}
+
+/** First wait after a failed scheduled backup; it doubles with each failure in a row. */
+export const BACKOFF_FIRST_MS = 30_000;
+/** Longest wait between scheduled attempts after failures. */
+export const BACKOFF_MAX_MS = 60 * 60_000;
+
+/**
+ * Wait before the next scheduled attempt after `failures` failed backups in a row: 30 s doubling
+ * up to 1 h, spread ±10% by `random` (in [0, 1)) so that devices failing together (a node down)
+ * do not all come back in the same second.
+ */
+export function backoffMs(failures: number, random: number): number {
+  const base = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** Math.max(0, Math.min(failures - 1, 20)));
+  return base * (0.9 + 0.2 * random);
 }
