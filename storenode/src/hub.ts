@@ -11,6 +11,8 @@ export interface DataConn {
   readonly claims: StorageClaims;
   /** backup, restore, or null before `open`. */
   readonly mode: "backup" | "restore" | null;
+  /** The backup session this connection holds open, if any. */
+  readonly sessionId: string | null;
   /** Sends `revoked` and closes the socket. */
   revoke(reason: string): void;
   /** Sends a `heal` event (concatenated block ids). */

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { closeSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { isCairnError } from "@cairn/protocol";
@@ -78,6 +79,9 @@ describe("T07: bit rot in a stored block", () => {
     expect(isCairnError(m, "STORE_INCONSISTENT")).toBe(true);
     const heal = c.events.find((e) => e.event === "heal")?.data as { ids: Buffer } | undefined;
     expect(heal?.ids.equals(victim.id)).toBe(true);
+    // the authority hears of it too (its audit log), though an agent is there to heal it
+    const report = fx.tenant.received.find((x) => x.method === "report-damage")?.params as { archiveGuid: string; damagedBlocks: number } | undefined;
+    expect(report).toMatchObject({ archiveGuid: p.archiveGuid, damagedBlocks: 1 });
     const r = await restoreClient(fx, p);
     const got = await r.get(blocks.map((b) => b.id));
     expect(isCairnError(got.get(victim.id.toString("hex")), "INTEGRITY")).toBe(true);
@@ -111,7 +115,7 @@ describe("T07: bit rot in a stored block", () => {
     await c.close();
   });
 
-  it("reports damaged files to the authority when no agent is connected", async () => {
+  it("reports damaged files to the authority when no agent is connected either", async () => {
     fx = await startNode();
     const p = testPlacement();
     const { c, sessionId } = await backupClient(fx, p);
@@ -195,21 +199,32 @@ describe("T10: duplicate, malformed and premature frames", () => {
     await commitFiles(c, sessionId, [{ blocks: [x] }]);
     const list = await fx.tenant.peer.call("list-archives", {});
     expect(list.archives[0]?.archiveBytes).toBe(x.data.length);
-    // A commit whose manifest does not hash to its claimed hash is refused.
-    const m = Buffer.alloc(10, 1);
-    const wrong = await c.peer
-      .call("commit", {
-        sessionId,
-        seq: 2,
-        prevManifestHash: null,
-        manifest: m,
-        manifestHash: Buffer.alloc(32),
-        clientTime: 0,
-        stats: { selectedFiles: 0, selectedBytes: 0, todoFiles: 0, todoBytes: 0 },
-        complete: true,
-      })
-      .catch((e: unknown) => e);
-    expect(isCairnError(wrong, "CONFLICT") || isCairnError(wrong, "INTEGRITY")).toBe(true);
+    // A commit that follows the head but whose manifest does not hash to its claimed hash is
+    // refused, and the head stays where it was.
+    const head = (await c.peer.call("list-versions", {})).versions.at(-1);
+    const commit2 = (manifestHash: Buffer, prevManifestHash: Buffer | null) =>
+      c.peer
+        .call("commit", {
+          sessionId,
+          seq: 2,
+          prevManifestHash,
+          manifest: Buffer.alloc(10, 1),
+          manifestHash,
+          clientTime: 0,
+          stats: { selectedFiles: 0, selectedBytes: 0, todoFiles: 0, todoBytes: 0 },
+          complete: true,
+        })
+        .catch((e: unknown) => e);
+    expect(isCairnError(await commit2(Buffer.alloc(32), head?.manifestHash ?? null), "INTEGRITY")).toBe(true);
+    // one that does not chain to the head is a CONFLICT
+    expect(isCairnError(await commit2(createHash("sha256").update(Buffer.alloc(10, 1)).digest(), null), "CONFLICT")).toBe(true);
+    expect((await c.peer.call("list-versions", {})).versions.map((v) => v.seq)).toEqual([1]);
+    // blocks sent after a commit belong to the session's next version: accepted and stored
+    const [z] = randomBlocks(1) as [TestBlock];
+    await c.put([z]);
+    expect(await c.have([z.id])).toEqual([true]);
+    await commitFiles(c, sessionId, [{ blocks: [z] }]);
+    expect((await c.peer.call("list-versions", {})).versions.map((v) => v.seq)).toEqual([1, 2]);
     await c.close();
   });
 });

@@ -157,6 +157,36 @@ describe("maintenance: prune, collect, compact", () => {
     await c.close();
   });
 
+  it("T16: a forward clock jump does not expire a session an agent is connected to, nor free its blocks", async () => {
+    fx = await startNode({ gcGraceMs: 0 });
+    const p = testPlacement();
+    const { c, sessionId } = await backupClient(fx, p);
+    const blocks = randomBlocks(3);
+    await c.put(blocks); // acknowledged in the open session, not committed yet
+    fx.clock.advance(30 * DAY_MS);
+    const r = await fx.tenant.peer.call("maintain", { archiveGuid: p.archiveGuid, verify: false });
+    expect(r.removedBlocks).toBe(0);
+    expect(await c.have(blocks.map((b) => b.id))).toEqual([true, true, true]);
+    await commitFiles(c, sessionId, [{ blocks }]);
+    await c.close();
+  });
+
+  it("T16: a session nobody is connected to still expires after its idle time, and its uncommitted blocks go", async () => {
+    fx = await startNode({ gcGraceMs: 0 });
+    const p = testPlacement();
+    const { c } = await backupClient(fx, p);
+    await c.put(randomBlocks(3));
+    await c.close();
+    fx.clock.advance(30 * DAY_MS);
+    // the node notices the closed socket a moment later; until then the session counts as live
+    let removed = 0;
+    for (let i = 0; i < 100 && removed < 3; i++) {
+      removed += (await fx.tenant.peer.call("maintain", { archiveGuid: p.archiveGuid, verify: false })).removedBlocks;
+      if (removed < 3) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(removed).toBe(3);
+  });
+
   it("has valid default cron expressions", () => {
     expect(() => checkCron("0 3 * * *")).not.toThrow();
     expect(() => checkCron("0 4 * * 0")).not.toThrow();

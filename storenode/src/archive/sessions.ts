@@ -164,10 +164,13 @@ export class Sessions {
     return this.st.stagedCount.get(sessionId)?.n ?? 0;
   }
 
-  /** Ends sessions idle (and unleased) for longer than `maxIdleMs`; returns how many. */
-  expireStale(maxIdleMs: number): number {
+  /**
+   * Ends sessions idle (and unleased) for longer than `maxIdleMs`, except those in `live` (a
+   * connection holds them); returns how many.
+   */
+  expireStale(maxIdleMs: number, live: ReadonlySet<string> = new Set()): number {
     const now = this.clock.now();
-    const stale = this.st.stale.all(now, now - maxIdleMs);
+    const stale = this.st.stale.all(now, now - maxIdleMs).filter((s) => !live.has(s.id));
     this.db.transaction(() => {
       for (const s of stale) this.endNow(s.id, true);
       this.st.purgeEnded.run(now - maxIdleMs);

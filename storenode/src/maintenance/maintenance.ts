@@ -54,7 +54,10 @@ async function maintainNow(ctx: NodeContext, ns: string, a: Archive, opts: Maint
   }
   const guid = a.placement.archiveGuid;
   const log = ctx.logger.child({ ns, archiveGuid: guid });
-  a.sessions.expireStale(ctx.opts.sessionMaxIdleMs);
+  // a session an agent is connected to is not stale, whatever the clock says (T16: after a forward
+  // jump its recorded activity looks old, and its blocks would lose their protection)
+  const live = new Set(ctx.hub.onArchive(ns, guid).flatMap((c) => (c.sessionId ? [c.sessionId] : [])));
+  a.sessions.expireStale(ctx.opts.sessionMaxIdleMs, live);
   const pruned = opts.verifyOnly ? { fileVersions: 0 } : pruneArchive(a, a.placement.retention, now);
   let damaged = a.store.stats().damaged;
   if (opts.verify) {
@@ -92,10 +95,14 @@ async function maintainNow(ctx: NodeContext, ns: string, a: Archive, opts: Maint
   return { archives: 1, prunedVersions: pruned.fileVersions, removedBlocks, compactBytesRemoved: compactBytes, damagedBlocks: damaged };
 }
 
-/** Damaged blocks: the connected agent re-sends them (heal); otherwise the authority hears which files. */
+/**
+ * Damaged blocks: a connected agent is asked to re-send them (heal), and the authority hears of
+ * them either way (its audit log and the archive's figures: T07's alert), with the files they
+ * belong to.
+ */
 async function reportDamage(ctx: NodeContext, ns: string, a: Archive, ids: readonly Buffer[]): Promise<void> {
   const guid = a.placement.archiveGuid;
-  if (ctx.hub.heal(ns, guid, Buffer.concat(ids as Buffer[]))) return;
+  ctx.hub.heal(ns, guid, Buffer.concat(ids as Buffer[]));
   const q = a.db.prepare<[Buffer], { file_id: Buffer }>("SELECT DISTINCT file_id FROM file_blocks WHERE block_id = ?");
   const files = new Map<string, Buffer>();
   for (const id of ids) for (const r of q.all(id)) files.set(r.file_id.toString("hex"), r.file_id);
