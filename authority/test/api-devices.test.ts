@@ -141,6 +141,20 @@ describe("the computer object (API.md §6)", () => {
     const sets = (s.serviceBackupConfig.backupConfig as { backupSets: Record<string, unknown>[] }).backupSets;
     expect(sets[0]).toMatchObject({ "@id": "1", name: "Backup Set 1", destinations: [{ "@id": f.dest.guid }] });
   });
+
+  it("shows the retention policy in every backup set (API.md §5.4), read only", async () => {
+    const py = f.a.py42();
+    const c = (await py.data("GET", `/api/Computer/${ana.computerId}?incSettings=True`)) as Record<string, any>;
+    const bc = c.settings.serviceBackupConfig.backupConfig;
+    expect(bc.retentionPolicy).toMatchObject({ deletedRetentionMs: expect.any(String) });
+    for (const set of bc.backupSets) expect(set.retentionPolicy).toEqual(bc.retentionPolicy);
+    // the copy in a set is not where retention is edited: PUT back with it changed, nothing changes
+    bc.backupSets[0].retentionPolicy = { bands: [], deletedRetentionMs: "1" };
+    c.settings.configDateMs = String(clock.now());
+    await py.data("PUT", `/api/Computer/${ana.computerId}`, c);
+    const back = (await py.data("GET", `/api/Computer/${ana.computerId}?incSettings=True`)) as Record<string, any>;
+    expect(back.settings.serviceBackupConfig.backupConfig.backupSets[0].retentionPolicy).toEqual(bc.retentionPolicy);
+  });
 });
 
 describe("the list (API.md §6)", () => {

@@ -95,6 +95,9 @@ describe("get_settings (API.md §5.1, §5.2)", () => {
     expect(sets[0]?.["@id"]).toBe("1");
     expect(sets[0]?.destinations).toEqual([{ "@id": dest.guid }]);
     expect((s.backupConfig as Obj).frequencyMs).toBe("900000");
+    // §5.4: each set has retentionPolicy (Cairn's one retention per device, shown in every set)
+    expect((s.backupConfig as Obj).retentionPolicy).toMatchObject({ deletedRetentionMs: "-1" });
+    for (const set of sets) expect(set.retentionPolicy).toEqual((s.backupConfig as Obj).retentionPolicy);
     expect(typeof (org.deviceDefaults as Obj).configDateMs).toBe("string");
     expect(packets.device_webRestore_enabled).toEqual({ scope: "ORG", value: "true", locked: false, lockedForChildren: false, id: rootId });
     expect(py.log.slice(-2).map((l) => l.path)).toEqual([

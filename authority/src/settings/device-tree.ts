@@ -91,7 +91,12 @@ function excludeTree(s: BackupSetDefaults): unknown {
     : [{ pattern, windows: [], macintosh: [], linux: [] }];
 }
 
-function setTree(s: BackupSetDefaults, offered: readonly string[]): Tree {
+/**
+ * `retentionPolicy` is the device's (Cairn keeps one retention per device): every set shows a
+ * copy of `backupConfig.retentionPolicy`, as §5.4 lists it among a set's fields. The copy is read
+ * only; {@link fromDeviceTree} reads the retention from `backupConfig` alone.
+ */
+function setTree(s: BackupSetDefaults, offered: readonly string[], retentionPolicy: unknown): Tree {
   const dests: SetDestination[] =
     s.destinations === null ? offered.map((guid) => ({ guid, locked: false })) : s.destinations.filter((d) => offered.includes(d.guid));
   return {
@@ -100,6 +105,7 @@ function setTree(s: BackupSetDefaults, offered: readonly string[]): Tree {
     name: s.name,
     priority: "1",
     visible: TRUE,
+    retentionPolicy: structuredClone(retentionPolicy),
     backupPaths: { pathset: pathsetTree(s), excludeUser: excludeTree(s) },
     destinations: dests.map((d) => (d.locked ? { "@id": d.guid, "@locked": TRUE } : { "@id": d.guid })),
   };
@@ -110,7 +116,7 @@ function setTree(s: BackupSetDefaults, offered: readonly string[]): Tree {
  * patterns in the locked forms, and `destinations` as `{"@locked":"true","destination":[…]}`
  * (what py42 recognizes, hides from its user and PUTs back; {@link fromDeviceTree} ignores it).
  */
-function legalHoldSetTree(s: BackupSet, offered: readonly string[]): Tree {
+function legalHoldSetTree(s: BackupSet, offered: readonly string[], retentionPolicy: unknown): Tree {
   const shape: BackupSetDefaults = { ...s, destinations: null, locked: true };
   return {
     "@id": s.id,
@@ -119,6 +125,7 @@ function legalHoldSetTree(s: BackupSet, offered: readonly string[]): Tree {
     name: s.name,
     priority: "1",
     visible: "false",
+    retentionPolicy: structuredClone(retentionPolicy),
     backupPaths: { pathset: pathsetTree(shape), excludeUser: excludeTree(shape) },
     destinations: { "@locked": TRUE, destination: s.destinations.filter((g) => offered.includes(g)).map((g) => ({ "@id": g, "@locked": TRUE })) },
   };
@@ -144,7 +151,11 @@ export function toDeviceTree(d: DeviceDefaults, inputs: DeviceTreeInputs): Tree 
     const v = inputs.locked.has(`device.${field}`) ? { "@locked": TRUE, "#text": raw } : raw;
     (where === "backupConfig" ? backupConfig : service)[name] = v;
   }
-  const sets = [...d.backupSets.map((s) => setTree(s, inputs.offered)), ...(inputs.legalHoldSets ?? []).map((s) => legalHoldSetTree(s, inputs.offered))];
+  const retention = backupConfig.retentionPolicy;
+  const sets = [
+    ...d.backupSets.map((s) => setTree(s, inputs.offered, retention)),
+    ...(inputs.legalHoldSets ?? []).map((s) => legalHoldSetTree(s, inputs.offered, retention)),
+  ];
   backupConfig.backupSets = inputs.locked.has("device.backupSets") ? { "@locked": TRUE, backupSet: sets } : sets;
   return { serviceBackupConfig: { ...service, backupConfig }, configDateMs: String(inputs.configDateMs) };
 }
