@@ -13,7 +13,7 @@ import { isIP } from "node:net";
 import { join } from "node:path";
 import { effectiveProxy } from "./config/org-proxy.js";
 import pino, { type Logger } from "pino";
-import { CairnError, type Clock, type DeviceConfig, isoTime, systemClock } from "@cairn/protocol";
+import { CairnError, type Clock, type DeviceConfig, isCairnError, isoTime, systemClock } from "@cairn/protocol";
 import { requiredKeyPolicy } from "./auth/key-policy.js";
 import { backsUpTo, connectAuthority, syncConfig } from "./auth/registration.js";
 import type { AuthorityClient } from "./auth/authority-client.js";
@@ -91,6 +91,33 @@ export interface RunBackupResult {
   uploadedBytes: number;
   errors: number;
   destinations: BackupSummary[];
+  /**
+   * Destinations whose backup failed while others' succeeded (one node down must not stop the
+   * others: that is what a second destination is for). When every destination fails, the backup
+   * throws the first one's error instead.
+   */
+  failed: FailedDestination[];
+}
+
+/** A destination whose backup failed in a run that committed to others. */
+export interface FailedDestination {
+  archiveGuid: string;
+  code: string;
+  message: string;
+}
+
+/** The last failed backup of an archive, kept until one succeeds (`status`, `report-status`). */
+export interface LastBackupError {
+  code: string;
+  message: string;
+  at: number;
+}
+
+const lastErrorKey = (archiveGuid: string) => `lastError:${archiveGuid}`;
+
+/** The archive's last backup error, or null when its last backup succeeded. */
+export function lastBackupError(db: Db, archiveGuid: string): LastBackupError | null {
+  return kvGet<LastBackupError | null>(db, lastErrorKey(archiveGuid)) ?? null;
 }
 
 function loggerOf(o: AgentCommonOptions): Logger {
@@ -190,6 +217,7 @@ export async function runBackup(o: RunBackupOptions): Promise<RunBackupResult> {
       if (jobs.length === 0) throw new CairnError("NOT_FOUND", "no destination to back up to (none offered, or the authority was never reached)");
     }
     const summaries: BackupSummary[] = [];
+    const failed: Array<FailedDestination & { err: unknown }> = [];
     for (const j of jobs) {
       const s = j.settings;
       const limiter =
@@ -197,8 +225,10 @@ export async function runBackup(o: RunBackupOptions): Promise<RunBackupResult> {
         o.limiter ??
         new RateLimiter(bandwidthFor(s, j.direct.endpoint.url), () => inRunWindow(s?.runWindow ?? null, clock.now()));
       const network = o.network ?? new NetworkPolicy(exclusionsOf(s));
-      summaries.push(
-        await runArchiveBackup({
+      const guid = j.direct.endpoint.archiveGuid;
+      let summary: BackupSummary;
+      try {
+        summary = await runArchiveBackup({
           db,
           endpoint: j.direct.endpoint,
           archiveKey: j.direct.archiveKey,
@@ -217,10 +247,24 @@ export async function runBackup(o: RunBackupOptions): Promise<RunBackupResult> {
           ...(o.cpuPercent ? { cpuPercent: o.cpuPercent } : s ? { cpuPercent: s.cpuPresentPercent } : {}),
           ...(o.onSession ? { onSession: o.onSession } : {}),
           ...(o.leaseWaitMs !== undefined ? { leaseWaitMs: o.leaseWaitMs } : {}),
-        }),
-      );
+        });
+      } catch (err) {
+        // what stops every destination alike ends the run; a destination's own trouble (its node
+        // down or full, its token refused, a rollback) does not keep the others from backing up
+        const e = asLocalDiskFull(err, "backup");
+        if (isCairnError(e, "CANCELLED") || isCairnError(e, "LOCAL_DISK_FULL") || isCairnError(e, "LOCKED")) throw e;
+        const code = isCairnError(e) ? e.code : "INTERNAL";
+        const message = e instanceof Error ? e.message : String(e);
+        kvSet(db, lastErrorKey(guid), { code, message: message.slice(0, 500), at: clock.now() } satisfies LastBackupError);
+        logger.error({ err: e, archiveGuid: guid }, "backup to this destination failed");
+        failed.push({ archiveGuid: guid, code, message, err: e });
+        continue;
+      }
+      if (lastBackupError(db, guid)) kvSet(db, lastErrorKey(guid), null);
+      summaries.push(summary);
     }
     if (client) await reportStatus(client, db).catch((err: unknown) => logger.warn({ err }, "report-status failed"));
+    if (summaries.length === 0) throw (failed[0] as { err: unknown }).err;
     const last = summaries.reduce((a, b) => (b.versionTime > a.versionTime ? b : a));
     return {
       versionTime: isoTime(last.versionTime),
@@ -230,6 +274,7 @@ export async function runBackup(o: RunBackupOptions): Promise<RunBackupResult> {
       uploadedBytes: summaries.reduce((a, b) => a + b.uploadedBytes, 0),
       errors: Math.max(...summaries.map((x) => x.errors)),
       destinations: summaries,
+      failed: failed.map(({ err: _err, ...f }) => f),
     };
   } catch (err) {
     throw asLocalDiskFull(err, "backup");
@@ -259,6 +304,7 @@ export async function reportStatus(client: AuthorityClient, db: Db, backingUp = 
       lastCompletedBackup: r.lastCompletedBackup,
       backingUp,
       restoring,
+      lastError: lastBackupError(db, r.archiveGuid),
     })),
   });
 }
@@ -371,6 +417,8 @@ export interface AgentStatus {
     todoFiles: number;
     todoBytes: number;
     tokenExpiresAt: string | null;
+    /** The destination's last backup failure, null once a backup succeeds. */
+    lastError: { code: string; message: string; at: string } | null;
   }>;
   selectedFiles: number;
   selectedBytes: number;
@@ -412,6 +460,7 @@ export function agentStatus(o: AgentCommonOptions): AgentStatus {
       todoFiles: r.todoFiles,
       todoBytes: r.todoBytes,
       tokenExpiresAt: r.tokenExpiresAt ? isoTime(r.tokenExpiresAt) : null,
+      lastError: ((e) => (e ? { code: e.code, message: e.message, at: isoTime(e.at) } : null))(lastBackupError(db, r.archiveGuid)),
     }));
     const max = (k: "selectedFiles" | "selectedBytes" | "todoFiles" | "todoBytes") => dest.reduce((a, d) => Math.max(a, d[k]), 0);
     return {

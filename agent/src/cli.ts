@@ -327,11 +327,14 @@ export function createCommand(ctx: CommandContext): Command {
           ];
           for (const d of r.destinations) for (const e of d.errorList.slice(0, 20)) lines.push(`  error: ${e.path}: ${e.message}`);
           if (r.errors > 0) lines.push(`${r.errors} file(s) could not be read`);
+          for (const f of r.failed ?? []) lines.push(`  destination of archive ${f.archiveGuid} failed (${f.code}): ${f.message}`);
           // --quiet (or a hidden agent) leaves out the summary, never the files that could not be read
           const shown = silent ? lines.slice(1) : lines;
           if (shown.length > 0) ctx.stdout.write(`${shown.join("\n")}\n`);
         }
         if (r.errors > 0) ctx.setExitCode(EXIT.PARTIAL);
+        // a destination that failed while others committed: the run failed for it
+        if ((r.failed ?? []).length > 0) ctx.setExitCode(EXIT.FAILURE);
       } finally {
         p.stop();
       }
@@ -420,6 +423,7 @@ export function createCommand(ctx: CommandContext): Command {
         lines.push(
           `  ${d.name || d.destinationGuid}: archive ${d.archiveGuid}, last completed backup ${d.lastCompletedBackup ?? "never"}, ${d.selectedFiles} files / ${d.selectedBytes} bytes selected, to do ${d.todoFiles} files / ${d.todoBytes} bytes`,
         );
+        if (d.lastError) lines.push(`    last backup failed at ${d.lastError.at} (${d.lastError.code}): ${d.lastError.message}`);
       }
       ctx.stdout.write(`${lines.join("\n")}\n`);
     });

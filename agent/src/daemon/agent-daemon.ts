@@ -301,8 +301,19 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
         ...(paths ? { paths } : {}),
       });
       lastResult = r;
-      failures = 0;
-      retryAt = 0;
+      if (r.failed.length > 0) {
+        // some destinations committed, some failed: the failed ones are tried again after the
+        // same backoff, with every change since (the watcher's paths back, or a full scan)
+        failures++;
+        const waitMs = backoffMs(failures, Math.random());
+        retryAt = clock.now() + waitMs;
+        if (paths) watcher.restore(paths);
+        else watcher.lost = true;
+        logger.error({ failed: r.failed, failures, retryInMs: Math.round(waitMs) }, "backup failed for some destinations");
+      } else {
+        failures = 0;
+        retryAt = 0;
+      }
       metrics.backups.inc({ result: r.errors > 0 ? "partial" : "completed" });
       metrics.bytesUploaded.inc(r.uploadedBytes);
       metrics.filesChanged.inc(r.changedFiles);

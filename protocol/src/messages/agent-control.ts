@@ -184,6 +184,11 @@ export const agentAuthorityMethods = {
           lastCompletedBackup: nullable(time()),
           backingUp: bool(),
           restoring: bool(),
+          /**
+           * The destination's last backup failure (its node down or full, a token refused,
+           * ROLLBACK_DETECTED: T20's warning), null once a backup succeeds. Absent from older agents.
+           */
+          lastError: opt(nullable(obj({ code: str({ max: 64 }), message: str({ max: 500 }), at: time() }))),
         }),
         { max: 64 },
       ),
