@@ -6,7 +6,8 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import Database from "better-sqlite3";
 import { join } from "node:path";
 import { startAgent } from "@cairn/agent";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -138,6 +139,32 @@ describe("cluster: authority, storage node, agent", () => {
     const again = await cairn(["--to", join(c.dir, "thesis-out"), "--at", first.versionTime, lost]);
     expect(again.code, again.stderr).toBe(0);
     expect(readFileSync(join(c.dir, "thesis-out", "thesis.txt"), "utf8")).toBe("chapter one\n");
+  });
+
+  it("T20: a storage node that serves an older head is refused by the device, and the authority shows the warning and audits it", async () => {
+    const a = await c.addAgent({ username: "rolledback@example.com" });
+    writeFileSync(join(a.home, "plan.txt"), "plan v1\n");
+    a.select();
+    const v1 = await a.backup();
+    writeFileSync(join(a.home, "plan.txt"), "plan v2\n");
+    await a.backup();
+    // the node's operator (or an attacker on it) drops the newest version: the node's head is v1 again
+    const archiveGuid = v1.destinations[0]!.archiveGuid;
+    const archives = join(c.nodes[0]!.storePointDir, "archives");
+    const ns = readdirSync(archives).find((n) => existsSync(join(archives, n, archiveGuid, "index.db"))) as string;
+    const idx = new Database(join(archives, ns, archiveGuid, "index.db"));
+    const head = (idx.prepare("SELECT max(seq) AS seq FROM versions").get() as { seq: number }).seq;
+    idx.prepare("DELETE FROM file_blocks WHERE seq = ?").run(head);
+    idx.prepare("DELETE FROM file_versions WHERE seq = ?").run(head);
+    idx.prepare("DELETE FROM versions WHERE seq = ?").run(head);
+    idx.close();
+    writeFileSync(join(a.home, "plan.txt"), "plan v3\n");
+    await expect(a.backup()).rejects.toMatchObject({ code: "ROLLBACK_DETECTED" });
+    const py = c.authority.py42();
+    const d = (await py.data("GET", `/api/Computer/${a.registration.guid}?idType=guid&incBackupUsage=True`)) as Record<string, any>;
+    expect(d.backupUsage[0].lastError).toMatchObject({ code: "ROLLBACK_DETECTED" });
+    const audit = (await py.data("GET", "/api/v1/audit-log?action=archive.rollback-detected&pgNum=1&pgSize=100")) as { auditEntries: unknown[] };
+    expect(audit.auditEntries).toHaveLength(1);
   });
 
   it("block stops restores at the node at once, and unblock lets the same (pre-block) storage token restore again at once", async () => {

@@ -263,6 +263,8 @@ export async function runBackup(o: RunBackupOptions): Promise<RunBackupResult> {
       if (lastBackupError(db, guid)) kvSet(db, lastErrorKey(guid), null);
       summaries.push(summary);
     }
+    // a failed destination is news for the administrators: wait for the authority link to tell them
+    if (!client && failed.length > 0) client = await sync;
     if (client) await reportStatus(client, db).catch((err: unknown) => logger.warn({ err }, "report-status failed"));
     if (summaries.length === 0) throw (failed[0] as { err: unknown }).err;
     const last = summaries.reduce((a, b) => (b.versionTime > a.versionTime ? b : a));

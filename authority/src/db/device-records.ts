@@ -196,6 +196,8 @@ export interface ArchiveRecord {
   maintenanceDurationMs: number;
   compactBytesRemoved: number;
   damagedBlocks: number;
+  /** The device's last failed backup to this archive (T20), null once one succeeds. */
+  lastError: ArchiveLastError | null;
   reportedAt: number | null;
   purgedAt: number | null;
   createdAt: number;
@@ -236,6 +238,15 @@ export interface SelectionFigures {
   todoFiles: number;
   todoBytes: number;
   lastBackupAt: number | null;
+  /** The device's last failed backup to this archive; null clears it; absent (older agents) leaves it. */
+  lastError?: ArchiveLastError | null;
+}
+
+/** A backup failure a device reported for one archive (T20). */
+export interface ArchiveLastError {
+  code: string;
+  message: string;
+  at: number;
 }
 
 /** Filters of the archive list (API.md §7.1). */

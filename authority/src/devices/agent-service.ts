@@ -362,9 +362,36 @@ export class AgentService {
         if (archive === undefined) continue;
         await tx.putSelectionFigures(
           archive.archiveId,
-          { selectedFiles: s.selectedFiles, selectedBytes: s.selectedBytes, todoFiles: s.todoFiles, todoBytes: s.todoBytes, lastBackupAt: s.lastBackup },
+          {
+            selectedFiles: s.selectedFiles,
+            selectedBytes: s.selectedBytes,
+            todoFiles: s.todoFiles,
+            todoBytes: s.todoBytes,
+            lastBackupAt: s.lastBackup,
+            ...(s.lastError !== undefined ? { lastError: s.lastError } : {}),
+          },
           now,
         );
+        // T20: a storage node that served an older version than the device had seen is a security
+        // event for the administrators, once per occurrence
+        if (s.lastError?.code === "ROLLBACK_DETECTED" && !(archive.lastError?.code === "ROLLBACK_DETECTED" && archive.lastError.at === s.lastError.at)) {
+          this.d.log.error(
+            { archiveGuid: archive.archiveGuid, deviceGuid: a.device.deviceGuid },
+            "a device detected a rollback of its archive on the storage node",
+          );
+          await tx.appendAudit({
+            ...auditEntry(
+              SYSTEM_PRINCIPAL,
+              now,
+              "archive.rollback-detected",
+              { type: "archive", id: archive.archiveGuid, orgId: a.org.orgId },
+              { deviceGuid: a.device.deviceGuid, serverGuid: archive.serverGuid, message: s.lastError.message },
+            ),
+            actorKind: "device",
+            actorUserId: a.user.userId,
+            actorUsername: a.user.username,
+          });
+        }
       }
     });
     if (link !== null) {

@@ -60,6 +60,8 @@ export function backupUsageJson(a: ArchiveRecord, device: Device, t: Thresholds,
     serverName: a.serverName,
     serverHostName: httpsUrlOf(a.serverUrls[0]),
     isProvider: a.destinationKind === "provider",
+    // Cairn's own: the device's last failed backup to this destination (T20), null once one succeeds
+    lastError: a.lastError === null ? null : { code: a.lastError.code, message: a.lastError.message, date: iso(a.lastError.at) },
     activity: {
       connected: activity.connected,
       backingUp: activity.backingUp,

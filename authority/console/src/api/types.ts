@@ -78,6 +78,8 @@ export interface BackupUsage {
   serverName?: string;
   isProvider?: boolean;
   alertStates?: string[];
+  /** Cairn's own: the device's last failed backup to this destination, null once one succeeds. */
+  lastError?: { code: string; message: string; date: string | null } | null;
 }
 
 /** A device (API.md §6). */

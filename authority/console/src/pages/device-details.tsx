@@ -24,6 +24,28 @@ const USAGE: Column<BackupUsage>[] = [
   { id: "where", label: "Store point", render: (b) => [b.serverName, b.storePointName].filter(Boolean).join(" / ") || "—" },
 ];
 
+/**
+ * A destination whose last backup failed, as the device reported it. A rollback (the storage
+ * node served an older version of the archive than the device had seen: RELIABILITY T20) is a
+ * security warning: the device refuses to back up over it until someone looks.
+ */
+function BackupWarning({ b }: { b: BackupUsage }) {
+  const e = b.lastError as NonNullable<BackupUsage["lastError"]>;
+  const rollback = e.code === "ROLLBACK_DETECTED";
+  return (
+    <div class={rollback ? "warning warning-bad" : "warning"} role="alert" data-testid={`backup-warning-${b.archiveGuid}`}>
+      <strong>
+        {rollback
+          ? `Rollback detected on ${b.targetComputerName}: the storage node served an older version of this archive than the device last saw. The device will not back up over it.`
+          : `The last backup to ${b.targetComputerName} failed (${e.code}).`}
+      </strong>{" "}
+      <span>
+        {e.message} {e.date ? `(${dateTime(e.date)})` : ""}
+      </span>
+    </div>
+  );
+}
+
 /** The screen. */
 export function DeviceDetails({ computerId }: { computerId: number }) {
   const dev = useAsync((s) => getDevice(computerId, s), [computerId]);
@@ -87,6 +109,7 @@ export function DeviceDetails({ computerId }: { computerId: number }) {
         />
       </section>
       <h2>Backup</h2>
+      {(c.backupUsage ?? []).map((b) => (b.lastError ? <BackupWarning key={b.archiveGuid} b={b} /> : null))}
       <DataTable<BackupUsage>
         caption={`Backup of ${c.name} per destination`}
         columns={USAGE}

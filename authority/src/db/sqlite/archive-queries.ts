@@ -44,6 +44,9 @@ interface ArchiveRow {
   maintenance_duration_ms: number;
   compact_bytes_removed: number;
   damaged_blocks: number;
+  last_error_code: string | null;
+  last_error_message: string | null;
+  last_error_at: number | null;
   reported_at: number | null;
   purged_at: number | null;
   created_at: number;
@@ -87,6 +90,7 @@ function toArchive(r: ArchiveRow): ArchiveRecord {
     maintenanceDurationMs: r.maintenance_duration_ms,
     compactBytesRemoved: r.compact_bytes_removed,
     damagedBlocks: r.damaged_blocks,
+    lastError: r.last_error_code === null ? null : { code: r.last_error_code, message: r.last_error_message ?? "", at: r.last_error_at ?? 0 },
     reportedAt: r.reported_at,
     purgedAt: r.purged_at,
     createdAt: r.created_at,
@@ -96,7 +100,7 @@ function toArchive(r: ArchiveRow): ArchiveRecord {
 }
 
 const SELECT =
-  "SELECT a.archive_id, a.archive_guid, a.device_id, d.device_guid, a.destination_id, ds.destination_guid, ds.name AS destination_name, ds.kind AS destination_kind, a.store_point_id, sp.name AS store_point_name, sp.node_store_point_id, s.server_id, s.server_guid, s.name AS server_name, s.urls_json, s.fingerprint, a.user_id, u.user_uid, d.org_id, o.org_uid, a.wrapped_archive_key, a.key_version, a.archive_bytes, a.selected_files, a.selected_bytes, a.todo_files, a.todo_bytes, a.version_count, a.file_count, a.last_backup_at, a.last_completed_backup_at, a.last_maintenance_at, a.maintenance_duration_ms, a.compact_bytes_removed, a.damaged_blocks, a.reported_at, a.purged_at, a.created_at, c.hold_expire_date FROM archives a JOIN devices d ON d.device_id = a.device_id JOIN users u ON u.user_id = d.user_id JOIN orgs o ON o.org_id = d.org_id JOIN destinations ds ON ds.destination_id = a.destination_id LEFT JOIN store_points sp ON sp.store_point_id = a.store_point_id LEFT JOIN servers s ON s.server_id = sp.server_id LEFT JOIN cold_storage c ON c.archive_id = a.archive_id ";
+  "SELECT a.archive_id, a.archive_guid, a.device_id, d.device_guid, a.destination_id, ds.destination_guid, ds.name AS destination_name, ds.kind AS destination_kind, a.store_point_id, sp.name AS store_point_name, sp.node_store_point_id, s.server_id, s.server_guid, s.name AS server_name, s.urls_json, s.fingerprint, a.user_id, u.user_uid, d.org_id, o.org_uid, a.wrapped_archive_key, a.key_version, a.archive_bytes, a.selected_files, a.selected_bytes, a.todo_files, a.todo_bytes, a.version_count, a.file_count, a.last_backup_at, a.last_completed_backup_at, a.last_maintenance_at, a.maintenance_duration_ms, a.compact_bytes_removed, a.damaged_blocks, a.last_error_code, a.last_error_message, a.last_error_at, a.reported_at, a.purged_at, a.created_at, c.hold_expire_date FROM archives a JOIN devices d ON d.device_id = a.device_id JOIN users u ON u.user_id = d.user_id JOIN orgs o ON o.org_id = d.org_id JOIN destinations ds ON ds.destination_id = a.destination_id LEFT JOIN store_points sp ON sp.store_point_id = a.store_point_id LEFT JOIN servers s ON s.server_id = sp.server_id LEFT JOIN cold_storage c ON c.archive_id = a.archive_id ";
 
 const LIST_WHERE =
   "WHERE (@includePurged = 1 OR a.purged_at IS NULL) AND (@deviceId IS NULL OR a.device_id = @deviceId) AND (@userId IS NULL OR d.user_id = @userId) AND (@selfUserId IS NULL OR d.user_id = @selfUserId) AND (@destinationId IS NULL OR a.destination_id = @destinationId) AND (@serverId IS NULL OR s.server_id = @serverId) AND (@all = 1 OR o.path >= @lo AND o.path < @hi) AND (@scopeOrgId IS NULL OR d.org_id = @scopeOrgId) ";
@@ -202,6 +206,14 @@ export class SqliteArchiveQueries implements ArchiveReads, ArchiveWrites {
   }
 
   async putSelectionFigures(archiveId: number, f: SelectionFigures, at: number): Promise<void> {
+    if (f.lastError !== undefined) {
+      this.q.run("UPDATE archives SET last_error_code = @code, last_error_message = @message, last_error_at = @at WHERE archive_id = @archiveId", {
+        code: f.lastError?.code ?? null,
+        message: f.lastError?.message ?? null,
+        at: f.lastError?.at ?? null,
+        archiveId,
+      });
+    }
     this.q.run(
       "UPDATE archives SET selected_files = @selectedFiles, selected_bytes = @selectedBytes, todo_files = @todoFiles, todo_bytes = @todoBytes, last_backup_at = CASE WHEN @lastBackupAt IS NULL THEN last_backup_at ELSE max(coalesce(last_backup_at, 0), @lastBackupAt) END, modified_at = @at WHERE archive_id = @archiveId AND purged_at IS NULL",
       {
