@@ -39,8 +39,8 @@ describe("a backup to two destinations", () => {
     const good = b.endpoint.token;
     b.endpoint.token = "refused";
     const r = await runBackup({ dataDir: data, archives: [a, b], selection, logger });
-    expect(r.destinations.map((d) => d.archiveGuid)).toEqual([a.archiveGuid]);
-    expect(r.failed).toEqual([{ archiveGuid: b.archiveGuid, code: expect.any(String), message: expect.any(String) }]);
+    expect(r.destinations.map((d) => d.archiveGuid)).toEqual([a.endpoint.archiveGuid]);
+    expect(r.failed).toEqual([{ archiveGuid: b.endpoint.archiveGuid, code: expect.any(String), message: expect.any(String) }]);
     const out = join(work, "from-a");
     const rr = await runRestore({ dataDir: data, archive: a, target: out, paths: [src], logger });
     expect(rr.errorList).toEqual([]);
@@ -48,7 +48,7 @@ describe("a backup to two destinations", () => {
     b.endpoint.token = good;
     const again = await runBackup({ dataDir: data, archives: [a, b], selection, logger });
     expect(again.failed).toEqual([]);
-    expect(again.destinations.map((d) => d.archiveGuid).sort()).toEqual([a.archiveGuid, b.archiveGuid].sort());
+    expect(again.destinations.map((d) => d.archiveGuid).sort()).toEqual([a.endpoint.archiveGuid, b.endpoint.archiveGuid].sort());
     const fromB = await runRestore({ dataDir: data, archive: b, target: join(work, "from-b"), paths: [src], logger });
     expect(fromB.errorList).toEqual([]);
     expect(readFileSync(join(work, "from-b", "src", "ledger.csv"), "utf8")).toContain("2026-12-01");
