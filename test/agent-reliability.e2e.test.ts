@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AGENT_VERSION, DataSession, runBackup, runRestore } from "@cairn/agent";
@@ -315,6 +315,15 @@ describe("agent reliability against the real storage node", () => {
     expect(readFileSync(join(outside, "passwd"), "utf8")).toBe("sentinel");
     expect(statSync(join(outside, "passwd")).mtimeMs).toBe(before);
     expect(r2.errorList.filter((e) => e.code === "UNSAFE_PATH").length).toBe(4);
+    // a symlink planted where a file will go is replaced by the file, never written through
+    const target3 = join(work, "t36-target3");
+    mkdirSync(join(target3, "ok"), { recursive: true });
+    symlinkSync(join(outside, "passwd"), join(target3, "ok", "fine.txt"));
+    await runRestore({ dataDir: join(work, "t36-agent"), archive: a, target: target3, logger });
+    expect(readFileSync(join(outside, "passwd"), "utf8")).toBe("sentinel");
+    expect(statSync(join(outside, "passwd")).mtimeMs).toBe(before);
+    expect(lstatSync(join(target3, "ok", "fine.txt")).isSymbolicLink()).toBe(false);
+    expect(readFileSync(join(target3, "ok", "fine.txt"), "utf8")).toBe("pwned\n");
   }, 60_000);
 });
 
