@@ -158,7 +158,8 @@ export async function startAgent(o: StartAgentOptions): Promise<AgentHandle> {
 
 async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
   const clock = o.clock ?? systemClock;
-  const logger = (o.logger ?? pino({ level: "silent" })).child({ component: "agent" });
+  const rootLogger = o.logger ?? pino({ level: "silent" });
+  const logger = rootLogger.child({ component: "agent" });
   const watcher = new ChangeWatcher();
   let settings = DEFAULTS;
   /** The settings as the authority (or the caller) gave them, for the per-destination limits. */
@@ -287,7 +288,8 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
       const r = await runBackup({
         dataDir: o.dataDir,
         clock,
-        logger,
+        // runBackup names its component itself: the root logger, or every line says it twice
+        logger: rootLogger,
         proxy: o.proxy ?? null,
         lock: false,
         limiterFor,
@@ -328,6 +330,12 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
       return r;
     } catch (err) {
       metrics.backups.inc({ result: "failed" });
+      // the failure (kept per archive as its lastError) is news for the console: report it now
+      if (client) {
+        const db = openAgentDb(o.dataDir);
+        await reportStatus(client, db).catch(() => undefined);
+        db.close();
+      }
       throw err;
     } finally {
       metrics.backupsRunning.set(0);
