@@ -17,4 +17,7 @@ export const LOG_REDACT_PATHS: readonly string[] = [
   "*.cookie",
   "*.authorization",
   "*.csrfToken",
+  // archive secrets a restore session carries (T21, DECISIONS.md "Keys and restores")
+  "*.privatePassword",
+  "*.encryptionKey",
 ];

@@ -4,7 +4,8 @@
  * them an archive, as the agent does (register → get-config → create-archive → set-archive-key).
  */
 import { generateKey, type ManualClock, wrapContext, wrapKey } from "@cairn/protocol";
-import { startTestAuthority, type TestAuthority } from "../src/testing.js";
+import type { Logger } from "pino";
+import { startTestAuthority, type TestAuthority, type TestAuthorityOptions } from "../src/testing.js";
 import { type Caller, caller, dataOf, tokenFor } from "./api-fixture.js";
 import { agentLink, type FakeNode, fakeNode, register } from "./ws-peers.js";
 
@@ -52,8 +53,12 @@ export interface DeviceFixture {
 }
 
 /** Starts the fixture. */
-export async function deviceFixture(o: { clock?: ManualClock } = {}): Promise<DeviceFixture> {
-  const a = await startTestAuthority(o.clock ? { clock: o.clock } : {});
+export async function deviceFixture(o: { clock?: ManualClock; logger?: Logger; operations?: TestAuthorityOptions["operations"] } = {}): Promise<DeviceFixture> {
+  const a = await startTestAuthority({
+    ...(o.clock ? { clock: o.clock } : {}),
+    ...(o.logger ? { logger: o.logger } : {}),
+    ...(o.operations ? { operations: o.operations } : {}),
+  });
   const admin = await refreshingCaller(a, a.adminUsername, a.adminPassword);
   const dest = dataOf<{ destinationId: number; guid: string; destinationName: string }>(
     await admin.send("POST", "/api/v1/destinations", { destinationName: "Primary", providerKey: null }),

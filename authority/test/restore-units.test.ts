@@ -6,11 +6,23 @@
  */
 import { Writable } from "node:stream";
 import { Readable } from "node:stream";
-import { deriveArchiveKeys, fileIdFor, generateKey, ManualClock, newGuid, TEST_SCRYPT, wrapContext, wrapKey, wrapKeyWithPassword } from "@cairn/protocol";
+import {
+  deriveArchiveKeys,
+  ERROR_CODES,
+  fileIdFor,
+  generateKey,
+  isCairnError,
+  ManualClock,
+  newGuid,
+  TEST_SCRYPT,
+  wrapContext,
+  wrapKey,
+  wrapKeyWithPassword,
+} from "@cairn/protocol";
 import { describe, expect, it } from "vitest";
 import { openArchiveKey, parseCustomKey } from "../src/restores/archive-keys.js";
 import { Catalog, type CatalogEntry } from "../src/restores/catalog.js";
-import { planRestore } from "../src/restores/restore-plan.js";
+import { planPushRestore, planRestore } from "../src/restores/restore-plan.js";
 import { StorageTokens, STORAGE_TOKEN_IDLE_MS } from "../src/restores/storage-auth.js";
 import { parentPath, unsafeReason } from "../src/restores/zip-names.js";
 import { writeZip, type ZipItem, zipLength } from "../src/restores/zip-writer.js";
@@ -167,6 +179,23 @@ describe("restore plans", () => {
     const p = planRestore(cat, [{ path: "/srv/docs/c.txt", fileType: "FILE" }], { showDeleted: false, fullPath: true });
     expect(p.entries.map((e) => e.name)).toEqual(["srv/docs/c.txt"]);
     expect(() => planRestore(cat, [{ path: "/nowhere", fileType: "FILE" }], { showDeleted: false, fullPath: false })).toThrow(/Nothing restorable/);
+  });
+
+  it("a push restore with nothing restorable (only a link, or nothing found) is 400 CREATE_FAILED, py42's bad-restore name (API.md §10)", () => {
+    for (const selected of [[{ path: "/home/ana/link", fileType: "FILE" as const }], [{ path: "/nowhere", fileType: "FILE" as const }], []]) {
+      let err: unknown;
+      try {
+        planPushRestore(cat, selected, { showDeleted: false, fullPath: false });
+      } catch (e) {
+        err = e;
+      }
+      expect(isCairnError(err, "CREATE_FAILED"), String(err)).toBe(true);
+      expect((err as Error).message).toContain("CREATE_FAILED");
+      expect(ERROR_CODES.CREATE_FAILED.http).toBe(400);
+      // a zip of the same selection keeps §8's plain 400
+      expect(() => planRestore(cat, selected, { showDeleted: false, fullPath: false })).toThrow(expect.objectContaining({ code: "BAD_REQUEST" }));
+    }
+    expect(planPushRestore(cat, [{ path: "/srv/docs", fileType: "DIRECTORY" }], { showDeleted: false, fullPath: false }).paths).toEqual(["/srv/docs"]);
   });
 });
 

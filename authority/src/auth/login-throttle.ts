@@ -13,6 +13,8 @@ export interface LoginThrottleOptions {
   /** Failures from one address within the window before it is refused. */
   maxFailuresPerSource?: number;
   windowMs?: number;
+  /** The RATE_LIMITED message (other uses of the same limiter: archive unlocks, T21). */
+  refusal?: string;
 }
 
 const MAX_TRACKED = 100_000;
@@ -24,6 +26,7 @@ export class LoginThrottle {
   private readonly maxUser: number;
   private readonly maxSource: number;
   private readonly windowMs: number;
+  private readonly refusal: string;
 
   constructor(
     private readonly clock: Clock,
@@ -32,6 +35,7 @@ export class LoginThrottle {
     this.maxUser = opts.maxFailuresPerUser ?? 10;
     this.maxSource = opts.maxFailuresPerSource ?? 50;
     this.windowMs = opts.windowMs ?? 15 * MINUTE_MS;
+    this.refusal = opts.refusal ?? "Too many failed sign-in attempts; try again later";
   }
 
   private recent(map: Map<string, number[]>, key: string): number[] {
@@ -45,7 +49,7 @@ export class LoginThrottle {
   /** Throws RATE_LIMITED when `usernameKey` or `source` is over its limit. */
   check(usernameKey: string, source: string): void {
     if (this.recent(this.users, usernameKey).length >= this.maxUser || this.recent(this.sources, source).length >= this.maxSource) {
-      throw new CairnError("RATE_LIMITED", "Too many failed sign-in attempts; try again later");
+      throw new CairnError("RATE_LIMITED", this.refusal);
     }
   }
 

@@ -23,6 +23,7 @@ import { type Principal, requirePermission, SYSTEM_PRINCIPAL } from "../auth/acc
 import type { CoreDeps } from "../core.js";
 import type { ColdStorageFilter, ColdStorageView, PurgeCandidate } from "../db/operations-store.js";
 import type { Page, PageResult, SortOrder } from "../db/store.js";
+import { crashPoint } from "../faults.js";
 
 /** Deletes an archive's blocks on its storage node (the storage part implements it). */
 export interface ArchivePurger {
@@ -204,6 +205,8 @@ export class ColdStorageService {
       // checked in the purge's own transaction: a custodian added since the candidates were read is kept
       if (await tx.isOnActiveHold(c.userId)) return "held" as const;
       if (!(await tx.markArchivePurged(c.archiveId, at))) return "gone" as const;
+      // T04: a kill here keeps the key and the cold-storage row, with no purge audit: the next run purges it
+      crashPoint(this.d.faults, "coldstorage.purge.afterShred");
       await tx.appendAudit(
         auditEntry(p, at, "coldstorage.purge", { type: "archive", id: c.archiveGuid, orgId: c.orgId }, { reason: why, holdExpireDate: c.holdExpireDate }),
       );
@@ -212,6 +215,8 @@ export class ColdStorageService {
     if (outcome === "held") run.held.push(c.archiveGuid);
     if (outcome !== "shredded") return;
     run.purged.push(c.archiveGuid);
+    // T04: a kill here leaves a recorded purge (no key, audited) that the next run finishes on the node
+    crashPoint(this.d.faults, "coldstorage.purge.afterCommit");
     for (const fn of this.shredListeners) fn(c.archiveGuid);
     await this.finishOnNode(c, run);
   }

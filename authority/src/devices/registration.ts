@@ -33,6 +33,7 @@ import { SYSTEM_PRINCIPAL } from "../auth/access.js";
 import type { AuthService } from "../auth/auth-service.js";
 import type { CoreDeps } from "../core.js";
 import type { User } from "../db/records.js";
+import { crashPoint } from "../faults.js";
 import type { OrgService } from "../orgs/org-service.js";
 import type { UserService } from "../users/user-service.js";
 import { usernameKey } from "../users/usernames.js";
@@ -138,6 +139,8 @@ export class RegistrationService {
         deviceGuid = dev.deviceGuid;
       }
       await tx.insertDeviceToken(hashSecret(deviceToken), deviceId, now);
+      // T04: a kill here leaves no device, no token and no audit row (the transaction never commits)
+      crashPoint(this.d.faults, "device.register.afterDevice");
       // the user key, as the (raise-only) key policy allows
       const rec = await tx.getUserKey(user.userId);
       const keyPolicy = strongerPolicy(rec?.keyPolicy ?? "escrow", settings.values.security.keyPolicy);

@@ -65,6 +65,28 @@ export interface RouteRecord {
   auth: RouteDef["auth"];
 }
 
+/**
+ * Runs `fn` for `p` and audits a FORBIDDEN or NOT_FOUND it throws (T24: attempts on what the
+ * caller may not see or change). The router does this for every `auth: "user"` route; routes
+ * that authenticate themselves (the storage endpoints of API.md §9) call it with their caller.
+ */
+export async function auditingDenials<T>(
+  ctx: AuthorityContext,
+  p: Principal,
+  def: Pick<RouteBase, "method" | "url">,
+  req: FastifyRequest,
+  fn: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (isCairnError(err, "FORBIDDEN") || isCairnError(err, "NOT_FOUND")) {
+      await auditDenied(ctx.store, p, ctx.clock.now(), `${def.method} ${def.url}`, { type: "request", id: req.url.slice(0, 300), orgId: p.orgId }, err.code);
+    }
+    throw err;
+  }
+}
+
 const SECURITY = [{ bearer: [] }, { basic: [] }, { session: [] }];
 
 /** Declares routes on the fastify instance. */
@@ -97,22 +119,7 @@ export class ApiRouter {
           if (p.enrollOnly === true && def.allowEnrollOnly !== true) {
             throw new CairnError("FORBIDDEN", "Set up two-factor authentication first (POST /api/v1/totp)");
           }
-          try {
-            result = await def.handler({ ...base, p });
-          } catch (err) {
-            // T24: attempts on what the caller may not see or change are audited
-            if (isCairnError(err, "FORBIDDEN") || isCairnError(err, "NOT_FOUND")) {
-              await auditDenied(
-                ctx.store,
-                p,
-                ctx.clock.now(),
-                `${def.method} ${def.url}`,
-                { type: "request", id: req.url.slice(0, 300), orgId: p.orgId },
-                err.code,
-              );
-            }
-            throw err;
-          }
+          result = await auditingDenials(ctx, p, def, req, () => def.handler({ ...base, p }));
         } else {
           result = await def.handler({ ...base, p: null });
         }

@@ -4,21 +4,25 @@
  * policy list is a bare array (an empty one is written bare: API.md §1.3).
  */
 import { CairnError, isoTime } from "@cairn/protocol";
+import { canSee, type Principal } from "../auth/access.js";
 import type { AuthorityContext } from "../context.js";
 import type { LegalHoldEventRecord, LegalHoldMembershipRecord, LegalHoldPolicyRecord, LegalHoldRecord } from "../db/operations-store.js";
 import type { User } from "../db/records.js";
 import type { StoreReader } from "../db/store.js";
 import { type ApiRouter, NO_CONTENT } from "../http/api-router.js";
 import { bodyObject, guidValue, pageParams, queryValue, textParam } from "../http/params.js";
+import { userTarget } from "../users/user-service.js";
 import { LegalHoldService } from "./legal-hold-service.js";
 
 type Users = Map<number, User>;
 
-async function usersById(store: StoreReader, ids: readonly (number | null)[]): Promise<Users> {
+/** The users among `ids` that `p` may see (another tenant's creator or custodian shows as null: T24). */
+async function usersById(store: StoreReader, p: Principal, ids: readonly (number | null)[]): Promise<Users> {
   const out: Users = new Map();
   for (const id of new Set(ids.filter((x): x is number => x !== null))) {
     const u = await store.getUser(id);
-    if (u) out.set(id, u);
+    const org = u && (await store.getOrg(u.orgId));
+    if (u && org && canSee(p, userTarget(u, org))) out.set(id, u);
   }
   return out;
 }
@@ -110,7 +114,7 @@ export function registerLegalHoldRoutes(api: ApiRouter, ctx: AuthorityContext, s
     tags,
     handler: async ({ p, body }) => {
       const r = await svc.createPolicy(p, bodyObject(body));
-      return policyJson(r, await usersById(ctx.store, [r.creatorUserId]));
+      return policyJson(r, await usersById(ctx.store, p, [r.creatorUserId]));
     },
   });
   api.route({
@@ -121,7 +125,7 @@ export function registerLegalHoldRoutes(api: ApiRouter, ctx: AuthorityContext, s
     tags,
     handler: async ({ p, query }) => {
       const r = await svc.policy(p, guidValue(queryValue(query, "legalHoldPolicyUid"), "legalHoldPolicyUid"));
-      return policyJson(r, await usersById(ctx.store, [r.creatorUserId]));
+      return policyJson(r, await usersById(ctx.store, p, [r.creatorUserId]));
     },
   });
   api.route({
@@ -134,6 +138,7 @@ export function registerLegalHoldRoutes(api: ApiRouter, ctx: AuthorityContext, s
       const list = await svc.listPolicies(p);
       const users = await usersById(
         ctx.store,
+        p,
         list.map((r) => r.creatorUserId),
       );
       return list.map((r) => policyJson(r, users));
@@ -154,7 +159,7 @@ export function registerLegalHoldRoutes(api: ApiRouter, ctx: AuthorityContext, s
         notes: (b.notes ?? null) as string | null,
         holdExtRef: (b.holdExtRef ?? null) as string | null,
       });
-      return matterJson(h, await usersById(ctx.store, [h.creatorUserId]));
+      return matterJson(h, await usersById(ctx.store, p, [h.creatorUserId]));
     },
   });
   api.route({
@@ -166,7 +171,7 @@ export function registerLegalHoldRoutes(api: ApiRouter, ctx: AuthorityContext, s
     handler: async ({ p, params }) => {
       const uid = /^[0-9]{1,20}$/.test(params.legalHoldUid ?? "") ? (params.legalHoldUid as string) : "0";
       const h = await svc.matter(p, uid);
-      return matterJson(h, await usersById(ctx.store, [h.creatorUserId]));
+      return matterJson(h, await usersById(ctx.store, p, [h.creatorUserId]));
     },
   });
   api.route({
@@ -192,6 +197,7 @@ export function registerLegalHoldRoutes(api: ApiRouter, ctx: AuthorityContext, s
       );
       const users = await usersById(
         ctx.store,
+        p,
         r.items.map((h) => h.creatorUserId),
       );
       return { totalCount: r.total, legalHolds: r.items.map((h) => matterJson(h, users)) };
@@ -206,7 +212,7 @@ export function registerLegalHoldRoutes(api: ApiRouter, ctx: AuthorityContext, s
     handler: async ({ p, body }) => {
       const b = bodyObject(body);
       const m = await svc.addCustodian(p, guidValue(b.legalHoldUid, "legalHoldUid"), guidValue(b.userUid, "userUid"));
-      return membershipJson(m, await usersById(ctx.store, [m.userId]));
+      return membershipJson(m, await usersById(ctx.store, p, [m.userId]));
     },
   });
   api.route({
@@ -238,6 +244,7 @@ export function registerLegalHoldRoutes(api: ApiRouter, ctx: AuthorityContext, s
       );
       const users = await usersById(
         ctx.store,
+        p,
         r.items.map((m) => m.userId),
       );
       return { totalCount: r.total, legalHoldMemberships: r.items.map((m) => membershipJson(m, users)) };
@@ -297,6 +304,7 @@ export function registerLegalHoldRoutes(api: ApiRouter, ctx: AuthorityContext, s
       );
       const users = await usersById(
         ctx.store,
+        p,
         r.items.flatMap((e) => [e.custodianUserId, e.actorUserId]),
       );
       return { totalCount: r.total, legalHoldEvents: r.items.map((e) => eventJson(e, users)) };

@@ -15,7 +15,7 @@
  */
 import { CairnError, newGuid } from "@cairn/protocol";
 import { auditEntry } from "../audit/audit.js";
-import { authorize, type Principal, scopeOf } from "../auth/access.js";
+import { authorize, canSee, type Principal, scopeOf } from "../auth/access.js";
 import type { CoreDeps } from "../core.js";
 import type {
   LegalHoldEventRecord,
@@ -208,13 +208,14 @@ export class LegalHoldService {
    */
   async addCustodian(p: Principal, holdUid: string, userUid: string): Promise<LegalHoldMembershipRecord> {
     const h = await this.d.store.getLegalHold(holdUid);
-    if (h === undefined || !this.canSeeHold(p, h)) throw new CairnError("BAD_REQUEST", "No such legal hold", { details: { field: "legalHoldUid" } });
+    // unknown and invisible matters alike (T24), as GET /api/LegalHold/{uid}
+    if (h === undefined || !this.canSeeHold(p, h)) throw new CairnError("FORBIDDEN", "No such legal hold, or not allowed");
     this.assertWriteHold(p, h);
     if (!h.active) throw new CairnError("BAD_REQUEST", "The legal hold is closed", { details: { field: "legalHoldUid" } });
     const user = await this.d.store.getUserByUid(userUid);
     const org = user && (await this.d.store.getOrg(user.orgId));
-    if (user === undefined || org === undefined || !authorize(p, "legalhold.write", userTarget(user, org)))
-      throw new CairnError("BAD_REQUEST", "No such user", { details: { field: "userUid" } });
+    if (user === undefined || org === undefined || !canSee(p, userTarget(user, org))) throw new CairnError("NOT_FOUND", "No such user");
+    if (!authorize(p, "legalhold.write", userTarget(user, org))) throw new CairnError("FORBIDDEN", "Not allowed: legalhold.write");
     const existing = await this.d.store.getMembershipOf(h.holdId, user.userId);
     if (existing?.active === true)
       throw new CairnError("USER_ALREADY_IN_HOLD", `USER_ALREADY_IN_HOLD: ${user.username} is already a custodian of ${h.name}`, {
@@ -239,7 +240,7 @@ export class LegalHoldService {
   async removeCustodian(p: Principal, membershipUid: string): Promise<void> {
     const m = await this.d.store.getMembership(membershipUid);
     const h = m && (await this.d.store.getLegalHold(m.holdUid));
-    if (m === undefined || h === undefined || !this.canSeeHold(p, h)) throw new CairnError("BAD_REQUEST", "No such legal hold membership");
+    if (m === undefined || h === undefined || !this.canSeeHold(p, h)) throw new CairnError("FORBIDDEN", "No such legal hold membership, or not allowed");
     this.assertWriteHold(p, h);
     if (!m.active) return;
     const user = (await this.d.store.getUser(m.userId)) as User;
@@ -258,11 +259,13 @@ export class LegalHoldService {
   async listMemberships(p: Principal, f: Omit<MembershipFilter, "scope">, page: Page): Promise<PageResult<LegalHoldMembershipRecord>> {
     if (f.membershipUid === undefined && f.holdUid === undefined && f.userUid === undefined && f.user === undefined)
       throw new CairnError("LEGAL_HOLD_CRITERIA_MISSING", "At least one criteria must be specified");
+    if (f.holdUid !== undefined) await this.matter(p, f.holdUid);
     return this.d.store.listMemberships({ ...f, scope: scopeOf(p, "legalhold.read") }, page);
   }
 
   /** GET /api/LegalHoldEventReport. */
   async events(p: Principal, f: { holdUid?: string; minEventAt?: number; maxEventAt?: number }, page: Page): Promise<PageResult<LegalHoldEventRecord>> {
+    if (f.holdUid !== undefined) await this.matter(p, f.holdUid);
     return this.d.store.listLegalHoldEvents({ ...f, scope: scopeOf(p, "legalhold.read") }, page);
   }
 

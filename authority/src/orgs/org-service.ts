@@ -11,6 +11,7 @@ import type { CoreDeps } from "../core.js";
 import type { NewRevocation, Org } from "../db/records.js";
 import type { Page, PageResult, SortOrder, StoreReader, StoreWriter } from "../db/store.js";
 import { crashPoint } from "../faults.js";
+import { strongerThan } from "../users/user-keys.js";
 import { assertAcceptsMembers, assertCanBlock, assertCanDeactivate, assertCanMove, isInSubtree, validateOrgName } from "./org-tree.js";
 
 /** The authorization target of an org. */
@@ -295,9 +296,18 @@ export class OrgService {
     if (org.parentId === parent.orgId) return org;
     const now = this.d.clock.now();
     await this.d.store.transaction(async (tx) => {
+      // T21: a move must not lower any moved org's (inherited) encryption key policy
+      const policiesBefore = await this.d.settings.resolveMany(await tx.listSubtree(org.path), tx);
       await tx.moveOrg(org.orgId, parent, now);
       const moved = await tx.getOrg(org.orgId);
       const subtree = moved === undefined ? [] : await tx.listSubtree(moved.path);
+      for (const [orgId, after] of await this.d.settings.resolveMany(subtree, tx)) {
+        const before = policiesBefore.get(orgId)?.values.security.keyPolicy;
+        if (before !== undefined && strongerThan(before, after.values.security.keyPolicy))
+          throw new CairnError("KEY_POLICY_DOWNGRADE", "The move would lower an organization's encryption key policy; it can be raised, never lowered", {
+            details: { orgId, from: before, to: after.values.security.keyPolicy },
+          });
+      }
       const cold = await coldStoreUnoffered(tx, this.d.settings, await tx.liveArchivesOfOrgs(subtree.map((o) => o.orgId)), org.orgId, now);
       await tx.appendAudit(
         auditEntry(

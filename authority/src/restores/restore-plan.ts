@@ -5,7 +5,7 @@
  * list of what was skipped or renamed (the warnings file). Sizes come from the catalog, never
  * from the request (API.md §8: "never trust step 10's counts").
  */
-import { CairnError } from "@cairn/protocol";
+import { CairnError, isCairnError } from "@cairn/protocol";
 import type { Catalog, CatalogEntry } from "./catalog.js";
 import { baseName, NameSet, relativeName, unsafeReason, WARNINGS_FILE } from "./zip-names.js";
 
@@ -90,6 +90,29 @@ export function planRestore(cat: Catalog, selected: readonly SelectedPath[], o: 
   if (cat.unreadable.length > 0) plan.warnings.push(`skipped ${cat.unreadable.length} entries of the backup whose metadata could not be read`);
   if (plan.entries.length === 0) throw new CairnError("BAD_REQUEST", "Nothing restorable is selected", { details: { field: "restoreGroups" } });
   return plan;
+}
+
+/**
+ * A push restore's plan (API.md §10): as {@link planRestore}, but a selection with nothing
+ * restorable is one of the "bad combinations" §10 answers with 400 CREATE_FAILED, the only name
+ * py42 turns into Py42BadRestoreRequestError (§1.6); a zip or server restore keeps §8's plain 400.
+ */
+export function planPushRestore(cat: Catalog, selected: readonly SelectedPath[], o: PlanOptions): RestorePlan {
+  return asPushRefusal(() => planRestore(cat, selected, o));
+}
+
+/** Runs `fn`, turning a refused selection (BAD_REQUEST on restoreGroups) into §10's CREATE_FAILED. */
+export function asPushRefusal<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (isCairnError(err, "BAD_REQUEST") && err.details?.field === "restoreGroups")
+      throw new CairnError("CREATE_FAILED", `CREATE_FAILED: ${err.message.charAt(0).toLowerCase()}${err.message.slice(1)}`, {
+        details: { field: "restoreGroups" },
+        cause: err,
+      });
+    throw err;
+  }
 }
 
 /** The warnings file's text (empty when nothing was skipped or renamed). */

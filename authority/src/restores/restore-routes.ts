@@ -9,7 +9,7 @@ import { CairnError, isoTime } from "@cairn/protocol";
 import type { FastifyRequest } from "fastify";
 import type { Principal } from "../auth/access.js";
 import type { AuthorityContext } from "../context.js";
-import { type ApiRouter, NO_CONTENT, SENT } from "../http/api-router.js";
+import { type ApiCall, type ApiRouter, auditingDenials, type Method, NO_CONTENT, SENT } from "../http/api-router.js";
 import { bodyObject, boolParam, queryValue } from "../http/params.js";
 import { authenticate } from "../http/request-auth.js";
 import { type Catalog, type CatalogEntry, displayName } from "./catalog.js";
@@ -68,6 +68,20 @@ const idParam = (v: unknown, name: string): string => {
 export function registerRestoreRoutes(api: ApiRouter, ctx: AuthorityContext, svc: RestoreService, jobs: RestoreJobs): void {
   const tags = ["restores"];
   const storage = "Storage endpoint (API.md §9): Authorization `token t1-t2` from /api/AuthToken, or a Bearer token, or the console session.";
+  /** A storage endpoint: it finds its own caller (`storageCaller`) and audits denials like every signed-in route (T24). */
+  const storageRoute = (def: { method: Method; url: string; summary: string; handler: (p: Principal, call: ApiCall<null>) => Promise<unknown> }) =>
+    api.route({
+      method: def.method,
+      url: def.url,
+      auth: "none",
+      summary: def.summary,
+      description: storage,
+      tags,
+      handler: async (call) => {
+        const p = await storageCaller(ctx, svc, call.req);
+        return auditingDenials(ctx, p, def, call.req, () => def.handler(p, call));
+      },
+    });
   api.route({
     method: "POST",
     url: "/api/LoginToken",
@@ -88,15 +102,11 @@ export function registerRestoreRoutes(api: ApiRouter, ctx: AuthorityContext, svc
       return svc.tokens.redeemLogin(m[1] as string);
     },
   });
-  api.route({
+  storageRoute({
     method: "POST",
     url: "/api/WebRestoreSession",
-    auth: "none",
     summary: "Opens a restore session on a device's archive (archive password or custom key when the key policy needs one)",
-    description: storage,
-    tags,
-    handler: async ({ req, body }) => {
-      const p = await storageCaller(ctx, svc, req);
+    handler: async (p, { body }) => {
       const s = await svc.openSession(p, bodyObject(body));
       // Cairn's additions, so a console offers only the restores that will be accepted: a zip
       // needs the org's switch and a web restore limit other than 0 for this caller (the job
@@ -105,15 +115,11 @@ export function registerRestoreRoutes(api: ApiRouter, ctx: AuthorityContext, svc
       return { webRestoreSessionId: s.id, zipRestoreAllowed, serverRestoreAllowed: s.contentAllowed && svc.o.serverRestoreDir !== undefined };
     },
   });
-  api.route({
+  storageRoute({
     method: "GET",
     url: "/api/WebRestoreTreeNode",
-    auth: "none",
     summary: "The roots of the backup's file tree, or the children of fileId (a bare [] when empty)",
-    description: storage,
-    tags,
-    handler: async ({ req, query }) => {
-      const p = await storageCaller(ctx, svc, req);
+    handler: async (p, { query }) => {
       const fileId = queryValue(query, "fileId");
       const { cat, nodes } = await svc.treeNodes(p, {
         sessionId: idParam(queryValue(query, "webRestoreSessionId"), "restore session"),
@@ -125,16 +131,13 @@ export function registerRestoreRoutes(api: ApiRouter, ctx: AuthorityContext, svc
       return nodes.map((e) => treeNodeJson(cat, e));
     },
   });
-  api.route({
+  storageRoute({
     method: "POST",
     url: "/api/WebRestoreFileSizePolling",
-    auth: "none",
     summary: "Starts sizing a file or directory of the backup (files, directories, bytes)",
-    description: storage,
-    tags,
-    handler: async ({ req, body }) => {
+    handler: async (p, { body }) => {
       const b = bodyObject(body);
-      const jobId = await svc.startSizing(await storageCaller(ctx, svc, req), {
+      const jobId = await svc.startSizing(p, {
         deviceGuid: String(b.guid ?? ""),
         fileId: String(b.fileId ?? ""),
         at: timestamp(b.timestamp),
@@ -143,55 +146,38 @@ export function registerRestoreRoutes(api: ApiRouter, ctx: AuthorityContext, svc
       return { jobId };
     },
   });
-  api.route({
+  storageRoute({
     method: "GET",
     url: "/api/WebRestoreFileSizePolling",
-    auth: "none",
     summary: "The result of a sizing job",
-    description: storage,
-    tags,
-    handler: async ({ req, query }) =>
-      svc.sizing(await storageCaller(ctx, svc, req), idParam(queryValue(query, "jobId"), "size job"), queryValue(query, "guid") ?? null),
+    handler: async (p, { query }) => svc.sizing(p, idParam(queryValue(query, "jobId"), "size job"), queryValue(query, "guid") ?? null),
   });
-  api.route({
+  storageRoute({
     method: "POST",
     url: "/api/v9/restore/web",
-    auth: "none",
     summary: "Starts a zip restore (or restoreToServer) of the selected paths",
-    description: storage,
-    tags,
-    handler: async ({ req, body }) => ({ jobId: (await jobs.createWeb(await storageCaller(ctx, svc, req), bodyObject(body))).jobId }),
+    handler: async (p, { body }) => ({ jobId: (await jobs.createWeb(p, bodyObject(body))).jobId }),
   });
-  api.route({
+  storageRoute({
     method: "GET",
     url: "/api/WebRestoreJob/:jobId",
-    auth: "none",
     summary: "A restore job's state (always ends done:true: done, failed or canceled)",
-    description: storage,
-    tags,
-    handler: async ({ req, params }) => jobs.jobJson(jobs.get(await storageCaller(ctx, svc, req), idParam(params.jobId, "restore job"))),
+    handler: async (p, { params }) => jobs.jobJson(jobs.get(p, idParam(params.jobId, "restore job"))),
   });
-  api.route({
+  storageRoute({
     method: "DELETE",
     url: "/api/WebRestoreJob",
-    auth: "none",
     summary: "Cancels a restore job ({jobId})",
-    description: storage,
-    tags,
-    handler: async ({ req, body }) => {
-      await jobs.cancel(await storageCaller(ctx, svc, req), idParam(bodyObject(body).jobId, "restore job"));
+    handler: async (p, { body }) => {
+      await jobs.cancel(p, idParam(bodyObject(body).jobId, "restore job"));
       return NO_CONTENT;
     },
   });
-  api.route({
+  storageRoute({
     method: "GET",
     url: "/api/WebRestoreJobResult/:jobId",
-    auth: "none",
     summary: "The zip of a restore job (the requesting user only, until it expires)",
-    description: storage,
-    tags,
-    handler: async ({ req, reply, params }) => {
-      const p = await storageCaller(ctx, svc, req);
+    handler: async (p, { reply, params }) => {
       const { job, items, length } = jobs.download(p, idParam(params.jobId, "restore job"));
       reply.hijack();
       const res = reply.raw;
@@ -235,13 +221,10 @@ export function registerRestoreRoutes(api: ApiRouter, ctx: AuthorityContext, svc
       return { nodeGuid: a.serverGuid };
     },
   });
-  api.route({
+  storageRoute({
     method: "POST",
     url: "/api/v9/restore/push",
-    auth: "none",
     summary: "Pushes the selected paths to a connected device (original location or a folder; rename or overwrite existing files)",
-    description: storage,
-    tags,
-    handler: async ({ req, body }) => ({ jobId: (await jobs.createPush(await storageCaller(ctx, svc, req), bodyObject(body))).jobId }),
+    handler: async (p, { body }) => ({ jobId: (await jobs.createPush(p, bodyObject(body))).jobId }),
   });
 }

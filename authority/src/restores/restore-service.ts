@@ -5,7 +5,9 @@
  *
  * Rights: a restore needs `restore.personal` on the source device, which every user has on their
  * own devices and the restore roles grant over their scope; an invisible device is NOT_FOUND,
- * a visible one without the right FORBIDDEN (T24).
+ * a visible one without the right FORBIDDEN (T24). Wrong archive passwords and custom keys are
+ * limited per archive owner and per source address (`unlock-throttle.ts`, T21): past the limit a
+ * session is refused with RATE_LIMITED before any key is derived.
  */
 import { CairnError, isCairnError, type KeyPolicy, newOpaqueId, verifyToken } from "@cairn/protocol";
 import { canSee, type Principal, requirePermission } from "../auth/access.js";
@@ -20,6 +22,7 @@ import { archiveSourceOf, type RestorePlatform } from "./restore-platform.js";
 import { type RestoreArchive, type RestoreSession, RestoreSessions } from "./restore-sessions.js";
 import { StorageTokens } from "./storage-auth.js";
 import { keyPolicyRefusal } from "../users/user-keys.js";
+import { UnlockThrottle, type UnlockThrottleOptions } from "./unlock-throttle.js";
 
 /** Options of restores (from the command line or a test). */
 export interface RestoreOptions {
@@ -31,6 +34,8 @@ export interface RestoreOptions {
   maxOpenZipsPerUser?: number;
   /** How long a zip stays downloadable (API.md: 24 h). */
   resultTtlMs?: number;
+  /** Limits on wrong archive passwords and custom keys (T21). */
+  unlockThrottle?: UnlockThrottleOptions;
 }
 
 /** A size-polling job (§8 steps 8–9): answered at once from the catalog. */
@@ -53,6 +58,8 @@ export interface DeviceForRestore {
 export class RestoreService {
   readonly tokens: StorageTokens;
   readonly sessions: RestoreSessions;
+  /** Wrong archive passwords and custom keys (T21). */
+  readonly unlocks: UnlockThrottle;
   private platformRef: RestorePlatform | null = null;
   private sourceRef: ArchiveSource | null = null;
   /** The destination each user last asked a login token for, per device (py42 reuses tokens). */
@@ -65,6 +72,7 @@ export class RestoreService {
   ) {
     this.tokens = new StorageTokens(ctx.clock);
     this.sessions = new RestoreSessions(ctx.clock, () => this.source);
+    this.unlocks = new UnlockThrottle(ctx.clock, o.unlockThrottle);
   }
 
   /** Changes options after start (the command line's late values, tests). */
@@ -174,13 +182,29 @@ export class RestoreService {
       encryptionKey: typeof body.encryptionKey === "string" ? body.encryptionKey : null,
     };
     const uk = await this.ctx.store.getUserKey(a.userId);
-    const ak = openArchiveKey(
-      this.ctx.keys.escrowKek,
-      uk,
-      { archiveGuid: a.archiveGuid, userUid: a.userUid, wrapped: a.wrappedArchiveKey, keyVersion: a.keyVersion },
-      secret,
-      await this.keyPolicyOfUser(a.userId),
-    );
+    const orgPolicy = await this.keyPolicyOfUser(a.userId);
+    // T21: a secret the caller sends is verified (scrypt for a password) only within the limits
+    // on wrong ones, per archive owner and per source; past them nothing is derived at all
+    const verifies = uk !== undefined && a.wrappedArchiveKey !== null && uk.keyPolicy !== "escrow" && keyPolicyRefusal(orgPolicy, uk) === null;
+    const supplied = uk?.keyPolicy === "custom" ? !!secret.encryptionKey : !!secret.privatePassword;
+    if (verifies) this.unlocks.check(a.userId, p.source);
+    let ak: Buffer;
+    try {
+      ak = openArchiveKey(
+        this.ctx.keys.escrowKek,
+        uk,
+        { archiveGuid: a.archiveGuid, userUid: a.userUid, wrapped: a.wrappedArchiveKey, keyVersion: a.keyVersion },
+        secret,
+        orgPolicy,
+      );
+    } catch (err) {
+      if (verifies && supplied && (isCairnError(err, "PRIVATE_PASSWORD_INVALID") || isCairnError(err, "CUSTOM_KEY_INVALID"))) {
+        this.unlocks.fail(a.userId, p.source);
+        this.ctx.log.info({ archiveGuid: a.archiveGuid, userId: p.userId, code: err.code }, "wrong archive secret for a restore session");
+      }
+      throw err;
+    }
+    if (verifies) this.unlocks.succeed(a.userId);
     const archive = await this.restoreArchive(d, a);
     return this.sessions.open(p.userId, archive, ak, archiveKeysOf(ak, a.archiveGuid), await this.contentAllowed(archive.orgPath), uk?.keyPolicy ?? "escrow");
   }
