@@ -109,6 +109,7 @@ describe("the computer object (API.md §6)", () => {
           lastConnected: isoTime(T0),
           lastMaintenanceDate: null,
           lastCompactDate: null,
+          lastError: null,
           using: true,
           alertState: 0,
           alertStates: ["OK"],
