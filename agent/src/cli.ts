@@ -334,7 +334,13 @@ export function createCommand(ctx: CommandContext): Command {
         }
         if (r.errors > 0) ctx.setExitCode(EXIT.PARTIAL);
         // a destination that failed while others committed: the run failed for it
-        if ((r.failed ?? []).length > 0) ctx.setExitCode(EXIT.FAILURE);
+        const failed = r.failed ?? [];
+        if (failed.length > 0)
+          jsonFailure(
+            ctx,
+            failed[0]?.code ?? "INTERNAL",
+            failed.map((f) => `destination of archive ${f.archiveGuid} failed (${f.code}): ${f.message}`).join("; "),
+          );
       } finally {
         p.stop();
       }
@@ -478,7 +484,10 @@ export function createCommand(ctx: CommandContext): Command {
           const shown = silent ? lines.slice(1) : lines;
           if (shown.length > 0) ctx.stdout.write(`${shown.join("\n")}\n`);
         }
-        if (r.errors > 0) ctx.setExitCode(EXIT.FAILURE);
+        if (r.errors > 0) {
+          const first = r.errorList[0];
+          jsonFailure(ctx, "RESTORE_FAILED", `${r.errors} item(s) failed${first ? ` (first: ${first.path}: ${first.code}: ${first.message})` : ""}`);
+        }
         // a person asking for a lost file must not read "restored 0 files" as success
         if (paths.length > 0 && r.files + r.dirs + r.symlinks === 0 && r.errors === 0) {
           const hints = await deletedHints(dataDir(ctx, o), paths.map((x) => resolve(x)).slice(0, 10), o.archive, cliLogger(ctx), proxyOf(ctx));
@@ -553,6 +562,16 @@ export function createCommand(ctx: CommandContext): Command {
     });
 
   return cmd;
+}
+
+/**
+ * A run that printed its summary but failed (exit 1): under `--json` also the `exit_error` line on
+ * stderr that every failing command prints (docs/cli.md, "Output contract"); the human output
+ * has already listed the failures.
+ */
+function jsonFailure(ctx: CommandContext, code: string, message: string): void {
+  ctx.setExitCode(EXIT.FAILURE);
+  if (ctx.json) ctx.stderr.write(`${JSON.stringify({ message_type: "exit_error", code: EXIT.FAILURE, error: code, message })}\n`);
 }
 
 /** Whether this process runs from `<dir>/versions/…` (through `<dir>/current`): only then does it install upgrades. */

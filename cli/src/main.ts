@@ -56,7 +56,7 @@ function versionIsSubcommandOption(argv: readonly string[], command: string | un
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
-function buildRoot(rootVersionFlags = "-V, --version"): Command {
+function buildRoot(rootVersionFlags = "-V, --version", json = false): Command {
   const program = new Command("cairn")
     .description("Cairn: encrypted, deduplicated endpoint backup (agent, storage node, authority)")
     .version(VERSION, rootVersionFlags)
@@ -69,7 +69,14 @@ function buildRoot(rootVersionFlags = "-V, --version"): Command {
     .showHelpAfterError("(add --help for usage)")
     .enablePositionalOptions(false)
     .exitOverride();
-  program.configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
+  // Under --json a usage error of the root's own options (an unknown global flag, a bad
+  // --log-level) prints only the exit_error line ({@link reportError}), as below a daemon.
+  program.configureOutput({
+    writeOut: (s) => process.stdout.write(s),
+    writeErr: (s) => {
+      if (!json) process.stderr.write(s);
+    },
+  });
   return program;
 }
 
@@ -131,15 +138,15 @@ function makeContext(program: Command, signal: AbortSignal, exit: { code: number
  * subcommands are built with `new Command`, which inherits nothing). Under `--json` commander's
  * plain-text message is held back: {@link reportError} prints the `exit_error` line instead.
  */
-function overrideExits(cmd: Command, ctx: CommandContext): void {
+function overrideExits(cmd: Command, ctx: CommandContext, jsonWanted: boolean): void {
   cmd.exitOverride();
   cmd.configureOutput({
     writeOut: (s) => process.stdout.write(s),
     writeErr: (s) => {
-      if (!ctx.json) process.stderr.write(s);
+      if (!ctx.json && !jsonWanted) process.stderr.write(s);
     },
   });
-  for (const sub of cmd.commands) overrideExits(sub, ctx);
+  for (const sub of cmd.commands) overrideExits(sub, ctx, jsonWanted);
 }
 
 /** Runs the command line; resolves to the exit code (only `bin/cairn.js` calls process.exit). */
@@ -153,7 +160,9 @@ export async function run(argv: readonly string[]): Promise<number> {
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   const wanted = firstCommand(argv);
-  const program = buildRoot(versionIsSubcommandOption(argv, wanted) ? "-V" : undefined);
+  // asked for before commander has parsed it (a usage error may come first: `--log-level loud --json`)
+  const jsonWanted = argv.includes("--json");
+  const program = buildRoot(versionIsSubcommandOption(argv, wanted) ? "-V" : undefined, jsonWanted);
   const exit = { code: EXIT.OK as number };
   const ctx = makeContext(program, controller.signal, exit);
   try {
@@ -161,7 +170,7 @@ export async function run(argv: readonly string[]): Promise<number> {
       if (name === wanted) {
         const factory = await entry.load();
         const cmd = await factory(ctx);
-        overrideExits(cmd, ctx);
+        overrideExits(cmd, ctx, jsonWanted);
         program.addCommand(cmd);
       } else {
         program.command(name).description(entry.description).allowUnknownOption().helpOption(false);
@@ -174,31 +183,43 @@ export async function run(argv: readonly string[]): Promise<number> {
     }
     return interrupted ? EXIT.INTERRUPTED : exit.code;
   } catch (err) {
-    return reportError(err, ctx, interrupted);
+    return reportError(err, ctx, interrupted, jsonWanted);
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
 }
 
-function reportError(err: unknown, ctx: CommandContext, interrupted: boolean): number {
+function reportError(err: unknown, ctx: CommandContext, interrupted: boolean, jsonWanted: boolean): number {
   if (err instanceof CommanderError) {
     if (err.code === "commander.helpDisplayed" || err.code === "commander.version") return EXIT.OK;
     // `cairn agent select` (a group without its subcommand) shows its help and counts as bad usage
-    if (ctx.json) {
+    if (ctx.json || jsonWanted) {
       const message = err.message.replace(/^error: /, "");
       process.stderr.write(`${JSON.stringify({ message_type: "exit_error", code: EXIT.USAGE, error: "USAGE", message })}\n`);
     }
     return EXIT.USAGE;
   }
-  const code = interrupted ? EXIT.INTERRUPTED : exitCodeFor(err);
+  const badFlags = flagValueProblems(err);
+  const code = interrupted ? EXIT.INTERRUPTED : badFlags ? EXIT.USAGE : exitCodeFor(err);
   const message = isCairnError(err) ? err.message : err instanceof Error ? err.message : String(err);
   if (ctx.json) {
-    const errCode = isCairnError(err) ? err.code : "INTERNAL";
+    const errCode = badFlags ? "USAGE" : isCairnError(err) ? err.code : "INTERNAL";
     process.stderr.write(`${JSON.stringify({ message_type: "exit_error", code, error: errCode, message })}\n`);
   } else {
     process.stderr.write(`cairn: ${message}\n`);
     if (ctx.verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
   }
   return code;
+}
+
+/**
+ * Whether `err` is a configuration error raised only by values given on the command line
+ * (`serve --port abc`): that is bad usage (exit 2) like an unknown flag, while a bad value in the
+ * environment or the configuration file stays a configuration error (78).
+ */
+function flagValueProblems(err: unknown): boolean {
+  if (!isCairnError(err) || err.code !== "CONFIG_INVALID") return false;
+  const problems = err.details?.problems;
+  return Array.isArray(problems) && problems.length > 0 && problems.every((p) => typeof p === "string" && p.startsWith("flag for "));
 }

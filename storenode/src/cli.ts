@@ -33,12 +33,6 @@ export function parseBytes(text: string): number {
   return n * mult;
 }
 
-function parsePort(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CairnError("USAGE", `not a port: ${text}`);
-  return n;
-}
-
 function makeLogger(ctx: CommandContext, fd: 1 | 2 = 1): Logger {
   return pino(
     {
@@ -81,9 +75,11 @@ function serveConfig(ctx: CommandContext, command: Command): ResolvedConfig {
 
 /** The data directory of the other commands: `--data`, `CAIRN_DATA`, or `data` in the configuration file. */
 function dataOf(ctx: CommandContext, flag: string | undefined): string {
+  // a named configuration file is read even when --data wins: a missing or malformed one is a
+  // configuration error (78) here as for every other command, not silently ignored
+  const c = ctx.configFile ? serveConfigFileData(ctx) : undefined;
   if (flag !== undefined) return flag;
   if (ctx.env.CAIRN_DATA !== undefined) return ctx.env.CAIRN_DATA;
-  const c = ctx.configFile ? serveConfigFileData(ctx) : undefined;
   if (c === undefined) throw new CairnError("USAGE", "the data directory is required: --data DIR, CAIRN_DATA, or data in --config FILE");
   return c;
 }
@@ -98,6 +94,29 @@ function serveConfigFileData(ctx: CommandContext): string | undefined {
   }
   if (doc.data !== undefined && typeof doc.data !== "string") throw new CairnError("CONFIG_INVALID", `${file}: data: expected a string`);
   return doc.data as string | undefined;
+}
+
+/**
+ * The checks of `serve`'s values beyond their types (the metrics address, the cron schedules), run
+ * by `--check-config` too. Returns the metrics address. A bad `--metrics-address` is bad usage
+ * (exit 2, like the other flags' values: the dispatcher tells by the "flag for" problem); from the
+ * environment or the file it is a configuration error (78).
+ */
+function serveChecks(c: ResolvedConfig): { host: string; port: number } | undefined {
+  const v = c.values as { "server.metrics_address"?: string; "maintenance.schedule": string; "maintenance.verify_schedule": string };
+  let metrics: { host: string; port: number } | undefined;
+  const address = v["server.metrics_address"];
+  if (address) {
+    const m = /^(.*):(\d+)$/.exec(address);
+    const port = m ? Number(m[2]) : Number.NaN;
+    if (!m?.[1] || !Number.isInteger(port) || port > 65535) {
+      const problem = `${c.sources["server.metrics_address"] === "flag" ? "flag for " : ""}server.metrics_address: expected HOST:PORT, got ${JSON.stringify(address)}`;
+      throw new CairnError("CONFIG_INVALID", `invalid configuration:\n  ${problem}`, { details: { problems: [problem] } });
+    }
+    metrics = { host: m[1].replace(/^\[|\]$/g, ""), port };
+  }
+  for (const k of ["maintenance.schedule", "maintenance.verify_schedule"] as const) if (v[k]) checkCron(v[k]);
+  return metrics;
 }
 
 /** `serve`: starts the node and runs until the dispatcher's signal aborts (SIGTERM, SIGINT). */
@@ -115,13 +134,7 @@ async function serve(ctx: CommandContext, c: ResolvedConfig): Promise<void> {
     "authority.connect": boolean;
   };
   const logger = makeLogger(ctx);
-  let metrics: { host: string; port: number } | undefined;
-  if (v["server.metrics_address"]) {
-    const m = /^(.*):(\d+)$/.exec(v["server.metrics_address"]);
-    if (!m) throw new CairnError("CONFIG_INVALID", "server.metrics_address is HOST:PORT");
-    metrics = { host: (m[1] as string).replace(/^\[|\]$/g, ""), port: parsePort(m[2] as string) };
-  }
-  for (const k of ["maintenance.schedule", "maintenance.verify_schedule"] as const) if (v[k]) checkCron(v[k]);
+  const metrics = serveChecks(c);
   // one node per data folder: a second would serve the same store points and run the same maintenance
   const release =
     existsSync(v.data) && ctx.lockFile ? await ctx.lockFile(join(v.data, "serve.lock"), "another storage node is serving this data folder") : () => undefined;
@@ -200,7 +213,7 @@ export function createCommand(ctx: CommandContext): Command {
             ? { authority: { url: o.authority, fingerprint: o.authorityFingerprint, enrollKey: o.enrollKey } }
             : {}),
           // Logs to stderr: stdout carries the result (one JSON document under --json).
-          logger: makeLogger(ctx, 2),
+          logger: makeLogger(ctx, 2).child({ component: "storenode" }),
         });
         ctx.print(r, `storage node ${r.serverGuid} initialized${r.enrolled ? " and enrolled" : " (standalone)"}\ncertificate fingerprint ${r.fingerprint}`);
       },
@@ -225,6 +238,7 @@ export function createCommand(ctx: CommandContext): Command {
         return;
       }
       const c = serveConfig(ctx, command);
+      serveChecks(c);
       if (o.checkConfig) {
         void ctx.logLevel; // CAIRN_LOG_LEVEL is configuration too: a bad one exits 78 here as at serve
         ctx.print(
@@ -244,7 +258,8 @@ export function createCommand(ctx: CommandContext): Command {
       archiveGuid: o.archive ?? null,
       verify: verify || o.verify === true,
       verifyOnly: verify,
-      logger: pino({ level: ctx.logLevel }),
+      // stderr, redacted: stdout carries the result (one JSON document under --json)
+      logger: makeLogger(ctx, 2),
     });
     ctx.print(
       r,

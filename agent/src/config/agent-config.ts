@@ -106,7 +106,16 @@ export async function resolveAgentConfig(i: AgentConfigInputs): Promise<{ resolv
     readFile: (p) => readFileSync(p, "utf8"),
   });
   const v = resolved.values;
-  const metrics = v["metrics.address"] ? parseHostPort("metrics.address", v["metrics.address"] as string) : null;
+  let metrics: { host: string; port: number } | null = null;
+  try {
+    metrics = v["metrics.address"] ? parseHostPort("metrics.address", v["metrics.address"] as string) : null;
+  } catch (err) {
+    // a bad --metrics-address is bad usage (exit 2, as for the other flags' values); from the
+    // environment or the file it stays a configuration error (78)
+    if (resolved.sources["metrics.address"] !== "flag") throw err;
+    const problem = `flag for metrics.address: expected HOST:PORT, got ${JSON.stringify(v["metrics.address"])}`;
+    throw new CairnError("CONFIG_INVALID", `invalid configuration:\n  ${problem}`, { details: { problems: [problem] } });
+  }
   return {
     resolved,
     config: {
