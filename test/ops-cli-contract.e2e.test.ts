@@ -207,3 +207,24 @@ describe("an agent on a running cluster", () => {
     for (const l of logs) expect(l.component, JSON.stringify(l)).toBe("agent");
   });
 });
+
+describe("every daemon takes --host and --port", () => {
+  it("agent serve --port 0 picks a free port, prints it, and answers /healthz there; a port that is no number is bad usage", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cairn-agent-port-"));
+    const p: CairnProcess = spawnCairn(["agent", "serve", "--data", join(dir, "a"), "--host", "127.0.0.1", "--port", "0"]);
+    try {
+      const line = (await p.waitFor((_l, j) => j?.msg === "listening")) as Record<string, unknown>;
+      expect(line).toMatchObject({ component: "agent", host: "127.0.0.1" });
+      const port = line.port as number;
+      expect(port).toBeGreaterThan(0);
+      expect(p.lines.some((l) => l.includes(`serving http://127.0.0.1:${port}`))).toBe(true);
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+      expect(res.status).toBe(200);
+    } finally {
+      await p.stop();
+    }
+    const bad = await runCairn(["agent", "serve", "--data", join(dir, "b"), "--port", "http"]);
+    expect(bad.code).toBe(2);
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+});

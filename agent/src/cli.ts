@@ -229,10 +229,12 @@ export function createCommand(ctx: CommandContext): Command {
     .option("--metrics-address <host:port>", "serve /metrics, /healthz and /readyz on a plain-HTTP address (default: none)")
     .option("--check-config", "validate the configuration, show where each value comes from, and exit")
     .option("--print-default-config", "print a commented default configuration file and exit")
-    // Every daemon takes --host and --port (ARCHITECTURE.md); the agent's listens on no TCP port
-    // (DECISIONS.md: its CLI reaches it through agent.sock), so they are accepted and ignored.
-    .addOption(new Option("--host <address>", "accepted for uniformity with the other daemons; the agent listens on no TCP port"))
-    .addOption(new Option("--port <port>", "accepted for uniformity with the other daemons; the agent listens on no TCP port"))
+    // Every daemon takes --host and --port (ARCHITECTURE.md). The agent listens on no TCP port by
+    // default (DECISIONS.md: its CLI reaches it through agent.sock); given --port, it serves its
+    // plain-HTTP /healthz, /readyz and /metrics there (port 0: a free one, printed), as
+    // --metrics-address does.
+    .addOption(new Option("--host <address>", "with --port: the address of /healthz and /metrics (default 127.0.0.1)"))
+    .addOption(new Option("--port <port>", "serve /healthz, /readyz and /metrics on this port (0: a free one, printed); default: no TCP port"))
     .action(async (o: DataOpt & { checkConfig?: boolean; printDefaultConfig?: boolean; host?: string; port?: string }, command: Command) => {
       const { AGENT_CONFIG, resolveAgentConfig } = await import("./config/agent-config.js");
       if (o.printDefaultConfig) {
@@ -256,17 +258,19 @@ export function createCommand(ctx: CommandContext): Command {
       }
       const { startAgent } = await import("./daemon/agent-daemon.js");
       const logger = cliLogger(ctx, true);
-      if (o.host !== undefined || o.port !== undefined)
-        logger
-          .child({ component: "agent" })
-          .info({ host: o.host, port: o.port }, "--host and --port ignored: the agent daemon listens on no TCP port (its CLI uses agent.sock)");
+      let metricsAddress = config.metrics;
+      if (o.port !== undefined) {
+        const port = Number(o.port);
+        if (!/^\d+$/.test(o.port) || port > 65535) throw new CairnError("USAGE", `--port wants a port number (0-65535), got ${JSON.stringify(o.port)}`);
+        metricsAddress = { host: o.host ?? "127.0.0.1", port };
+      } else if (o.host !== undefined) throw new CairnError("USAGE", "--host needs --port (the agent daemon listens on no TCP port otherwise)");
       let upgraded: string | null = null;
       let wake: () => void = () => undefined;
       const agent = await startAgent({
         dataDir: config.dataDir,
         logger,
         proxy: config.proxy,
-        metricsAddress: config.metrics,
+        metricsAddress,
         reconnectMaxDelayMs: config.reconnectMaxDelayMs,
         upgrade: { ...config.upgrade, managed: runsFrom(config.upgrade.dir) },
         onRestart: (version) => {
@@ -274,6 +278,11 @@ export function createCommand(ctx: CommandContext): Command {
           wake();
         },
       });
+      if (agent.metricsUrl) {
+        const u = new URL(agent.metricsUrl);
+        logger.child({ component: "agent" }).info({ host: u.hostname, port: Number(u.port) }, "listening");
+        if (!ctx.json && !ctx.quiet) ctx.stderr.write(`agent daemon serving ${u.origin} (/healthz, /readyz, /metrics)\n`);
+      }
       await new Promise<void>((r) => {
         wake = r;
         if (ctx.signal.aborted) r();

@@ -43,7 +43,7 @@ describe("the cairn command", () => {
     expect(run(...args).status).toBe(2);
   });
 
-  it("every daemon takes --host and --port: the agent's accepts them (it listens on no TCP port)", () => {
+  it("every daemon takes --host and --port: the agent accepts them (for its health and metrics listener)", () => {
     const dir = mkdtempSync(join(tmpdir(), "cairn-cli-agent-"));
     try {
       const r = run("--json", "agent", "serve", "--data", dir, "--host", "127.0.0.1", "--port", "0", "--check-config");
