@@ -64,6 +64,8 @@ describe("bad values on the command line", () => {
     ["authority", "serve", "--port", "abc"],
     ["authority", "serve", "--port", "70000"],
     ["authority", "serve", "--reserve-bytes", "lots"],
+    ["authority", "serve", "--metrics-address", "nowhere"],
+    ["authority", "serve", "--purge-schedule", "nonsense"],
     ["storenode", "serve", "--port", "-1"],
     ["storenode", "serve", "--port", "1.5"],
     ["storenode", "serve", "--reserve-bytes", "lots"],

@@ -110,14 +110,17 @@ export function createCommand(ctx: CommandContext): Command {
         return;
       }
       const c = serveConfig(ctx, command);
+      // a bad value given as a flag is bad usage (exit 2: the dispatcher tells by "flag for");
+      // from CAIRN_* or the config file it is a configuration error (78)
       const problems: string[] = [];
+      const from = (k: string) => (c.sources[k] === "flag" ? "flag for " : "");
       for (const k of ["schedules.purge", "schedules.reports", "schedules.alerts", "schedules.status_emails"])
-        if (!validCron(c.values[k] as string)) problems.push(`${k}: not a cron expression: ${JSON.stringify(c.values[k])}`);
+        if (!validCron(c.values[k] as string)) problems.push(`${from(k)}${k}: not a cron expression: ${JSON.stringify(c.values[k])}`);
       if (c.values["server.metrics_address"] !== undefined) {
         try {
           hostPort("server.metrics_address", c.values["server.metrics_address"] as string);
         } catch (err) {
-          problems.push((err as Error).message);
+          problems.push(`${from("server.metrics_address")}${(err as Error).message}`);
         }
       }
       if (problems.length > 0) throw new CairnError("CONFIG_INVALID", `invalid configuration:\n  ${problems.join("\n  ")}`, { details: { problems } });
