@@ -54,6 +54,33 @@ describe("the cairn command", () => {
     }
   });
 
+  it("refuses an authority URL that carries a password, without repeating it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cairn-cli-reg-"));
+    try {
+      const r = run(
+        "agent",
+        "register",
+        "--data",
+        dir,
+        "--authority",
+        "https://bob:s3cret@127.0.0.1:1",
+        "--authority-fingerprint",
+        "AA",
+        "--registration-key",
+        "K",
+        "--username",
+        "u",
+        "--password",
+        "p",
+      );
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain("must not carry a user name or password");
+      expect(r.stdout + r.stderr).not.toContain("s3cret");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("under --json, a usage error prints the exit_error line and no plain text", () => {
     const r = run("--json", "agent", "versions");
     expect(r.status).toBe(2);

@@ -23,8 +23,11 @@ export function agentChannelUrl(authority: string): string {
   try {
     u = new URL(authority);
   } catch (cause) {
-    throw new CairnError("USAGE", `not a URL: ${authority}`, { cause });
+    throw new CairnError("USAGE", "the authority URL is not a URL", { cause });
   }
+  // the device authenticates with its own credential: a user name or password in the URL is a
+  // mistake, and one that would end up in messages and logs
+  if (u.username !== "" || u.password !== "") throw new CairnError("USAGE", "the authority URL must not carry a user name or password");
   if (u.protocol === "https:") u.protocol = "wss:";
   if (u.protocol !== "wss:") throw new CairnError("USAGE", "the authority URL must be https:// (or wss://)");
   if (u.pathname === "/" || u.pathname === "") u.pathname = "/v1/agent";
