@@ -190,7 +190,8 @@ export async function run(argv: readonly string[]): Promise<number> {
   }
 }
 
-function reportError(err: unknown, ctx: CommandContext, interrupted: boolean, jsonWanted: boolean): number {
+function reportError(thrown: unknown, ctx: CommandContext, interrupted: boolean, jsonWanted: boolean): number {
+  let err = thrown;
   if (err instanceof CommanderError) {
     if (err.code === "commander.helpDisplayed" || err.code === "commander.version") return EXIT.OK;
     // `cairn agent select` (a group without its subcommand) shows its help and counts as bad usage
@@ -200,6 +201,7 @@ function reportError(err: unknown, ctx: CommandContext, interrupted: boolean, js
     }
     return EXIT.USAGE;
   }
+  err = fileSystemError(err);
   const badFlags = flagValueProblems(err);
   const code = interrupted ? EXIT.INTERRUPTED : badFlags ? EXIT.USAGE : exitCodeFor(err);
   const message = isCairnError(err) ? err.message : err instanceof Error ? err.message : String(err);
@@ -211,6 +213,35 @@ function reportError(err: unknown, ctx: CommandContext, interrupted: boolean, js
     if (ctx.verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
   }
   return code;
+}
+
+const FS_REASONS: Record<string, string> = {
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  EROFS: "the file system is read-only",
+  ENOSPC: "no space left on the device",
+  EDQUOT: "the disk quota is exceeded",
+  ENOTDIR: "a part of the path is not a folder",
+  EISDIR: "it is a folder",
+};
+
+/**
+ * A file-system error that reached the top (a data folder that cannot be created or written) as
+ * FILE_SYSTEM with the path and the reason in words, instead of INTERNAL with a raw errno message.
+ * Node's recursive mkdir reports a read-only file system as ENOENT: said as such.
+ */
+function fileSystemError(err: unknown): unknown {
+  const e = err as NodeJS.ErrnoException;
+  if (isCairnError(err) || !(err instanceof Error) || typeof e.syscall !== "string" || typeof e.path !== "string" || typeof e.code !== "string") return err;
+  const reason =
+    FS_REASONS[e.code] ??
+    (e.code === "ENOENT" && e.syscall === "mkdir"
+      ? "the file system is read-only, permission is denied, or a parent is missing"
+      : e.code === "ENOENT"
+        ? "no such file or folder"
+        : null);
+  if (reason === null) return err;
+  return new CairnError("FILE_SYSTEM", `cannot ${e.syscall === "mkdir" ? "create" : "use"} ${e.path}: ${reason}`, { cause: err, details: { errno: e.code } });
 }
 
 /**

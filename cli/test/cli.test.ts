@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -49,6 +49,21 @@ describe("the cairn command", () => {
       const r = run("--json", "agent", "serve", "--data", dir, "--host", "127.0.0.1", "--port", "0", "--check-config");
       expect(r.status, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout).ok).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a data folder that cannot be created is a FILE_SYSTEM error naming it, not INTERNAL", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cairn-cli-fs-"));
+    try {
+      writeFileSync(join(dir, "a-file"), "x");
+      const r = run("--json", "agent", "backup", "--data", join(dir, "a-file", "agent"));
+      expect(r.status).toBe(1);
+      expect(JSON.parse(r.stderr.trim().split("\n").at(-1) as string)).toMatchObject({
+        error: "FILE_SYSTEM",
+        message: expect.stringMatching(/a-file.*not a folder/),
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

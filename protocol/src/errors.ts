@@ -114,6 +114,7 @@ export const ERROR_CODES = {
   CREATE_FAILED: spec(400, 1, false, "The restore could not be created (bad combination or target offline)."),
   RESTORE_FAILED: spec(500, 1, false, "The restore job failed."),
   LOCAL_DISK_FULL: spec(507, 1, true, "The disk holding the agent's data folder is full: the backup stopped; versions already committed are intact.", 4518),
+  FILE_SYSTEM: spec(500, 1, false, "A file or folder could not be created or written (permissions, a read-only file system, a full disk)."),
   TARGET_FULL: spec(
     507,
     1,
