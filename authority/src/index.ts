@@ -19,7 +19,7 @@
  * committed, and nothing of a transaction in flight.
  */
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { CairnError, certFingerprint, type Clock, systemClock } from "@cairn/protocol";
 import type { FastifyInstance } from "fastify";
@@ -106,6 +106,8 @@ export async function initAuthority(opts: InitAuthorityOptions): Promise<InitAut
     await probe.close();
     if (done) throw new CairnError("CONFLICT", `${opts.dataDir} already holds an initialized authority`);
   }
+  const fresh = !existsSync(dbFile) && !existsSync(join(opts.dataDir, "keys"));
+  let closed = false;
   const keys = generateAuthorityKeys();
   saveAuthorityKeys(opts.dataDir, { signing: [keys.signing], escrowKek: keys.escrowKek });
   const tls = await createCertificate(opts.hostnames ?? [], clock);
@@ -141,8 +143,15 @@ export async function initAuthority(opts: InitAuthorityOptions): Promise<InitAut
       certFingerprint: tls.fingerprint,
       authorityGuid,
     };
-  } finally {
+  } catch (err) {
+    // a refused first administrator (a bad email, a short password): nothing is left behind, so
+    // the folder is as it was and `init` can simply be run again
     await store.close();
+    closed = true;
+    if (fresh) for (const f of [dbFile, `${dbFile}-wal`, `${dbFile}-shm`, dir]) rmSync(f, { recursive: true, force: true });
+    throw err;
+  } finally {
+    if (!closed) await store.close();
   }
 }
 

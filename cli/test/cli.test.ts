@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -49,6 +49,21 @@ describe("the cairn command", () => {
       const r = run("--json", "agent", "serve", "--data", dir, "--host", "127.0.0.1", "--port", "0", "--check-config");
       expect(r.status, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout).ok).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("an authority init refused for its administrator's password leaves nothing behind, and the next init works", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cairn-cli-init-"));
+    try {
+      const bad = run("authority", "init", "--data", join(dir, "a"), "--admin-password", "short");
+      expect(bad.status).toBe(1);
+      expect(bad.stderr).toContain("NEW_PASSWORD_INVALID");
+      expect(readdirSync(join(dir, "a"))).toEqual([]);
+      const ok = run("--json", "authority", "init", "--data", join(dir, "a"), "--admin-password", "a long enough password");
+      expect(ok.status, ok.stderr).toBe(0);
+      expect(readdirSync(join(dir, "a")).sort()).toEqual(["authority.db", "keys"]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
