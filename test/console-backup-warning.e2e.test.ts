@@ -8,10 +8,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { changeSelection, registerAgent, runBackup } from "@cairn/agent";
 import { systemClock } from "@cairn/protocol";
-import { initStorenode, type StorenodeHandle, startStorenode } from "@cairn/storenode";
+import type { StorenodeHandle } from "@cairn/storenode";
 import Database from "better-sqlite3";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { enrollPrimaryNode } from "./helpers/console-node.js";
 import { type ConsoleEnv, startConsoleEnv } from "../authority/console/e2e/harness.js";
 
 describe("console: a device's backup warnings", () => {
@@ -26,17 +27,8 @@ describe("console: a device's backup warnings", () => {
   beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), "cairn-console-warning-"));
     env = await startConsoleEnv();
-    const primary = await env.api.post<{ destinationId: number }>("/api/v1/destinations", { destinationName: "Primary", providerKey: null });
-    const enroll = await env.api.post<{ enrollKey: string }>("/api/v1/enroll-keys", { destinationId: primary.destinationId });
-    const nodeDir = join(root, "node");
-    await initStorenode({
-      dataDir: nodeDir,
-      storePoints: [join(root, "sp1")],
-      name: "node1",
-      authority: { url: env.url, fingerprint: env.fingerprint, enrollKey: enroll.enrollKey },
-      logger,
-    });
-    node = await startStorenode({ dataDir: nodeDir, host: "127.0.0.1", port: 0, logger });
+    // a destination of our own servers and its first node, enrolled as the console does it
+    node = await enrollPrimaryNode(env, root, logger);
     const top = await env.api.get<{ orgUid: string }>("/api/Org/my");
     await env.api.post("/api/User", {
       orgUid: top.orgUid,

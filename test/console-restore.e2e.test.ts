@@ -10,12 +10,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type AgentHandle, changeSelection, registerAgent, runBackup, startAgent } from "@cairn/agent";
 import { systemClock } from "@cairn/protocol";
-import { initStorenode, type StorenodeHandle, startStorenode } from "@cairn/storenode";
+import type { StorenodeHandle } from "@cairn/storenode";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import yauzl from "yauzl";
 import { csvObjects } from "../authority/console/e2e/csv.js";
 import { bytes, counted } from "../authority/console/src/format.js";
+import { enrollPrimaryNode } from "./helpers/console-node.js";
 import { type ConsoleEnv, downloadOf, startConsoleEnv } from "../authority/console/e2e/harness.js";
 
 /** Names of the entries of a zip file (yauzl checks the central directory). */
@@ -83,18 +84,8 @@ describe("console: restores and cold storage", () => {
     serverRestoreDir = join(root, "server-restores");
     mkdirSync(serverRestoreDir);
     env = await startConsoleEnv({ operations: { restores: { serverRestoreDir } } });
-    // A destination of our own servers and a one-time enroll key for its first node, as the console makes them.
-    const primary = await env.api.post<{ destinationId: number }>("/api/v1/destinations", { destinationName: "Primary", providerKey: null });
-    const enroll = await env.api.post<{ enrollKey: string }>("/api/v1/enroll-keys", { destinationId: primary.destinationId });
-    const nodeDir = join(root, "node");
-    await initStorenode({
-      dataDir: nodeDir,
-      storePoints: [join(root, "sp1")],
-      name: "node1",
-      authority: { url: env.url, fingerprint: env.fingerprint, enrollKey: enroll.enrollKey },
-      logger,
-    });
-    node = await startStorenode({ dataDir: nodeDir, host: "127.0.0.1", port: 0, logger });
+    // a destination of our own servers and its first node, enrolled as the console does it
+    node = await enrollPrimaryNode(env, root, logger);
     const top = await env.api.get<{ orgId: number; orgUid: string }>("/api/Org/my");
     topOrgId = top.orgId;
     await env.api.post("/api/User", {
