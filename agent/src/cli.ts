@@ -242,6 +242,12 @@ export function createCommand(ctx: CommandContext): Command {
         ctx.stdout.write(renderDefaultConfig(AGENT_CONFIG, "cairn agent serve (/etc/cairn/agent.toml)"));
         return;
       }
+      // --port is checked before --check-config answers, as the other daemons' flag values are
+      let port: number | null = null;
+      if (o.port !== undefined) {
+        port = Number(o.port);
+        if (!/^\d+$/.test(o.port) || port > 65535) throw new CairnError("USAGE", `--port wants a port number (0-65535), got ${JSON.stringify(o.port)}`);
+      }
       const flags: Record<string, unknown> = {};
       for (const [name, value] of Object.entries(command.opts()))
         if (command.getOptionValueSource(name) === "cli" && name !== "host" && name !== "port") flags[name] = value;
@@ -258,12 +264,9 @@ export function createCommand(ctx: CommandContext): Command {
       }
       const { startAgent } = await import("./daemon/agent-daemon.js");
       const logger = cliLogger(ctx, true);
-      let metricsAddress = config.metrics;
-      if (o.port !== undefined) {
-        const port = Number(o.port);
-        if (!/^\d+$/.test(o.port) || port > 65535) throw new CairnError("USAGE", `--port wants a port number (0-65535), got ${JSON.stringify(o.port)}`);
-        metricsAddress = { host: o.host ?? "127.0.0.1", port };
-      } else if (o.host !== undefined) throw new CairnError("USAGE", "--host needs --port (the agent daemon listens on no TCP port otherwise)");
+      const metricsAddress = port !== null ? { host: o.host ?? "127.0.0.1", port } : config.metrics;
+      if (port === null && o.host !== undefined)
+        logger.child({ component: "agent" }).info({ host: o.host }, "--host without --port ignored: the agent daemon listens on no TCP port (its CLI uses agent.sock)");
       let upgraded: string | null = null;
       let wake: () => void = () => undefined;
       const agent = await startAgent({
@@ -278,10 +281,18 @@ export function createCommand(ctx: CommandContext): Command {
           wake();
         },
       });
-      if (agent.metricsUrl) {
-        const u = new URL(agent.metricsUrl);
-        logger.child({ component: "agent" }).info({ host: u.hostname, port: Number(u.port) }, "listening");
-        if (!ctx.json && !ctx.quiet) ctx.stderr.write(`agent daemon serving ${u.origin} (/healthz, /readyz, /metrics)\n`);
+      try {
+        if (agent.metricsUrl) {
+          const u = new URL(agent.metricsUrl);
+          // the line that tells a supervisor or a script the chosen port: at any level but silent
+          const log = logger.child({ component: "agent" });
+          const announce = log.level === "silent" || log.isLevelEnabled("info") ? log : log.child({}, { level: "info" });
+          announce.info({ host: u.hostname.replace(/^\[(.*)\]$/, "$1"), port: Number(u.port) }, "listening");
+          if (!ctx.json && !ctx.quiet) ctx.stderr.write(`agent daemon serving ${u.origin} (/healthz, /readyz, /metrics)\n`);
+        }
+      } catch (err) {
+        await agent.close();
+        throw err;
       }
       await new Promise<void>((r) => {
         wake = r;

@@ -79,6 +79,9 @@ describe("scanner and file cache", () => {
     expect(r.errors[0]).toMatchObject({ code: "EILSEQ", path: join(root, "a", "bad\uFFFD\uFFFDname.txt") });
     expect(r.changed.map((e) => e.path)).toContain(join(root, "a", "fine \uFFFD.txt"));
     expect(r.stats.selectedFiles).toBe(5);
+    // an excluded one is no error (the backup stays complete)
+    const excluded = new Selection({ include: [root], exclude: [], excludePatterns: ["\\.txt$"] });
+    expect(new Scanner(cache, excluded).full().errors).toEqual([]);
   });
 
   it("a first scan finds everything; an unchanged tree finds nothing and reads no content", () => {

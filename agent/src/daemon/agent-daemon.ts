@@ -587,7 +587,7 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
     },
     reload: apply,
     metrics,
-    metricsUrl: metricsPort !== null ? `http://${o.metricsAddress?.host}:${metricsPort}/metrics` : null,
+    metricsUrl: metricsPort !== null ? `http://${urlHost(o.metricsAddress?.host ?? "127.0.0.1")}:${metricsPort}/metrics` : null,
     upgrades,
     get authorityConnected() {
       return client !== null;
@@ -619,4 +619,9 @@ export const BACKOFF_MAX_MS = 60 * 60_000;
 export function backoffMs(failures: number, random: number): number {
   const base = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** Math.max(0, Math.min(failures - 1, 20)));
   return base * (0.9 + 0.2 * random);
+}
+
+/** A host as it goes into a URL: an IPv6 address in brackets. */
+function urlHost(host: string): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
 }

@@ -13,6 +13,7 @@ import { BlockOpener, CairnError, deriveArchiveKeys, fromWire, isCairnError, typ
 import { ExternalGarbage } from "../gc.js";
 import type { FromRestoreWorker, RestoreFileJob, RestoreFileResult, RestoreWorkerInit, ToRestoreWorker } from "./restore-protocol.js";
 import { restoredName } from "./safe-path.js";
+import { targetErrorCode } from "./target-errors.js";
 
 const init = workerData as RestoreWorkerInit;
 const keys = deriveArchiveKeys(Buffer.from(init.archiveKey), init.archiveGuid);
@@ -53,17 +54,10 @@ function post(msg: FromRestoreWorker): void {
   parentPort?.postMessage(msg);
 }
 
-/** Target file-system errors a person can act on get their own code; anything else is INTERNAL. */
-function codeOfErrno(errno: string | undefined): "TARGET_FULL" | "TARGET_NOT_WRITABLE" | "INTERNAL" {
-  if (errno === "ENOSPC" || errno === "EDQUOT") return "TARGET_FULL";
-  if (errno === "EACCES" || errno === "EPERM" || errno === "EROFS") return "TARGET_NOT_WRITABLE";
-  return "INTERNAL";
-}
-
 function asError(err: unknown, fallback: string): CairnError {
   if (isCairnError(err)) return err;
   const code = (err as NodeJS.ErrnoException)?.code;
-  return new CairnError(codeOfErrno(code), `${fallback}: ${(err as Error)?.message ?? String(err)}`, {
+  return new CairnError(targetErrorCode(code) ?? "INTERNAL", `${fallback}: ${(err as Error)?.message ?? String(err)}`, {
     cause: err,
     ...(code ? { details: { errno: code } } : {}),
   });

@@ -26,6 +26,7 @@ import { noProgress, type ProgressSink } from "../progress.js";
 import { RestorePool } from "./restore-pool.js";
 import type { RestoreFileJob } from "./restore-protocol.js";
 import { type RestoreMapper, restoredName } from "./safe-path.js";
+import { targetErrorCode } from "./target-errors.js";
 
 /**
  * One restorable entry, decoded. A whole-archive restore holds one per file for its duration
@@ -97,7 +98,8 @@ const BATCH_FILES = 128;
 
 function errOf(path: string, err: unknown): RestoreError {
   const ce = isCairnError(err) ? err : null;
-  const code = ce ? ce.code : ((err as NodeJS.ErrnoException)?.code ?? "INTERNAL");
+  const errno = (err as NodeJS.ErrnoException)?.code;
+  const code = ce ? ce.code : (targetErrorCode(errno) ?? errno ?? "INTERNAL");
   return { path: path.slice(0, 4096), code, message: err instanceof Error ? err.message : String(err) };
 }
 
@@ -125,7 +127,10 @@ export class Restorer {
 
   private error(path: string, err: unknown): void {
     this.result.errors++;
-    if (this.result.errorList.length < 1000) this.result.errorList.push(errOf(path, err));
+    const e = errOf(path, err);
+    // a full disk stays full: no further batch is started (a folder that could not be made counts)
+    if (e.code === "TARGET_FULL") this.targetFull = true;
+    if (this.result.errorList.length < 1000) this.result.errorList.push(e);
   }
 
   /** Restores `entries` (each with its components already relative to the mapper's root). */
@@ -352,10 +357,7 @@ export class Restorer {
       if (r.ok) {
         this.result.files++;
         this.result.bytes += job.size;
-      } else {
-        if (r.code === "TARGET_FULL") this.targetFull = true;
-        this.error(job.path, new CairnError(isErrorCode(r.code) ? r.code : "INTERNAL", r.message));
-      }
+      } else this.error(job.path, new CairnError(isErrorCode(r.code) ? r.code : "INTERNAL", r.message));
     }
   }
 

@@ -267,7 +267,8 @@ export class Scanner {
         if (!st) {
           // gone since the listing, or a name that is not UTF-8: decoded with U+FFFD in it, it
           // names no file, so it could never be read; say so instead of leaving it out silently
-          if (name.includes("\uFFFD")) {
+          // (only when selected: an excluded one is no error; its kind is unknown, so either counts)
+          if (name.includes("\uFFFD") && (this.selection.includes(p, false) || this.selection.includes(p, true))) {
             this.cur.errors.push({ path: p, code: "EILSEQ", message: "the file name is not valid UTF-8: rename it to have it backed up" });
           }
           continue;
