@@ -1,9 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { callDaemon, startAgent } from "@cairn/agent";
+import { callDaemon, runRestore, startAgent } from "@cairn/agent";
 import { DAY_MS, ManualClock, MINUTE_MS } from "@cairn/protocol";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -130,7 +130,7 @@ describe("agent daemon after a failed backup", () => {
       await agent.tick();
       expect(failures()).toBe(3);
       // a backup someone asks for is not held back
-      await expect(agent.requestBackup()).rejects.toBeTruthy();
+      await expect(agent.requestBackup()).rejects.toMatchObject({ code: "TOKEN_INVALID" });
       archive.endpoint.token = goodToken;
       clock.advance(2 * 66_000 + 1);
       const ok = await agent.tick();
@@ -149,6 +149,82 @@ describe("agent daemon after a failed backup", () => {
       await agent.close();
     }
   }, 60_000);
+});
+
+describe("agent daemon with one destination failing", () => {
+  let one: TestNode;
+  let two: TestNode;
+  const work = mkdtempSync(join(tmpdir(), "cairn-e2e-daemon-dest-"));
+  const src = join(work, "src");
+  beforeAll(async () => {
+    one = await startTestNode();
+    two = await startTestNode();
+    mkdirSync(src, { recursive: true });
+    writeFileSync(join(src, "diary.txt"), "day 0\n");
+  });
+  afterAll(async () => {
+    await one?.close();
+    await two?.close();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("keeps backing up to the healthy destination on its schedule while the failing one backs off, then catches the failing one up", async () => {
+    const clock = new ManualClock(Date.UTC(2026, 2, 1, 12));
+    const a = await one.newArchive();
+    const b = await two.newArchive();
+    const goodToken = b.endpoint.token;
+    b.endpoint.token = "refused";
+    const lines: string[] = [];
+    const capture = pino(
+      { level: "error" },
+      new Writable({
+        write(c, _e, cb) {
+          lines.push(String(c));
+          cb();
+        },
+      }),
+    );
+    const bFailures = () => lines.filter((l) => l.includes(b.endpoint.archiveGuid) && l.includes("the others go on")).length;
+    const agent = await startAgent({
+      dataDir: join(work, "agent"),
+      clock,
+      logger: capture,
+      tickMs: 0,
+      archives: [a, b],
+      selection: { include: [src], exclude: [], excludePatterns: [] },
+      settings: { frequencyMs: 15 * MINUTE_MS, verifyScanIntervalMs: DAY_MS },
+      localApi: false,
+    });
+    try {
+      const first = await agent.tick();
+      expect(first?.destinations.map((d) => d.archiveGuid)).toEqual([a.endpoint.archiveGuid]);
+      expect(first?.failed.map((f) => f.archiveGuid)).toEqual([b.endpoint.archiveGuid]);
+      const ticks = 8;
+      for (let day = 1; day <= ticks; day++) {
+        writeFileSync(join(src, "diary.txt"), `day ${day}\n`);
+        await until(() => agent.pendingChanges > 0, "the watcher reports the edit");
+        clock.advance(15 * MINUTE_MS);
+        const r = await agent.tick();
+        // the healthy destination commits every edit on time
+        expect(r?.destinations.map((d) => d.archiveGuid)).toContain(a.endpoint.archiveGuid);
+      }
+      // the failing one was tried at most once per run, and less often as its backoff grew
+      expect(bFailures()).toBeGreaterThan(1);
+      expect(bFailures()).toBeLessThan(ticks + 1);
+      // fixed: once its backoff is over it catches up with a full scan, the latest edit included
+      b.endpoint.token = goodToken;
+      clock.advance(61 * MINUTE_MS);
+      const caught = await agent.tick();
+      expect(caught?.destinations.map((d) => d.archiveGuid).sort()).toEqual([a.endpoint.archiveGuid, b.endpoint.archiveGuid].sort());
+      expect(caught?.failed).toEqual([]);
+      const out = join(work, "from-b");
+      const rr = await runRestore({ dataDir: join(work, "reader"), archive: b, target: out, paths: [src], logger });
+      expect(rr.errorList).toEqual([]);
+      expect(readFileSync(join(out, "src", "diary.txt"), "utf8")).toBe(`day ${ticks}\n`);
+    } finally {
+      await agent.close();
+    }
+  }, 120_000);
 });
 
 describe("one agent daemon per data folder", () => {

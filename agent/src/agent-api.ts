@@ -80,6 +80,8 @@ export interface RunBackupOptions extends AgentCommonOptions {
   onSession?: Parameters<typeof runArchiveBackup>[0]["onSession"];
   /** How long to wait for a lease another session holds (default one lease; see {@link runArchiveBackup}). */
   leaseWaitMs?: number;
+  /** Archives not to back up in this run (the daemon's: destinations waiting out a backoff). */
+  skipArchives?: ReadonlySet<string>;
 }
 
 /** The result of {@link runBackup} (`backup --json` prints it as its summary). */
@@ -186,7 +188,7 @@ export async function runBackup(o: RunBackupOptions): Promise<RunBackupResult> {
     const jobs: Array<{ direct: DirectArchive; selection: Selection; settings: DeviceConfig["settings"] | undefined }> = [];
     if (o.archives) {
       const sel = new Selection(o.selection ?? localSelection(db));
-      for (const a of o.archives) jobs.push({ direct: a, selection: sel, settings: undefined });
+      for (const a of o.archives) if (!o.skipArchives?.has(a.endpoint.archiveGuid)) jobs.push({ direct: a, selection: sel, settings: undefined });
     } else {
       const creds = requireCredentials(o.dataDir);
       const archives = new ArchiveStore(db);
@@ -199,6 +201,7 @@ export async function runBackup(o: RunBackupOptions): Promise<RunBackupResult> {
       const wanted = config ? new Set(config.destinations.filter(backsUpTo).map((d) => d.destinationGuid)) : null;
       for (const row of archives.list()) {
         if (wanted && !wanted.has(row.destinationGuid)) continue;
+        if (o.skipArchives?.has(row.archiveGuid)) continue;
         const key = archiveKeyOf(readCredentials(o.dataDir) ?? creds, row.archiveGuid);
         if (!key) {
           logger.warn({ archiveGuid: row.archiveGuid }, "no key for this archive on this device; skipped");
@@ -266,7 +269,16 @@ export async function runBackup(o: RunBackupOptions): Promise<RunBackupResult> {
     // a failed destination is news for the administrators: wait for the authority link to tell them
     if (!client && failed.length > 0) client = await sync;
     if (client) await reportStatus(client, db).catch((err: unknown) => logger.warn({ err }, "report-status failed"));
-    if (summaries.length === 0) throw (failed[0] as { err: unknown }).err;
+    if (summaries.length === 0) {
+      const first = failed[0] as FailedDestination & { err: unknown };
+      if (failed.length === 1 || !isCairnError(first.err)) throw first.err;
+      // every destination failed: the first one's code (and exit code), and each one named
+      const all = failed.map((f) => `archive ${f.archiveGuid}: ${f.code}: ${f.message}`).join("; ");
+      throw new CairnError(first.err.code, `every destination failed (${all})`, {
+        cause: first.err,
+        details: { failed: failed.map(({ err: _e, ...f }) => f) },
+      });
+    }
     const last = summaries.reduce((a, b) => (b.versionTime > a.versionTime ? b : a));
     return {
       versionTime: isoTime(last.versionTime),
@@ -293,6 +305,11 @@ export async function runBackup(o: RunBackupOptions): Promise<RunBackupResult> {
 /** Sends every archive's figures to the authority. */
 export async function reportStatus(client: AuthorityClient, db: Db, backingUp = false, restoring = false): Promise<void> {
   const rows = new ArchiveStore(db).list();
+  // `lastError` goes only to an authority that must hear of it (an error now, or the clearing of
+  // one it was told of): an authority older than the field refuses a report that carries it, so a
+  // device with nothing to report stays compatible with it
+  const errors = new Map(rows.map((r) => [r.archiveGuid, lastBackupError(db, r.archiveGuid)]));
+  const told = (g: string) => kvGet<boolean>(db, `${lastErrorKey(g)}:reported`) === true;
   await client.call("report-status", {
     agentVersion: AGENT_VERSION,
     destinations: rows.map((r) => ({
@@ -306,9 +323,10 @@ export async function reportStatus(client: AuthorityClient, db: Db, backingUp = 
       lastCompletedBackup: r.lastCompletedBackup,
       backingUp,
       restoring,
-      lastError: lastBackupError(db, r.archiveGuid),
+      ...(errors.get(r.archiveGuid) || told(r.archiveGuid) ? { lastError: errors.get(r.archiveGuid) ?? null } : {}),
     })),
   });
+  for (const [g, e] of errors) if ((e !== null) !== told(g)) kvSet(db, `${lastErrorKey(g)}:reported`, e !== null);
 }
 
 /** Options of {@link runRestore}. */

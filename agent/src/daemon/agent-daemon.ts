@@ -188,6 +188,15 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
   /** Scheduled backups that failed in a row, and when the schedule may try again (backoff). */
   let failures = 0;
   let retryAt = 0;
+  /**
+   * Destinations that failed while others committed: each waits out its own backoff (the others
+   * keep their schedule), and its next run is a full scan, since the watcher's paths drained
+   * meanwhile went only to the others.
+   */
+  const destBackoff = new Map<string, { failures: number; retryAt: number }>();
+  const needsFull = new Set<string>();
+  /** Archives seen in results (so that a run with every one of them backing off is not started). */
+  const knownArchives = new Set<string>();
   let lastResult: RunBackupResult | null = null;
   let progress: ProgressEvent | null = null;
   let restoring = 0;
@@ -274,6 +283,7 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
   const backup = async (
     paths: string[] | null,
     cpuPercent = cpuShareFor(presence(), { presentPercent: settings.cpuPercent, awayPercent: settings.cpuAwayPercent }),
+    skipArchives: ReadonlySet<string> = new Set(),
   ): Promise<RunBackupResult> => {
     const release = acquireRunLock(o.dataDir);
     const started = performance.now();
@@ -301,22 +311,33 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
         },
         ...(o.archives ? { archives: o.archives, selection: selectionNow().spec } : {}),
         ...(paths ? { paths } : {}),
+        ...(skipArchives.size > 0 ? { skipArchives } : {}),
       });
       lastResult = r;
-      if (r.failed.length > 0) {
-        // some destinations committed, some failed: the failed ones are tried again after the
-        // same backoff, with every change since (the watcher's paths back, or a full scan)
-        failures++;
-        const waitMs = backoffMs(failures, Math.random());
-        retryAt = clock.now() + waitMs;
-        if (paths) watcher.restore(paths);
-        else watcher.lost = true;
-        logger.error({ failed: r.failed, failures, retryInMs: Math.round(waitMs) }, "backup failed for some destinations");
-      } else {
-        failures = 0;
-        retryAt = 0;
+      failures = 0;
+      retryAt = 0;
+      const now = clock.now();
+      for (const d of r.destinations) {
+        knownArchives.add(d.archiveGuid);
+        destBackoff.delete(d.archiveGuid);
+        if (!paths) needsFull.delete(d.archiveGuid);
       }
-      metrics.backups.inc({ result: r.errors > 0 ? "partial" : "completed" });
+      // the paths of this run went only to the archives that took part
+      for (const g of skipArchives) needsFull.add(g);
+      for (const f of r.failed) {
+        knownArchives.add(f.archiveGuid);
+        const b = destBackoff.get(f.archiveGuid) ?? { failures: 0, retryAt: 0 };
+        b.failures++;
+        const waitMs = backoffMs(b.failures, Math.random());
+        b.retryAt = now + waitMs;
+        destBackoff.set(f.archiveGuid, b);
+        needsFull.add(f.archiveGuid);
+        logger.error(
+          { archiveGuid: f.archiveGuid, code: f.code, failures: b.failures, retryInMs: Math.round(waitMs) },
+          "backup to this destination failed; the others go on",
+        );
+      }
+      metrics.backups.inc({ result: r.errors > 0 || r.failed.length > 0 ? "partial" : "completed" });
       metrics.bytesUploaded.inc(r.uploadedBytes);
       metrics.filesChanged.inc(r.changedFiles);
       if (r.errors === 0) metrics.lastCompletedBackup.set(Date.parse(r.versionTime) / 1000);
@@ -355,7 +376,11 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
     // after a failure (node full or down, token refused, rollback detected…) the schedule waits,
     // longer each time: retrying at every tick would rescan and reconnect every second
     if (now < retryAt) return null;
-    const full = lastFull === null || watcher.lost || now - lastFull >= settings.verifyScanIntervalMs;
+    const skip = new Set([...destBackoff].filter(([, b]) => b.retryAt > now).map(([g]) => g));
+    if (skip.size > 0 && [...knownArchives].every((g) => skip.has(g))) return null;
+    // a destination back from its backoff catches up with a full scan
+    const catchUp = [...needsFull].some((g) => !skip.has(g));
+    const full = lastFull === null || watcher.lost || catchUp || now - lastFull >= settings.verifyScanIntervalMs;
     const due = lastBackup === null || now - lastBackup >= settings.frequencyMs;
     if (!full && !(due && watcher.pending > 0)) return null;
     const lost = watcher.lost;
@@ -364,7 +389,7 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
       watcher.drain();
       watcher.lost = false;
     }
-    running = backup(paths).catch((err: unknown) => {
+    running = backup(paths, undefined, skip).catch((err: unknown) => {
       if (paths) watcher.restore(paths);
       else watcher.lost ||= lost;
       if (isCairnError(err, "LOCKED")) return null;

@@ -373,8 +373,8 @@ export class AgentService {
           now,
         );
         // T20: a storage node that served an older version than the device had seen is a security
-        // event for the administrators, once per occurrence
-        if (s.lastError?.code === "ROLLBACK_DETECTED" && !(archive.lastError?.code === "ROLLBACK_DETECTED" && archive.lastError.at === s.lastError.at)) {
+        // event for the administrators: audited when it starts (not at every retry until cleared)
+        if (s.lastError?.code === "ROLLBACK_DETECTED" && archive.lastError?.code !== "ROLLBACK_DETECTED") {
           this.d.log.error(
             { archiveGuid: archive.archiveGuid, deviceGuid: a.device.deviceGuid },
             "a device detected a rollback of its archive on the storage node",
