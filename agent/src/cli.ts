@@ -266,7 +266,9 @@ export function createCommand(ctx: CommandContext): Command {
       const logger = cliLogger(ctx, true);
       const metricsAddress = port !== null ? { host: o.host ?? "127.0.0.1", port } : config.metrics;
       if (port === null && o.host !== undefined)
-        logger.child({ component: "agent" }).info({ host: o.host }, "--host without --port ignored: the agent daemon listens on no TCP port (its CLI uses agent.sock)");
+        logger
+          .child({ component: "agent" })
+          .info({ host: o.host }, "--host without --port ignored: the agent daemon listens on no TCP port (its CLI uses agent.sock)");
       let upgraded: string | null = null;
       let wake: () => void = () => undefined;
       const agent = await startAgent({
