@@ -71,6 +71,8 @@ describe("bad values on the command line", () => {
     ["storenode", "serve", "--reserve-bytes", "lots"],
     ["storenode", "serve", "--gc-grace", "forever"],
     ["storenode", "serve", "--metrics-address", "nowhere"],
+    ["storenode", "serve", "--url", "wss://127.0.0.1:0"],
+    ["storenode", "serve", "--url", "https://node.example.com"],
     ["agent", "serve", "--metrics-address", "nowhere"],
   ])("%s %s %s %s exits 2 (bad usage) with a USAGE exit_error", async (daemon, command, flag, value) => {
     const data = daemon === "authority" ? authority : daemon === "storenode" ? node : join(dir, "agent");

@@ -102,8 +102,41 @@ function serveConfigFileData(ctx: CommandContext): string | undefined {
  * (exit 2, like the other flags' values: the dispatcher tells by the "flag for" problem); from the
  * environment or the file it is a configuration error (78).
  */
+/**
+ * What is wrong with a URL agents are to reach this node at, or null: it must be `wss://` with a
+ * host, a port (if any) from 1 to 65535, and no user name, password, query or fragment.
+ */
+export function announceUrlProblem(url: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return `not a URL: ${JSON.stringify(url)}`;
+  }
+  if (u.protocol !== "wss:") return `${JSON.stringify(url)} is not wss://`;
+  if (!u.hostname) return `${JSON.stringify(url)} has no host`;
+  if (u.port !== "" && (Number(u.port) < 1 || Number(u.port) > 65535)) return `${JSON.stringify(url)} has no usable port`;
+  if (/^wss:\/\/[^/]*:0+(\/|$)/.test(url)) return `${JSON.stringify(url)} has port 0: agents cannot connect to it`;
+  if (u.username || u.password || u.search || u.hash) return `${JSON.stringify(url)} carries a user name, password, query or fragment`;
+  return null;
+}
+
+/** `--url` values: bad usage (exit 2) when one is unusable. */
+function checkUrlFlags(urls: readonly string[]): void {
+  for (const u of urls) {
+    const p = announceUrlProblem(u);
+    if (p) throw new CairnError("USAGE", `--url: ${p}`);
+  }
+}
+
 function serveChecks(c: ResolvedConfig): { host: string; port: number } | undefined {
-  const v = c.values as { "server.metrics_address"?: string; "maintenance.schedule": string; "maintenance.verify_schedule": string };
+  const v = c.values as { "server.metrics_address"?: string; "maintenance.schedule": string; "maintenance.verify_schedule": string; "server.urls"?: string[] };
+  const urlProblems = (v["server.urls"] ?? []).flatMap((u) => {
+    const p = announceUrlProblem(u);
+    return p ? [`${c.sources["server.urls"] === "flag" ? "flag for " : ""}server.urls: ${p}`] : [];
+  });
+  if (urlProblems.length > 0)
+    throw new CairnError("CONFIG_INVALID", `invalid configuration:\n  ${urlProblems.join("\n  ")}`, { details: { problems: urlProblems } });
   let metrics: { host: string; port: number } | undefined;
   const address = v["server.metrics_address"];
   if (address) {
@@ -204,6 +237,7 @@ export function createCommand(ctx: CommandContext): Command {
         const given = [o.authority, o.authorityFingerprint, o.enrollKey].filter((v) => v !== undefined).length;
         if (given !== 0 && given !== 3) throw new CairnError("USAGE", "--authority, --authority-fingerprint and --enroll-key go together");
         if (o.storePoint.length === 0) throw new CairnError("USAGE", "at least one --store-point is required");
+        checkUrlFlags(o.url);
         const r = await initStorenode({
           dataDir: dataOf(ctx, o.data),
           storePoints: o.storePoint,
@@ -289,6 +323,7 @@ export function createCommand(ctx: CommandContext): Command {
     .addOption(new Option("--quota <bytes>", "tenant quota (bytes, or with K/M/G/T; -1 unlimited)").argParser(parseBytes))
     .option("--url <url>", "wss URL to put in the key (repeatable)", collect, [])
     .action((o: { data?: string; tenant: string; quota?: number; url: string[] }) => {
+      checkUrlFlags(o.url);
       const r = createProviderKey({
         dataDir: dataOf(ctx, o.data),
         tenantName: o.tenant,
