@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runBackup, runRestore } from "@cairn/agent";
@@ -176,4 +176,41 @@ describe("a restore onto a disk that fills up", () => {
     },
     120_000,
   );
+});
+
+describe("a restore of names at the 255-byte limit", () => {
+  let tn: TestNode;
+  let archive: TestArchive;
+  const work = mkdtempSync(join(tmpdir(), "cairn-e2e-restore-names-"));
+  const src = join(work, "src");
+  const data = join(work, "agent");
+  // 85 CJK characters: 85 characters, 255 bytes of UTF-8
+  const longName = "日".repeat(85);
+  beforeAll(async () => {
+    tn = await startTestNode();
+    archive = await tn.newArchive();
+    mkdirSync(src, { recursive: true });
+    writeFileSync(join(src, longName), "a name as long as the file system allows\n");
+    symlinkSync(longName, join(src, "鏈".repeat(85)));
+    const r = await runBackup({ dataDir: data, archives: [archive], selection: { include: [src], exclude: [], excludePatterns: [] }, logger });
+    expect(r.errors).toBe(0);
+  }, 60_000);
+  afterAll(async () => {
+    await tn?.close();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("restores the file and the link (their temp names stay under 255 bytes), and renames next to an existing one", async () => {
+    const out = join(work, "out");
+    const r = await runRestore({ dataDir: data, archive, target: out, paths: [src], logger });
+    expect(r.errorList).toEqual([]);
+    expect(readFileSync(join(out, "src", longName), "utf8")).toBe("a name as long as the file system allows\n");
+    expect(lstatSync(join(out, "src", "鏈".repeat(85))).isSymbolicLink()).toBe(true);
+    const again = await runRestore({ dataDir: data, archive, target: out, paths: [src], existing: "rename", logger });
+    expect(again.errorList).toEqual([]);
+    const names = readdirSync(join(out, "src"));
+    const renamed = names.find((n) => n.startsWith("日") && n.includes("(restored)")) as string;
+    expect(Buffer.byteLength(renamed)).toBeLessThanOrEqual(255);
+    expect(readFileSync(join(out, "src", renamed), "utf8")).toBe("a name as long as the file system allows\n");
+  }, 60_000);
 });

@@ -25,7 +25,7 @@ import { ExternalGarbage } from "../gc.js";
 import { noProgress, type ProgressSink } from "../progress.js";
 import { RestorePool } from "./restore-pool.js";
 import type { RestoreFileJob } from "./restore-protocol.js";
-import { type RestoreMapper, restoredName } from "./safe-path.js";
+import { type RestoreMapper, restoredName, utf8Prefix } from "./safe-path.js";
 import { targetErrorCode } from "./target-errors.js";
 
 /**
@@ -383,7 +383,8 @@ export class Restorer {
   }
 
   private tempName(dest: string): string {
-    return join(dirname(dest), `.${basename(dest).slice(0, 180)}.cairn-${this.tempPrefix}${(this.tempSeq++).toString(36)}.tmp`);
+    // at most 100 bytes of the name: with the suffix, well inside 255 bytes whatever its script
+    return join(dirname(dest), `.${utf8Prefix(basename(dest), 100)}.cairn-${this.tempPrefix}${(this.tempSeq++).toString(36)}.tmp`);
   }
 }
 

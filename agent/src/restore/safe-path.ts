@@ -91,16 +91,34 @@ export class RestoreMapper {
   }
 }
 
-/** A free name next to `path` for "rename existing" restores: `name (restored).ext`, `name (restored 2).ext`… */
+/** The longest start of `s` that is at most `max` bytes of UTF-8, cut between characters. */
+export function utf8Prefix(s: string, max: number): string {
+  if (Buffer.byteLength(s) <= max) return s;
+  let out = "";
+  let bytes = 0;
+  for (const ch of s) {
+    const n = Buffer.byteLength(ch);
+    if (bytes + n > max) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
+}
+
+/**
+ * A free name next to `path` for "rename existing" restores: `name (restored).ext`,
+ * `name (restored 2).ext`… The stem is shortened when the name would pass 255 bytes.
+ */
 export function restoredName(path: string, exists: (p: string) => boolean): string {
   const slash = path.lastIndexOf("/");
   const dir = path.slice(0, slash + 1);
   const base = path.slice(slash + 1);
   const dot = base.lastIndexOf(".");
-  const stem = dot > 0 ? base.slice(0, dot) : base;
-  const ext = dot > 0 ? base.slice(dot) : "";
+  const ext = dot > 0 && Buffer.byteLength(base.slice(dot)) <= 32 ? base.slice(dot) : "";
+  const stem = ext ? base.slice(0, dot) : base;
   for (let n = 1; n < 10_000; n++) {
-    const cand = `${dir}${stem} (restored${n === 1 ? "" : ` ${n}`})${ext}`;
+    const tag = ` (restored${n === 1 ? "" : ` ${n}`})`;
+    const cand = `${dir}${utf8Prefix(stem, NAME_MAX - Buffer.byteLength(tag + ext))}${tag}${ext}`;
     if (!exists(cand)) return cand;
   }
   throw new CairnError("CONFLICT", `no free name next to ${path}`);
