@@ -12,6 +12,21 @@ import { CAIRN_BIN } from "./helpers/cairn-process.js";
 
 const logger = pino({ level: "silent" });
 
+/** A logger at error level that keeps its lines (the daemon logs each failed backup at error). */
+function errorLog(): { lines: string[]; capture: pino.Logger } {
+  const lines: string[] = [];
+  const capture = pino(
+    { level: "error" },
+    new Writable({
+      write(c, _e, cb) {
+        lines.push(String(c));
+        cb();
+      },
+    }),
+  );
+  return { lines, capture };
+}
+
 /** Waits for the watcher (a real file-system event), polling; the schedule itself runs on the injected clock. */
 async function until(cond: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 20));
@@ -93,16 +108,7 @@ describe("agent daemon after a failed backup", () => {
     const archive = await tn.newArchive();
     const goodToken = archive.endpoint.token;
     archive.endpoint.token = "not-a-token"; // the node refuses every session: each backup fails
-    const lines: string[] = [];
-    const capture = pino(
-      { level: "error" },
-      new Writable({
-        write(c, _e, cb) {
-          lines.push(String(c));
-          cb();
-        },
-      }),
-    );
+    const { lines, capture } = errorLog();
     const failures = () => lines.filter((l) => l.includes('"backup failed"')).length;
     const agent = await startAgent({
       dataDir: join(work, "agent"),
@@ -174,16 +180,7 @@ describe("agent daemon with one destination failing", () => {
     const b = await two.newArchive();
     const goodToken = b.endpoint.token;
     b.endpoint.token = "refused";
-    const lines: string[] = [];
-    const capture = pino(
-      { level: "error" },
-      new Writable({
-        write(c, _e, cb) {
-          lines.push(String(c));
-          cb();
-        },
-      }),
-    );
+    const { lines, capture } = errorLog();
     const bFailures = () => lines.filter((l) => l.includes(b.endpoint.archiveGuid) && l.includes("the others go on")).length;
     const agent = await startAgent({
       dataDir: join(work, "agent"),
