@@ -217,8 +217,14 @@ export async function runBackup(o: RunBackupOptions): Promise<RunBackupResult> {
           settings: config?.settings,
         });
       }
-      if (jobs.length === 0) throw new CairnError("NOT_FOUND", "no destination to back up to (none offered, or the authority was never reached)");
     }
+    if (jobs.length === 0)
+      throw new CairnError(
+        "NOT_FOUND",
+        o.skipArchives?.size
+          ? "every destination is waiting to be tried again"
+          : "no destination to back up to (none offered, or the authority was never reached)",
+      );
     const summaries: BackupSummary[] = [];
     const failed: Array<FailedDestination & { err: unknown }> = [];
     for (const j of jobs) {
