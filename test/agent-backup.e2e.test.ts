@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import {
+  appendFileSync,
   chmodSync,
   existsSync,
   lstatSync,
@@ -186,4 +187,50 @@ describe("a backup whose data folder's disk fills up", () => {
     },
     120_000,
   );
+});
+
+describe("a backup of a file that keeps changing while it is read", () => {
+  let tn: TestNode;
+  let archive: TestArchive;
+  const work = mkdtempSync(join(tmpdir(), "cairn-e2e-agent-busy-"));
+  const src = join(work, "src");
+  const data = join(work, "agent");
+  beforeAll(async () => {
+    tn = await startTestNode();
+    archive = await tn.newArchive();
+    mkdirSync(src, { recursive: true });
+  }, 60_000);
+  afterAll(async () => {
+    await tn?.close();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("backs up a log being written (as read, a prefix of it) instead of failing the whole backup, and reads it again next time", async () => {
+    const log = join(src, "app.log");
+    writeFileSync(log, "x".repeat(16 * 1024 * 1024));
+    writeFileSync(join(src, "quiet.txt"), "unchanging\n");
+    let n = 0;
+    const writer = setInterval(() => appendFileSync(log, `line ${n++}\n`), 1);
+    let r: Awaited<ReturnType<typeof runBackup>>;
+    try {
+      r = await runBackup({ dataDir: data, archives: [archive], selection: { include: [src], exclude: [], excludePatterns: [] }, logger });
+    } finally {
+      clearInterval(writer);
+    }
+    expect(r.errors).toBe(0);
+    expect(r.destinations[0]?.complete).toBe(true);
+    const out = join(work, "out");
+    const rr = await runRestore({ dataDir: data, archive, target: out, paths: [src], logger });
+    expect(rr.errorList).toEqual([]);
+    const restored = readFileSync(join(out, "src", "app.log"));
+    const now = readFileSync(log);
+    expect(restored.length).toBeGreaterThanOrEqual(16 * 1024 * 1024);
+    expect(now.subarray(0, restored.length).equals(restored)).toBe(true);
+    // once it is quiet, the next backup takes it whole
+    const again = await runBackup({ dataDir: data, archives: [archive], selection: { include: [src], exclude: [], excludePatterns: [] }, logger });
+    expect(again.errors).toBe(0);
+    const out2 = join(work, "out2");
+    await runRestore({ dataDir: data, archive, target: out2, paths: [src], logger });
+    expect(readFileSync(join(out2, "src", "app.log")).equals(now)).toBe(true);
+  }, 120_000);
 });

@@ -646,6 +646,7 @@ class Run {
     if (m.ok) {
       const e = job.entry;
       this.jobs.delete(m.idx);
+      if (m.fuzzy) this.o.logger.warn({ path: e.path, size: m.size }, "the file kept changing while it was read: backed up as read, read again next time");
       this.doneFiles++;
       this.doneBytes += m.size;
       this.changedBytes += m.size;
@@ -685,7 +686,7 @@ class Run {
         if (p) this.stage(p);
         return;
       }
-      this.up?.submit([jobOf(m.idx, job.entry)]);
+      this.up?.submit([{ ...jobOf(m.idx, job.entry), lastTry: job.attempts >= MAX_ATTEMPTS - 1 }]);
       return;
     }
     this.jobs.delete(m.idx);

@@ -115,7 +115,8 @@ function nextFile(): OpenFile | null | "skip" {
       }
     }
     const st = fstatSync(fd);
-    if (!st.isFile() || st.size !== job.size || st.mtimeMs !== job.mtime || st.ino !== job.ino) {
+    // on the last try a file that changed since it was looked at is read as it is now (up to the size seen)
+    if (!st.isFile() || (!job.lastTry && (st.size !== job.size || st.mtimeMs !== job.mtime || st.ino !== job.ino))) {
       closeSync(fd);
       results.push({ idx: job.idx, ok: false, changed: true, code: "CHANGED", message: "file changed since the scan" });
       return "skip";
@@ -133,10 +134,14 @@ function finishFile(f: OpenFile): void {
     closeSync(f.fd);
   }
   const j = f.job;
-  if (st.size !== j.size || st.mtimeMs !== j.mtime || st.ctimeMs !== j.ctime || f.pos !== j.size) {
+  const changed = st.size !== j.size || st.mtimeMs !== j.mtime || st.ctimeMs !== j.ctime || f.pos !== j.size;
+  if (changed && !j.lastTry) {
     results.push({ idx: j.idx, ok: false, changed: true, code: "CHANGED", message: "file changed while being read" });
     return;
   }
+  // kept as read: its size is what was read; its times are those the scan saw, so the next
+  // backup sees the file changed and reads it again
+  const size = changed ? f.pos : j.size;
   const fileId = fileIdFor(keys, j.path);
   const blocks = f.ids.length === 1 ? (f.ids[0] as Buffer) : Buffer.concat(f.ids);
   const meta = sealFileMeta(keys, fileId, {
@@ -144,7 +149,7 @@ function finishFile(f: OpenFile): void {
     type: "file",
     mode: j.mode,
     mtimeMs: Math.max(0, Math.floor(j.mtime)),
-    size: j.size,
+    size,
     blockSizes: f.sizes,
     uid: j.uid,
     gid: j.gid,
@@ -156,9 +161,10 @@ function finishFile(f: OpenFile): void {
     blocks,
     fileId,
     meta,
-    size: j.size,
+    size,
     mtime: j.mtime,
     ctime: j.ctime,
+    ...(changed ? { fuzzy: true } : {}),
   });
 }
 

@@ -57,6 +57,11 @@ export interface FileJob {
   mode: number;
   uid: number;
   gid: number;
+  /**
+   * The run's last attempt at this file: if it changes while it is read again (a log being
+   * written, a database in use), it is kept as read (`fuzzy`) instead of failing the backup.
+   */
+  lastTry?: boolean;
 }
 
 /** Worker start-up data. */
@@ -71,7 +76,7 @@ export interface WorkerInit {
 
 /** One file read to the end, or not. */
 export type FileResult =
-  | { idx: number; ok: true; blocks: Uint8Array; fileId: Uint8Array; meta: Uint8Array; size: number; mtime: number; ctime: number }
+  | { idx: number; ok: true; blocks: Uint8Array; fileId: Uint8Array; meta: Uint8Array; size: number; mtime: number; ctime: number; fuzzy?: boolean }
   | { idx: number; ok: false; changed: boolean; code: string; message: string };
 
 /** A finished file on the wire: its byte strings are ranges of the message's one transferred buffer. */
@@ -82,6 +87,7 @@ type WireFileResult =
       size: number;
       mtime: number;
       ctime: number;
+      fuzzy?: boolean;
       at: [blocks: number, blocksLen: number, fileId: number, meta: number, metaLen: number];
     }
   | Extract<FileResult, { ok: false }>;
@@ -107,7 +113,15 @@ export function packFileResults(results: readonly FileResult[]): { msg: Extract<
     const m = o;
     blob.set(r.meta, o);
     o += r.meta.length;
-    return { idx: r.idx, ok: true, size: r.size, mtime: r.mtime, ctime: r.ctime, at: [b, r.blocks.length, f, m, r.meta.length] };
+    return {
+      idx: r.idx,
+      ok: true,
+      size: r.size,
+      mtime: r.mtime,
+      ctime: r.ctime,
+      ...(r.fuzzy ? { fuzzy: true } : {}),
+      at: [b, r.blocks.length, f, m, r.meta.length],
+    };
   });
   const ab = blob.buffer as ArrayBuffer;
   return { msg: { t: "files", blob: ab, results: wire }, transfer: [ab] };
@@ -125,6 +139,7 @@ export function unpackFileResults(msg: Extract<FromWorker, { t: "files" }>): Fil
       size: r.size,
       mtime: r.mtime,
       ctime: r.ctime,
+      ...(r.fuzzy ? { fuzzy: true } : {}),
       blocks: blob.subarray(b, b + bl),
       fileId: blob.subarray(f, f + 16),
       meta: blob.subarray(m, m + ml),
