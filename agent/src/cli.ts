@@ -11,7 +11,7 @@
  * - `versions --json` → `[{versionTime, size, deleted, seq}]`
  * - `restore --json` → status lines then `{message_type: "summary", files, bytes, errors, …}`
  */
-import { existsSync, realpathSync } from "node:fs";
+import { existsSync, lstatSync, realpathSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve, sep } from "node:path";
 import { CairnError, type CommandContext, EXIT, exitCodeFor } from "@cairn/protocol";
@@ -377,9 +377,15 @@ export function createCommand(ctx: CommandContext): Command {
       .addOption(data())
       .action(async (paths: string[], o: DataOpt) => {
         const { changeSelection } = await import("./agent-api.js");
-        const s = changeSelection({ dataDir: dataDir(ctx, o), op, items: paths.map((p) => resolve(p)) });
+        const items = paths.map((p) => resolve(p));
+        const s = changeSelection({ dataDir: dataDir(ctx, o), op, items });
         await notifyDaemon(dataDir(ctx, o));
-        ctx.print(s, `include: ${s.include.join(", ") || "(none)"}; exclude: ${s.exclude.join(", ") || "(none)"}`);
+        // a path that does not exist is selected all the same (removable media, a folder made
+        // later), but a typo must not pass unnoticed: nothing would ever be backed up from it
+        const missing = op === "add" ? items.filter((p) => lstatSync(p, { throwIfNoEntry: false }) === undefined) : [];
+        const lines = [`include: ${s.include.join(", ") || "(none)"}; exclude: ${s.exclude.join(", ") || "(none)"}`];
+        for (const m of missing) lines.push(`warning: ${m} does not exist (yet): it is selected, and backed up once it does`);
+        ctx.print(missing.length > 0 ? { ...s, missing } : s, lines.join("\n"));
       });
   }
   select

@@ -84,6 +84,21 @@ describe("the cairn command", () => {
     }
   });
 
+  it("select add of a path that does not exist selects it but says so (a typo would back up nothing)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cairn-cli-sel-"));
+    try {
+      const typo = join(dir, "Documnets");
+      const r = run("agent", "select", "add", "--data", join(dir, "a"), typo, dir);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`warning: ${typo} does not exist`);
+      expect(r.stdout).not.toContain(`warning: ${dir} `);
+      const j = run("--json", "agent", "select", "add", "--data", join(dir, "a"), typo);
+      expect(JSON.parse(j.stdout)).toMatchObject({ include: [typo, dir], missing: [typo] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("refuses an authority URL that carries a password, without repeating it", () => {
     const dir = mkdtempSync(join(tmpdir(), "cairn-cli-reg-"));
     try {
