@@ -161,7 +161,8 @@ export async function run(argv: readonly string[]): Promise<number> {
   process.once("SIGTERM", onSignal);
   const wanted = firstCommand(argv);
   // asked for before commander has parsed it (a usage error may come first: `--log-level loud --json`)
-  const jsonWanted = argv.includes("--json");
+  const end = argv.indexOf("--");
+  const jsonWanted = (end >= 0 ? argv.slice(0, end) : argv).includes("--json");
   const program = buildRoot(versionIsSubcommandOption(argv, wanted) ? "-V" : undefined, jsonWanted);
   const exit = { code: EXIT.OK as number };
   const ctx = makeContext(program, controller.signal, exit);
