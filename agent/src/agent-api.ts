@@ -18,7 +18,7 @@ import { requiredKeyPolicy } from "./auth/key-policy.js";
 import { backsUpTo, connectAuthority, syncConfig } from "./auth/registration.js";
 import type { AuthorityClient } from "./auth/authority-client.js";
 import { acquireRunLock } from "./lock.js";
-import { asLocalDiskFull } from "./state/disk-full.js";
+import { asLocalDiskFull, isLocalDiskFull } from "./state/disk-full.js";
 import type { ArchiveEndpoint } from "./net/data-session.js";
 import { type NetworkExclusions, NetworkPolicy } from "./net/network-policy.js";
 import { RateLimiter } from "./net/rate-limiter.js";
@@ -309,12 +309,19 @@ export async function runBackup(o: RunBackupOptions): Promise<RunBackupResult> {
 }
 
 /** Sends every archive's figures to the authority. */
-export async function reportStatus(client: AuthorityClient, db: Db, backingUp = false, restoring = false): Promise<void> {
+export async function reportStatus(
+  client: AuthorityClient,
+  db: Db,
+  backingUp = false,
+  restoring = false,
+  /** An error of every archive that could not be stored (LOCAL_DISK_FULL: the database cannot grow). */
+  unstored: LastBackupError | null = null,
+): Promise<void> {
   const rows = new ArchiveStore(db).list();
   // `lastError` goes only to an authority that must hear of it (an error now, or the clearing of
   // one it was told of): an authority older than the field refuses a report that carries it, so a
   // device with nothing to report stays compatible with it
-  const errors = new Map(rows.map((r) => [r.archiveGuid, lastBackupError(db, r.archiveGuid)]));
+  const errors = new Map(rows.map((r) => [r.archiveGuid, lastBackupError(db, r.archiveGuid) ?? unstored]));
   const told = (g: string) => kvGet<boolean>(db, `${lastErrorKey(g)}:reported`) === true;
   await client.call("report-status", {
     agentVersion: AGENT_VERSION,
@@ -332,7 +339,12 @@ export async function reportStatus(client: AuthorityClient, db: Db, backingUp = 
       ...(errors.get(r.archiveGuid) || told(r.archiveGuid) ? { lastError: errors.get(r.archiveGuid) ?? null } : {}),
     })),
   });
-  for (const [g, e] of errors) if ((e !== null) !== told(g)) kvSet(db, `${lastErrorKey(g)}:reported`, e !== null);
+  try {
+    for (const [g, e] of errors) if ((e !== null) !== told(g)) kvSet(db, `${lastErrorKey(g)}:reported`, e !== null);
+  } catch (err) {
+    // a full disk: the flag is written at the next report
+    if (!isLocalDiskFull(err)) throw err;
+  }
 }
 
 /** Options of {@link runRestore}. */

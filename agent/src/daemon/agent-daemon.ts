@@ -351,10 +351,12 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
       return r;
     } catch (err) {
       metrics.backups.inc({ result: "failed" });
-      // the failure (kept per archive as its lastError) is news for the console: report it now
+      // the failure (kept per archive as its lastError) is news for the console: report it now;
+      // a full disk under the data folder could not be kept, so it goes with the report itself
       if (client) {
         const db = openAgentDb(o.dataDir);
-        await reportStatus(client, db).catch(() => undefined);
+        const full = isCairnError(err, "LOCAL_DISK_FULL") ? { code: "LOCAL_DISK_FULL", message: (err as Error).message, at: clock.now() } : null;
+        await reportStatus(client, db, false, false, full).catch(() => undefined);
         db.close();
       }
       throw err;
