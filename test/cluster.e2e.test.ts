@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import Database from "better-sqlite3";
 import { join } from "node:path";
-import { startAgent } from "@cairn/agent";
+import { agentStatus, startAgent } from "@cairn/agent";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CAIRN_BIN } from "./helpers/cairn-process.js";
 import { type Cluster, startCluster } from "./helpers/cluster.js";
@@ -160,6 +160,9 @@ describe("cluster: authority, storage node, agent", () => {
     idx.close();
     writeFileSync(join(a.home, "plan.txt"), "plan v3\n");
     await expect(a.backup()).rejects.toMatchObject({ code: "ROLLBACK_DETECTED" });
+    // the device shows it too, per destination
+    const st = agentStatus({ dataDir: a.dataDir });
+    expect(st.destinations.find((d) => d.archiveGuid === archiveGuid)?.lastError).toMatchObject({ code: "ROLLBACK_DETECTED" });
     const py = c.authority.py42();
     const d = (await py.data("GET", `/api/Computer/${a.registration.guid}?idType=guid&incBackupUsage=True`)) as Record<string, any>;
     expect(d.backupUsage[0].lastError).toMatchObject({ code: "ROLLBACK_DETECTED" });
