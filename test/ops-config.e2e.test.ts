@@ -123,7 +123,12 @@ describe("daemon configuration", () => {
     // Not registered yet: the status is printed, and exit code 10 says so.
     expect(status.code, status.stderr).toBe(10);
     expect(JSON.parse(status.stdout).registered).toBe(false);
-    expect(existsSync(agentData)).toBe(true);
+    // Asking for a status creates nothing (a mistyped folder must not become an empty agent) …
+    expect(existsSync(agentData)).toBe(false);
+    // … and a command that keeps state does, in the folder the config file names.
+    const sel = await runCairn(["--json", "agent", "select", "add", dir, "--config", agentToml]);
+    expect(sel.code, sel.stderr).toBe(0);
+    expect(existsSync(join(agentData, "agent.db"))).toBe(true);
     const c = await check(["--config", agentToml, "agent", "serve", "--metrics-address", "127.0.0.1:9102"], { CAIRN_AGENT_DATA: join(dir, "agent-env") });
     expect(c.values).toMatchObject({ data: join(dir, "agent-env"), "metrics.address": "127.0.0.1:9102" });
     expect(c.sources).toMatchObject({ data: "env", "metrics.address": "flag", "upgrade.dir": "default" });

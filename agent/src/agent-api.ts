@@ -481,6 +481,9 @@ export function deviceVisibility(dataDir: string): "visible" | "hidden" {
 
 /** The device's status from its local state (works without the daemon and the authority). */
 export function agentStatus(o: AgentCommonOptions): AgentStatus {
+  // Asking a folder that holds no agent its status says "not registered" and leaves no folder
+  // behind (a mistyped --data must not become a new, empty agent).
+  if (!existsSync(o.dataDir)) return unregisteredStatus();
   ensureDataDir(o.dataDir);
   const creds = readCredentials(o.dataDir);
   const db = openAgentDb(o.dataDir);
@@ -523,6 +526,28 @@ export function agentStatus(o: AgentCommonOptions): AgentStatus {
   } finally {
     db.close();
   }
+}
+
+function unregisteredStatus(): AgentStatus {
+  return {
+    registered: false,
+    guid: null,
+    userUid: null,
+    orgUid: null,
+    deviceName: null,
+    username: null,
+    keyPolicy: null,
+    keyPolicyRequired: null,
+    visibility: "visible",
+    selection: EMPTY_SELECTION,
+    selectionLocked: false,
+    destinations: [],
+    selectedFiles: 0,
+    selectedBytes: 0,
+    todoFiles: 0,
+    todoBytes: 0,
+    offered: [],
+  };
 }
 
 /** Changes the local selection: `add`/`remove` paths or add `exclude` patterns; refused where locked. */
