@@ -7,7 +7,7 @@
  * a bad combination is CREATE_FAILED too; the history shows the receiving device.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type AgentHandle, startAgent } from "@cairn/agent";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -32,6 +32,8 @@ beforeAll(async () => {
   mkdirSync(join(a1.home, "docs"), { recursive: true });
   writeFileSync(join(a1.home, "docs", "report.bin"), report);
   writeFileSync(join(a1.home, "docs", "note.txt"), "from device 1\n");
+  mkdirSync(join(a1.home, "links"));
+  symlinkSync("../docs/note.txt", join(a1.home, "links", "latest-note"));
   a1.select();
   expect((await a1.backup()).errors).toBe(0);
   src = { guid: a1.registration.guid, home: a1.home };
@@ -60,6 +62,13 @@ describe("push restore (API.md §10)", () => {
     const copy = names.find((n) => n !== "note.txt" && n.startsWith("note"));
     expect(copy, names.join(", ")).toBeDefined();
     expect(readFileSync(join(target, "docs", copy as string), "utf8")).toBe("from device 1\n");
+  });
+
+  it("restores a selection of only a symbolic link as the link itself (a zip would skip it)", async () => {
+    const target = join(dst.home, "restored-link");
+    const jobId = await admin.push(src.guid, dst.guid, [`${src.home}/links/latest-note`], { restorePath: target, existingFiles: "RENAME_ORIGINAL" });
+    expect(await admin.waitPlatformJob(jobId)).toMatchObject({ done: true, status: "done", restoreType: "PUSH" });
+    expect(readlinkSync(join(target, "latest-note"))).toBe("../docs/note.txt");
   });
 
   it("refuses a bad combination with CREATE_FAILED", async () => {
@@ -124,6 +133,8 @@ describe("push restore (API.md §10)", () => {
       acceptingComputerOsName: "linux",
       requestingUsername: c.authority.adminUsername,
     });
-    expect(push?.numFiles).toBe(2);
+    // the docs folder (two files) and the lone link, each as many files as it restored
+    const pushes = h.restoreEvents.filter((e) => e.restoreType === "PUSH" && e.acceptingComputerGuid === dst.guid);
+    expect(pushes.map((e) => e.numFiles).sort()).toEqual([1, 2]);
   });
 });

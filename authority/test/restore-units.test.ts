@@ -181,8 +181,8 @@ describe("restore plans", () => {
     expect(() => planRestore(cat, [{ path: "/nowhere", fileType: "FILE" }], { showDeleted: false, fullPath: false })).toThrow(/Nothing restorable/);
   });
 
-  it("a push restore with nothing restorable (only a link, or nothing found) is 400 CREATE_FAILED, py42's bad-restore name (API.md §10)", () => {
-    for (const selected of [[{ path: "/home/ana/link", fileType: "FILE" as const }], [{ path: "/nowhere", fileType: "FILE" as const }], []]) {
+  it("a push restore with nothing found is 400 CREATE_FAILED, py42's bad-restore name (API.md §10)", () => {
+    for (const selected of [[{ path: "/nowhere", fileType: "FILE" as const }], []]) {
       let err: unknown;
       try {
         planPushRestore(cat, selected, { showDeleted: false, fullPath: false });
@@ -196,6 +196,15 @@ describe("restore plans", () => {
       expect(() => planRestore(cat, selected, { showDeleted: false, fullPath: false })).toThrow(expect.objectContaining({ code: "BAD_REQUEST" }));
     }
     expect(planPushRestore(cat, [{ path: "/srv/docs", fileType: "DIRECTORY" }], { showDeleted: false, fullPath: false }).paths).toEqual(["/srv/docs"]);
+  });
+
+  it("a push restores symbolic links (the agent recreates them) where a zip skips them with a warning", () => {
+    const link = [{ path: "/home/ana/link", fileType: "FILE" as const }];
+    const push = planPushRestore(cat, link, { showDeleted: false, fullPath: false });
+    expect(push.paths).toEqual(["/home/ana/link"]);
+    expect(push.entries.map((e) => e.entry.type)).toEqual(["symlink"]);
+    expect(push.warnings).toEqual([]);
+    expect(() => planRestore(cat, link, { showDeleted: false, fullPath: false })).toThrow(expect.objectContaining({ code: "BAD_REQUEST" }));
   });
 });
 

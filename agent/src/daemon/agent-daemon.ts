@@ -474,8 +474,11 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
           existing: p.existing,
           fullPath: p.restoreFullPath,
         });
-        await report(r.errors > 0 && r.files === 0 ? "failed" : "done", r, r.errors ? r.errorList[0]?.message : undefined);
-        metrics.restores.inc({ result: r.errors > 0 && r.files === 0 ? "failed" : "done" });
+        // a link is a file to the authority (its catalog counts every non-directory as one)
+        const files = r.files + r.symlinks;
+        const state = r.errors > 0 && files === 0 ? "failed" : "done";
+        await report(state, { files, bytes: r.bytes, errors: r.errors }, r.errors ? r.errorList[0]?.message : undefined);
+        metrics.restores.inc({ result: state });
       } catch (err) {
         metrics.restores.inc({ result: "failed" });
         await report("failed", undefined, (err as Error).message);

@@ -23,7 +23,7 @@ import { deviceTarget } from "../devices/device-service.js";
 import { wipe } from "./archive-keys.js";
 import { type ByteMeter, fileStream } from "./block-reader.js";
 import { type RestoreRecord, recordRestoreEnd, recordRestoreStart } from "./restore-history.js";
-import { asPushRefusal, planRestore, type RestorePlan, type SelectedPath, warningsText } from "./restore-plan.js";
+import { planPushRestore, planRestore, type RestorePlan, type SelectedPath, warningsText } from "./restore-plan.js";
 import type { RestoreService } from "./restore-service.js";
 import type { RestoreArchive, RestoreSession } from "./restore-sessions.js";
 import { restoreToFolder } from "./server-restore.js";
@@ -372,7 +372,7 @@ export class RestoreJobs {
     const showDeleted = body.showDeleted === true;
     const cat = await this.svc.sessions.catalog(s, at, showDeleted);
     // §10: a selection with nothing (restorable) in it is a bad combination, CREATE_FAILED
-    const plan = asPushRefusal(() => planRestore(cat, selection(body), { showDeleted, fullPath: body.restoreFullPath === true }));
+    const plan = planPushRestore(cat, selection(body), { showDeleted, fullPath: body.restoreFullPath === true });
     const access = await this.svc.platform.restoreAccess(s.archive.archiveGuid);
     this.ensureStatusListener();
     const job = await this.begin(p, "PUSH", s, plan, target.device.deviceId, {});

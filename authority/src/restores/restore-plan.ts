@@ -37,6 +37,11 @@ export interface RestorePlan {
 export interface PlanOptions {
   showDeleted: boolean;
   fullPath: boolean;
+  /**
+   * Whether the restore writes symbolic links (a push: the receiving agent recreates them); a zip
+   * or a server-disk restore skips them with a warning.
+   */
+  links?: boolean;
 }
 
 /** Resolves `selected` in `cat`; BAD_REQUEST when nothing restorable is selected. */
@@ -71,7 +76,7 @@ export function planRestore(cat: Catalog, selected: readonly SelectedPath[], o: 
         plan.warnings.push(`skipped ${JSON.stringify(e.path)}: ${why}`);
         continue;
       }
-      if (e.type === "symlink") {
+      if (e.type === "symlink" && o.links !== true) {
         plan.warnings.push(`skipped ${JSON.stringify(e.path)}: symbolic links are not restored here (target ${JSON.stringify(e.target ?? "")})`);
         continue;
       }
@@ -98,7 +103,7 @@ export function planRestore(cat: Catalog, selected: readonly SelectedPath[], o: 
  * py42 turns into Py42BadRestoreRequestError (§1.6); a zip or server restore keeps §8's plain 400.
  */
 export function planPushRestore(cat: Catalog, selected: readonly SelectedPath[], o: PlanOptions): RestorePlan {
-  return asPushRefusal(() => planRestore(cat, selected, o));
+  return asPushRefusal(() => planRestore(cat, selected, { ...o, links: true }));
 }
 
 /** Runs `fn`, turning a refused selection (BAD_REQUEST on restoreGroups) into §10's CREATE_FAILED. */
