@@ -10,11 +10,13 @@
  *   destination) is not purged: purge now is refused with ACTIVE_LEGAL_HOLD and nothing is
  *   deleted, the scheduled purge leaves it in cold storage; once the hold ends it is purged.
  */
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { listSelection } from "@cairn/agent";
 import { operationsOf } from "@cairn/authority";
 import type { Py42Client } from "@cairn/authority/testing";
 import { DAY_MS, DEFAULT_RETENTION, HOUR_MS, systemClock } from "@cairn/protocol";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backUpOneFileEach, type Cluster, type ClusterAgent, startCluster } from "./helpers/cluster.js";
 import { archiveOf as archiveGuidOf, nodePlacement as nodePlacementOf, placementsPushed, userIdOf as userIdOfAgent } from "./helpers/placements.js";
@@ -41,6 +43,17 @@ const nodePlacement = (archiveGuid: string) => nodePlacementOf(c, archiveGuid);
 const pushed = () => placementsPushed(c);
 const archiveOf = (a: ClusterAgent) => archiveGuidOf(py, a);
 const userIdOf = (a: ClusterAgent) => userIdOfAgent(py, a);
+
+/** The backup sets of the configuration the agent last fetched from the authority. */
+function agentSets(a: ClusterAgent): Array<{ legalHold: boolean; locked: boolean }> {
+  const db = new Database(join(a.dataDir, "agent.db"), { readonly: true, fileMustExist: true });
+  try {
+    const row = db.prepare("SELECT value FROM kv WHERE key = 'config'").get() as { value: string } | undefined;
+    return row ? (JSON.parse(row.value) as { settings: { backupSets: Array<{ legalHold: boolean; locked: boolean }> } }).settings.backupSets : [];
+  } finally {
+    db.close();
+  }
+}
 
 function filesOf(dir: string, archiveGuid: string): string[] {
   const out: string[] = [];
@@ -121,6 +134,14 @@ describe("legal hold keeps every version of a custodian", () => {
     membershipUid = m.legalHoldMembershipUid;
     await pushed();
     expect(nodePlacement(arc1).retention).toEqual(KEEP_ALL);
+    // the custodian's device gets the hidden, locked hold set and keeps backing up what its user chose
+    writeFileSync(join(a1.home, "during-hold.txt"), "written while on hold\n");
+    let r = await a1.backup();
+    for (let i = 0; i < 20 && !agentSets(a1).some((s) => s.legalHold); i++) r = await a1.backup();
+    expect(agentSets(a1).filter((s) => s.legalHold)).toEqual([expect.objectContaining({ legalHold: true, locked: true })]);
+    r = await a1.backup();
+    expect(listSelection({ dataDir: a1.dataDir }).locked).toBe(false);
+    expect([r.errors, r.files]).toEqual([0, 2]);
     expect(nodePlacement(arc2).retention).toEqual(CHILD_RETENTION);
     // an org retention change while on hold does not lower it
     await py.data("PUT", `/api/v1/orgs/${topOrgId}/settings`, { groups: { device: { values: { retention: DEFAULT_RETENTION } } } });

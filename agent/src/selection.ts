@@ -93,10 +93,14 @@ export function setsFor(settings: DeviceSettings, destinationGuid: string): Back
   return settings.backupSets.filter((s) => s.destinations.length === 0 || s.destinations.includes(destinationGuid));
 }
 
-/** Whether the organization locks the selection on this device. */
+/**
+ * Whether the organization locks the selection on this device. A legal-hold set is locked against
+ * edits of its own, but it adds to what the device backs up and never takes the user's selection
+ * away (API.md §11: a custodian keeps backing up what they chose).
+ */
 export function selectionLocked(settings: DeviceSettings | undefined): boolean {
   if (!settings) return false;
-  return settings.selectionLocked || settings.backupSets.some((s) => s.locked);
+  return settings.selectionLocked || settings.backupSets.some((s) => s.locked && !s.legalHold);
 }
 
 /**

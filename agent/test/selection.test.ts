@@ -35,4 +35,15 @@ describe("selection", () => {
     const sel = effectiveSelection(settings, "123456789012345678", { include: ["/mine"], exclude: [], excludePatterns: [] });
     expect(sel.roots()).toEqual(["/org"]);
   });
+
+  it("a legal-hold set adds its paths and keeps the user's own selection (API.md §11)", () => {
+    const hold = (include: string[]) =>
+      ({
+        backupSets: [{ id: "lh-1", name: "Legal hold: Case 7", include, exclude: [], excludePatterns: [], destinations: [], locked: true, legalHold: true }],
+        selectionLocked: false,
+      }) as never;
+    const mine = { include: ["/mine"], exclude: [], excludePatterns: [] };
+    expect(effectiveSelection(hold([]), "123456789012345678", mine).roots()).toEqual(["/mine"]);
+    expect(effectiveSelection(hold(["/hold"]), "123456789012345678", mine).roots()).toEqual(["/hold", "/mine"]);
+  });
 });
