@@ -169,6 +169,11 @@ describe("deleted files and expiry", () => {
     expect((await zipEntries(without.zip.body)).has("home1/gone.txt")).toBe(false);
     const withDeleted = await owner.zip(deviceGuid, [home], { showDeleted: true });
     expect((await zipEntries(withDeleted.zip.body)).get("home1/gone.txt")?.toString()).toBe("soon deleted\n");
+    // the deleted file itself, as py42 restores it: its sizing (step 8 sends showDeleted null) finds it
+    const gone = shown.find((n) => n.path === `${home}/gone.txt`) as { id: string };
+    expect(await owner.size(deviceGuid, gone.id)).toEqual({ status: "DONE", numFiles: 1, numDirs: 0, size: 13 });
+    const alone = await owner.zip(deviceGuid, [`${home}/gone.txt`], { showDeleted: true });
+    expect([...(await zipEntries(alone.zip.body)).entries()].map(([n, b]) => [n, b.toString()])).toEqual([["gone.txt", "soon deleted\n"]]);
   });
 
   it("keeps a result only until it expires: then the job is done, canceled, and the zip is gone", async () => {

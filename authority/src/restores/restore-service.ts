@@ -274,13 +274,17 @@ export class RestoreService {
     const s = this.sessions.latestFor(p.userId, q.deviceGuid);
     if (s === undefined) throw new CairnError("NOT_FOUND", "Open a restore session for this device first");
     await this.assertSessionKeyPolicy(s);
-    const cat = await this.sessions.catalog(s, q.at, q.showDeleted);
+    // py42 sends showDeleted null here even for a file its tree walk (showDeleted=True) found
+    // deleted: look the id up among the deleted too, and size a deleted selection with its
+    // deleted contents, which is what its restore will hold
+    const cat = await this.sessions.catalog(s, q.at, true);
     const e = cat.get(q.fileId);
     if (e === undefined) throw new CairnError("NOT_FOUND", "No such file in the backup");
     const now = this.ctx.clock.now();
     for (const [k, j] of this.sizeJobs) if (now - j.createdAt > 3_600_000) this.sizeJobs.delete(k);
     const jobId = newOpaqueId();
-    this.sizeJobs.set(jobId, { userId: p.userId, deviceGuid: q.deviceGuid, ...cat.measure(e, q.showDeleted), createdAt: now });
+    const measured = cat.measure(e, q.showDeleted || cat.isDeleted(e));
+    this.sizeJobs.set(jobId, { userId: p.userId, deviceGuid: q.deviceGuid, ...measured, createdAt: now });
     return jobId;
   }
 
