@@ -71,13 +71,20 @@ describe("push restore (API.md §10)", () => {
     expect(readlinkSync(join(target, "latest-note"))).toBe("../docs/note.txt");
   });
 
-  it("refuses a bad combination with CREATE_FAILED", async () => {
-    const e = await admin.push(src.guid, dst.guid, [`${src.home}/docs/note.txt`], { restorePath: "relative/folder" }).then(
-      () => undefined,
-      (err: unknown) => err as RestoreStepError,
-    );
-    expect(e?.answer.status).toBe(400);
-    expect(e?.errorName).toBe("CREATE_FAILED");
+  it("refuses a bad combination with CREATE_FAILED: a relative folder, nothing selected, unknown file permissions", async () => {
+    const note = [`${src.home}/docs/note.txt`];
+    for (const [paths, target] of [
+      [note, { restorePath: "relative/folder" }],
+      [[], { restorePath: join(dst.home, "nothing") }],
+      [note, { restorePath: join(dst.home, "perm"), filePermissions: "WEIRD" }],
+    ] as const) {
+      const e = await admin.push(src.guid, dst.guid, [...paths], target).then(
+        () => undefined,
+        (err: unknown) => err as RestoreStepError,
+      );
+      expect(e?.answer.status, JSON.stringify(target)).toBe(400);
+      expect(e?.errorName).toBe("CREATE_FAILED");
+    }
   });
 
   it("restores to the original location, overwriting", async () => {

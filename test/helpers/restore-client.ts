@@ -238,7 +238,12 @@ export class Py42Restore {
     sourceGuid: string,
     acceptingGuid: string,
     paths: string[],
-    target: { restorePath: string; fileLocation?: "ORIGINAL_LOCATION" | "TARGET_DIRECTORY" | null; existingFiles?: "RENAME_ORIGINAL" | "OVERWRITE_ORIGINAL" },
+    target: {
+      restorePath: string;
+      fileLocation?: "ORIGINAL_LOCATION" | "TARGET_DIRECTORY" | null;
+      existingFiles?: "RENAME_ORIGINAL" | "OVERWRITE_ORIGINAL";
+      filePermissions?: string | null;
+    },
     o: RestoreRequest = {},
   ): Promise<string> {
     const s = await this.openSession(sourceGuid, o);
@@ -271,7 +276,7 @@ export class Py42Restore {
       numBytes,
       showDeleted: null,
       permitRestoreToDifferentOsVersion: target.fileLocation === "ORIGINAL_LOCATION",
-      filePermissions: null,
+      filePermissions: target.filePermissions ?? null,
       restoreFullPath: null,
       fileLocation: target.fileLocation ?? null,
       existingFiles: target.existingFiles ?? "RENAME_ORIGINAL",

@@ -23,7 +23,7 @@ import { deviceTarget } from "../devices/device-service.js";
 import { wipe } from "./archive-keys.js";
 import { type ByteMeter, fileStream } from "./block-reader.js";
 import { type RestoreRecord, recordRestoreEnd, recordRestoreStart } from "./restore-history.js";
-import { planPushRestore, planRestore, type RestorePlan, type SelectedPath, warningsText } from "./restore-plan.js";
+import { asPushRefusal, planPushRestore, planRestore, type RestorePlan, type SelectedPath, warningsText } from "./restore-plan.js";
 import type { RestoreService } from "./restore-service.js";
 import type { RestoreArchive, RestoreSession } from "./restore-sessions.js";
 import { restoreToFolder } from "./server-restore.js";
@@ -357,7 +357,13 @@ export class RestoreJobs {
     const s = this.svc.session(p, String(body.webRestoreSessionId ?? ""));
     await this.checksFor(p, s, body);
     const fail = (why: string) => new CairnError("CREATE_FAILED", `CREATE_FAILED: ${why}`);
+    // §10: a refused combination is CREATE_FAILED (py42's Py42BadRestoreRequestError), an empty
+    // selection included; a receiving device the caller cannot see stays 404, as every other
+    // organization's id does (T24)
+    const selected = asPushRefusal(() => selection(body));
     const target = await this.svc.deviceForRestore(p, String(body.acceptingComputerGuid ?? ""));
+    const permissions = body.filePermissions ?? null;
+    if (permissions !== null && permissions !== "CURRENT" && permissions !== "ORIGINAL") throw fail("filePermissions is CURRENT or ORIGINAL");
     const location = body.fileLocation ?? null;
     const restorePath = typeof body.restorePath === "string" ? body.restorePath : "";
     if (location !== null && location !== "TARGET_DIRECTORY" && location !== "ORIGINAL_LOCATION")
@@ -372,7 +378,7 @@ export class RestoreJobs {
     const showDeleted = body.showDeleted === true;
     const cat = await this.svc.sessions.catalog(s, at, showDeleted);
     // §10: a selection with nothing (restorable) in it is a bad combination, CREATE_FAILED
-    const plan = planPushRestore(cat, selection(body), { showDeleted, fullPath: body.restoreFullPath === true });
+    const plan = planPushRestore(cat, selected, { showDeleted, fullPath: body.restoreFullPath === true });
     const access = await this.svc.platform.restoreAccess(s.archive.archiveGuid);
     this.ensureStatusListener();
     const job = await this.begin(p, "PUSH", s, plan, target.device.deviceId, {});
