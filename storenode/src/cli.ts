@@ -11,7 +11,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { CairnError, type CommandContext, type ResolvedConfig, renderDefaultConfig, resolveConfig } from "@cairn/protocol";
+import { CairnError, type CommandContext, GUID_PATTERN, isErrorCode, type ResolvedConfig, renderDefaultConfig, resolveConfig } from "@cairn/protocol";
 import { Command, Option } from "commander";
 import { parse as parseToml } from "smol-toml";
 import { checkCron } from "./maintenance/schedule.js";
@@ -287,6 +287,8 @@ export function createCommand(ctx: CommandContext): Command {
     });
 
   const maintainAction = (verify: boolean) => async (o: { data?: string; archive?: string; verify?: boolean }) => {
+    if (o.archive !== undefined && !GUID_PATTERN.test(o.archive))
+      throw new CairnError("USAGE", `--archive takes an archive guid (decimal digits), not ${JSON.stringify(o.archive.slice(0, 100))}`);
     const r = await maintainNode({
       dataDir: dataOf(ctx, o.data),
       archiveGuid: o.archive ?? null,
@@ -300,6 +302,13 @@ export function createCommand(ctx: CommandContext): Command {
       `${r.archives} archives (${r.via}): ${r.prunedVersions} versions pruned, ${r.removedBlocks} blocks removed, ${r.compactBytesRemoved} bytes compacted${verify || o.verify ? `, ${r.damagedBlocks} damaged blocks` : ""}`,
     );
     if (r.damagedBlocks > 0) throw new CairnError("INTEGRITY", `${r.damagedBlocks} stored blocks failed verification`);
+    // an archive whose maintenance was refused (a referenced block missing, the clock going back)
+    // fails the command, naming each archive and why; the others were maintained
+    const first = r.refused[0];
+    if (first !== undefined) {
+      const all = r.refused.map((x) => `archive ${x.archiveGuid}: ${x.code}: ${x.message}`).join("; ");
+      throw new CairnError(isErrorCode(first.code) ? first.code : "INTERNAL", `maintenance refused for ${r.refused.length} archive(s) (${all})`);
+    }
   };
   cmd
     .command("maintain")

@@ -32,7 +32,7 @@ import { reportsFor } from "./control/handlers.js";
 import { createCrashPoints } from "./crash.js";
 import { Hub } from "./hub.js";
 import type { OwnAuthority } from "./init.js";
-import { type MaintainOptions, type MaintainResult, runMaintenance } from "./maintenance/maintenance.js";
+import { addMaintainResult, emptyMaintainResult, type MaintainOptions, type MaintainResult, runMaintenance } from "./maintenance/maintenance.js";
 import { scheduleMaintenance } from "./maintenance/schedule.js";
 import { NodeMetrics } from "./metrics.js";
 import { NodeDb, OWN_NS } from "./node-db.js";
@@ -153,12 +153,14 @@ export async function startStorenode(options: StartStorenodeOptions): Promise<St
   const stopSchedule = scheduleMaintenance(ctx);
   // Every namespace (own and tenants), for the operator's `maintain` / `verify`.
   const maintainAll = async (o: { archiveGuid: string | null; verify: boolean; verifyOnly?: boolean }): Promise<MaintainResult> => {
-    const total: MaintainResult = { archives: 0, prunedVersions: 0, removedBlocks: 0, compactBytesRemoved: 0, damagedBlocks: 0 };
+    const total = emptyMaintainResult();
+    let found = false;
     for (const ns of [OWN_NS, ...db.tenants().map((t) => t.id)]) {
       if (o.archiveGuid !== null && !db.archive(ns, o.archiveGuid)) continue;
-      const r = await runMaintenance(ctx, ns, o.archiveGuid, { verify: o.verify || o.verifyOnly === true, verifyOnly: o.verifyOnly === true });
-      for (const k of Object.keys(total) as (keyof MaintainResult)[]) total[k] += r[k];
+      found = true;
+      addMaintainResult(total, await runMaintenance(ctx, ns, o.archiveGuid, { verify: o.verify || o.verifyOnly === true, verifyOnly: o.verifyOnly === true }));
     }
+    if (o.archiveGuid !== null && !found) throw new CairnError("NOT_FOUND", `this node holds no archive ${o.archiveGuid}`);
     return total;
   };
   const adminServer = opts.adminSocket ? await listenAdminSocket(opts.dataDir, { maintainAll }) : null;

@@ -1,8 +1,10 @@
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { closeSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { isCairnError } from "@cairn/protocol";
 import { FaultyFs, randomBlocks, type TestBlock } from "../src/testing.js";
+import { CAIRN_BIN } from "./helpers/child.js";
 import { archiveDir, backupClient, blockLocation, commitFiles, listFiles, restoreClient } from "./helpers/archive.js";
 import { metric } from "./helpers/http.js";
 import { type NodeFixture, startNode, testPlacement } from "./helpers/node.js";
@@ -152,6 +154,36 @@ describe("T08: missing data and metadata", () => {
     expect(new Set((err as { details: { missing: string[] } }).details.missing)).toEqual(new Set(b.map((x) => x.id.toString("hex"))));
     const list = await fx.tenant.peer.call("list-archives", {});
     expect(list.archives[0]?.damagedBlocks).toBe(2);
+  });
+
+  it("the operator's maintain of every archive fails, naming the refused archive and its missing blocks; an unknown --archive is NOT_FOUND", async () => {
+    fx = await startNode();
+    const p = testPlacement();
+    const { c, sessionId } = await backupClient(fx, p);
+    const b = randomBlocks(2);
+    await c.put(b);
+    await commitFiles(c, sessionId, [{ blocks: b }]);
+    await c.close();
+    unlinkSync(blockLocation(fx, p.archiveGuid, (b[0] as TestBlock).id).path);
+    // asynchronously: the node in this process answers the command's admin socket
+    const cairn = (...args: string[]) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = execFile(
+          process.execPath,
+          [CAIRN_BIN, "--json", "storenode", "maintain", "--data", fx?.dataDir as string, ...args],
+          { encoding: "utf8", env: { ...process.env, FAULT_CRASH_AT: "" } },
+          (_err, stdout, stderr) => resolve({ status: child.exitCode, stdout, stderr }),
+        );
+      });
+    const all = await cairn();
+    expect(all.status, `${all.stdout}\n${all.stderr}`).toBe(1);
+    expect(JSON.parse(all.stdout)).toMatchObject({ refused: [{ archiveGuid: p.archiveGuid, code: "STORE_INCONSISTENT" }] });
+    expect(all.stderr).toContain("STORE_INCONSISTENT");
+    expect(all.stderr).toContain(p.archiveGuid);
+    for (const x of b) expect(all.stderr).toContain(x.id.toString("hex"));
+    const unknown = await cairn("--archive", "123456789012345678");
+    expect([unknown.status, unknown.stderr.includes("NOT_FOUND")]).toEqual([10, true]);
+    expect((await cairn("--archive", "../../etc")).status).toBe(2);
   });
 
   it("rebuilds a lost block index from the packs", async () => {

@@ -138,6 +138,11 @@ export interface BlockStore {
   compact(opts?: CompactOptions): Promise<CompactResult>;
   /** Start-up scan: removes temp files, adopts orphan packs, marks blocks of missing packs. */
   recover(): Promise<RecoverResult>;
+  /**
+   * Marks damaged the blocks whose pack file is gone or truncated (T08: a pack deleted behind the
+   * node's back while it runs); returns how many. Cheap: one size call per pack, no reads.
+   */
+  checkPacks(): Promise<number>;
   /** Drops the index and rebuilds it from the packs alone (T08). */
   rebuildIndex(): Promise<{ blocks: number; packs: number }>;
   stats(): BlockStoreStats;

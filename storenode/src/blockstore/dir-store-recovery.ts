@@ -75,13 +75,24 @@ export async function recoverPacks(d: RecoveryDeps): Promise<{ result: RecoverRe
     }
   }
   d.index.forgetRetired([...retired]);
+  res.blocksMissing += await markLostBlocks(d, (id) => onDisk.has(id));
+  return { result: res, maxOnDisk: Math.max(0, ...onDisk.keys()) };
+}
+
+/**
+ * Marks damaged the indexed blocks whose pack file is gone or too short to hold them (a pack
+ * deleted or truncated behind the node's back); returns how many were newly marked. `mayExist`
+ * skips the size call for packs known to be absent.
+ */
+export async function markLostBlocks(d: RecoveryDeps, mayExist: (packId: number) => boolean = () => true): Promise<number> {
+  let marked = 0;
   for (const p of d.index.packs()) {
-    const size = onDisk.has(p.id) ? await d.fs.size(d.packPath(p.id)) : null;
+    const size = mayExist(p.id) ? await d.fs.size(d.packPath(p.id)) : null;
     const lost = d.index.blocksOfPack(p.id).filter((b) => !b.damaged && (size === null || b.offset + b.length > size));
     d.index.markDamaged(lost.map((b) => b.id));
-    res.blocksMissing += lost.length;
+    marked += lost.length;
   }
-  return { result: res, maxOnDisk: Math.max(0, ...onDisk.keys()) };
+  return marked;
 }
 
 /** Drops the index and rebuilds it from every pack on disk. */

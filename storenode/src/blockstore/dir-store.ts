@@ -30,7 +30,7 @@ import type {
 import { blockSha, decodeRecordHeader, encodePackHeader, encodeRecordHeader, PACK_HEADER_BYTES, RECORD_HEADER_BYTES } from "./pack-format.js";
 import { nodeStoreFs, type StoreFile, type StoreFs } from "./store-fs.js";
 import { DirStoreIndex } from "./dir-store-index.js";
-import { type RecoveryDeps, rebuildFromPacks, recoverPacks } from "./dir-store-recovery.js";
+import { markLostBlocks, type RecoveryDeps, rebuildFromPacks, recoverPacks } from "./dir-store-recovery.js";
 import { type CompactDeps, compactPacks } from "./dir-store-compact.js";
 
 /** Options of {@link DirStore}. */
@@ -575,6 +575,10 @@ export class DirStore implements BlockStore {
     const { result, maxOnDisk } = await recoverPacks(this.recoveryDeps());
     this.nextPackId = Math.max(this.nextPackId, this.index.maxPackId() + 1, maxOnDisk + 1);
     return result;
+  }
+
+  checkPacks(): Promise<number> {
+    return markLostBlocks(this.recoveryDeps());
   }
 
   async rebuildIndex(): Promise<{ blocks: number; packs: number }> {

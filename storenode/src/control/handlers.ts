@@ -80,8 +80,10 @@ export function controlHandlers(ctx: NodeContext, ns: string): Handlers<typeof n
       return {};
     },
 
-    maintain(p) {
-      return runMaintenance(ctx, ns, p.archiveGuid, { verify: p.verify });
+    async maintain(p) {
+      // the wire result is the figures (refusals are logged here and reach the operator's command)
+      const { refused: _refused, ...figures } = await runMaintenance(ctx, ns, p.archiveGuid, { verify: p.verify });
+      return figures;
     },
 
     async "list-archives"() {

@@ -52,7 +52,8 @@ export async function collectGarbage(a: Archive, opts: GcOptions): Promise<{ rem
   }
   const missing = missingReferencedBlocks(a);
   if (missing.count > 0) {
-    throw new CairnError("STORE_INCONSISTENT", `${missing.count} referenced block(s) are missing or damaged; garbage collection refused`, {
+    const named = missing.ids.slice(0, 3).join(", ") + (missing.count > 3 ? ", …" : "");
+    throw new CairnError("STORE_INCONSISTENT", `${missing.count} referenced block(s) are missing or damaged (${named}); garbage collection refused`, {
       details: { missing: missing.ids, count: missing.count },
     });
   }

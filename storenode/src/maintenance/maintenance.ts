@@ -28,6 +28,33 @@ export interface MaintainResult {
   removedBlocks: number;
   compactBytesRemoved: number;
   damagedBlocks: number;
+  /**
+   * Archives whose maintenance was refused (STORE_INCONSISTENT, CLOCK_WENT_BACKWARDS, …) in a run
+   * over many archives: the others went on, and the operator's command fails naming these.
+   */
+  refused: MaintainRefusal[];
+}
+
+/** One archive's refused maintenance. */
+export interface MaintainRefusal {
+  archiveGuid: string;
+  code: string;
+  message: string;
+}
+
+/** An empty result, to add runs to. */
+export function emptyMaintainResult(): MaintainResult {
+  return { archives: 0, prunedVersions: 0, removedBlocks: 0, compactBytesRemoved: 0, damagedBlocks: 0, refused: [] };
+}
+
+/** Adds `r` to `total`. */
+export function addMaintainResult(total: MaintainResult, r: MaintainResult): void {
+  total.archives += r.archives;
+  total.prunedVersions += r.prunedVersions;
+  total.removedBlocks += r.removedBlocks;
+  total.compactBytesRemoved += r.compactBytesRemoved;
+  total.damagedBlocks += r.damagedBlocks;
+  total.refused.push(...r.refused);
 }
 
 const running = new WeakSet<Archive>();
@@ -59,6 +86,9 @@ async function maintainNow(ctx: NodeContext, ns: string, a: Archive, opts: Maint
   const live = new Set(ctx.hub.onArchive(ns, guid).flatMap((c) => (c.sessionId ? [c.sessionId] : [])));
   a.sessions.expireStale(ctx.opts.sessionMaxIdleMs, live);
   const pruned = opts.verifyOnly ? { fileVersions: 0 } : pruneArchive(a, a.placement.retention, now);
+  // a pack deleted behind the node's back: its blocks count as damaged, so that GC refuses (T08)
+  const lost = await a.store.checkPacks();
+  if (lost > 0) log.error({ lostBlocks: lost }, "pack files are missing or truncated");
   let damaged = a.store.stats().damaged;
   if (opts.verify) {
     if (missingReferencedBlocks(a).count > 0 && a.store.stats().blocks === 0) await a.store.rebuildIndex();
@@ -74,7 +104,7 @@ async function maintainNow(ctx: NodeContext, ns: string, a: Archive, opts: Maint
     a.recount();
     ctx.registry.saveReport(ns, a);
     log.info({ damagedBlocks: damaged }, "verification ran");
-    return { archives: 1, prunedVersions: 0, removedBlocks: 0, compactBytesRemoved: 0, damagedBlocks: damaged };
+    return { archives: 1, prunedVersions: 0, removedBlocks: 0, compactBytesRemoved: 0, damagedBlocks: damaged, refused: [] };
   }
   const sp = ctx.registry.row(ns, guid)?.storePointId ?? 0;
   let removedBlocks = 0;
@@ -92,7 +122,7 @@ async function maintainNow(ctx: NodeContext, ns: string, a: Archive, opts: Maint
     ctx.registry.saveReport(ns, a);
   }
   log.info({ prunedVersions: pruned.fileVersions, removedBlocks, compactBytesRemoved: compactBytes, damagedBlocks: damaged }, "maintenance ran");
-  return { archives: 1, prunedVersions: pruned.fileVersions, removedBlocks, compactBytesRemoved: compactBytes, damagedBlocks: damaged };
+  return { archives: 1, prunedVersions: pruned.fileVersions, removedBlocks, compactBytesRemoved: compactBytes, damagedBlocks: damaged, refused: [] };
 }
 
 /**
@@ -118,21 +148,18 @@ async function reportDamage(ctx: NodeContext, ns: string, a: Archive, ids: reado
  * refusal is the call's error; across many, refused archives are logged and skipped.
  */
 export async function runMaintenance(ctx: NodeContext, ns: string, archiveGuid: string | null, opts: MaintainOptions): Promise<MaintainResult> {
-  const total: MaintainResult = { archives: 0, prunedVersions: 0, removedBlocks: 0, compactBytesRemoved: 0, damagedBlocks: 0 };
+  const total = emptyMaintainResult();
   const guids = archiveGuid ? [archiveGuid] : ctx.db.archives(ns).map((r) => r.guid);
   for (const guid of guids) {
     const a = await ctx.registry.get(ns, guid);
     if (!a) throw new CairnError("NOT_FOUND", "no such archive");
     try {
-      const r = await maintainArchive(ctx, ns, a, opts);
-      total.archives++;
-      total.prunedVersions += r.prunedVersions;
-      total.removedBlocks += r.removedBlocks;
-      total.compactBytesRemoved += r.compactBytesRemoved;
-      total.damagedBlocks += r.damagedBlocks;
+      addMaintainResult(total, await maintainArchive(ctx, ns, a, opts));
     } catch (err) {
       if (archiveGuid) throw err;
-      ctx.logger.error({ err, ns, archiveGuid: guid, code: isCairnError(err) ? err.code : undefined }, "maintenance refused");
+      const code = isCairnError(err) ? err.code : "INTERNAL";
+      ctx.logger.error({ err, ns, archiveGuid: guid, code }, "maintenance refused");
+      total.refused.push({ archiveGuid: guid, code, message: (err as Error).message.slice(0, 2000) });
     }
   }
   return total;
