@@ -195,6 +195,8 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
    */
   const destBackoff = new Map<string, { failures: number; retryAt: number }>();
   const needsFull = new Set<string>();
+  /** Archives seen without any version (each asks for one full scan). */
+  const freshArchives = new Set<string>();
   /** Archives seen in results (so that a run with every one of them backing off is not started). */
   const knownArchives = new Set<string>();
   let lastResult: RunBackupResult | null = null;
@@ -240,6 +242,13 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
       const db = openAgentDb(o.dataDir);
       try {
         config = kvGet<DeviceConfig>(db, "config");
+        // a destination offered since the last scan: its new archive has nothing, and the
+        // watcher's paths hold only what changed, so its first backup is a full scan
+        for (const r of new ArchiveStore(db).list()) {
+          if (r.lastSeq !== 0 || freshArchives.has(r.archiveGuid)) continue;
+          freshArchives.add(r.archiveGuid);
+          needsFull.add(r.archiveGuid);
+        }
       } finally {
         db.close();
       }
@@ -322,6 +331,9 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
         destBackoff.delete(d.archiveGuid);
         if (!paths) needsFull.delete(d.archiveGuid);
       }
+      // a full scan served every archive that took part, and one that did not take part (no
+      // key on this device, not offered any more) must not ask for a full scan at every tick
+      if (!paths) for (const g of [...needsFull]) if (!skipArchives.has(g)) needsFull.delete(g);
       // the paths of this run went only to the archives that took part
       for (const g of skipArchives) needsFull.add(g);
       for (const f of r.failed) {
@@ -490,6 +502,34 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
     return { accepted: true };
   };
 
+  /**
+   * Fetches and applies the configuration after `config-changed`. A failed sync is tried again,
+   * 2 s, 4 s, … up to 5 minutes later, while the link is up: a destination just offered may not
+   * be reachable yet (a provider's node still being dialled), and the next push may never come.
+   */
+  let resyncTimer: NodeJS.Timeout | null = null;
+  let resyncGeneration = 0;
+  const resync = async (attempt: number): Promise<void> => {
+    if (resyncTimer !== null) clearTimeout(resyncTimer);
+    resyncTimer = null;
+    const generation = ++resyncGeneration;
+    const link = client;
+    if (!link || closed) return;
+    try {
+      await syncConfig(o.dataDir, link, clock, logger);
+    } catch (err) {
+      const waitMs = Math.min(5 * MINUTE_MS, 2000 * 2 ** Math.min(attempt, 8));
+      logger.warn({ err, retryInMs: waitMs }, "config sync failed");
+      if (generation === resyncGeneration && !closed) {
+        resyncTimer = setTimeout(() => {
+          if (client === link) void resync(attempt + 1);
+        }, waitMs);
+        resyncTimer.unref();
+      }
+    }
+    await apply();
+  };
+
   const connectLoop = async (): Promise<void> => {
     let attempt = 0;
     while (!closed && !o.archives && readCredentials(o.dataDir)) {
@@ -504,11 +544,7 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
             },
             events: {
               onConfigChanged: () => {
-                void (async () => {
-                  if (!client) return;
-                  await syncConfig(o.dataDir, client, clock, logger).catch((err: unknown) => logger.warn({ err }, "config sync failed"));
-                  await apply();
-                })();
+                void resync(0);
               },
               onUpgradeAvailable: (offer) => {
                 if (upgrades) upgrades.offer(offer);
@@ -626,6 +662,7 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
       closed = true;
       upgrades?.close();
       if (timer) clearInterval(timer);
+      if (resyncTimer !== null) clearTimeout(resyncTimer);
       await new Promise<void>((r) => (metricsServer ? metricsServer.close(() => r()) : r()));
       client?.close();
       if (running !== null) await running;

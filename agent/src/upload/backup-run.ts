@@ -109,8 +109,23 @@ export interface BackupSummary {
   reconnects: number;
 }
 
+/**
+ * A paths-mode run (the watcher's changes) of an archive this device never committed a version
+ * to scans the whole selection instead: a destination offered since the last full scan starts
+ * empty, and the changed paths alone would give it an almost empty first version.
+ */
+function fullWhenNew(o: BackupRunOptions): BackupRunOptions {
+  if (o.paths === undefined) return o;
+  const row = new ArchiveStore(o.db).get(o.endpoint.archiveGuid);
+  if (row !== undefined && row.lastSeq > 0) return o;
+  const { paths: _changed, ...full } = o;
+  o.logger.info({ archiveGuid: o.endpoint.archiveGuid }, "first backup to this archive: a full scan instead of the changed paths");
+  return full;
+}
+
 /** Backs up one archive and commits a version. */
-export async function runArchiveBackup(o: BackupRunOptions): Promise<BackupSummary> {
+export async function runArchiveBackup(given: BackupRunOptions): Promise<BackupSummary> {
+  const o = fullWhenNew(given);
   const guid = o.endpoint.archiveGuid;
   const keys = deriveArchiveKeys(o.archiveKey, guid);
   const archives = new ArchiveStore(o.db);
