@@ -101,6 +101,7 @@ let custom: Dev;
 let nist: Dev;
 const customKey = randomBytes(32).toString("hex");
 let serverDir: string;
+let vaultRegistrationKey: string;
 
 beforeAll(async () => {
   c = await startCluster({ agents: 0 });
@@ -112,6 +113,7 @@ beforeAll(async () => {
   const n = await orgWith("NIST org", c.authority.orgUid, { security: { values: { keyPolicy: "password" } } });
   await c.authority.py42().data("PUT", `/api/OrgSetting/${n.orgId}`, { packets: [{ key: "device_webRestore_enabled", value: "false", locked: true }] });
   const nc = await orgWith("NIST child", n.orgUid, {});
+  vaultRegistrationKey = v.registrationKey;
   vault = await device("vault", v.registrationKey, { archivePassword: "vault archive password" });
   custom = await device("custom", k.registrationKey, { customKey });
   nist = await device("nist", nc.registrationKey, { archivePassword: "nist archive password" });
@@ -152,6 +154,34 @@ describe("archive passwords and custom keys", () => {
     });
     const { zip } = await admin.zip(vault.guid, [`${vault.home}/docs`], { privatePassword: "vault archive password" });
     expect((await zipEntries(zip.body)).get("docs/secret.txt")?.toString()).toBe(`${vault.marker}\n`);
+  });
+
+  it("registers a second device of an archive-password user only with the right password (a wrong one is PRIVATE_PASSWORD_INVALID, exit 12)", async () => {
+    const register = (password: string, name: string) =>
+      runCairn([
+        "--json",
+        "agent",
+        "register",
+        "--data",
+        join(c.dir, name),
+        "--authority",
+        c.authority.url,
+        "--authority-fingerprint",
+        c.authority.fingerprint,
+        "--registration-key",
+        vaultRegistrationKey,
+        "--username",
+        "vault@example.com",
+        "--password",
+        "vault password 1",
+        "--archive-password",
+        password,
+      ]);
+    const wrong = await register("not the archive password", "vault-wrong-agent");
+    expect(wrong.code, wrong.stderr).toBe(12);
+    expect(wrong.stderr).toContain("PRIVATE_PASSWORD_INVALID");
+    const right = await register("vault archive password", "vault-second-agent");
+    expect(right.code, right.stderr).toBe(0);
   });
 
   it("needs the custom key: missing or wrong is 500 CUSTOM_KEY_INVALID, the right one restores", async () => {

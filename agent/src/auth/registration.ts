@@ -114,8 +114,14 @@ export async function registerAgent(o: RegisterOptions): Promise<RegisterResult>
     userKey = r.userKey;
   } else if (r.keyPolicy === "password") {
     if (!o.archivePassword) throw new CairnError("PRIVATE_PASSWORD_INVALID", "this organization uses archive passwords: pass --archive-password");
-    if (r.wrappedUserKey) userKey = unwrapKeyWithPassword(o.archivePassword, r.wrappedUserKey, wrapContext.userKey(r.userUid));
-    else {
+    if (r.wrappedUserKey) {
+      try {
+        userKey = unwrapKeyWithPassword(o.archivePassword, r.wrappedUserKey, wrapContext.userKey(r.userUid));
+      } catch (err) {
+        if (!isCairnError(err, "DECRYPT_FAILED")) throw err;
+        throw new CairnError("PRIVATE_PASSWORD_INVALID", "the archive password is wrong (it does not unlock this user's key)");
+      }
+    } else {
       // the user's existing key when the org raised the policy and no device protected it yet
       // (the authority hands over its escrowed copy once), else a new user's first key
       userKey = r.userKey ?? generateKey();
