@@ -116,6 +116,19 @@ describe("cluster: authority, storage node, agent", () => {
       error: "NOT_FOUND",
       message: expect.stringContaining(missing),
     });
+    // a restore target that is a file, not a folder: a usage error naming it (exit 2), nothing written
+    const file = join(c.dir, "a-file.txt");
+    writeFileSync(file, "not a folder\n");
+    const onFile = await promisify(execFile)(process.execPath, [CAIRN_BIN, "--json", "agent", "restore", "--data", a.dataDir, "--to", file], {
+      encoding: "utf8",
+      timeout: 30_000,
+    }).then(
+      () => ({ code: 0, stderr: "" }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(onFile.code, onFile.stderr).toBe(2);
+    expect(JSON.parse(onFile.stderr.trim().split("\n").at(-1) as string)).toMatchObject({ error: "USAGE", message: expect.stringContaining(file) });
+    expect(readFileSync(file, "utf8")).toBe("not a folder\n");
   });
 
   it("cairn agent restore of a file deleted since its last backup names the version that still holds it, and that command restores it", async () => {

@@ -5,7 +5,7 @@
  * Also `file-history` for `versions PATH`.
  */
 import type { ProxySetting } from "../net/ws-link.js";
-import { mkdirSync, realpathSync } from "node:fs";
+import { mkdirSync, realpathSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Logger } from "pino";
 import { CairnError, type Clock, deriveArchiveKeys, fileIdFor, openFileVersion } from "@cairn/protocol";
@@ -45,15 +45,30 @@ function depthOf(p: string): number {
   return p === "/" ? 0 : p.split("/").length - 1;
 }
 
+/**
+ * The restore folder, created when missing; its real path. Something other than a folder there,
+ * or a folder that cannot be created, is a clear error before anything is fetched.
+ */
+function restoreTarget(target: string): string {
+  try {
+    mkdirSync(target, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EEXIST" || code === "ENOTDIR") throw new CairnError("USAGE", `the restore target is not a folder: ${target}`);
+    if (code === "EACCES" || code === "EPERM" || code === "EROFS")
+      throw new CairnError("TARGET_NOT_WRITABLE", `the restore target cannot be created (${code}): ${target}`, { cause: err });
+    throw new CairnError("FILE_SYSTEM", `the restore target cannot be created (${code ?? "error"}): ${target}`, { cause: err });
+  }
+  if (!statSync(target).isDirectory()) throw new CairnError("USAGE", `the restore target is not a folder: ${target}`);
+  return realpathSync(target);
+}
+
 /** Restores (part of) one archive. */
 export async function runArchiveRestore(o: ArchiveRestoreOptions): Promise<ArchiveRestoreResult> {
   const keys = deriveArchiveKeys(o.archiveKey, o.endpoint.archiveGuid);
   const requested = (o.paths ?? []).map(normalizeSelectionPath);
   let root = "/";
-  if (o.target) {
-    mkdirSync(o.target, { recursive: true, mode: 0o700 });
-    root = realpathSync(o.target);
-  }
+  if (o.target) root = restoreTarget(o.target);
   const session = new DataSession({
     endpoint: o.endpoint,
     mode: "restore",
