@@ -8,7 +8,7 @@
  * the file claims, fails the file (and so the restore): never a silently wrong file.
  */
 import { Readable } from "node:stream";
-import { type ArchiveKeys, CairnError, openBlock } from "@cairn/protocol";
+import { type ArchiveKeys, CairnError, isCairnError, openBlock } from "@cairn/protocol";
 import type { ArchiveSource, CatalogEntry } from "./catalog.js";
 
 /** Most blocks per `archive-get`. */
@@ -90,5 +90,15 @@ export async function* fileContent(
 
 /** {@link fileContent} as a byte stream (reads only as fast as the consumer takes it). */
 export function fileStream(src: ArchiveSource, archiveGuid: string, keys: ArchiveKeys, e: CatalogEntry, meter?: ByteMeter, signal?: AbortSignal): Readable {
-  return Readable.from(fileContent(src, archiveGuid, keys, e, meter, signal), { objectMode: false, highWaterMark: 1024 * 1024 });
+  return Readable.from(naming(fileContent(src, archiveGuid, keys, e, meter, signal), e.path), { objectMode: false, highWaterMark: 1024 * 1024 });
+}
+
+/** The file's path in an integrity failure, so that the job's message says which file it was. */
+async function* naming(content: AsyncGenerator<Buffer>, path: string): AsyncGenerator<Buffer> {
+  try {
+    yield* content;
+  } catch (err) {
+    if (isCairnError(err, "INTEGRITY")) throw new CairnError("INTEGRITY", `${JSON.stringify(path)}: ${err.message}`, { cause: err });
+    throw err;
+  }
 }

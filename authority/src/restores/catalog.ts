@@ -19,6 +19,8 @@ export interface ArchiveSource {
   fileHistory(archiveGuid: string, fileId: Buffer): Promise<FileVersion[]>;
   /** `archive-get`: streams each block to `onBlock`; resolves with the count. */
   getBlocks(archiveGuid: string, ids: Buffer, onBlock: (id: Buffer, data: Buffer | null, error: string | null) => void, signal?: AbortSignal): Promise<number>;
+  /** `archive-missing`: the hex ids among `ids` (concatenated 32-byte ids) the node cannot serve. */
+  missingBlocks(archiveGuid: string, ids: Buffer): Promise<Set<string>>;
 }
 
 /** One path of the tree. */

@@ -58,6 +58,8 @@ export interface RestoreJob {
   doneBytes: number;
   doneFiles: number;
   downloads: number;
+  /** Files the last download left out: the storage node could not serve their blocks. */
+  skipped: number;
   streaming: boolean;
   ended: boolean;
   record: RestoreRecord;
@@ -159,6 +161,7 @@ export class RestoreJobs {
       doneBytes: 0,
       doneFiles: 0,
       downloads: 0,
+      skipped: 0,
       streaming: false,
       ended: false,
       record,
@@ -280,9 +283,40 @@ export class RestoreJobs {
     return job;
   }
 
-  /** The zip's entries for a job. */
-  zipItems(j: RestoreJob, meter?: ByteMeter): ZipItem[] {
-    const items: ZipItem[] = j.plan.entries.map(({ entry, name }) =>
+  /**
+   * The paths of the plan's files with a block the storage node cannot serve (missing, or marked
+   * damaged by a verification or an earlier failed read): asked before the first byte, without
+   * reading any block (T07: the zip leaves them out and names them, the other files restore).
+   */
+  private async unservable(j: RestoreJob): Promise<Set<string>> {
+    const files = j.plan.entries.filter(({ entry }) => entry.type === "file" && entry.blocks.length > 0).map(({ entry }) => entry);
+    const ids = new Map<string, Buffer>();
+    for (const e of files) for (let o = 0; o < e.blocks.length; o += 32) ids.set(e.blocks.toString("hex", o, o + 32), e.blocks.subarray(o, o + 32));
+    if (ids.size === 0) return new Set();
+    let missing: Set<string>;
+    try {
+      missing = await this.svc.source.missingBlocks(j.archive.archiveGuid, Buffer.concat([...ids.values()]));
+    } catch (err) {
+      // a node without the call (an older version): the zip goes as before, failing on a bad block
+      this.svc.ctx.log.warn({ err, jobId: j.jobId }, "the storage node did not say which blocks it lacks");
+      return new Set();
+    }
+    const bad = new Set<string>();
+    if (missing.size === 0) return bad;
+    for (const e of files) {
+      for (let o = 0; o < e.blocks.length; o += 32) {
+        if (!missing.has(e.blocks.toString("hex", o, o + 32))) continue;
+        bad.add(e.path);
+        break;
+      }
+    }
+    return bad;
+  }
+
+  /** The zip's entries for a job, without the files in `skip` (named in the warnings file). */
+  zipItems(j: RestoreJob, meter?: ByteMeter, skip: ReadonlySet<string> = new Set()): ZipItem[] {
+    const kept = j.plan.entries.filter(({ entry }) => !skip.has(entry.path));
+    const items: ZipItem[] = kept.map(({ entry, name }) =>
       entry.type === "dir"
         ? { kind: "dir", name, mtimeMs: entry.mtimeMs, mode: entry.mode }
         : {
@@ -294,18 +328,30 @@ export class RestoreJobs {
             open: () => fileStream(this.svc.source, j.archive.archiveGuid, j.keys as ArchiveKeys, entry, meter, j.abort.signal),
           },
     );
-    const w = warningsText(j.plan, j.jobId);
+    const lost = [...skip].map((path) => `skipped ${JSON.stringify(path)}: its data is missing or damaged on the storage node`);
+    const w = warningsText({ ...j.plan, warnings: [...j.plan.warnings, ...lost] }, j.jobId);
     if (w !== "") items.push({ kind: "text", name: WARNINGS_FILE, data: Buffer.from(w, "utf8"), mtimeMs: j.createdAt });
     return items;
   }
 
   /** What `GET /api/WebRestoreJobResult` streams (the caller writes it). */
-  download(p: Principal, jobId: string): { job: RestoreJob; items: ZipItem[]; length: number } {
+  async download(p: Principal, jobId: string): Promise<{ job: RestoreJob; items: ZipItem[]; length: number }> {
     const j = this.get(p, jobId);
-    if (j.kind !== "WEB") throw new CairnError("NOT_FOUND", "This job has no zip");
-    if (j.state === "failed") throw new CairnError("RESTORE_FAILED", `RESTORE_FAILED: ${j.message ?? "the restore failed"}`);
-    if (j.state !== "done" || j.keys === null) throw new CairnError("NOT_FOUND", "The restore was canceled or its result expired");
-    if (j.streaming) throw new CairnError("CONFLICT", "This zip is being downloaded already");
+    const check = () => {
+      if (j.kind !== "WEB") throw new CairnError("NOT_FOUND", "This job has no zip");
+      if (j.state === "failed") throw new CairnError("RESTORE_FAILED", `RESTORE_FAILED: ${j.message ?? "the restore failed"}`);
+      if (j.state !== "done" || j.keys === null) throw new CairnError("NOT_FOUND", "The restore was canceled or its result expired");
+      if (j.streaming) throw new CairnError("CONFLICT", "This zip is being downloaded already");
+    };
+    check();
+    j.streaming = true;
+    let skip: Set<string>;
+    try {
+      skip = await this.unservable(j);
+    } finally {
+      j.streaming = false;
+    }
+    check();
     let streamed = 0;
     const meter: ByteMeter = {
       add: (n) => {
@@ -315,9 +361,10 @@ export class RestoreJobs {
           throw new CairnError("WEB_RESTORE_LIMIT_EXCEEDED", "the streamed content passed the web restore limit");
       },
     };
-    const items = this.zipItems(j, meter);
+    const items = this.zipItems(j, meter, skip);
     j.streaming = true;
     j.doneBytes = 0;
+    j.skipped = skip.size;
     return { job: j, items, length: zipLength(items) };
   }
 
@@ -326,7 +373,7 @@ export class RestoreJobs {
     j.streaming = false;
     if (ok) {
       j.downloads++;
-      j.doneFiles = j.plan.files;
+      j.doneFiles = j.plan.files - j.skipped;
       await this.finish(j, "done", null);
       return;
     }

@@ -66,5 +66,14 @@ export function archiveSourceOf(nodes: NodeCaller): ArchiveSource {
       );
       return r.count;
     },
+    async missingBlocks(archiveGuid, ids) {
+      const out = new Set<string>();
+      const step = 4096 * 32;
+      for (let o = 0; o < ids.length; o += step) {
+        const r = await nodes.callForArchive(archiveGuid, "archive-missing", { archiveGuid, ids: ids.subarray(o, o + step) });
+        for (let i = 0; i < r.missing.length; i += 32) out.add(r.missing.toString("hex", i, i + 32));
+      }
+      return out;
+    },
   };
 }

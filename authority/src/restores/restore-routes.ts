@@ -178,7 +178,7 @@ export function registerRestoreRoutes(api: ApiRouter, ctx: AuthorityContext, svc
     url: "/api/WebRestoreJobResult/:jobId",
     summary: "The zip of a restore job (the requesting user only, until it expires)",
     handler: async (p, { reply, params }) => {
-      const { job, items, length } = jobs.download(p, idParam(params.jobId, "restore job"));
+      const { job, items, length } = await jobs.download(p, idParam(params.jobId, "restore job"));
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {

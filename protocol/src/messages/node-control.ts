@@ -134,6 +134,12 @@ export const nodeStorenodeMethods = {
   "archive-file-history": method(obj({ archiveGuid: guid(), fileId: fileIdBytes() }), obj({ versions: arr(fileVersion, { max: 100_000 }) })),
   /** Streams one `block` frame per id, then answers `{count}`. */
   "archive-get": method(obj({ archiveGuid: guid(), ids: idList(4096) }), obj({ count: int() })),
+  /**
+   * Which of `ids` the node cannot serve (not stored, or marked damaged by a verification or a
+   * failed read), without reading any: a zip restore leaves those files out, named, instead of
+   * breaking off in the middle of the download.
+   */
+  "archive-missing": method(obj({ archiveGuid: guid(), ids: idList(4096) }), obj({ missing: idList(4096) })),
   /** Whether a device currently holds a data connection to this node. */
   "device-connected": method(obj({ deviceGuid: guid() }), obj({ connected: bool() })),
   status: method(

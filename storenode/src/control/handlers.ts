@@ -112,6 +112,16 @@ export function controlHandlers(ctx: NodeContext, ns: string): Handlers<typeof n
       }
     },
 
+    async "archive-missing"(p) {
+      const a = await archive(p.archiveGuid);
+      const missing: Buffer[] = [];
+      for (let o = 0; o < p.ids.length; o += 32) {
+        const id = p.ids.subarray(o, o + 32);
+        if (!a.store.has(id)) missing.push(id);
+      }
+      return { missing: Buffer.concat(missing) };
+    },
+
     "device-connected"(p) {
       return { connected: ctx.hub.ofDevice(ns, p.deviceGuid).length > 0 };
     },
