@@ -78,7 +78,15 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
       clock,
       logger,
     });
-    const authority = await startAuthority({ dataDir: join(dir, "authority"), host: "127.0.0.1", port: 0, clock, logger });
+    // every restore method of the console, the server's file system included (`--restore-dir`)
+    const authority = await startAuthority({
+      dataDir: join(dir, "authority"),
+      host: "127.0.0.1",
+      port: 0,
+      clock,
+      logger,
+      operations: { restores: { serverRestoreDir: join(dir, "server-restores") } },
+    });
     cleanups.push(() => authority.close());
     say(`authority   ${authority.url} (certificate ${init.certFingerprint.slice(0, 23)}…)`);
 
