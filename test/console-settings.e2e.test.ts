@@ -202,6 +202,10 @@ describe("console: organization settings", () => {
     await env.goto(`#/orgs/${child.orgId}/info?tab=reporting`);
     const form = page.getByTestId("reporting-form");
     await form.getByTestId("inherit-reporting").uncheck();
+    // the first administrator always receives the report: shown, and not removable
+    const always = form.getByTestId("recipient-always").filter({ hasText: "admin@example.com" });
+    await always.waitFor();
+    await expect(always.getByRole("button").count()).resolves.toBe(0);
     await form.getByRole("checkbox", { name: "Fri" }).check();
     await form.getByLabel("Additional recipients", { exact: true }).fill("ops@example.com");
     await form.getByRole("button", { name: "Add", exact: true }).click();

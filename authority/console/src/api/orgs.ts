@@ -63,6 +63,19 @@ export function getOrgSettings(orgId: number, signal?: AbortSignal): Promise<Org
   return get<OrgWithSettings>(`/api/Org/${orgId}`, { incSettings: true, incDeviceDefaults: true, incInheritedOrgInfo: true, incCounts: true }, signal);
 }
 
+/** Who receives the org's backup report (the first administrator, the org's admins, its additional recipients). */
+export interface ReportRecipients {
+  recipients: string[];
+  firstAdministrator: string | null;
+  orgAdmins: string[];
+  additional: string[];
+}
+
+/** The org's backup report recipients as the server sends to them. */
+export function getReportRecipients(orgId: number, signal?: AbortSignal): Promise<ReportRecipients> {
+  return get<ReportRecipients>(`/api/v1/orgs/${orgId}/report-recipients`, undefined, signal);
+}
+
 /** The org's setting packets (§5.3). */
 export function getPackets(orgId: number, signal?: AbortSignal): Promise<Record<string, SettingPacket>> {
   return get<Record<string, SettingPacket>>(`/api/OrgSetting/${orgId}`, undefined, signal);

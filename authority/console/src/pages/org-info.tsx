@@ -7,7 +7,7 @@
  */
 import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
-import { ancestorsWithSettings, getOrgSettings, getPackets } from "../api/orgs.js";
+import { ancestorsWithSettings, getOrgSettings, getPackets, getReportRecipients } from "../api/orgs.js";
 import type { OrgWithSettings } from "../api/types.js";
 import { href, param, setQuery } from "../router.js";
 import { useAsync } from "../ui/async.js";
@@ -184,6 +184,10 @@ function ReportingTab({ data, onSaved }: { data: OrgInfoData; onSaved: () => Pro
   const readOnly = readOnlyGroup(org, "reporting");
   const schedule = String(g.shown("reportSchedule") ?? "_______").padEnd(7, "_");
   const recipients = (g.shown("recipients") as string[] | undefined) ?? [];
+  // who always receives it, whatever the list below says (the server adds them to every send)
+  const always = useAsync((s) => getReportRecipients(org.orgId, s), [org.orgId]);
+  const fixed = always.data ? [...(always.data.firstAdministrator ? [always.data.firstAdministrator] : []), ...always.data.orgAdmins] : [];
+  const fixedKeys = new Set(fixed.map((r) => r.toLowerCase()));
   const addRecipients = () => {
     const add = more
       .split(/[\s,;]+/)
@@ -237,28 +241,41 @@ function ReportingTab({ data, onSaved }: { data: OrgInfoData; onSaved: () => Pro
           <fieldset class="field" disabled={d}>
             <legend>Recipients</legend>
             <p class="hint">
-              The first administrator is a recipient by default. Remove an address to stop its emails; with no recipients at all, reports go to the first
-              administrator.
+              The first administrator and this organization's administrators always receive the report. Add other addresses below; remove one to stop its
+              emails.
             </p>
             <ul class="recipients" data-testid="recipients">
-              {recipients.length === 0 && <li class="muted">None: reports go to the first administrator.</li>}
-              {recipients.map((r) => (
-                <li key={r} class="chip">
+              {fixed.map((r) => (
+                <li
+                  key={`always-${r}`}
+                  class="chip"
+                  data-testid="recipient-always"
+                  title="Always a recipient: the first administrator or an administrator of this organization"
+                >
                   {r}
-                  <button
-                    type="button"
-                    aria-label={`Remove recipient ${r}`}
-                    onClick={() =>
-                      g.set(
-                        "recipients",
-                        recipients.filter((x) => x !== r),
-                      )
-                    }
-                  >
-                    ✕
-                  </button>
                 </li>
               ))}
+              {always.status === "error" && <li class="muted">Could not load who always receives the report: {always.error}</li>}
+              {fixed.length === 0 && recipients.length === 0 && always.status === "ready" && <li class="muted">No recipient has an email address yet.</li>}
+              {recipients
+                .filter((r) => !fixedKeys.has(r.toLowerCase()))
+                .map((r) => (
+                  <li key={r} class="chip">
+                    {r}
+                    <button
+                      type="button"
+                      aria-label={`Remove recipient ${r}`}
+                      onClick={() =>
+                        g.set(
+                          "recipients",
+                          recipients.filter((x) => x !== r),
+                        )
+                      }
+                    >
+                      ✕
+                    </button>
+                  </li>
+                ))}
             </ul>
             <div class="with-unit">
               <TextField label="Additional recipients" type="email" value={more} onInput={setMore} disabled={d} hint="Email addresses, separated by commas." />
