@@ -47,7 +47,8 @@ interface Summary {
   changedFiles: number;
   uploadedBytes: number;
   errors: number;
-  destinations: Array<{ mode: string; seq: number; statted: number; uploadedBlocks: number }>;
+  versionTime: string;
+  destinations: Array<{ mode: string; seq: number; statted: number; uploadedBlocks: number; versionTime: string }>;
 }
 
 async function backupCli(dataDir: string): Promise<Summary> {
@@ -55,6 +56,8 @@ async function backupCli(dataDir: string): Promise<Summary> {
   expect(r.code, r.stderr).toBe(0);
   const summary = JSON.parse(r.stdout.trim().split("\n").pop() as string) as Summary;
   expect(summary.message_type).toBe("summary");
+  // times are ISO-8601 throughout, the destinations' included
+  for (const t of [summary.versionTime, ...summary.destinations.map((d) => d.versionTime)]) expect(t).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   return summary;
 }
 

@@ -339,7 +339,12 @@ export function createCommand(ctx: CommandContext): Command {
         const summary = {
           message_type: "summary",
           ...r,
-          destinations: r.destinations.map(({ errorList, ...d }) => ({ ...d, errorList: errorList.slice(0, 50) })),
+          // every time in the command's output is ISO-8601, the destinations' too (docs/agent.md)
+          destinations: r.destinations.map(({ errorList, ...d }) => ({
+            ...d,
+            versionTime: new Date(d.versionTime).toISOString(),
+            errorList: errorList.slice(0, 50),
+          })),
         };
         if (ctx.json) ctx.printJsonLine(summary);
         else {
