@@ -85,6 +85,37 @@ describe("bad values on the command line", () => {
     expect(check.code, check.stderr).toBe(2);
   });
 
+  it.each([
+    [["agent", "select", "exclude", "(["], "invalid exclusion pattern"],
+    [["agent", "select", "add", ""], "empty path"],
+    [["agent", "destinations", "--opt-in", "123"], "--opt-in takes a destination guid"],
+    [["storenode", "verify", "--archive", "../../etc"], "--archive takes an archive guid"],
+    [
+      [
+        "agent",
+        "register",
+        "--authority",
+        "https://127.0.0.1:1",
+        "--authority-fingerprint",
+        "00",
+        "--registration-key",
+        "K",
+        "--username",
+        "u",
+        "--password",
+        "p",
+        "--custom-key",
+        "zz",
+      ],
+      "--custom-key takes 64 hexadecimal digits",
+    ],
+  ])("%j is bad usage (exit 2) naming the value", async (args, says) => {
+    const data = args[0] === "storenode" ? node : join(dir, "agent-usage");
+    const r = await runCairn(["--json", ...args, "--data", data]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(exitError(r.stderr)).toMatchObject({ code: 2, error: "USAGE", message: expect.stringContaining(says) });
+  });
+
   it("the same values from the environment stay configuration errors (78)", async () => {
     const cases: [string[], Record<string, string>][] = [
       [["authority", "serve", "--data", authority, "--check-config"], { CAIRN_SERVER_PORT: "abc" }],

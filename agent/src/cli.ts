@@ -14,7 +14,7 @@
 import { existsSync, lstatSync, realpathSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve, sep } from "node:path";
-import { CairnError, type CommandContext, EXIT, exitCodeFor } from "@cairn/protocol";
+import { CairnError, type CommandContext, EXIT, exitCodeFor, GUID_PATTERN } from "@cairn/protocol";
 import { Command, Option } from "commander";
 import pino, { type Logger } from "pino";
 import type { RunBackupResult } from "./agent-api.js";
@@ -157,6 +157,7 @@ export function createCommand(ctx: CommandContext): Command {
       "where the user's existing key is saved when it becomes a custom key at this registration (a policy raised to custom keys)",
     )
     .action(async (o: DataOpt & Record<string, string | undefined>) => {
+      if (o.customKey !== undefined && !/^[0-9a-fA-F]{64}$/.test(o.customKey)) throw new CairnError("USAGE", "--custom-key takes 64 hexadecimal digits");
       const { registerAgent } = await import("./auth/registration.js");
       const { systemClock } = await import("@cairn/protocol");
       const r = await registerAgent({
@@ -382,6 +383,7 @@ export function createCommand(ctx: CommandContext): Command {
       .addOption(data())
       .action(async (paths: string[], o: DataOpt) => {
         const { changeSelection } = await import("./agent-api.js");
+        if (paths.some((p) => p.trim() === "")) throw new CairnError("USAGE", "an empty path is not a file or folder to select");
         const items = paths.map((p) => resolve(p));
         const s = changeSelection({ dataDir: dataDir(ctx, o), op, items });
         await notifyDaemon(dataDir(ctx, o));
@@ -557,6 +559,12 @@ export function createCommand(ctx: CommandContext): Command {
     .option("--opt-out <guid>", "stop backing up to an opted-in destination")
     .action(async (o: DataOpt & { optIn?: string; optOut?: string }) => {
       const dir = dataDir(ctx, o);
+      for (const [flag, v] of [
+        ["--opt-in", o.optIn],
+        ["--opt-out", o.optOut],
+      ] as const)
+        if (v !== undefined && !GUID_PATTERN.test(v))
+          throw new CairnError("USAGE", `${flag} takes a destination guid (decimal digits), not ${JSON.stringify(v.slice(0, 100))}`);
       if (o.optIn || o.optOut) {
         const { connectAuthority, syncConfig } = await import("./auth/registration.js");
         const { systemClock } = await import("@cairn/protocol");

@@ -132,6 +132,13 @@ export function removeFromSelection(spec: SelectionSpec, paths: readonly string[
 
 /** Adds exclusion patterns (validated). */
 export function addExcludePatterns(spec: SelectionSpec, patterns: readonly string[]): SelectionSpec {
-  for (const p of patterns) new Selection({ include: [], exclude: [], excludePatterns: [p] });
+  // a bad pattern the user just typed is a usage error (a stored one, later, is CONFIG_INVALID)
+  for (const p of patterns) {
+    try {
+      new Selection({ include: [], exclude: [], excludePatterns: [p] });
+    } catch (err) {
+      throw new CairnError("USAGE", (err as Error).message);
+    }
+  }
   return { ...spec, excludePatterns: [...new Set([...spec.excludePatterns, ...patterns])] };
 }
