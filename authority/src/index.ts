@@ -28,6 +28,7 @@ import type { LoginThrottleOptions } from "./auth/login-throttle.js";
 import type { Argon2Params } from "./auth/passwords.js";
 import { bootstrapAuthority, META, newAuthorityGuid } from "./bootstrap.js";
 import { type AuthorityContext, createContext } from "./context.js";
+import { sealedStringCodec } from "./auth/secret-box.js";
 import { openSqliteStore } from "./db/sqlite-store.js";
 import type { Faults } from "./faults.js";
 import { buildHttpServer, CORE_PLUGINS, type HttpPlugin, type ServedRoute } from "./http/server.js";
@@ -94,6 +95,9 @@ export interface InitAuthorityResult {
   authorityGuid: string;
 }
 
+/** The orgs' registration keys are sealed in the database under the escrow KEK (T26, §6.10). */
+const registrationKeyCodec = (kek: Buffer) => sealedStringCodec(kek, "registration-key");
+
 /** Creates a new authority in `dataDir`; refuses one that is already initialized (CONFLICT). */
 export async function initAuthority(opts: InitAuthorityOptions): Promise<InitAuthorityResult> {
   const clock = opts.clock ?? systemClock;
@@ -116,7 +120,7 @@ export async function initAuthority(opts: InitAuthorityOptions): Promise<InitAut
   writeSecretFile(join(dir, KEY_FILES.tlsCert), tls.cert);
   chmodSync(join(dir, KEY_FILES.tlsCert), 0o644);
   const generated = opts.adminPassword === undefined ? randomBytes(18).toString("base64url") : undefined;
-  const store = openSqliteStore({ file: dbFile, clock });
+  const store = openSqliteStore({ file: dbFile, clock, registrationKeys: registrationKeyCodec(keys.escrowKek) });
   chmodSync(dbFile, 0o600);
   try {
     const authorityGuid = newAuthorityGuid();
@@ -209,7 +213,12 @@ export async function startAuthority(opts: StartAuthorityOptions): Promise<Runni
   const keys = loadAuthorityKeys(opts.dataDir);
   const dir = join(opts.dataDir, "keys");
   const tls = { key: readFileSync(join(dir, KEY_FILES.tlsKey), "utf8"), cert: readFileSync(join(dir, KEY_FILES.tlsCert), "utf8") };
-  const store = openSqliteStore({ file: dbFile, clock, ...(opts.maxDbPages !== undefined ? { maxPageCount: opts.maxDbPages } : {}) });
+  const store = openSqliteStore({
+    file: dbFile,
+    clock,
+    registrationKeys: registrationKeyCodec(keys.escrowKek),
+    ...(opts.maxDbPages !== undefined ? { maxPageCount: opts.maxDbPages } : {}),
+  });
   try {
     const authorityGuid = await store.getMeta(META.authorityGuid);
     if (authorityGuid === undefined) throw new CairnError("CONFIG_INVALID", `the authority in ${opts.dataDir} was never initialized`);

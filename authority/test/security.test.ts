@@ -157,6 +157,39 @@ describe("T30: the TOTP secret is sealed at rest", () => {
   });
 });
 
+describe("T26: registration keys are sealed at rest", () => {
+  const fileHolds = (dataDir: string, text: string) =>
+    ["authority.db", "authority.db-wal"].some((f) => existsSync(join(dataDir, f)) && readFileSync(join(dataDir, f)).includes(Buffer.from(text, "utf8")));
+
+  it("keeps no registration key in the clear in SQLite, and still shows it to administrators", async () => {
+    const child = await createOrg(admin, "Sealed keys", a.orgUid);
+    for (const key of [a.registrationKey, child.registrationKey]) expect(fileHolds(a.dataDir, key), key).toBe(false);
+    expect(dataOf<{ registrationKey: string }>(await admin.send("GET", `/api/Org/${child.orgId}`)).registrationKey).toBe(child.registrationKey);
+  });
+
+  it("seals a key an earlier version stored in the clear when the authority next starts; the key keeps working", async () => {
+    const dir = tempDir();
+    const first = await startTestAuthority({ dataDir: dir });
+    const key = first.registrationKey;
+    await first.dispose();
+    const db = new Database(join(dir, "authority.db"));
+    db.prepare("UPDATE orgs SET registration_key = ? WHERE org_uid = ?").run(key, first.orgUid);
+    db.close();
+    expect(fileHolds(dir, key)).toBe(true);
+    const again = await startTestAuthority({ dataDir: dir, init: false });
+    try {
+      const stored = new Database(join(dir, "authority.db"), { readonly: true });
+      const row = stored.prepare("SELECT registration_key AS k FROM orgs WHERE org_uid = ?").get(first.orgUid) as { k: string };
+      stored.close();
+      expect(row.k.startsWith("sealed1:")).toBe(true);
+      const me = await caller(again, again.adminUsername, first.adminPassword);
+      expect(dataOf<{ registrationKey: string }>(await me.send("GET", "/api/Org/my")).registrationKey).toBe(key);
+    } finally {
+      await again.dispose();
+    }
+  });
+});
+
 describe("T28: a stolen cookie with another session's CSRF token", () => {
   it("is refused", async () => {
     await createUser(admin, a.orgUid, "victim28@example.com");

@@ -48,3 +48,24 @@ export class SecretBox {
 export function macBase64url(key: Buffer, data: string): string {
   return createHmac("sha256", key).update(data, "utf8").digest("base64url");
 }
+
+/** The text form of a sealed string column: `sealed1:` and the sealed bytes in base64url. */
+const SEALED_PREFIX = "sealed1:";
+
+/**
+ * A codec for a text column that must be read back but not kept in the clear (the orgs'
+ * registration keys): values are sealed for `purpose`; a value written before sealing (no
+ * prefix) still reads as it is, and {@link sealedStringCodec}'s `isSealed` lets the store seal it.
+ */
+export function sealedStringCodec(
+  kek: Buffer,
+  purpose: string,
+): { seal(plain: string): string; open(stored: string): string; isSealed(stored: string): boolean } {
+  const box = new SecretBox(kek, purpose);
+  return {
+    seal: (plain) => `${SEALED_PREFIX}${box.seal(Buffer.from(plain, "utf8"), purpose).toString("base64url")}`,
+    open: (stored) =>
+      stored.startsWith(SEALED_PREFIX) ? box.open(Buffer.from(stored.slice(SEALED_PREFIX.length), "base64url"), purpose).toString("utf8") : stored,
+    isSealed: (stored) => stored.startsWith(SEALED_PREFIX),
+  };
+}

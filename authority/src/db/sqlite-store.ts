@@ -15,7 +15,7 @@ import { SqliteDeviceQueries } from "./sqlite/device-queries.js";
 import { SqliteStorageQueries } from "./sqlite/storage-queries.js";
 import { SqliteColdStorageQueries } from "./sqlite/cold-storage-queries.js";
 import { SqliteLegalHoldQueries } from "./sqlite/legal-hold-queries.js";
-import { SqliteOrgQueries } from "./sqlite/org-queries.js";
+import { type SecretCodec, SqliteOrgQueries, sealStoredRegistrationKeys } from "./sqlite/org-queries.js";
 import { SqliteReportQueries } from "./sqlite/report-queries.js";
 import { SqliteRestoreHistoryQueries } from "./sqlite/restore-history-queries.js";
 import { mapDbError, SqlRunner } from "./sqlite/runner.js";
@@ -31,6 +31,8 @@ export interface SqliteStoreOptions {
   clock: Clock;
   /** Caps the database size in pages (T06, and an operator's guard). */
   maxPageCount?: number;
+  /** Seals the orgs' registration keys at rest (the authority's KEK); absent: stored as given. */
+  registrationKeys?: SecretCodec;
 }
 
 /** Binds an object's prototype methods to it, so they can be spread into one facade. */
@@ -47,10 +49,10 @@ function bindAll<T extends object>(o: T): { [K in keyof T]: T[K] } {
   return out as { [K in keyof T]: T[K] };
 }
 
-function queriesOn(db: SqliteDb): StoreWriter {
+function queriesOn(db: SqliteDb, registrationKeys?: SecretCodec): StoreWriter {
   const q = new SqlRunner(db);
   return {
-    ...bindAll(new SqliteOrgQueries(q)),
+    ...bindAll(new SqliteOrgQueries(q, registrationKeys)),
     ...bindAll(new SqliteUserQueries(q)),
     ...bindAll(new SqliteAuthQueries(q)),
     ...bindAll(new SqliteSettingsQueries(q)),
@@ -85,13 +87,17 @@ export function openSqliteStore(opts: SqliteStoreOptions): AuthorityStore {
   const writer = openDatabase(opts.file, opts.maxPageCount === undefined ? {} : { maxPageCount: opts.maxPageCount });
   try {
     migrate(writer, { now: opts.clock.now() });
+    if (opts.registrationKeys) {
+      const codec = opts.registrationKeys;
+      writer.transaction(() => sealStoredRegistrationKeys(new SqlRunner(writer), codec))();
+    }
   } catch (err) {
     writer.close();
     throw mapDbError(err);
   }
   const reader = openDatabase(opts.file, { readonly: true });
-  const writeOps = queriesOn(writer);
-  const readOps: StoreReader = queriesOn(reader);
+  const writeOps = queriesOn(writer, opts.registrationKeys);
+  const readOps: StoreReader = queriesOn(reader, opts.registrationKeys);
   const mutex = new Mutex();
   // a transaction opened from inside another would wait for itself forever: refuse it instead
   const inTransaction = new AsyncLocalStorage<true>();

@@ -26,7 +26,33 @@ interface OrgRow {
   deactivated_at: number | null;
 }
 
-function toOrg(r: OrgRow): Org {
+/**
+ * How the registration key is kept in `orgs.registration_key`: sealed under a key outside the
+ * database (RELIABILITY.md §6.10, T26: lookups go by `registration_key_hash`, and the API still
+ * shows the key to administrators). Without a codec (store tests, tools) it is stored as given.
+ */
+export interface SecretCodec {
+  seal(plain: string): string;
+  open(stored: string): string;
+  /** Whether a stored value is sealed already (one written before sealing is sealed at open). */
+  isSealed(stored: string): boolean;
+}
+
+const PLAIN: SecretCodec = { seal: (x) => x, open: (x) => x, isSealed: () => true };
+
+/** Seals the registration keys a store kept in the clear before (run once at open, idempotent). */
+export function sealStoredRegistrationKeys(q: SqlRunner, codec: SecretCodec): number {
+  const rows = q.all<{ org_id: number; registration_key: string }>("SELECT org_id, registration_key FROM orgs");
+  let n = 0;
+  for (const r of rows) {
+    if (codec.isSealed(r.registration_key)) continue;
+    q.run("UPDATE orgs SET registration_key = ? WHERE org_id = ?", codec.seal(r.registration_key), r.org_id);
+    n++;
+  }
+  return n;
+}
+
+function toOrg(r: OrgRow, codec: SecretCodec): Org {
   return {
     orgId: r.org_id,
     orgUid: r.org_uid,
@@ -39,7 +65,7 @@ function toOrg(r: OrgRow): Org {
     notes: r.notes,
     type: r.org_type,
     classification: r.classification,
-    registrationKey: r.registration_key,
+    registrationKey: codec.open(r.registration_key),
     active: toBool(r.active),
     blocked: toBool(r.blocked),
     deactivatedByOrgId: r.deactivated_by_org_id,
@@ -59,14 +85,17 @@ export function pathIds(path: string): number[] {
 
 /** Organization queries on one connection. */
 export class SqliteOrgQueries implements OrgReads, OrgWrites {
-  constructor(private readonly q: SqlRunner) {}
+  constructor(
+    private readonly q: SqlRunner,
+    private readonly codec: SecretCodec = PLAIN,
+  ) {}
 
   async getOrg(orgId: number): Promise<Org | undefined> {
     const r = this.q.get<OrgRow>(
       "SELECT org_id, org_uid, org_guid, parent_id, path, depth, name, ext_ref, notes, org_type, classification, registration_key, active, blocked, deactivated_by_org_id, created_at, modified_at, deactivated_at FROM orgs WHERE org_id = ?",
       orgId,
     );
-    return r && toOrg(r);
+    return r && toOrg(r, this.codec);
   }
 
   async getOrgByUid(orgUid: string): Promise<Org | undefined> {
@@ -74,14 +103,14 @@ export class SqliteOrgQueries implements OrgReads, OrgWrites {
       "SELECT org_id, org_uid, org_guid, parent_id, path, depth, name, ext_ref, notes, org_type, classification, registration_key, active, blocked, deactivated_by_org_id, created_at, modified_at, deactivated_at FROM orgs WHERE org_uid = ?",
       orgUid,
     );
-    return r && toOrg(r);
+    return r && toOrg(r, this.codec);
   }
 
   async getTopLevelOrg(): Promise<Org | undefined> {
     const r = this.q.get<OrgRow>(
       "SELECT org_id, org_uid, org_guid, parent_id, path, depth, name, ext_ref, notes, org_type, classification, registration_key, active, blocked, deactivated_by_org_id, created_at, modified_at, deactivated_at FROM orgs WHERE parent_id IS NULL",
     );
-    return r && toOrg(r);
+    return r && toOrg(r, this.codec);
   }
 
   async getOrgByRegistrationKeyHash(hash: string): Promise<Org | undefined> {
@@ -89,7 +118,7 @@ export class SqliteOrgQueries implements OrgReads, OrgWrites {
       "SELECT org_id, org_uid, org_guid, parent_id, path, depth, name, ext_ref, notes, org_type, classification, registration_key, active, blocked, deactivated_by_org_id, created_at, modified_at, deactivated_at FROM orgs WHERE registration_key_hash = ?",
       hash,
     );
-    return r && toOrg(r);
+    return r && toOrg(r, this.codec);
   }
 
   async getOrgs(orgIds: readonly number[]): Promise<Org[]> {
@@ -97,7 +126,7 @@ export class SqliteOrgQueries implements OrgReads, OrgWrites {
       "SELECT o.org_id, o.org_uid, o.org_guid, o.parent_id, o.path, o.depth, o.name, o.ext_ref, o.notes, o.org_type, o.classification, o.registration_key, o.active, o.blocked, o.deactivated_by_org_id, o.created_at, o.modified_at, o.deactivated_at FROM json_each(?) j JOIN orgs o ON o.org_id = j.value ORDER BY j.key",
       idList(orgIds),
     );
-    return rows.map(toOrg);
+    return rows.map((r) => toOrg(r, this.codec));
   }
 
   async listOrgs(filter: OrgFilter, page: Page): Promise<PageResult<Org>> {
@@ -118,7 +147,7 @@ export class SqliteOrgQueries implements OrgReads, OrgWrites {
       "SELECT org_id, org_uid, org_guid, parent_id, path, depth, name, ext_ref, notes, org_type, classification, registration_key, active, blocked, deactivated_by_org_id, created_at, modified_at, deactivated_at FROM orgs WHERE path >= @lo AND path < @hi AND (@scopeOrgId IS NULL OR org_id = @scopeOrgId) AND (@active IS NULL OR active = @active) AND (@q IS NULL OR lower(name) LIKE @q ESCAPE '\\') AND (@parentId IS NULL OR parent_id = @parentId) AND (@exLo IS NULL OR path < @exLo OR path >= @exHi) ORDER BY CASE WHEN @dir = 'asc' THEN CASE @sort WHEN 'orgName' THEN lower(name) WHEN 'status' THEN CASE active WHEN 1 THEN 'Active' ELSE 'Deactivated' END WHEN 'userCount' THEN (SELECT count(*) FROM users u WHERE u.org_id = orgs.org_id AND u.active = 1) WHEN 'computerCount' THEN (SELECT count(*) FROM devices d WHERE d.org_id = orgs.org_id AND d.active = 1) ELSE org_id END END ASC, CASE WHEN @dir = 'desc' THEN CASE @sort WHEN 'orgName' THEN lower(name) WHEN 'status' THEN CASE active WHEN 1 THEN 'Active' ELSE 'Deactivated' END WHEN 'userCount' THEN (SELECT count(*) FROM users u WHERE u.org_id = orgs.org_id AND u.active = 1) WHEN 'computerCount' THEN (SELECT count(*) FROM devices d WHERE d.org_id = orgs.org_id AND d.active = 1) ELSE org_id END END DESC, org_id ASC LIMIT @limit OFFSET @offset",
       { ...p, sort: filter.sort?.key ?? "orgId", dir: filter.sort?.dir ?? "asc" },
     );
-    return { total: total?.n ?? 0, items: rows.map(toOrg) };
+    return { total: total?.n ?? 0, items: rows.map((r) => toOrg(r, this.codec)) };
   }
 
   async listSubtree(path: string): Promise<Org[]> {
@@ -128,7 +157,7 @@ export class SqliteOrgQueries implements OrgReads, OrgWrites {
       lo,
       hi,
     );
-    return rows.map(toOrg);
+    return rows.map((r) => toOrg(r, this.codec));
   }
 
   async orgChainState(path: string): Promise<{ blocked: boolean; deactivated: boolean }> {
@@ -152,7 +181,7 @@ export class SqliteOrgQueries implements OrgReads, OrgWrites {
         name: org.name,
         extRef: org.extRef,
         notes: org.notes,
-        registrationKey: org.registrationKey,
+        registrationKey: this.codec.seal(org.registrationKey),
         registrationKeyHash: org.registrationKeyHash,
         createdAt: org.createdAt,
       },
@@ -185,7 +214,7 @@ export class SqliteOrgQueries implements OrgReads, OrgWrites {
   }
 
   async setRegistrationKey(orgId: number, key: string, keyHash: string, at: number): Promise<void> {
-    this.q.run("UPDATE orgs SET registration_key = ?, registration_key_hash = ?, modified_at = ? WHERE org_id = ?", key, keyHash, at, orgId);
+    this.q.run("UPDATE orgs SET registration_key = ?, registration_key_hash = ?, modified_at = ? WHERE org_id = ?", this.codec.seal(key), keyHash, at, orgId);
   }
 
   async deactivateOrgs(path: string, byOrgId: number, at: number): Promise<number[]> {
