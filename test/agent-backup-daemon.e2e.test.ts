@@ -47,7 +47,6 @@ interface Summary {
   changedFiles: number;
   uploadedBytes: number;
   errors: number;
-  versionTime: string;
   destinations: Array<{ mode: string; seq: number; statted: number; uploadedBlocks: number; versionTime: string }>;
 }
 
