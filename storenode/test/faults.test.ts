@@ -97,6 +97,31 @@ describe("T07: bit rot in a stored block", () => {
     await c.close();
   });
 
+  it("asks a device that was away when verification found the damage to re-send it when its next backup session opens", async () => {
+    fx = await startNode();
+    const p = testPlacement();
+    const first = await backupClient(fx, p);
+    const blocks = randomBlocks(3);
+    await first.c.put(blocks);
+    await commitFiles(first.c, first.sessionId, [{ blocks }]);
+    await first.c.close();
+    const victim = blocks[2] as TestBlock;
+    const loc = blockLocation(fx, p.archiveGuid, victim.id);
+    flipByte(loc.path, loc.offset + 3);
+    // nobody is connected while the verification runs
+    await fx.tenant.peer.call("maintain", { archiveGuid: p.archiveGuid, verify: true }).catch(() => undefined);
+    // the device comes back after the first session's lease ran out
+    fx.clock.advance(60 * 60_000);
+    const later = await backupClient(fx, p);
+    await expect.poll(() => later.c.events.some((e) => e.event === "heal"), { timeout: 5000 }).toBe(true);
+    const heal = later.c.events.find((e) => e.event === "heal")?.data as { ids: Buffer };
+    expect(heal.ids.equals(victim.id)).toBe(true);
+    later.c.acked.delete(victim.id.toString("hex"));
+    await later.c.put([victim]);
+    expect(await fx.tenant.peer.call("maintain", { archiveGuid: p.archiveGuid, verify: true })).toMatchObject({ damagedBlocks: 0 });
+    await later.c.close();
+  });
+
   it("counts a record whose header rotted (its stored SHA-256, id or CRC) as damaged, though its data is intact", async () => {
     fx = await startNode();
     const p = testPlacement();

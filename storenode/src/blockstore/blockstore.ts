@@ -130,6 +130,8 @@ export interface BlockStore {
   list(afterId: Buffer | null, limit: number): BlockInfo[];
   /** Removes index entries (their bytes become dead until compaction); returns how many existed. */
   deleteIndex(ids: readonly Buffer[]): number;
+  /** Up to `limit` ids of blocks marked damaged (what a device is asked to re-send). */
+  damagedIds(limit: number): Buffer[];
   /** Marks blocks damaged (a failed read elsewhere). */
   markDamaged(ids: readonly Buffer[]): void;
   /** Reads every block and checks its SHA-256; marks failures damaged. */

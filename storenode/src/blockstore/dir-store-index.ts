@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS bs_blocks (
   sha BLOB NOT NULL, stored_at INTEGER NOT NULL, damaged INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS bs_blocks_pack ON bs_blocks(pack, offset);
+CREATE INDEX IF NOT EXISTS bs_blocks_damaged ON bs_blocks(id) WHERE damaged = 1;
 CREATE TABLE IF NOT EXISTS bs_retired (id INTEGER PRIMARY KEY);
 `;
 
@@ -93,6 +94,7 @@ export class DirStoreIndex {
       packOf: db.prepare<[Buffer], { pack: number }>("SELECT pack FROM bs_blocks WHERE id = ?"),
       deleteBlock: db.prepare("DELETE FROM bs_blocks WHERE id = ?"),
       damage: db.prepare("UPDATE bs_blocks SET damaged = 1 WHERE id = ?"),
+      damagedIds: db.prepare<[number], Buffer>("SELECT id FROM bs_blocks WHERE damaged = 1 LIMIT ?").pluck(),
       move: db.prepare("UPDATE bs_blocks SET pack = ?, offset = ? WHERE id = ? AND pack = ? AND damaged = 0"),
       countInPack: db.prepare<[number], { n: number }>("SELECT COUNT(*) AS n FROM bs_blocks WHERE pack = ?"),
       deletePack: db.prepare("DELETE FROM bs_packs WHERE id = ?"),
@@ -195,6 +197,11 @@ export class DirStoreIndex {
       for (const p of touched) this.st.relive.run(p);
       return n;
     })();
+  }
+
+  /** Up to `limit` damaged block ids (a partial index keeps this cheap when there are none). */
+  damagedIds(limit: number): Buffer[] {
+    return this.st.damagedIds.all(limit);
   }
 
   markDamaged(ids: readonly Buffer[]): void {

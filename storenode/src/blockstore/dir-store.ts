@@ -492,6 +492,10 @@ export class DirStore implements BlockStore {
     return now !== undefined && (now.pack !== at.pack || now.offset !== at.offset);
   }
 
+  damagedIds(limit: number): Buffer[] {
+    return this.index.damagedIds(limit);
+  }
+
   markDamaged(ids: readonly Buffer[]): void {
     this.index.markDamaged(ids);
   }

@@ -47,6 +47,21 @@ export function dataHandlers(c: DataConnection): Handlers<typeof dataNodeMethods
       c.sessionId = opened.sessionId;
       const head = a.catalog.head();
       c.log.debug({ mode: p.mode, resumed: opened.resumed }, "archive opened");
+      // blocks a verification found damaged while this device was away: it is asked to re-send
+      // them now (T07: heal at the next backup, not only while a backup happens to be running)
+      if (p.mode === "backup") {
+        const damaged = a.store.damagedIds(4 * 4096);
+        if (damaged.length > 0) {
+          c.log.warn({ damagedBlocks: damaged.length }, "asking the device to re-send damaged blocks");
+          setImmediate(() => {
+            try {
+              c.heal(Buffer.concat(damaged));
+            } catch (err) {
+              c.log.warn({ err }, "the heal request did not reach the device (it went away)");
+            }
+          });
+        }
+      }
       return {
         ...opened,
         head: head ? { seq: head.seq, manifestHash: head.manifestHash, time: head.time } : null,
