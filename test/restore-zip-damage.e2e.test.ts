@@ -2,10 +2,12 @@
  * T07/T08 for the web console's zip: a file whose data the storage node lacks (its pack deleted
  * behind the node's back, found by the next maintenance) is left out of the zip and named in its
  * warnings file; every other file restores, and the zip passes `unzip -t` with the
- * Content-Length it announced, instead of breaking off in the middle of the download.
+ * Content-Length it announced, instead of breaking off in the middle of the download. A block
+ * that rots unnoticed fails the one download that reads it (the job names the file); the node
+ * marks the block damaged then, so the next zip of the same folder leaves the file out.
  */
 import { randomBytes } from "node:crypto";
-import { readdirSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { isCairnError } from "@cairn/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -68,5 +70,37 @@ describe("a zip restore with a file the node lacks", () => {
     expect(entries.has("home1/lost.bin")).toBe(false);
     const warnings = entries.get("RESTORE-WARNINGS.txt")?.toString("utf8") ?? "";
     expect(warnings).toContain(`skipped "${a.home}/lost.bin": its data is missing or damaged on the storage node`);
+  });
+
+  it("a block that rots unnoticed fails the download that reads it; the node marks it, and the next zip leaves the file out", async () => {
+    const node = c.nodes[0];
+    if (node === undefined) throw new Error("no node");
+    const before = new Set(packsIn(node.storePointDir));
+    writeFileSync(join(a.home, "rotten.bin"), randomBytes(150_000));
+    expect((await a.backup()).errors).toBe(0);
+    const added = packsIn(node.storePointDir).filter((p) => !before.has(p));
+    expect(added.length).toBeGreaterThan(0);
+    // flip a byte in the middle of each new pack: inside the new file's data, found by no verification yet
+    for (const p of added) {
+      const fd = openSync(p, "r+");
+      const at = Math.floor(statSync(p).size / 2);
+      const b = Buffer.alloc(1);
+      readSync(fd, b, 0, 1, at);
+      b[0] = (b[0] as number) ^ 0x40;
+      writeSync(fd, b, 0, 1, at);
+      closeSync(fd);
+    }
+    const first = await owner.zip(a.registration.guid, [`${a.home}/rotten.bin`]);
+    expect(first.zip.truncated).toBe(true);
+    const failed = await owner.waitJob(first.jobId);
+    expect(failed).toMatchObject({ done: true, status: "failed" });
+    expect(failed.message).toContain("rotten.bin");
+    const again = await owner.zip(a.registration.guid, [a.home]);
+    expect(again.zip.truncated).toBe(false);
+    expect(unzipTest(again.zip.body, join(c.dir, "after-rot.zip")).ok).toBe(true);
+    const entries = await zipEntries(again.zip.body);
+    expect(entries.get("home1/kept.bin")?.equals(kept)).toBe(true);
+    expect(entries.has("home1/rotten.bin")).toBe(false);
+    expect(entries.get("RESTORE-WARNINGS.txt")?.toString("utf8")).toContain(`skipped "${a.home}/rotten.bin"`);
   });
 });
