@@ -297,11 +297,21 @@ export function createCommand(ctx: CommandContext): Command {
       // stderr, redacted: stdout carries the result (one JSON document under --json)
       logger: makeLogger(ctx, 2),
     });
+    const damage = r.damaged ?? [];
     ctx.print(
       r,
-      `${r.archives} archives (${r.via}): ${r.prunedVersions} versions pruned, ${r.removedBlocks} blocks removed, ${r.compactBytesRemoved} bytes compacted${verify || o.verify ? `, ${r.damagedBlocks} damaged blocks` : ""}`,
+      [
+        `${r.archives} archives (${r.via}): ${r.prunedVersions} versions pruned, ${r.removedBlocks} blocks removed, ${r.compactBytesRemoved} bytes compacted${verify || o.verify ? `, ${r.damagedBlocks} damaged blocks` : ""}`,
+        ...damage.map(
+          (d) =>
+            `archive ${d.archiveGuid}: ${d.blocks} damaged blocks, referenced by ${d.files} files in versions ${d.versions.join(", ") || "(none)"}; file ids ${d.fileIds.join(" ") || "(none)"}`,
+        ),
+      ].join("\n"),
     );
-    if (r.damagedBlocks > 0) throw new CairnError("INTEGRITY", `${r.damagedBlocks} stored blocks failed verification`);
+    if (r.damagedBlocks > 0) {
+      const where = damage.map((d) => `archive ${d.archiveGuid}: ${d.files} files, versions ${d.versions.join(", ") || "(none)"}`).join("; ");
+      throw new CairnError("INTEGRITY", `${r.damagedBlocks} stored blocks failed verification${where ? ` (${where})` : ""}`);
+    }
     // an archive whose maintenance was refused (a referenced block missing, the clock going back)
     // fails the command, naming each archive and why; the others were maintained
     const first = r.refused[0];

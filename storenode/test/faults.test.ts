@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { closeSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { isCairnError } from "@cairn/protocol";
 import { FaultyFs, randomBlocks, type TestBlock } from "../src/testing.js";
@@ -173,12 +173,20 @@ describe("T08: missing data and metadata", () => {
     await c.put(b);
     await commitFiles(c, sessionId, [{ blocks: [...a, ...b] }]);
     await c.close();
-    unlinkSync(blockLocation(fx, p.archiveGuid, (b[0] as TestBlock).id).path);
+    const pack = blockLocation(fx, p.archiveGuid, (b[0] as TestBlock).id).path;
+    const copy = readFileSync(pack);
+    unlinkSync(pack);
     const err = await fx.tenant.peer.call("maintain", { archiveGuid: p.archiveGuid, verify: true }).catch((e: unknown) => e);
     expect(isCairnError(err, "STORE_INCONSISTENT")).toBe(true);
     expect(new Set((err as { details: { missing: string[] } }).details.missing)).toEqual(new Set(b.map((x) => x.id.toString("hex"))));
     const list = await fx.tenant.peer.call("list-archives", {});
     expect(list.archives[0]?.damagedBlocks).toBe(2);
+
+    // the operator puts the pack back from a copy: verification reads its blocks intact and
+    // clears their marks, and GC runs again
+    writeFileSync(pack, copy);
+    expect(await fx.tenant.peer.call("maintain", { archiveGuid: p.archiveGuid, verify: true })).toMatchObject({ damagedBlocks: 0 });
+    expect((await fx.tenant.peer.call("list-archives", {})).archives[0]?.damagedBlocks).toBe(0);
   });
 
   it("the operator's maintain of every archive fails, naming the refused archive and its missing blocks; an unknown --archive is NOT_FOUND", async () => {

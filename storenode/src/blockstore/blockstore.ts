@@ -62,6 +62,8 @@ export interface VerifyResult {
   checked: number;
   /** Ids that failed (now marked damaged), including blocks whose pack is missing. */
   damaged: Buffer[];
+  /** Blocks marked damaged before that read intact this time (their mark cleared). */
+  repaired: number;
 }
 
 /** Result of compaction. */
@@ -134,7 +136,7 @@ export interface BlockStore {
   damagedIds(limit: number): Buffer[];
   /** Marks blocks damaged (a failed read elsewhere). */
   markDamaged(ids: readonly Buffer[]): void;
-  /** Reads every block and checks its SHA-256; marks failures damaged. */
+  /** Reads every block and checks its SHA-256; marks failures damaged and clears the mark of damaged blocks read intact. */
   verify(opts?: { signal?: AbortSignal }): Promise<VerifyResult>;
   /** Rewrites packs that are mostly dead bytes, and merges small packs. */
   compact(opts?: CompactOptions): Promise<CompactResult>;

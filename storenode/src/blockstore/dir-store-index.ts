@@ -94,6 +94,7 @@ export class DirStoreIndex {
       packOf: db.prepare<[Buffer], { pack: number }>("SELECT pack FROM bs_blocks WHERE id = ?"),
       deleteBlock: db.prepare("DELETE FROM bs_blocks WHERE id = ?"),
       damage: db.prepare("UPDATE bs_blocks SET damaged = 1 WHERE id = ?"),
+      undamage: db.prepare("UPDATE bs_blocks SET damaged = 0 WHERE id = ?"),
       damagedIds: db.prepare<[number], Buffer>("SELECT id FROM bs_blocks WHERE damaged = 1 LIMIT ?").pluck(),
       move: db.prepare("UPDATE bs_blocks SET pack = ?, offset = ? WHERE id = ? AND pack = ? AND damaged = 0"),
       countInPack: db.prepare<[number], { n: number }>("SELECT COUNT(*) AS n FROM bs_blocks WHERE pack = ?"),
@@ -208,6 +209,14 @@ export class DirStoreIndex {
     if (ids.length === 0) return;
     this.db.transaction(() => {
       for (const id of ids) this.st.damage.run(id);
+    })();
+  }
+
+  /** Clears the damaged mark of blocks a verification read intact again. */
+  markIntact(ids: readonly Buffer[]): void {
+    if (ids.length === 0) return;
+    this.db.transaction(() => {
+      for (const id of ids) this.st.undamage.run(id);
     })();
   }
 

@@ -502,6 +502,7 @@ export class DirStore implements BlockStore {
 
   async verify(opts: { signal?: AbortSignal } = {}): Promise<VerifyResult> {
     const damaged: Buffer[] = [];
+    const repaired: Buffer[] = [];
     const blockAt = new Map<string, { pack: number; offset: number }>();
     let checked = 0;
     for (const pack of this.index.packs()) {
@@ -515,9 +516,9 @@ export class DirStore implements BlockStore {
         if (b)
           // the record's header with its data: a header whose CRC, id, length or SHA-256 no longer
           // matches loses the block at the next index rebuild from the packs (T08), so it counts
-          reads[i] = b.damaged
-            ? null
-            : this.queueRead(
+          // a block already marked damaged is read again: an intact record (its pack put back
+          // from a copy) clears the mark; a read that fails keeps it
+          reads[i] = this.queueRead(
                 pack.id,
                 b.offset - RECORD_HEADER_BYTES,
                 b.length + RECORD_HEADER_BYTES,
@@ -537,16 +538,13 @@ export class DirStore implements BlockStore {
         checked++;
         const read = reads[i];
         reads[i] = null;
-        if (!read) {
-          damaged.push(b.id);
-          continue;
-        }
-        const r = await read;
-        if ("err" in r) throw r.err;
-        if (!r.data || !recordIntact(r.data, b) || !blockSha(r.data.subarray(RECORD_HEADER_BYTES)).equals(b.sha)) {
+        const r = read ? await read : { data: null };
+        if ("err" in r && !b.damaged) throw r.err;
+        const data = "data" in r ? r.data : null;
+        if (!data || !recordIntact(data, b) || !blockSha(data.subarray(RECORD_HEADER_BYTES)).equals(b.sha)) {
           damaged.push(b.id);
           blockAt.set(b.id.toString("hex"), { pack: pack.id, offset: b.offset });
-        }
+        } else if (b.damaged) repaired.push(b.id);
       }
     }
     // A block compaction moved while the verification read its old pack is not damaged.
@@ -555,7 +553,8 @@ export class DirStore implements BlockStore {
       return at === undefined ? this.index.block(id) !== undefined : this.index.block(id) !== undefined && !this.movedSince(id, at);
     });
     this.index.markDamaged(stillDamaged);
-    return { checked, damaged: stillDamaged };
+    this.index.markIntact(repaired);
+    return { checked, damaged: stillDamaged, repaired: repaired.length };
   }
 
   async compact(opts: CompactOptions = {}): Promise<CompactResult> {

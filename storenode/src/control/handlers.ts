@@ -82,7 +82,7 @@ export function controlHandlers(ctx: NodeContext, ns: string): Handlers<typeof n
 
     async maintain(p) {
       // the wire result is the figures (refusals are logged here and reach the operator's command)
-      const { refused: _refused, ...figures } = await runMaintenance(ctx, ns, p.archiveGuid, { verify: p.verify });
+      const { refused: _refused, damaged: _damaged, ...figures } = await runMaintenance(ctx, ns, p.archiveGuid, { verify: p.verify });
       return figures;
     },
 

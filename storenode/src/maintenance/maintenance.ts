@@ -33,7 +33,27 @@ export interface MaintainResult {
    * over many archives: the others went on, and the operator's command fails naming these.
    */
   refused: MaintainRefusal[];
+  /** Per archive with damaged blocks: which blocks, and the file versions that reference them (T07). */
+  damaged: DamageReport[];
 }
+
+/** What damaged blocks affect in one archive (lists capped at {@link DAMAGE_LIST_MAX}). */
+export interface DamageReport {
+  archiveGuid: string;
+  /** Damaged blocks in the archive. */
+  blocks: number;
+  /** Their ids (hex). */
+  blockIds: string[];
+  /** Files with a committed version that references one of them. */
+  files: number;
+  /** The files' ids (hex): keyed hashes of their paths, which only the device (holding the keys) can name. */
+  fileIds: string[];
+  /** The backup versions (seq) in which an affected file version was written. */
+  versions: number[];
+}
+
+/** Longest list a {@link DamageReport} carries. */
+export const DAMAGE_LIST_MAX = 100;
 
 /** One archive's refused maintenance. */
 export interface MaintainRefusal {
@@ -44,7 +64,7 @@ export interface MaintainRefusal {
 
 /** An empty result, to add runs to. */
 export function emptyMaintainResult(): MaintainResult {
-  return { archives: 0, prunedVersions: 0, removedBlocks: 0, compactBytesRemoved: 0, damagedBlocks: 0, refused: [] };
+  return { archives: 0, prunedVersions: 0, removedBlocks: 0, compactBytesRemoved: 0, damagedBlocks: 0, refused: [], damaged: [] };
 }
 
 /** Adds `r` to `total`. */
@@ -55,6 +75,7 @@ export function addMaintainResult(total: MaintainResult, r: MaintainResult): voi
   total.compactBytesRemoved += r.compactBytesRemoved;
   total.damagedBlocks += r.damagedBlocks;
   total.refused.push(...r.refused);
+  total.damaged.push(...r.damaged);
 }
 
 const running = new WeakSet<Archive>();
@@ -90,21 +111,25 @@ async function maintainNow(ctx: NodeContext, ns: string, a: Archive, opts: Maint
   const lost = await a.store.checkPacks();
   if (lost > 0) log.error({ lostBlocks: lost }, "pack files are missing or truncated");
   let damaged = a.store.stats().damaged;
+  let damagedIds: readonly Buffer[] = damaged > 0 ? a.store.damagedIds(DAMAGE_LIST_MAX) : [];
   if (opts.verify) {
     if (missingReferencedBlocks(a).count > 0 && a.store.stats().blocks === 0) await a.store.rebuildIndex();
     const v = await a.store.verify();
     damaged = v.damaged.length;
+    damagedIds = v.damaged;
+    if (v.repaired > 0) log.info({ repairedBlocks: v.repaired }, "blocks marked damaged read intact again: mark cleared");
     if (damaged > 0) {
       ctx.metrics.damagedBlocks.inc(damaged);
       log.error({ damagedBlocks: damaged }, "verification found damaged blocks");
       await reportDamage(ctx, ns, a, v.damaged);
     }
   }
+  const damageReports = damaged > 0 ? [damageReport(a, damaged, damagedIds)] : [];
   if (opts.verifyOnly) {
     a.recount();
     ctx.registry.saveReport(ns, a);
     log.info({ damagedBlocks: damaged }, "verification ran");
-    return { archives: 1, prunedVersions: 0, removedBlocks: 0, compactBytesRemoved: 0, damagedBlocks: damaged, refused: [] };
+    return { archives: 1, prunedVersions: 0, removedBlocks: 0, compactBytesRemoved: 0, damagedBlocks: damaged, refused: [], damaged: damageReports };
   }
   const sp = ctx.registry.row(ns, guid)?.storePointId ?? 0;
   let removedBlocks = 0;
@@ -122,7 +147,35 @@ async function maintainNow(ctx: NodeContext, ns: string, a: Archive, opts: Maint
     ctx.registry.saveReport(ns, a);
   }
   log.info({ prunedVersions: pruned.fileVersions, removedBlocks, compactBytesRemoved: compactBytes, damagedBlocks: damaged }, "maintenance ran");
-  return { archives: 1, prunedVersions: pruned.fileVersions, removedBlocks, compactBytesRemoved: compactBytes, damagedBlocks: damaged, refused: [] };
+  return {
+    archives: 1,
+    prunedVersions: pruned.fileVersions,
+    removedBlocks,
+    compactBytesRemoved: compactBytes,
+    damagedBlocks: damaged,
+    refused: [],
+    damaged: damageReports,
+  };
+}
+
+/** The files and versions that reference damaged blocks (`ids`: the damaged blocks, or the first of them). */
+export function damageReport(a: Archive, blocks: number, ids: readonly Buffer[]): DamageReport {
+  const q = a.db.prepare<[Buffer], { file_id: Buffer; seq: number }>("SELECT file_id, seq FROM file_blocks WHERE block_id = ?");
+  const files = new Set<string>();
+  const versions = new Set<number>();
+  for (const id of ids)
+    for (const r of q.all(id)) {
+      files.add(r.file_id.toString("hex"));
+      versions.add(r.seq);
+    }
+  return {
+    archiveGuid: a.placement.archiveGuid,
+    blocks,
+    blockIds: ids.slice(0, DAMAGE_LIST_MAX).map((id) => id.toString("hex")),
+    files: files.size,
+    fileIds: [...files].slice(0, DAMAGE_LIST_MAX),
+    versions: [...versions].sort((x, y) => x - y).slice(0, DAMAGE_LIST_MAX),
+  };
 }
 
 /**
