@@ -181,6 +181,25 @@ describe("cluster: authority, storage node, agent", () => {
     expect(d.backupUsage[0].lastError).toMatchObject({ code: "ROLLBACK_DETECTED" });
     const audit = (await py.data("GET", "/api/v1/audit-log?action=archive.rollback-detected&pgNum=1&pgSize=100")) as { auditEntries: unknown[] };
     expect(audit.auditEntries).toHaveLength(1);
+    // a restore still gives the person what the node holds, and says it may be older than the last backup
+    const out = join(c.dir, "rolledback-out");
+    const r = await promisify(execFile)(process.execPath, [CAIRN_BIN, "--json", "agent", "restore", "--data", a.dataDir, "--to", out, join(a.home, "plan.txt")], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    const summary = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, any>)
+      .find((m) => m.message_type === "summary") as { files: number; warnings: Array<{ code: string; message: string }> };
+    expect(summary.files).toBe(1);
+    expect(summary.warnings).toEqual([expect.objectContaining({ code: "ROLLBACK_DETECTED" })]);
+    expect(readFileSync(join(out, "plan.txt"), "utf8")).toBe("plan v1\n");
+    const text = await promisify(execFile)(process.execPath, [CAIRN_BIN, "agent", "restore", "--data", a.dataDir, "--to", `${out}-2`, join(a.home, "plan.txt")], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(text.stdout).toContain("warning: ROLLBACK_DETECTED");
   });
 
   it("block stops restores at the node at once, and unblock lets the same (pre-block) storage token restore again at once", async () => {

@@ -55,6 +55,8 @@ export interface DirectArchive {
   endpoint: ArchiveEndpoint;
   archiveKey: Buffer;
   destinationGuid?: string;
+  /** This device's last committed version of the archive (its own archives): restores warn of a rollback. */
+  known?: { seq: number; manifestHash: Buffer | null };
 }
 
 /** Options of {@link runBackup}. */
@@ -374,6 +376,7 @@ function pickArchive(o: AgentCommonOptions & { archive?: DirectArchive; archiveG
     endpoint: { archiveGuid: row.archiveGuid, url: row.url, fingerprint: row.fingerprint, token: row.token },
     archiveKey: key,
     destinationGuid: row.destinationGuid,
+    known: { seq: row.lastSeq, manifestHash: row.lastManifestHash },
   };
 }
 
@@ -402,6 +405,7 @@ export async function runRestore(o: RunRestoreOptions): Promise<Awaited<ReturnTy
       ...(o.fullPath !== undefined ? { fullPath: o.fullPath } : {}),
       ...(o.progress ? { progress: o.progress } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
+      ...(a.known ? { known: a.known } : {}),
     });
   } finally {
     db.close();

@@ -513,6 +513,7 @@ export function createCommand(ctx: CommandContext): Command {
         if (ctx.json) ctx.printJsonLine({ message_type: "summary", ...r, versionTime });
         else {
           const lines = [`restored ${r.files} files (${r.bytes} bytes), ${r.dirs} folders, ${r.symlinks} links from the version of ${versionTime}`];
+          for (const w of r.warnings) lines.push(`  warning: ${w.code}: ${w.message}`);
           for (const e of r.errorList.slice(0, 20)) lines.push(`  error: ${e.path}: ${e.message}`);
           if (r.errors > 0) lines.push(`${r.errors} item(s) failed`);
           // --quiet (or a hidden agent) leaves out the summary, never the items that failed

@@ -473,6 +473,14 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
     void (async () => {
       await report("running");
       try {
+        // an order for one of this device's own archives: what it last committed there (T20)
+        const db = openAgentDb(o.dataDir);
+        let own: { lastSeq: number; lastManifestHash: Buffer | null } | undefined;
+        try {
+          own = new ArchiveStore(db).list().find((r) => r.archiveGuid === p.source.archiveGuid);
+        } finally {
+          db.close();
+        }
         const r = await runArchiveRestore({
           endpoint: { archiveGuid: p.source.archiveGuid, url: p.source.server.url, fingerprint: p.source.server.fingerprint, token: p.source.token },
           archiveKey: p.source.archiveKey,
@@ -485,11 +493,13 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
           target: p.targetPath,
           existing: p.existing,
           fullPath: p.restoreFullPath,
+          ...(own ? { known: { seq: own.lastSeq, manifestHash: own.lastManifestHash } } : {}),
         });
         // a link is a file to the authority (its catalog counts every non-directory as one)
         const files = r.files + r.symlinks;
         const state = r.errors > 0 && files === 0 ? "failed" : "done";
-        await report(state, { files, bytes: r.bytes, errors: r.errors }, r.errors ? r.errorList[0]?.message : undefined);
+        const note = [...r.warnings.map((w) => `${w.code}: ${w.message}`), ...(r.errors ? [r.errorList[0]?.message ?? ""] : [])].join("; ");
+        await report(state, { files, bytes: r.bytes, errors: r.errors }, note || undefined);
         metrics.restores.inc({ result: state });
       } catch (err) {
         metrics.restores.inc({ result: "failed" });

@@ -8,9 +8,10 @@ import type { ProxySetting } from "../net/ws-link.js";
 import { mkdirSync, realpathSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Logger } from "pino";
-import { CairnError, type Clock, deriveArchiveKeys, fileIdFor, openFileVersion } from "@cairn/protocol";
+import { CairnError, type Clock, deriveArchiveKeys, fileIdFor, isCairnError, openFileVersion } from "@cairn/protocol";
 import { type ArchiveEndpoint, DataSession } from "../net/data-session.js";
 import type { ProgressSink } from "../progress.js";
+import { checkHead } from "../upload/rollback.js";
 import { normalizeSelectionPath } from "../selection.js";
 import { entryParts, leanMeta, type RestoreEntry, type RestoreError, Restorer, type RestoreResult } from "./restorer.js";
 import { archivePathComponents, RestoreMapper } from "./safe-path.js";
@@ -34,11 +35,24 @@ export interface ArchiveRestoreOptions {
   fullPath?: boolean;
   progress?: ProgressSink;
   signal?: AbortSignal;
+  /**
+   * The version this device last committed to (or verified in) the archive: a node that serves
+   * an older head, or another chain, is warned of (ROLLBACK_DETECTED, T20). The restore still
+   * runs: what the node holds may be all a person has left.
+   */
+  known?: { seq: number; manifestHash: Buffer | null };
+}
+
+/** A problem with the archive as a whole that did not stop the restore. */
+export interface RestoreWarning {
+  code: string;
+  message: string;
 }
 
 /** What a restore did, with the version time it restored. */
 export interface ArchiveRestoreResult extends RestoreResult {
   versionTime: number | null;
+  warnings: RestoreWarning[];
 }
 
 function depthOf(p: string): number {
@@ -81,7 +95,19 @@ export async function runArchiveRestore(o: ArchiveRestoreOptions): Promise<Archi
   try {
     await session.open();
     const at = o.at ?? null;
-    const versions = (await session.call("list-versions", {})).versions.filter((v) => at === null || v.time <= at);
+    const all = (await session.call("list-versions", {})).versions;
+    const warnings: RestoreWarning[] = [];
+    if (o.known && o.known.seq > 0 && o.known.manifestHash) {
+      const top = all.reduce<(typeof all)[number] | null>((m, v) => (m === null || v.seq > m.seq ? v : m), null);
+      try {
+        await checkHead(session, keys, top ? { seq: top.seq, manifestHash: top.manifestHash } : null, o.known.seq, o.known.manifestHash);
+      } catch (err) {
+        if (!isCairnError(err, "ROLLBACK_DETECTED")) throw err;
+        o.logger.error({ code: err.code, err: err.message }, "the storage node serves an older or another version history than this device committed");
+        warnings.push({ code: err.code, message: `${err.message}: the restore used what the node holds, which may be older than this device's last backup` });
+      }
+    }
+    const versions = all.filter((v) => at === null || v.time <= at);
     if (versions.length === 0)
       throw new CairnError("NOT_FOUND", at === null ? "the archive has no version yet" : "the archive has no version at or before that time");
     const versionTime = Math.max(...versions.map((v) => v.time));
@@ -153,7 +179,7 @@ export async function runArchiveRestore(o: ArchiveRestoreOptions): Promise<Archi
     const res = await restorer.run(usable);
     res.errors += bad.length;
     res.errorList.unshift(...bad.slice(0, 100));
-    return { ...res, versionTime };
+    return { ...res, versionTime, warnings };
   } finally {
     await session.close(false);
   }
