@@ -519,15 +519,15 @@ export class DirStore implements BlockStore {
           // a block already marked damaged is read again: an intact record (its pack put back
           // from a copy) clears the mark; a read that fails keeps it
           reads[i] = this.queueRead(
-                pack.id,
-                b.offset - RECORD_HEADER_BYTES,
-                b.length + RECORD_HEADER_BYTES,
-                Buffer.allocUnsafe(RECORD_HEADER_BYTES + b.length),
-                0,
-              ).then(
-                (data) => ({ data }),
-                (err: unknown) => ({ err }),
-              );
+            pack.id,
+            b.offset - RECORD_HEADER_BYTES,
+            b.length + RECORD_HEADER_BYTES,
+            Buffer.allocUnsafe(RECORD_HEADER_BYTES + b.length),
+            0,
+          ).then(
+            (data) => ({ data }),
+            (err: unknown) => ({ err }),
+          );
       };
       for (let i = 0; i < 2 * VERIFY_AHEAD; i++) start(i);
       for (let i = 0; i < blocks.length; i++) {
@@ -538,7 +538,7 @@ export class DirStore implements BlockStore {
         checked++;
         const read = reads[i];
         reads[i] = null;
-        const r = read ? await read : { data: null };
+        const r = read !== null && read !== undefined ? await read : { data: null };
         if ("err" in r && !b.damaged) throw r.err;
         const data = "data" in r ? r.data : null;
         if (!data || !recordIntact(data, b) || !blockSha(data.subarray(RECORD_HEADER_BYTES)).equals(b.sha)) {
