@@ -183,10 +183,14 @@ describe("cluster: authority, storage node, agent", () => {
     expect(audit.auditEntries).toHaveLength(1);
     // a restore still gives the person what the node holds, and says it may be older than the last backup
     const out = join(c.dir, "rolledback-out");
-    const r = await promisify(execFile)(process.execPath, [CAIRN_BIN, "--json", "agent", "restore", "--data", a.dataDir, "--to", out, join(a.home, "plan.txt")], {
-      encoding: "utf8",
-      timeout: 30_000,
-    });
+    const r = await promisify(execFile)(
+      process.execPath,
+      [CAIRN_BIN, "--json", "agent", "restore", "--data", a.dataDir, "--to", out, join(a.home, "plan.txt")],
+      {
+        encoding: "utf8",
+        timeout: 30_000,
+      },
+    );
     const summary = r.stdout
       .trim()
       .split("\n")
@@ -195,10 +199,14 @@ describe("cluster: authority, storage node, agent", () => {
     expect(summary.files).toBe(1);
     expect(summary.warnings).toEqual([expect.objectContaining({ code: "ROLLBACK_DETECTED" })]);
     expect(readFileSync(join(out, "plan.txt"), "utf8")).toBe("plan v1\n");
-    const text = await promisify(execFile)(process.execPath, [CAIRN_BIN, "agent", "restore", "--data", a.dataDir, "--to", `${out}-2`, join(a.home, "plan.txt")], {
-      encoding: "utf8",
-      timeout: 30_000,
-    });
+    const text = await promisify(execFile)(
+      process.execPath,
+      [CAIRN_BIN, "agent", "restore", "--data", a.dataDir, "--to", `${out}-2`, join(a.home, "plan.txt")],
+      {
+        encoding: "utf8",
+        timeout: 30_000,
+      },
+    );
     expect(text.stdout).toContain("warning: ROLLBACK_DETECTED");
   });
 

@@ -48,10 +48,19 @@ describe("operator maintenance and verification (cairn storenode maintain|verify
     expect(damaged.damagedBlocks).toBe(1);
     // T07: the report names the block, the file that references it and the version it was written in
     expect(damaged.damaged).toEqual([
-      { archiveGuid: p.archiveGuid, blocks: 1, blockIds: [(blocks[2]?.id as Buffer).toString("hex")], files: 1, fileIds: [fileId.toString("hex")], versions: [1] },
+      {
+        archiveGuid: p.archiveGuid,
+        blocks: 1,
+        blockIds: [(blocks[2] as { id: Buffer }).id.toString("hex")],
+        files: 1,
+        fileIds: [fileId.toString("hex")],
+        versions: [1],
+      },
     ]);
     // the same block stays damaged for a maintenance run without verification (GC refuses on it)
-    await expect(maintainNode({ dataDir: fx.dataDir, archiveGuid: p.archiveGuid, verify: false, logger })).rejects.toMatchObject({ code: "STORE_INCONSISTENT" });
+    await expect(maintainNode({ dataDir: fx.dataDir, archiveGuid: p.archiveGuid, verify: false, logger })).rejects.toMatchObject({
+      code: "STORE_INCONSISTENT",
+    });
 
     // the operator puts the intact bytes back (a copy of the pack): the next verification clears the mark
     flip();
