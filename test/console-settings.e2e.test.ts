@@ -337,6 +337,21 @@ describe("console: organization settings", () => {
     await env.api.post("/api/UserRole", { userId: cy.userId, roleName: "Org Admin" });
     await page.getByRole("button", { name: "Sign out" }).click();
     await env.signIn("cy@example.com", "cy-password-1");
+    // The console offers Cy only the pages an Org Admin can use: no Storage pages, no system-wide
+    // Settings › Organization (their calls would answer 403), the audit log of Cy's subtree.
+    const nav = page.getByRole("navigation", { name: "Main" });
+    await expect
+      .poll(() => nav.getByRole("link").allTextContents())
+      .toEqual(["Organizations", "Users", "Devices", "Restore files", "Restore history", "Cold storage", "Legal hold", "Audit log"]);
+    // Acme West is the top of what Cy sees: like the top-level org, it cannot be moved or
+    // deactivated from here (seed 001 f)
+    await env.goto(`#/orgs/${parent.orgId}`);
+    await page.getByTestId("org-details").waitFor();
+    await page.getByTestId("org-actions").click();
+    await page.getByTestId("action-rename").waitFor();
+    expect(await page.getByTestId("action-change-parent").count()).toBe(0);
+    expect(await page.getByTestId("action-deactivate").count()).toBe(0);
+    await page.keyboard.press("Escape");
     // Cy cannot read Acme Corp (above Cy's org), yet the console names where each value comes
     // from: quotas inherited from it, and device defaults that Acme West sets itself (an earlier
     // test) and that would otherwise come from Acme Corp, not from Acme West itself.

@@ -4,14 +4,16 @@
  */
 import { useEffect } from "preact/hooks";
 import { errorMessage, sessionLost } from "./api/client.js";
-import { currentUser, enrollOnly, loadSession, signOut } from "./api/session.js";
+import { access, type ConsoleAccess, currentUser, enrollOnly, loadSession, signOut } from "./api/session.js";
 import { routePage } from "./routes.js";
 import { cancelLeave, confirmLeave, location, pendingLeave } from "./router.js";
 import { Dialog } from "./ui/dialog.js";
 import { ErrorState, Loading, notify, Toasts } from "./ui/status.js";
 import { SignIn, TotpEnroll } from "./pages/sign-in.js";
 
-const NAV: { section: string; items: [string, string][] }[] = [
+type NavItem = [label: string, to: string, shown?: (a: ConsoleAccess) => boolean];
+
+const NAV: { section: string; items: NavItem[] }[] = [
   {
     section: "Environment",
     items: [
@@ -23,9 +25,9 @@ const NAV: { section: string; items: [string, string][] }[] = [
   {
     section: "Storage",
     items: [
-      ["Destinations", "/storage/destinations"],
-      ["Servers", "/storage/servers"],
-      ["Store points", "/storage/store-points"],
+      ["Destinations", "/storage/destinations", (a) => a.storage],
+      ["Servers", "/storage/servers", (a) => a.storage],
+      ["Store points", "/storage/store-points", (a) => a.storage],
     ],
   },
   {
@@ -40,17 +42,20 @@ const NAV: { section: string; items: [string, string][] }[] = [
   {
     section: "Settings",
     items: [
-      ["Organization", "/settings/organization"],
-      ["Audit log", "/audit-log"],
+      ["Organization", "/settings/organization", (a) => a.systemSettings],
+      ["Audit log", "/audit-log", (a) => a.audit],
     ],
   },
 ];
 
 function Nav() {
   const path = location.value.path;
+  const a = access.value;
+  // the pages a role cannot use are not offered (their calls would only answer 403)
+  const sections = NAV.map((s) => ({ ...s, items: s.items.filter(([, , shown]) => shown === undefined || shown(a)) })).filter((s) => s.items.length > 0);
   return (
     <nav class="nav" aria-label="Main">
-      {NAV.map((s) => (
+      {sections.map((s) => (
         <div key={s.section} class="nav-section">
           <h2 class="nav-title">{s.section}</h2>
           <ul>

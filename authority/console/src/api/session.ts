@@ -7,13 +7,31 @@ import { signal } from "@preact/signals";
 import { ApiError, csrfToken, del, get, post, sessionLost } from "./client.js";
 import type { User } from "./types.js";
 
+/** What the console may offer the signed-in user (every call is still checked by the authority). */
+export interface ConsoleAccess {
+  /** A role over every organization (an org admin's own org is otherwise the top of what they see). */
+  allOrgs: boolean;
+  /** Storage › Destinations, Servers, Store points. */
+  storage: boolean;
+  /** Settings › Organization (the system-wide defaults). */
+  systemSettings: boolean;
+  /** Settings › Audit log. */
+  audit: boolean;
+}
+
 /** What the session routes return. */
 export interface SessionInfo {
   user: User;
   csrfToken: string;
   /** The org requires two-factor authentication and the user has not enrolled: the session may only enroll. */
   enrollOnly?: boolean;
+  access?: ConsoleAccess;
 }
+
+const ALL_ACCESS: ConsoleAccess = { allOrgs: true, storage: true, systemSettings: true, audit: true };
+
+/** What the signed-in user may be offered (everything when the authority does not say). */
+export const access = signal<ConsoleAccess>(ALL_ACCESS);
 
 /** True while the session may only enroll two-factor authentication. */
 export const enrollOnly = signal(false);
@@ -25,6 +43,7 @@ function accept(s: SessionInfo): User {
   csrfToken.value = s.csrfToken;
   sessionLost.value = false;
   enrollOnly.value = s.enrollOnly === true;
+  access.value = s.access ?? ALL_ACCESS;
   currentUser.value = s.user;
   return s.user;
 }

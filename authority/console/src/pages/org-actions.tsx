@@ -5,6 +5,7 @@
  */
 import { useState } from "preact/hooks";
 import { ApiError } from "../api/client.js";
+import { access, currentUser } from "../api/session.js";
 import { activateOrg, changeParent, deactivateOrg, emailBackupReport, renameOrg, upgradeClients } from "../api/orgs.js";
 import type { Org } from "../api/types.js";
 import { createUser } from "../api/users.js";
@@ -19,9 +20,13 @@ import { CreateOrgDialog, orgNameProblem } from "./org-create.js";
 
 type Open = "rename" | "user" | "child" | "parent" | "toggle" | "upgrade" | "report" | null;
 
-/** Which actions an org offers (seed 001 f). */
-export function orgActionIds(org: Org): string[] {
-  const top = org.parentOrgId === null;
+/**
+ * Which actions an org offers (seed 001 f). `ownTop`: the org is the top of what the signed-in
+ * administrator can see (their own org, without a role over every org), so moving or deactivating
+ * it is no more available than for the top-level org.
+ */
+export function orgActionIds(org: Org, ownTop = false): string[] {
+  const top = org.parentOrgId === null || ownTop;
   const ids = ["rename"];
   if (org.active) ids.push("add-user", "add-child");
   if (!top && org.active) ids.push("change-parent");
@@ -46,7 +51,8 @@ export function OrgActions({ org, recipients, onChanged }: { org: Org; recipient
     "upgrade-clients": ["Upgrade clients", () => setOpen("upgrade")],
     "email-report": ["Email backup report", () => setOpen("report")],
   };
-  const items: MenuItem[] = orgActionIds(org).map((id) => {
+  const ownTop = !access.value.allOrgs && currentUser.value?.orgId === org.orgId;
+  const items: MenuItem[] = orgActionIds(org, ownTop).map((id) => {
     const [label, run] = labels[id] as [string, () => void];
     return id === "deactivate" ? { id, label, run, danger: true } : { id, label, run };
   });

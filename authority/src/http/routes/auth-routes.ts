@@ -6,6 +6,7 @@
 import { CairnError } from "@cairn/protocol";
 import { appendAuditNow, auditEntry } from "../../audit/audit.js";
 import { SESSION_COOKIE } from "../../auth/auth-service.js";
+import { authorize, type Principal, scopeOf } from "../../auth/access.js";
 import { META } from "../../bootstrap.js";
 import type { AuthorityContext } from "../../context.js";
 import { userJson } from "../../users/user-view.js";
@@ -15,11 +16,26 @@ import { assertSameOrigin, basicAuth } from "../request-auth.js";
 
 const TAGS = ["authentication"];
 
+/**
+ * What the console may offer the signed-in user (its navigation and menus; every call is still
+ * checked): `allOrgs` a role over every organization, `storage` the storage pages, `systemSettings`
+ * Settings › Organization (the top-level org's offers), `audit` the audit log.
+ */
+async function consoleAccess(ctx: AuthorityContext, p: Principal) {
+  const top = await ctx.store.getTopLevelOrg();
+  return {
+    allOrgs: scopeOf(p, "org.read").kind === "all",
+    storage: authorize(p, "storage.read", { kind: "system" }),
+    systemSettings: top !== undefined && authorize(p, "org.settings", { kind: "org", orgId: top.orgId, path: top.path }),
+    audit: scopeOf(p, "audit.read").kind !== "none",
+  };
+}
+
 async function sessionInfo(ctx: AuthorityContext, call: ApiCall, csrfToken: string) {
   const user = call.p.userId === null ? undefined : await ctx.store.getUser(call.p.userId);
   const org = user === undefined ? undefined : await ctx.store.getOrg(user.orgId);
   if (user === undefined) throw new CairnError("UNAUTHORIZED", "The session has ended; sign in again");
-  return { user: userJson(user, org, call.p.roles), csrfToken, enrollOnly: call.p.enrollOnly === true };
+  return { user: userJson(user, org, call.p.roles), csrfToken, enrollOnly: call.p.enrollOnly === true, access: await consoleAccess(ctx, call.p) };
 }
 
 /** Registers the authentication routes. */
