@@ -148,6 +148,12 @@ describe("zip restore (API.md §8)", () => {
     );
     expect(csv.text).toContain(`,${c.agents[0]?.username},TRUE,${c.authority.adminUsername},Download (zip),4,`);
     expect(operationsOf(ctx).restoreJobs).toBeDefined();
+    // the audit log names who restored which device's files, one entry per job
+    const audit = (await c.authority.py42().data("GET", "/api/v1/audit-log?action=restore.web&pgNum=1&pgSize=500")) as {
+      auditEntries: Array<{ actorUsername: string; targetType: string; details: { jobId: string; files: number } }>;
+    };
+    const entry = audit.auditEntries.find((e) => e.details.jobId === first.jobId);
+    expect(entry).toMatchObject({ actorUsername: c.authority.adminUsername, targetType: "device", details: { files: 4 } });
   });
 });
 

@@ -22,6 +22,7 @@ import type { RestoreStatus as HistoryStatus, RestoreType } from "../db/operatio
 import { deviceTarget } from "../devices/device-service.js";
 import { wipe } from "./archive-keys.js";
 import { type ByteMeter, fileStream } from "./block-reader.js";
+import { auditEntry } from "../audit/audit.js";
 import { type RestoreRecord, recordRestoreEnd, recordRestoreStart } from "./restore-history.js";
 import { asPushRefusal, planPushRestore, planRestore, type RestorePlan, type SelectedPath, warningsText } from "./restore-plan.js";
 import type { RestoreService } from "./restore-service.js";
@@ -173,6 +174,16 @@ export class RestoreJobs {
     try {
       await this.svc.ctx.store.transaction(async (tx) => {
         await recordRestoreStart(tx, record, plan.files, plan.bytes);
+        // who restored what, beside the restore history (which shows only the restores' figures)
+        await tx.appendAudit(
+          auditEntry(
+            p,
+            now,
+            `restore.${kind.toLowerCase()}`,
+            { type: "device", id: s.archive.deviceId, orgId: s.archive.orgId },
+            { jobId, archiveGuid: s.archive.archiveGuid, acceptingDeviceId, files: plan.files, bytes: plan.bytes },
+          ),
+        );
         await this.onStart(tx, p, s.archive.userId, now);
       });
     } catch (err) {
