@@ -131,6 +131,40 @@ describe("bad values on the command line", () => {
   });
 });
 
+describe("an agent data folder that was never set up", () => {
+  it("is 'not registered' (10) for every agent command that needs a registration, with the exit_error line, and is not created", async () => {
+    const missing = join(dir, "never-set-up");
+    for (const args of [
+      ["agent", "status"],
+      ["agent", "backup"],
+      ["agent", "restore", "--to", join(dir, "never-out")],
+      ["agent", "versions", "/etc/hosts"],
+      ["agent", "select", "list"],
+      ["agent", "destinations"],
+      ["agent", "key-policy"],
+      ["agent", "deauthorize"],
+    ]) {
+      const r = await runCairn(["--json", ...args, "--data", missing]);
+      expect(r.code, `${args.join(" ")}: ${r.stderr}`).toBe(10);
+      expect(exitError(r.stderr), args.join(" ")).toMatchObject({ code: 10, error: "NOT_REGISTERED" });
+      expect(existsSync(missing), args.join(" ")).toBe(false);
+    }
+  });
+
+  it("a bad CAIRN_LOG_LEVEL is a configuration error (78) for every command, before it does anything", async () => {
+    for (const args of [
+      ["agent", "status", "--data", join(dir, "agent")],
+      // initialized by the first describe block: without the check, a key would be issued here
+      ["authority", "enroll-key", "--data", join(dir, "authority"), "--destination", "Loglevel"],
+    ]) {
+      const r = await runCairn(["--json", ...args], { CAIRN_LOG_LEVEL: "loud" });
+      expect(r.code, `${args.join(" ")}: ${r.stderr}`).toBe(78);
+      expect(exitError(r.stderr)).toMatchObject({ code: 78, error: "CONFIG_INVALID", message: expect.stringContaining("CAIRN_LOG_LEVEL") });
+      expect(r.stdout).toBe("");
+    }
+  });
+});
+
 describe("usage errors of the global options under --json", () => {
   it.each([[["--json", "--bogus-flag"]], [["--json", "--log-level", "loud", "agent", "status"]], [["--log-level", "loud", "--json", "storenode", "serve"]]])(
     "%j prints the exit_error line and no plain text",

@@ -181,6 +181,8 @@ export function compressionFor(settings: DeviceConfig["settings"] | undefined, u
 export async function runBackup(o: RunBackupOptions): Promise<RunBackupResult> {
   const clock = o.clock ?? systemClock;
   const logger = loggerOf(o);
+  // a mistyped --data must not become a new, empty agent folder
+  if (!o.archives) requireCredentials(o.dataDir);
   ensureDataDir(o.dataDir);
   const release = o.lock === false ? () => undefined : acquireRunLock(o.dataDir);
   let client: AuthorityClient | null = null;
@@ -387,6 +389,7 @@ function pickArchive(o: AgentCommonOptions & { archive?: DirectArchive; archiveG
  */
 export async function runRestore(o: RunRestoreOptions): Promise<Awaited<ReturnType<typeof runArchiveRestore>>> {
   const clock = o.clock ?? systemClock;
+  if (!o.archive) requireCredentials(o.dataDir);
   ensureDataDir(o.dataDir);
   const db = openAgentDb(o.dataDir);
   try {

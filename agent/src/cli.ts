@@ -210,6 +210,8 @@ export function createCommand(ctx: CommandContext): Command {
         );
         return;
       }
+      const { requireCredentials } = await import("./state/credentials.js");
+      requireCredentials(dir);
       const s = keyPolicyState(dir);
       ctx.print(
         s,
@@ -360,7 +362,15 @@ export function createCommand(ctx: CommandContext): Command {
           const shown = silent ? lines.slice(1) : lines;
           if (shown.length > 0) ctx.stdout.write(`${shown.join("\n")}\n`);
         }
-        if (r.errors > 0) ctx.setExitCode(EXIT.PARTIAL);
+        if (r.errors > 0) {
+          ctx.setExitCode(EXIT.PARTIAL);
+          // under --json every failing exit has its exit_error line (docs/cli.md "Output contract")
+          const first = r.destinations.flatMap((d) => d.errorList)[0];
+          if (ctx.json)
+            ctx.stderr.write(
+              `${JSON.stringify({ message_type: "exit_error", code: EXIT.PARTIAL, error: "PARTIAL", message: `${r.errors} file(s) could not be read${first ? ` (first: ${first.path}: ${first.message})` : ""}` })}\n`,
+            );
+        }
         // a destination that failed while others committed: the run failed for it
         const failed = r.failed ?? [];
         if (failed.length > 0)
@@ -447,7 +457,13 @@ export function createCommand(ctx: CommandContext): Command {
         if (live) daemon = { backingUp: live.backingUp === true, restoring: live.restoring === true, pendingChanges: live.pendingChanges ?? 0 };
       }
       // The status is printed either way; the exit code says "not registered" (10) to scripts.
-      if (!s.registered) ctx.setExitCode(EXIT.NOT_REGISTERED);
+      if (!s.registered) {
+        ctx.setExitCode(EXIT.NOT_REGISTERED);
+        if (ctx.json)
+          ctx.stderr.write(
+            `${JSON.stringify({ message_type: "exit_error", code: EXIT.NOT_REGISTERED, error: "NOT_REGISTERED", message: `this agent is not registered (no credentials in ${dir})` })}\n`,
+          );
+      }
       if (ctx.json) return ctx.print({ ...s, daemon });
       if (s.visibility === "hidden") return;
       const lines = [s.registered ? `device ${s.guid} (${s.deviceName}), user ${s.username} (${s.userUid}), org ${s.orgUid}` : "not registered"];

@@ -166,6 +166,10 @@ export async function run(argv: readonly string[]): Promise<number> {
   const program = buildRoot(versionIsSubcommandOption(argv, wanted) ? "-V" : undefined, jsonWanted);
   const exit = { code: EXIT.OK as number };
   const ctx = makeContext(program, controller.signal, exit);
+  // CAIRN_LOG_LEVEL is configuration of every command: a bad value exits 78 before any action runs
+  program.hook("preAction", () => {
+    void ctx.logLevel;
+  });
   try {
     for (const [name, entry] of Object.entries(ENTRIES)) {
       if (name === wanted) {

@@ -73,7 +73,8 @@ describe("the cairn command", () => {
     const dir = mkdtempSync(join(tmpdir(), "cairn-cli-fs-"));
     try {
       writeFileSync(join(dir, "a-file"), "x");
-      const r = run("--json", "agent", "backup", "--data", join(dir, "a-file", "agent"));
+      // select add sets a folder up (backup of a folder that does not exist is NOT_REGISTERED)
+      const r = run("--json", "agent", "select", "add", "--data", join(dir, "a-file", "agent"), dir);
       expect(r.status).toBe(1);
       expect(JSON.parse(r.stderr.trim().split("\n").at(-1) as string)).toMatchObject({
         error: "FILE_SYSTEM",

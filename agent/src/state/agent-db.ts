@@ -7,7 +7,7 @@
  * Secrets (device token, user and archive keys) are not here: they live in `credentials.json`
  * (mode 0600), so that deauthorize can wipe them with one unlink.
  */
-import { chmodSync } from "node:fs";
+import { chmodSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { CairnError } from "@cairn/protocol";
@@ -73,6 +73,9 @@ const MIGRATIONS: string[] = [
 
 /** Opens (creating and migrating) the agent database in `dataDir`. */
 export function openAgentDb(dataDir: string): Db {
+  // a folder that was never set up holds no agent: NOT_REGISTERED (10) for every command, and
+  // no folder is left behind by asking (callers that set one up create it first)
+  if (!existsSync(dataDir)) throw new CairnError("NOT_REGISTERED", `no agent data folder at ${dataDir}: run \`cairn agent register\` (or pass --data)`);
   const path = join(dataDir, "agent.db");
   let db: Db;
   try {
