@@ -208,6 +208,14 @@ describe("cluster: authority, storage node, agent", () => {
       },
     );
     expect(text.stdout).toContain("warning: ROLLBACK_DETECTED");
+    // an archive guid the device does not have is named as such, with the ones it has
+    const unknown = await promisify(execFile)(
+      process.execPath,
+      [CAIRN_BIN, "--json", "agent", "restore", "--data", a.dataDir, "--archive", "123456789012345678", "--to", `${out}-3`],
+      { encoding: "utf8", timeout: 30_000 },
+    ).catch((e: { code: number; stderr: string }) => e);
+    expect((unknown as { code: number }).code).toBe(10);
+    expect((unknown as { stderr: string }).stderr).toContain(`this device has no archive 123456789012345678 (its archives: ${archiveGuid}`);
   });
 
   it("block stops restores at the node at once, and unblock lets the same (pre-block) storage token restore again at once", async () => {

@@ -90,6 +90,7 @@ describe("bad values on the command line", () => {
     [["agent", "select", "add", ""], "empty path"],
     [["agent", "destinations", "--opt-in", "123"], "--opt-in takes a destination guid"],
     [["storenode", "verify", "--archive", "../../etc"], "--archive takes an archive guid"],
+    [["agent", "restore", "--archive", "../../x", "--to", "/tmp/cairn-never"], "--archive takes an archive guid"],
     [
       [
         "agent",

@@ -13,7 +13,7 @@ import { isIP } from "node:net";
 import { join } from "node:path";
 import { effectiveProxy } from "./config/org-proxy.js";
 import pino, { type Logger } from "pino";
-import { CairnError, type Clock, type DeviceConfig, isCairnError, isoTime, systemClock } from "@cairn/protocol";
+import { CairnError, type Clock, type DeviceConfig, GUID_PATTERN, isCairnError, isoTime, systemClock } from "@cairn/protocol";
 import { requiredKeyPolicy } from "./auth/key-policy.js";
 import { backsUpTo, connectAuthority, syncConfig } from "./auth/registration.js";
 import type { AuthorityClient } from "./auth/authority-client.js";
@@ -370,8 +370,17 @@ function pickArchive(o: AgentCommonOptions & { archive?: DirectArchive; archiveG
   if (o.archive) return o.archive;
   const creds = requireCredentials(o.dataDir);
   const rows = new ArchiveStore(db).list();
+  if (o.archiveGuid !== undefined && !GUID_PATTERN.test(o.archiveGuid))
+    throw new CairnError("USAGE", `--archive takes an archive guid (decimal digits), not ${JSON.stringify(o.archiveGuid.slice(0, 100))}`);
   const row = o.archiveGuid ? rows.find((r) => r.archiveGuid === o.archiveGuid) : (rows.find((r) => r.lastSeq > 0) ?? rows[0]);
-  if (!row) throw new CairnError("NOT_FOUND", "this device has no archive yet");
+  if (!row) {
+    if (o.archiveGuid && rows.length > 0)
+      throw new CairnError(
+        "NOT_FOUND",
+        `this device has no archive ${o.archiveGuid} (its archives: ${rows.map((r) => r.archiveGuid).join(", ")}; \`cairn agent status\` lists them)`,
+      );
+    throw new CairnError("NOT_FOUND", "this device has no archive yet");
+  }
   const key = archiveKeyOf(creds, row.archiveGuid);
   if (!key) throw new CairnError("NOT_FOUND", `no key for archive ${row.archiveGuid} on this device`);
   return {

@@ -507,6 +507,8 @@ export function createCommand(ctx: CommandContext): Command {
     .option("--full-path", "with --to: keep each file's full original path below the folder")
     .option("--archive <guid>", "restore from this archive (`status` lists them; default: the first with versions)")
     .action(async (paths: string[], o: DataOpt & { at?: string; to?: string; existing: "overwrite" | "rename"; fullPath?: boolean; archive?: string }) => {
+      if (o.archive !== undefined && !GUID_PATTERN.test(o.archive))
+        throw new CairnError("USAGE", `--archive takes an archive guid (decimal digits), not ${JSON.stringify(o.archive.slice(0, 100))}`);
       const { runRestore } = await import("./agent-api.js");
       const silent = await silentOn(ctx, dataDir(ctx, o));
       const p = await progressSink(ctx, "restore", silent);
