@@ -11,7 +11,7 @@
  * 7. print what it did (or one JSON summary) and shut everything down, unless `--keep`.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { changeSelection, registerAgent, runBackup, runRestore, startAgent } from "@cairn/agent";
@@ -215,6 +215,9 @@ export function createCommand(ctx: CommandContext): Command {
     .action(async (opts: { keep?: boolean; dir?: string; data?: string }) => {
       if (opts.dir && opts.data && opts.dir !== opts.data) throw new CairnError("USAGE", "--dir and --data name different folders");
       const dir = opts.dir ?? opts.data;
+      // the demo sets up new daemons: a folder a previous demo kept (or anything else) is not reused
+      if (dir && existsSync(dir) && readdirSync(dir).length > 0)
+        throw new CairnError("USAGE", `${dir} is not empty (a previous demo's folder?): give a new or empty folder, or delete that one`);
       const say = (line: string) => {
         if (!ctx.json && !ctx.quiet) ctx.stderr.write(`${line}\n`);
       };

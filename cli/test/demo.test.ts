@@ -49,6 +49,10 @@ describe("cairn demo", () => {
       expect(s.ok).toBe(true);
       expect(s.dir).toBe(dir);
       expect(existsSync(join(dir, "authority"))).toBe(true);
+      // the kept folder is not reused: a second demo there is refused up front, naming it
+      const again = await runCairn(["demo", "--json", "--data", dir]);
+      expect(again.code).toBe(2);
+      expect(again.stderr).toContain(`${dir} is not empty`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
