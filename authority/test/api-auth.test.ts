@@ -109,6 +109,10 @@ describe("py42 sign-in (API.md §2.1, §2.2)", () => {
     const admin = await caller(a, a.adminUsername, a.adminPassword);
     const u = await createUser(admin, a.orgUid, "pwchange@example.com");
     const old = await tokenFor(a, "pwchange@example.com", "password123");
+    // the user's API token for scripts dies with the password too
+    const own = await caller(a, "pwchange@example.com", "password123");
+    const script = dataOf<{ token: string; tokenId: number }>(await own.send("POST", "/api/v1/api-tokens", { name: "nightly" })).token;
+    expect((await a.client.request("GET", "/api/User/my", { bearer: script })).status).toBe(200);
     const r = await admin.send("PUT", `/api/User/${u.userUid}?idType=uid`, {
       username: null,
       email: null,
@@ -120,6 +124,7 @@ describe("py42 sign-in (API.md §2.1, §2.2)", () => {
     });
     expect(r.status, r.text).toBe(200);
     expect((await a.client.request("GET", "/api/User/my", { bearer: old })).status).toBe(401);
+    expect((await a.client.request("GET", "/api/User/my", { bearer: script })).status).toBe(401);
     await tokenFor(a, "pwchange@example.com", "new password 456");
   });
 

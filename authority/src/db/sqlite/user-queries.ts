@@ -211,8 +211,10 @@ export class SqliteUserQueries implements UserReads, UserWrites {
     );
   }
 
+  /** Every credential issued before dies: JWTs and sessions by the version, API tokens revoked (T28). */
   async bumpAuthVersion(userId: number, at: number): Promise<void> {
     this.q.run("UPDATE users SET auth_version = auth_version + 1, modified_at = ? WHERE user_id = ?", at, userId);
+    this.q.run("UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL", at, userId);
   }
 
   async setUserBlocked(userId: number, blocked: boolean, at: number): Promise<void> {
@@ -224,15 +226,19 @@ export class SqliteUserQueries implements UserReads, UserWrites {
       "UPDATE users SET active = @active, deactivated_by_org_id = CASE WHEN @active = 1 THEN NULL ELSE @byOrgId END, deactivated_at = CASE WHEN @active = 1 THEN NULL ELSE @at END, auth_version = auth_version + (1 - @active), modified_at = @at WHERE user_id = @userId",
       { userId, active: fromBool(active), byOrgId, at },
     );
+    if (!active) this.q.run("UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL", at, userId);
   }
 
   async deactivateUsersOfOrgs(orgIds: readonly number[], byOrgId: number, at: number): Promise<number[]> {
-    return this.q
+    const ids = this.q
       .all<{ user_id: number }>(
         "UPDATE users SET active = 0, deactivated_by_org_id = @byOrgId, deactivated_at = @at, auth_version = auth_version + 1, modified_at = @at WHERE active = 1 AND org_id IN (SELECT value FROM json_each(@ids)) RETURNING user_id",
         { ids: idList(orgIds), byOrgId, at },
       )
       .map((r) => r.user_id);
+    if (ids.length > 0)
+      this.q.run("UPDATE api_tokens SET revoked_at = @at WHERE revoked_at IS NULL AND user_id IN (SELECT value FROM json_each(@ids))", { at, ids: idList(ids) });
+    return ids;
   }
 
   async reactivateUsersDeactivatedBy(byOrgId: number, at: number): Promise<number[]> {
