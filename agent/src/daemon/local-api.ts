@@ -81,7 +81,10 @@ function daemonRequest(dataDir: string, method: "GET" | "POST", path: string, bo
         socketPath: socketPath(dataDir),
         method,
         path,
-        ...(timeoutMs > 0 ? { timeout: timeoutMs } : {}),
+        // a socket of its own: Node's global agent times idle sockets out after 5 s, which cut
+        // `POST /backup` (it answers only once the version is committed) after 5 s of backup
+        agent: false,
+        timeout: timeoutMs,
         ...(signal ? { signal } : {}),
         headers: payload === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(payload) },
       },
