@@ -200,7 +200,11 @@ export async function startStorenode(options: StartStorenodeOptions): Promise<St
     serverGuid,
     metricsUrl: metricsAddr && typeof metricsAddr === "object" ? `http://${opts.metrics?.host}:${metricsAddr.port}/metrics` : null,
     maintain: (o = {}) =>
-      runMaintenance(ctx, o.ns ?? OWN_NS, o.archiveGuid ?? null, { verify: o.verify ?? false, ...(o.afterMark ? { afterMark: o.afterMark } : {}) }),
+      runMaintenance(ctx, o.ns ?? OWN_NS, o.archiveGuid ?? null, {
+        verify: o.verify ?? false,
+        ...(o.verifyOnly ? { verifyOnly: true } : {}),
+        ...(o.afterMark ? { afterMark: o.afterMark } : {}),
+      }),
     maintainAll,
     async report() {
       for (const l of [...ctx.hub.control]) await l.peer.call("report-archives", { archives: await reportsFor(ctx, l.ns) });
