@@ -71,10 +71,12 @@ describe("push restore (API.md §10)", () => {
     expect(readlinkSync(join(target, "latest-note"))).toBe("../docs/note.txt");
   });
 
-  it("refuses a bad combination with CREATE_FAILED: a relative folder, nothing selected, unknown file permissions", async () => {
+  it("refuses a bad combination with CREATE_FAILED: a relative folder, a drive path for a Linux device, nothing selected, unknown file permissions", async () => {
     const note = [`${src.home}/docs/note.txt`];
     for (const [paths, target] of [
       [note, { restorePath: "relative/folder" }],
+      // a drive path is not a folder of this Linux device (it would land below the agent's cwd)
+      [note, { restorePath: "C:\\restore" }],
       [[], { restorePath: join(dst.home, "nothing") }],
       [note, { restorePath: join(dst.home, "perm"), filePermissions: "WEIRD" }],
     ] as const) {

@@ -15,6 +15,7 @@
  */
 import { effectiveProxyOf } from "../config/org-proxy.js";
 import pino, { type Logger } from "pino";
+import { isAbsolute } from "node:path";
 import { type AGENT_CHANNEL, CairnError, type Clock, DAY_MS, type ParamsOf, type DeviceConfig, isCairnError, MINUTE_MS, systemClock } from "@cairn/protocol";
 import { bandwidthFor, type DirectArchive, exclusionsOf, localSelection, reportStatus, type RunBackupResult, runBackup } from "../agent-api.js";
 import type { AuthorityClient } from "../auth/authority-client.js";
@@ -455,6 +456,9 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
 
   const restoreOrder = (p: ParamsOf<(typeof AGENT_CHANNEL)["b"]["methods"], "restore-order">) => {
     if (upgrades?.holding) throw new CairnError("UNAVAILABLE", "the agent is restarting for an upgrade; order the restore again in a minute");
+    // a target folder is absolute on this device (a relative one would land below the daemon's cwd)
+    if (p.targetPath !== null && !isAbsolute(p.targetPath))
+      throw new CairnError("BAD_REQUEST", `the restore folder must be an absolute path on this device, not ${JSON.stringify(p.targetPath.slice(0, 200))}`);
     restoring++;
     metrics.restoresRunning.inc();
     const report = (state: "running" | "done" | "failed", r?: { files: number; bytes: number; errors: number }, message?: string) =>

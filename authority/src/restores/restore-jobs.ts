@@ -428,7 +428,10 @@ export class RestoreJobs {
       throw fail("fileLocation is TARGET_DIRECTORY or ORIGINAL_LOCATION");
     const original = location === "ORIGINAL_LOCATION";
     if (original && restorePath !== "") throw fail("a restore to the original location takes no restorePath");
-    if (!original && !/^(\/|[A-Za-z]:[\\/])/.test(restorePath)) throw fail("restorePath must be an absolute folder on the receiving device");
+    // absolute on the receiving device's own system: a drive path only for a Windows device
+    const windows = /^win/i.test(target.device.osName ?? "");
+    if (!original && !(windows ? /^(\/|[A-Za-z]:[\\/])/ : /^\//).test(restorePath))
+      throw fail(`restorePath must be an absolute folder on the receiving device (${windows ? "C:\\… or /…" : "/…"})`);
     const existing = body.existingFiles ?? "RENAME_ORIGINAL";
     if (existing !== "RENAME_ORIGINAL" && existing !== "OVERWRITE_ORIGINAL") throw fail("existingFiles is RENAME_ORIGINAL or OVERWRITE_ORIGINAL");
     if (!this.svc.platform.agents.isConnected(target.device.deviceId)) throw fail("the receiving device is not connected");
