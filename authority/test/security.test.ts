@@ -136,6 +136,8 @@ describe("T29: password timing, enumeration and brute force", () => {
       expect(lockedKnown.status).toBe(429);
       expect(lockedGhost.status).toBe(429);
       expect(lockedKnown.text).toBe(lockedGhost.text);
+      // the refusal says how long the lock-out lasts (the console shows it)
+      expect(lockedKnown.text).toContain("(in 15 minutes)");
       // many usernames from one address: the source limit triggers too
       let last = 0;
       for (let i = 0; i < 12; i++) last = await tries(`spray${i}@example.com`, "x");

@@ -115,7 +115,7 @@ export class RpcPeer<L extends ChannelSide, R extends ChannelSide> {
     const spec = this.opts.remote.methods[method];
     if (!spec) return Promise.reject(new CairnError("UNSUPPORTED", `unknown method ${method}`));
     const id = this.nextId++;
-    if (this.nextId > 2 ** 32) this.nextId = 1;
+    if (this.nextId > 2 ** 32 - 1) this.nextId = 1;
     const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs ?? 60_000;
     return new Promise((resolve, reject) => {
       const p: Pending = {

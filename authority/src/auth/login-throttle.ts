@@ -48,8 +48,16 @@ export class LoginThrottle {
 
   /** Throws RATE_LIMITED when `usernameKey` or `source` is over its limit. */
   check(usernameKey: string, source: string): void {
-    if (this.recent(this.users, usernameKey).length >= this.maxUser || this.recent(this.sources, source).length >= this.maxSource) {
-      throw new CairnError("RATE_LIMITED", this.refusal);
+    const user = this.recent(this.users, usernameKey);
+    const from = this.recent(this.sources, source);
+    const waits: number[] = [];
+    // the failure whose expiry brings the count back under the limit decides when to come back
+    if (user.length >= this.maxUser) waits.push((user[user.length - this.maxUser] as number) + this.windowMs);
+    if (from.length >= this.maxSource) waits.push((from[from.length - this.maxSource] as number) + this.windowMs);
+    if (waits.length > 0) {
+      const retryAfterSeconds = Math.max(1, Math.ceil((Math.max(...waits) - this.clock.now()) / 1000));
+      const minutes = Math.ceil(retryAfterSeconds / 60);
+      throw new CairnError("RATE_LIMITED", `${this.refusal} (in ${minutes} minute${minutes === 1 ? "" : "s"})`, { details: { retryAfterSeconds } });
     }
   }
 

@@ -32,14 +32,14 @@ export const wireError = obj({ code: str({ max: 64 }), message: str({ max: 2000 
 /** Envelope: a request. */
 export const reqMessage = obj({
   type: literal("req"),
-  id: int({ max: 2 ** 32 }),
+  id: int({ max: 2 ** 32 - 1 }),
   method: str({ max: 64, pattern: /^[a-z][a-z0-9.-]*$/ }),
   params: unknownValue(),
 });
 /** Envelope: a successful response. */
-export const resMessage = obj({ type: literal("res"), id: int({ max: 2 ** 32 }), result: unknownValue() });
+export const resMessage = obj({ type: literal("res"), id: int({ max: 2 ** 32 - 1 }), result: unknownValue() });
 /** Envelope: a failed response. */
-export const errMessage = obj({ type: literal("err"), id: int({ max: 2 ** 32 }), error: wireError });
+export const errMessage = obj({ type: literal("err"), id: int({ max: 2 ** 32 - 1 }), error: wireError });
 /** Envelope: a one-way event. */
 export const evtMessage = obj({ type: literal("evt"), event: str({ max: 64, pattern: /^[a-z][a-z0-9.-]*$/ }), data: unknownValue() });
 /**
@@ -48,7 +48,7 @@ export const evtMessage = obj({ type: literal("evt"), event: str({ max: 64, patt
  */
 export const blockMessage = obj({
   type: literal("block"),
-  req: int({ max: 2 ** 32 }),
+  req: int({ max: 2 ** 32 - 1 }),
   id: blockIdBytes(),
   data: nullable(bin({ max: MAX_SEALED_BLOCK_BYTES })),
   error: nullable(wireError),

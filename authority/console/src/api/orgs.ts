@@ -124,8 +124,8 @@ export function changeParent(orgId: number, parentOrgId: number): Promise<Org> {
 }
 
 /** Orders every device of this org (not its children) to upgrade its agent (Cairn route). */
-export function upgradeClients(orgId: number): Promise<{ deviceCount: number }> {
-  return post<{ deviceCount: number }>(`/api/v1/orgs/${orgId}/upgrade-clients`);
+export function upgradeClients(orgId: number): Promise<{ deviceCount: number; offeredVersion: string | null; notifiedDevices: number }> {
+  return post<{ deviceCount: number; offeredVersion: string | null; notifiedDevices: number }>(`/api/v1/orgs/${orgId}/upgrade-clients`);
 }
 
 /** What the authority sent for "Email backup report". */

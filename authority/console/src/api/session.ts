@@ -71,7 +71,15 @@ export async function signIn(username: string, password: string, totp: string | 
     if (e.code === "TOTP_REQUIRED") return { ok: false, totpRequired: true, message: "Enter the code from your authenticator app." };
     if (e.code === "TOTP_INVALID") return { ok: false, totpRequired: true, message: "That code is not valid. Try the current one." };
     if (e.status === 401) return { ok: false, totpRequired: false, message: "The username or password is not correct." };
-    if (e.status === 429) return { ok: false, totpRequired: false, message: "Too many attempts. Wait a minute and try again." };
+    if (e.status === 429) {
+      // the authority says how long the lock-out lasts (up to 15 minutes)
+      const m = /in (\d+) minutes?/.exec(e.message);
+      return {
+        ok: false,
+        totpRequired: false,
+        message: `Too many attempts. Try again in ${m ? `${m[1]} minute${m[1] === "1" ? "" : "s"}` : "a few minutes"}.`,
+      };
+    }
     return { ok: false, totpRequired: false, message: e.message };
   }
 }

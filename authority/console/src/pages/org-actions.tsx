@@ -71,7 +71,16 @@ export function OrgActions({ org, recipients, onChanged }: { org: Org; recipient
           onClose={close}
           onSubmit={async () => {
             const r = await upgradeClients(org.orgId);
-            notify(`${count(r.deviceCount)} devices of ${org.orgName} will upgrade to the newest agent.`);
+            // what was actually offered: no imported package, or no device connected to hear it, is said as such
+            if (r.offeredVersion === null || r.offeredVersion === undefined)
+              notify(
+                `No agent package is imported on this authority: the ${count(r.deviceCount)} devices of ${org.orgName} were not offered an upgrade.`,
+                "error",
+              );
+            else
+              notify(
+                `Agent ${r.offeredVersion} offered to ${count(r.notifiedDevices)} connected devices of ${org.orgName} (of ${count(r.deviceCount)}); the others get it when they connect.`,
+              );
           }}
         >
           <p>
