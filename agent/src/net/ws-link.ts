@@ -120,6 +120,13 @@ export async function probeCertificate(target: LinkTarget): Promise<string> {
 function toConnectError(err: unknown, host: string): CairnError {
   if (err instanceof CairnError) return err;
   const code = (err as NodeJS.ErrnoException)?.code;
+  // the pinned certificate, judged by this device's clock: say so (the clock is what to fix)
+  if (code === "CERT_NOT_YET_VALID" || code === "CERT_HAS_EXPIRED")
+    return new CairnError(
+      "UNAVAILABLE",
+      `cannot connect to ${host}: its certificate is ${code === "CERT_NOT_YET_VALID" ? "not valid yet" : "expired"} by this device's clock (${new Date().toISOString()}); check the date and time of this device${code === "CERT_HAS_EXPIRED" ? " or renew the server's certificate" : ""} (${code})`,
+      { cause: err },
+    );
   return new CairnError("UNAVAILABLE", `cannot reach ${host}${code ? ` (${code})` : ""}`, { cause: err });
 }
 
