@@ -237,7 +237,10 @@ export class SqliteUserQueries implements UserReads, UserWrites {
       )
       .map((r) => r.user_id);
     if (ids.length > 0)
-      this.q.run("UPDATE api_tokens SET revoked_at = @at WHERE revoked_at IS NULL AND user_id IN (SELECT value FROM json_each(@ids))", { at, ids: idList(ids) });
+      this.q.run("UPDATE api_tokens SET revoked_at = @at WHERE revoked_at IS NULL AND user_id IN (SELECT value FROM json_each(@ids))", {
+        at,
+        ids: idList(ids),
+      });
     return ids;
   }
 
