@@ -7,6 +7,9 @@ import { statfs } from "node:fs/promises";
 import type { StorePointInfo } from "@cairn/protocol";
 import type { StorePointRow } from "./node-db.js";
 
+/** What maintenance leaves free on a store point whatever the reserve (the index's own writes: WAL, journal). */
+export const MAINTENANCE_FLOOR_BYTES = 16 * 1024 * 1024;
+
 /** Total and free bytes of the file system holding `path`. */
 export async function diskSpace(path: string): Promise<{ totalBytes: number; freeBytes: number }> {
   const s = await statfs(path);
@@ -58,6 +61,14 @@ export class SpaceMonitor {
   /** Free bytes left above the reserve. */
   room(spId: number): number {
     return (this.free.get(spId) ?? 0) - (this.written.get(spId) ?? 0) - this.reserveBytes;
+  }
+
+  /**
+   * Free bytes maintenance may use: the reserve is kept for it (T05: GC and compaction must run
+   * on a store point that refuses new blocks), all of it but a floor for the index's own writes.
+   */
+  roomForMaintenance(spId: number): number {
+    return (this.free.get(spId) ?? 0) - (this.written.get(spId) ?? 0) - Math.min(this.reserveBytes, MAINTENANCE_FLOOR_BYTES);
   }
 
   /** Whether `bytes` more fit above the reserve. */

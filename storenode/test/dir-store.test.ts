@@ -126,3 +126,36 @@ describe("DirStore: a read whose block compaction moves before the pack is opene
     rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe("compaction within a space budget (a nearly full store point, T05)", () => {
+  it("rewrites in groups the room allows, counting the space each step gives back, and never writes past it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "cairn-compact-budget-"));
+    const db = new Database(join(dir, "index.db"));
+    const store = new DirStore({ dir, db, clock: new ManualClock(Date.UTC(2026, 0, 1)) });
+    await store.recover();
+    const packs: Buffer[][] = [];
+    for (let i = 0; i < 3; i++) {
+      const batch = Array.from({ length: 4 }, () => {
+        const data = randomBytes(4096);
+        return { id: randomBytes(32), sha: createHash("sha256").update(data).digest(), data };
+      });
+      await store.putBatch(batch);
+      packs.push(batch.map((b) => b.id));
+    }
+    expect(store.stats().packs).toBe(3);
+    // three blocks of every pack die: 4 KiB live in each, 12 KiB in all
+    store.deleteIndex(packs.flatMap((ids) => ids.slice(1)));
+    // room for 10 KiB: not the 12 KiB of one group of all three, but two packs, then the third
+    // with the space the first step gave back
+    const r = await store.compact({ spaceBudgetBytes: 10 * 1024 });
+    expect(r.packsRewritten).toBe(3);
+    expect(store.stats().packs).toBe(2);
+    for (const ids of packs) expect((await store.read(ids[0] as Buffer).done).length).toBe(4096);
+    // no room at all: nothing is rewritten and the refusal says why
+    store.deleteIndex([packs[0]?.[0] as Buffer]);
+    await expect(store.compact({ spaceBudgetBytes: 0, minLiveRatio: 0.99 })).rejects.toMatchObject({ code: "DESTINATION_FULL" });
+    await store.close();
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { DAY_MS, HOUR_MS, isCairnError, MINUTE_MS, type RetentionPolicy } from "@cairn/protocol";
 import { checkCron } from "../src/maintenance/schedule.js";
+import { diskSpace } from "../src/space.js";
 import { randomBlocks, type TestBlock } from "../src/testing.js";
 import { backupClient, commitFiles, restoreClient } from "./helpers/archive.js";
 import { type NodeFixture, startNode, testPlacement } from "./helpers/node.js";
@@ -196,6 +197,33 @@ describe("maintenance: prune, collect, compact", () => {
     expect(() => checkCron("0 3 * * *")).not.toThrow();
     expect(() => checkCron("0 4 * * 0")).not.toThrow();
     expect(() => checkCron("not cron")).toThrow();
+  });
+});
+
+describe("T05: maintenance on a store point that refuses new blocks", () => {
+  it("compacts into the reserve: a store point with no room above it still gets its dead bytes back", async () => {
+    fx = await startNode({ gcGraceMs: 0 });
+    const p = testPlacement({ retention: DAILY });
+    const { c, sessionId } = await backupClient(fx, p);
+    const fileId = randomBytes(16);
+    const oldBlocks = randomBlocks(4, 4096);
+    const kept = randomBlocks(2, 4096);
+    await c.put([...oldBlocks, ...kept]); // one pack, partly dead after pruning: compaction must write
+    await commitFiles(c, sessionId, [{ fileId, blocks: oldBlocks }]);
+    fx.clock.advance(MINUTE_MS);
+    await commitFiles(c, sessionId, [{ fileId, blocks: kept }]);
+    await c.peer.call("end-session", { sessionId, abort: false });
+    await c.close();
+    // a reserve larger than the free space: new blocks are refused, yet maintenance may use it
+    const { freeBytes } = await diskSpace(fx.storePoint);
+    await fx.restart({ reserveBytes: freeBytes + 1024 * 1024 * 1024 });
+    const r = await fx.tenant.peer.call("maintain", { archiveGuid: p.archiveGuid, verify: true });
+    expect(r).toMatchObject({ damagedBlocks: 0 });
+    expect(r.compactBytesRemoved).toBeGreaterThan(0);
+    expect((await fx.tenant.peer.call("list-archives", {})).archives[0]?.archiveBytes).toBe(2 * 4096);
+    const rc = await restoreClient(fx, p);
+    for (const b of kept) expect(((await rc.get([b.id])).get(b.id.toString("hex")) as Buffer).equals(b.data)).toBe(true);
+    await rc.close();
   });
 });
 

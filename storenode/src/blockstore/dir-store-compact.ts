@@ -43,26 +43,37 @@ export async function compactPacks(d: CompactDeps, opts: CompactOptions): Promis
   const chosen = [...sparse, ...(smalls.length >= 2 ? smalls : [])];
   let packsRewritten = 0;
   let bytesRemoved = 0;
+  let skipped = 0;
   let group: PackRow[] = [];
   let groupLive = 0;
   const flush = async () => {
     if (group.length === 0) return;
-    if (groupLive > budget) throw new CairnError("DESTINATION_FULL", "not enough free space to compact");
-    const old = group;
-    const r = await d.serial(() => rewrite(d, old));
-    budget -= r.newBytes;
-    packsRewritten += group.length;
-    bytesRemoved += r.removed;
+    if (groupLive + PACK_HEADER_BYTES > budget) {
+      // this pack's live bytes do not fit yet: later groups (and the space they free) may let
+      // the next run take it
+      skipped += group.length;
+    } else {
+      const old = group;
+      const r = await d.serial(() => rewrite(d, old));
+      // the new pack took its bytes, the deleted packs gave theirs back (r.removed is the net)
+      budget += r.removed;
+      packsRewritten += group.length;
+      bytesRemoved += r.removed;
+    }
     group = [];
     groupLive = 0;
   };
+  // sparse packs first, the emptiest first: they need the least room and free the most
+  chosen.sort((x, y) => x.liveBytes / Math.max(1, x.bytes) - y.liveBytes / Math.max(1, y.bytes) || x.liveBytes - y.liveBytes);
   for (const p of chosen) {
     opts.signal?.throwIfAborted();
-    if (groupLive + p.liveBytes > MAX_COMPACT_PACK_BYTES) await flush();
+    // a group is as large as the room allows (a nearly full store point compacts in small steps)
+    if (group.length > 0 && groupLive + p.liveBytes > Math.min(MAX_COMPACT_PACK_BYTES, budget - PACK_HEADER_BYTES)) await flush();
     group.push(p);
     groupLive += p.liveBytes;
   }
   await flush();
+  if (skipped > 0 && packsRewritten === 0) throw new CairnError("DESTINATION_FULL", `not enough free space to compact (${skipped} packs wait for room)`);
   return { packsRewritten, bytesRemoved };
 }
 

@@ -138,7 +138,7 @@ async function maintainNow(ctx: NodeContext, ns: string, a: Archive, opts: Maint
   try {
     removedBlocks = (await collectGarbage(a, { now, graceMs: ctx.opts.gcGraceMs, crash: ctx.crash, ...(opts.afterMark ? { afterMark: opts.afterMark } : {}) }))
       .removedBlocks;
-    compactBytes = (await a.store.compact({ spaceBudgetBytes: Math.max(0, ctx.space.room(sp)) })).bytesRemoved;
+    compactBytes = (await a.store.compact({ spaceBudgetBytes: Math.max(0, ctx.space.roomForMaintenance(sp)) })).bytesRemoved;
     ctx.crash("gc.afterDeleteBeforeCatalog");
   } finally {
     a.setMeta("lastMaintenance", now);
