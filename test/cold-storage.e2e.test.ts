@@ -211,4 +211,35 @@ describe("moves, purge now and the CSV", () => {
     expect(await py.data("POST", "/api/v1/cold-storage/purge", { archiveGuids: [dev2.archiveGuid] })).toMatchObject({ purged: 1, deleted: 1, pending: 0 });
     expect(filesUnder(c.nodes[0]?.storePointDir as string).filter((f) => f.includes(dev2.archiveGuid))).toEqual([]);
   });
+
+  it("an archive purged while its node is offline stays listed, marked pending, until the node has deleted it", async () => {
+    const a4 = await c.addAgent();
+    writeFileSync(join(a4.home, "y.txt"), "y\n");
+    a4.select();
+    await a4.backup();
+    const d4 = await deviceOf(a4);
+    await py.call("POST", "/api/v4/computer-deactivation/update", { id: d4.computerId });
+    const node = c.nodes[0] as (typeof c.nodes)[number];
+    await node.stop();
+    try {
+      expect(await py.data("POST", "/api/v1/cold-storage/purge", { archiveGuids: [d4.archiveGuid] })).toMatchObject({ purged: 1, deleted: 0, pending: 1 });
+      // the key is gone (nobody restores it), but its blocks still take space on the node
+      expect((await coldRows()).find((r) => r.archiveGuid === d4.archiveGuid)).toMatchObject({ purgePending: true });
+      expect(filesUnder(node.storePointDir).some((f) => f.includes(d4.archiveGuid))).toBe(true);
+    } finally {
+      await node.restart();
+    }
+    // the next run finishes on the node, and only then does the archive leave cold storage
+    const task = [...getTasks().values()].find((t) => t.name === `cairn-cold-storage-purge-${c.authority.ctx.authorityGuid}`);
+    await expect
+      .poll(
+        async () => {
+          await task?.execute();
+          return (await coldRows()).some((r) => r.archiveGuid === d4.archiveGuid);
+        },
+        { timeout: 20_000, interval: 500 },
+      )
+      .toBe(false);
+    expect(filesUnder(node.storePointDir).filter((f) => f.includes(d4.archiveGuid))).toEqual([]);
+  }, 60_000);
 });

@@ -40,6 +40,7 @@ export function coldRowJson(r: ColdStorageView): Record<string, unknown> {
     storePointName: r.storePointName,
     mountPointName: r.storePointName,
     serverName: r.serverName,
+    purgePending: r.purgePending,
   };
 }
 

@@ -38,6 +38,8 @@ export interface ColdStorageView {
   storePointId: number | null;
   storePointName: string | null;
   serverGuid: string | null;
+  /** Purged (key destroyed), its node's deletion of the blocks not confirmed yet: it is retried every run. */
+  purgePending: boolean;
   serverName: string | null;
 }
 

@@ -206,6 +206,8 @@ export interface SettingPacket {
 /** A cold-storage row (API.md §7.2). */
 export interface ColdStorageRow {
   archiveGuid: string;
+  /** Purged, its storage node's deletion not confirmed yet (retried every run). */
+  purgePending?: boolean;
   archiveBytes: number;
   archiveType: string;
   archiveHoldExpireDate: string;

@@ -27,7 +27,14 @@ const COLUMNS: Column<ColdStorageRow>[] = [
   { id: "host", label: "Hostname", render: (r) => r.sourceComputerOsHostname ?? "Not Available" },
   { id: "sp", label: "Store point", sortKey: "mountPointName", render: (r) => r.storePointName ?? "—" },
   { id: "size", label: "Size", sortKey: "archiveBytes", numeric: true, nowrap: true, render: (r) => bytes(r.archiveBytes) },
-  { id: "purge", label: "Purge Date", sortKey: "archiveHoldExpireDate", nowrap: true, render: (r) => date(r.archiveHoldExpireDate) },
+  {
+    id: "purge",
+    label: "Purge Date",
+    sortKey: "archiveHoldExpireDate",
+    nowrap: true,
+    render: (r) =>
+      r.purgePending ? <span data-testid="purge-pending">Purged: waits for its storage node to delete the data</span> : date(r.archiveHoldExpireDate),
+  },
 ];
 
 /** The screen; without `orgId`, the caller's own organization. */
@@ -145,6 +152,8 @@ function ColdList({ orgId, orgName, scoped }: { orgId: number; orgName: string; 
         selected={allPages ? new Set(rows.map((r) => r.archiveGuid)) : selected}
         rowLabel={(r) => `archive ${r.archiveGuid}`}
         onSelect={(r, on) => {
+          // a purged archive waiting for its node has nothing left to change
+          if (r.purgePending) return;
           setAllPages(false);
           const s = new Set(selected);
           if (on) s.add(r.archiveGuid);
@@ -153,7 +162,7 @@ function ColdList({ orgId, orgName, scoped }: { orgId: number; orgName: string; 
         }}
         onSelectAll={(on) => {
           setAllPages(false);
-          setSelected(on ? new Set(rows.map((r) => r.archiveGuid)) : new Set());
+          setSelected(on ? new Set(rows.filter((r) => !r.purgePending).map((r) => r.archiveGuid)) : new Set());
         }}
       />
       <Pager

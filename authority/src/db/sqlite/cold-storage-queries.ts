@@ -36,9 +36,10 @@ interface ColdRow {
   store_point_name: string | null;
   server_guid: string | null;
   server_name: string | null;
+  purged_at: number | null;
 }
 
-const COLUMNS = `a.archive_id, a.archive_guid, a.archive_bytes, c.hold_expire_date, c.entered_at, c.cause,
+const COLUMNS = `a.archive_id, a.archive_guid, a.archive_bytes, c.hold_expire_date, c.entered_at, c.cause, a.purged_at,
   u.user_id, u.user_uid, u.username, u.first_name, u.last_name, u.email,
   d.device_id, d.device_guid, d.name AS device_name, d.os_hostname,
   o.org_id, o.org_uid, o.name AS org_name, o.path AS org_path,
@@ -50,7 +51,9 @@ const FROM = `FROM cold_storage c JOIN archives a ON a.archive_id = c.archive_id
   JOIN destinations ds ON ds.destination_id = a.destination_id
   LEFT JOIN store_points sp ON sp.store_point_id = a.store_point_id LEFT JOIN servers sv ON sv.server_id = sp.server_id`;
 
-const WHERE = `WHERE a.purged_at IS NULL AND o.path >= @lo AND o.path < @hi AND (@orgId IS NULL OR o.org_id = @orgId)
+// an archive purged (its key destroyed) stays listed while its node has not confirmed deleting
+// the blocks: they still take space there (`purgePending`)
+const WHERE = `WHERE o.path >= @lo AND o.path < @hi AND (@orgId IS NULL OR o.org_id = @orgId)
   AND (@guids IS NULL OR a.archive_guid IN (SELECT value FROM json_each(@guids)))`;
 
 const ORDER = `ORDER BY
@@ -94,6 +97,7 @@ function toView(r: ColdRow): ColdStorageView {
     storePointName: r.store_point_name,
     serverGuid: r.server_guid,
     serverName: r.server_name,
+    purgePending: r.purged_at !== null,
   };
 }
 
