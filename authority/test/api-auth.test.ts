@@ -147,8 +147,15 @@ describe("two-factor (T30, API.md §2.2 totp-auth)", () => {
     expect(dataOf(await a.client.request("GET", "/c42api/v3/LoginConfiguration?username=totp%40example.com"))).toEqual({ loginType: "LOCAL" });
     const bad = await me.send("POST", "/api/v1/totp/verify", { code: "000000" });
     expect(bad.status, bad.text).toBe(401);
-    expect((await me.send("POST", "/api/v1/totp/verify", { code: totpCode(secret, clock.now()) })).status).toBe(204);
+    const enrolledWith = totpCode(secret, clock.now());
+    expect((await me.send("POST", "/api/v1/totp/verify", { code: enrolledWith })).status).toBe(204);
     expect(dataOf(await a.client.request("GET", "/c42api/v3/LoginConfiguration?username=totp%40example.com"))).toEqual({ loginType: "LOCAL_2FA" });
+    // the code spent on enrollment mints no JWT (only a JWT's own code may be repeated once)
+    const replayed = await a.client.request("GET", "/c42api/v3/auth/jwt", {
+      basic: ["totp@example.com", "password123"],
+      headers: { "totp-auth": enrolledWith },
+    });
+    expect(errorName(replayed)).toBe("TOTP_INVALID");
     clock.advance(90_000);
     const noCode = await a.client.request("GET", "/c42api/v3/auth/jwt", { basic: ["totp@example.com", "password123"] });
     expect(noCode.status).toBe(401);

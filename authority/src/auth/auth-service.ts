@@ -154,7 +154,7 @@ export class AuthService {
       if (used !== undefined && !(allowRepeat && used.source === source && used.uses < 2)) {
         throw new CairnError("TOTP_INVALID", "TOTP_INVALID: the code was already used");
       }
-      await tx.recordTotpUse(user.userId, step, source, this.o.clock.now());
+      await tx.recordTotpUse(user.userId, step, totpUseSource(source, allowRepeat), this.o.clock.now());
     });
   }
 
@@ -283,4 +283,13 @@ export class AuthService {
   static requestId(): string {
     return newOpaqueId();
   }
+}
+
+/**
+ * The source recorded for a spent code: only a JWT may be minted again with it from the same
+ * address (py42's repeat), so a use elsewhere (console sign-in, enrollment, disabling) is
+ * recorded under a source no request has, and the JWT route's repeat never matches it.
+ */
+export function totpUseSource(source: string, allowRepeat: boolean): string {
+  return allowRepeat ? source : `${source} (final)`;
 }

@@ -9,7 +9,7 @@ import type { CoreDeps } from "../core.js";
 import type { User } from "../db/records.js";
 import type { UserService } from "../users/user-service.js";
 import { type Principal, requirePermission } from "./access.js";
-import type { AuthService } from "./auth-service.js";
+import { type AuthService, totpUseSource } from "./auth-service.js";
 import type { PasswordHasher } from "./passwords.js";
 import { enrollmentFor, matchTotp, newTotpSecret, type TotpEnrollment } from "./totp.js";
 
@@ -57,7 +57,8 @@ export class TotpService {
     const now = this.d.clock.now();
     await this.d.store.transaction(async (tx) => {
       await tx.putTotp({ ...rec, state: "active", activatedAt: now });
-      await tx.recordTotpUse(user.userId, step, p.source ?? "", now);
+      // the enrollment's code is spent for good: no JWT repeats it
+      await tx.recordTotpUse(user.userId, step, totpUseSource(p.source ?? "", false), now);
       if (p.sessionHash !== undefined) await tx.clearSessionEnrollOnly(p.sessionHash);
       await tx.appendAudit(auditEntry(p, now, "user.totp.enable", { type: "user", id: user.userId, orgId: user.orgId }));
     });
