@@ -307,14 +307,18 @@ describe("T24: restores, legal hold, cold storage, reports and API tokens are is
     }
   });
 
-  it("shows another tenant's legal-hold policy creator to nobody outside its scope", async () => {
+  it("keeps another org's legal-hold policy out of sight: not listed, not viewable, not usable for a matter (T24)", async () => {
     const la = principals["Org Legal Admin (A)"] as Caller;
-    for (const path of [`/api/v4/legal-hold-policy/view?legalHoldPolicyUid=${B.policyUid}`, "/api/v4/legal-hold-policy/list"]) {
-      const r = await la.get(path);
-      // preservation policies are shared (API.md §11); their creators are not
-      expect(r.status, r.text).toBe(200);
-      for (const secret of secretsOf(B)) expect(r.text.includes(secret), `${path} leaked ${secret}`).toBe(false);
-    }
+    const view = await la.get(`/api/v4/legal-hold-policy/view?legalHoldPolicyUid=${B.policyUid}`);
+    expect(view.status, view.text).toBe(404);
+    const list = await la.get("/api/v4/legal-hold-policy/list");
+    expect(list.status, list.text).toBe(200);
+    expect(list.text).not.toContain(B.policyUid);
+    expect(list.text).toContain(A.policyUid);
+    for (const secret of secretsOf(B)) expect(list.text.includes(secret), `the list leaked ${secret}`).toBe(false);
+    // a matter bound to B's policy is refused as for a policy that does not exist
+    const matter = await la.send("POST", "/api/LegalHold", { name: "borrowed", holdPolicyUid: B.policyUid, description: null, notes: null, holdExtRef: null });
+    expect(matter.status, matter.text).toBe(400);
     expect(dataOf<{ creatorUser: unknown }>(await la.get(`/api/v4/legal-hold-policy/view?legalHoldPolicyUid=${A.policyUid}`)).creatorUser).toMatchObject({
       username: A.legalUsername,
     });

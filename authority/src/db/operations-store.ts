@@ -168,6 +168,8 @@ export interface LegalHoldPolicyRecord {
   name: string;
   policy: Record<string, unknown>;
   creatorUserId: number | null;
+  /** The creator's org path (who may see and use the policy); null when made by the system. */
+  creatorOrgPath: string | null;
   createdAt: number;
   modifiedAt: number;
 }
@@ -272,7 +274,7 @@ export interface LegalHoldReads {
 
 /** Legal-hold writes. */
 export interface LegalHoldWrites {
-  insertLegalHoldPolicy(p: Omit<LegalHoldPolicyRecord, "policyId" | "modifiedAt">): Promise<LegalHoldPolicyRecord>;
+  insertLegalHoldPolicy(p: Omit<LegalHoldPolicyRecord, "policyId" | "modifiedAt" | "creatorOrgPath">): Promise<LegalHoldPolicyRecord>;
   insertLegalHold(h: Omit<LegalHoldRecord, "holdId" | "modifiedAt" | "policyUid" | "creatorOrgPath" | "active">): Promise<number>;
   setLegalHoldActive(holdId: number, active: boolean, at: number): Promise<void>;
   insertMembership(m: { membershipUid: string; holdId: number; userId: number; createdAt: number }): Promise<number>;

@@ -127,17 +127,29 @@ export class LegalHoldService {
     });
   }
 
-  /** Every policy (visible to anyone holding legalhold.read). */
-  async listPolicies(p: Principal): Promise<LegalHoldPolicyRecord[]> {
-    if (scopeOf(p, "legalhold.read").kind === "none") throw new CairnError("FORBIDDEN", "Not allowed: legalhold.read");
-    return this.d.store.listLegalHoldPolicies();
+  /**
+   * Policies are scoped by their creator's org (T24: another branch's policy is invisible): a
+   * caller with legalhold.read sees those made in its subtree and those made above it (a policy
+   * flows down the tree, as settings do); a role over every org, and a policy the system made,
+   * see and are seen everywhere.
+   */
+  canSeePolicy(p: Principal, rec: LegalHoldPolicyRecord): boolean {
+    const scope = scopeOf(p, "legalhold.read");
+    if (scope.kind === "all" || rec.creatorOrgPath === null) return scope.kind !== "none";
+    return scope.kind === "subtree" && (isInSubtree(rec.creatorOrgPath, scope.path) || isInSubtree(scope.path, rec.creatorOrgPath));
   }
 
-  /** One policy; NOT_FOUND when unknown. */
+  /** The policies `p` may see. */
+  async listPolicies(p: Principal): Promise<LegalHoldPolicyRecord[]> {
+    if (scopeOf(p, "legalhold.read").kind === "none") throw new CairnError("FORBIDDEN", "Not allowed: legalhold.read");
+    return (await this.d.store.listLegalHoldPolicies()).filter((r) => this.canSeePolicy(p, r));
+  }
+
+  /** One policy; NOT_FOUND when unknown or another org's. */
   async policy(p: Principal, policyUid: string): Promise<LegalHoldPolicyRecord> {
     if (scopeOf(p, "legalhold.read").kind === "none") throw new CairnError("FORBIDDEN", "Not allowed: legalhold.read");
     const rec = await this.d.store.getLegalHoldPolicy(policyUid);
-    if (rec === undefined) throw new CairnError("NOT_FOUND", "No such legal hold policy");
+    if (rec === undefined || !this.canSeePolicy(p, rec)) throw new CairnError("NOT_FOUND", "No such legal hold policy");
     return rec;
   }
 
@@ -148,7 +160,9 @@ export class LegalHoldService {
     this.assertWrite(p);
     const name = text(input.name, "name", 200, true) as string;
     const policy = await this.d.store.getLegalHoldPolicy(input.holdPolicyUid);
-    if (policy === undefined) throw new CairnError("BAD_REQUEST", "No such legal hold policy", { details: { field: "holdPolicyUid" } });
+    // another org's policy answers as an unknown one (T24)
+    if (policy === undefined || !this.canSeePolicy(p, policy))
+      throw new CairnError("BAD_REQUEST", "No such legal hold policy", { details: { field: "holdPolicyUid" } });
     const description = text(input.description, "description", 4000);
     const notes = text(input.notes, "notes", 4000);
     const extRef = text(input.holdExtRef, "holdExtRef", 200);

@@ -23,9 +23,13 @@ interface PolicyRow {
   name: string;
   policy_json: string;
   creator_user_id: number | null;
+  creator_org_path: string | null;
   created_at: number;
   modified_at: number;
 }
+
+const POLICY_SELECT = `SELECT p.*, co.path AS creator_org_path FROM legal_hold_policies p
+  LEFT JOIN users cu ON cu.user_id = p.creator_user_id LEFT JOIN orgs co ON co.org_id = cu.org_id`;
 
 const toPolicy = (r: PolicyRow): LegalHoldPolicyRecord => ({
   policyId: r.policy_id,
@@ -33,6 +37,7 @@ const toPolicy = (r: PolicyRow): LegalHoldPolicyRecord => ({
   name: r.name,
   policy: JSON.parse(r.policy_json) as Record<string, unknown>,
   creatorUserId: r.creator_user_id,
+  creatorOrgPath: r.creator_org_path,
   createdAt: r.created_at,
   modifiedAt: r.modified_at,
 });
@@ -186,11 +191,11 @@ export class SqliteLegalHoldQueries implements LegalHoldReads, LegalHoldWrites {
   constructor(private readonly q: SqlRunner) {}
 
   async listLegalHoldPolicies(): Promise<LegalHoldPolicyRecord[]> {
-    return this.q.all<PolicyRow>("SELECT * FROM legal_hold_policies ORDER BY policy_id").map(toPolicy);
+    return this.q.all<PolicyRow>(`${POLICY_SELECT} ORDER BY p.policy_id`).map(toPolicy);
   }
 
   async getLegalHoldPolicy(policyUid: string): Promise<LegalHoldPolicyRecord | undefined> {
-    const r = this.q.get<PolicyRow>("SELECT * FROM legal_hold_policies WHERE policy_uid = ?", policyUid);
+    const r = this.q.get<PolicyRow>(`${POLICY_SELECT} WHERE p.policy_uid = ?`, policyUid);
     return r && toPolicy(r);
   }
 
@@ -244,7 +249,7 @@ export class SqliteLegalHoldQueries implements LegalHoldReads, LegalHoldWrites {
     return this.q.all<HoldRow>(HOLDS_OF_USER_SQL, userId).map(toHold);
   }
 
-  async insertLegalHoldPolicy(p: Omit<LegalHoldPolicyRecord, "policyId" | "modifiedAt">): Promise<LegalHoldPolicyRecord> {
+  async insertLegalHoldPolicy(p: Omit<LegalHoldPolicyRecord, "policyId" | "modifiedAt" | "creatorOrgPath">): Promise<LegalHoldPolicyRecord> {
     const r = this.q.run(
       "INSERT INTO legal_hold_policies (policy_uid, name, policy_json, creator_user_id, created_at, modified_at) VALUES (?, ?, ?, ?, ?, ?)",
       p.policyUid,
@@ -254,7 +259,7 @@ export class SqliteLegalHoldQueries implements LegalHoldReads, LegalHoldWrites {
       p.createdAt,
       p.createdAt,
     );
-    return { ...p, policyId: r.lastInsertRowid, modifiedAt: p.createdAt };
+    return (await this.getLegalHoldPolicy(p.policyUid)) ?? { ...p, policyId: r.lastInsertRowid, modifiedAt: p.createdAt, creatorOrgPath: null };
   }
 
   async insertLegalHold(h: Omit<LegalHoldRecord, "holdId" | "modifiedAt" | "policyUid" | "creatorOrgPath" | "active">): Promise<number> {
