@@ -20,6 +20,26 @@ afterEach(async () => {
 const stats = { selectedFiles: 0, selectedBytes: 0, todoFiles: 0, todoBytes: 0 };
 
 describe("upload sessions (T09, T12)", () => {
+  it("a session resumed by a second live connection is cut from the first: one lease, one writer", async () => {
+    fx = await startNode();
+    const p = testPlacement();
+    await fx.tenant.peer.call("place-archive", p);
+    const token = storageToken(fx.key, p, fx.clock);
+    const a = await DataClient.connect(fx.node.url, token);
+    const first = await a.peer.call("open", { archiveGuid: p.archiveGuid, mode: "backup", sessionId: null, agentVersion: "t" });
+    // a clone of the device (same token, same session id) resumes the session while the first runs
+    const b = await DataClient.connect(fx.node.url, token);
+    const again = await b.peer.call("open", { archiveGuid: p.archiveGuid, mode: "backup", sessionId: first.sessionId, agentVersion: "t" });
+    expect(again).toMatchObject({ sessionId: first.sessionId, resumed: true });
+    const code = await a.closed;
+    expect(code).toBe(4409);
+    // the resuming connection goes on
+    const blocks = randomBlocks(2);
+    await b.put(blocks);
+    expect(await b.have(blocks.map((x) => x.id))).toEqual([true, true]);
+    await b.close();
+  });
+
   it("resumes after a dropped connection: acknowledged blocks and staged files kept, none sent again", async () => {
     fx = await startNode();
     const p = testPlacement();

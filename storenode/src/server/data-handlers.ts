@@ -42,6 +42,14 @@ export function dataHandlers(c: DataConnection): Handlers<typeof dataNodeMethods
         if (claims.dev !== placement.deviceGuid) throw new CairnError("FORBIDDEN", "only the archive's device backs up to it");
         opened = a.sessions.open(claims.dev, p.sessionId, c.mode === "backup" ? c.sessionId : null);
       }
+      // one lease, one writer (T12): a session resumed here is cut from any other connection
+      // still holding it (a clone of the device's data folder), which would interleave its writes
+      if (opened.resumed)
+        for (const other of ctx.hub.onArchive(c.ns, p.archiveGuid))
+          if (other !== c && other.mode === "backup" && other.sessionId === opened.sessionId) {
+            c.log.warn({ sessionId: opened.sessionId }, "backup session resumed by another connection: the older one is closed");
+            other.close(4409, "the backup session was resumed by another connection");
+          }
       c.attach(a);
       c.mode = p.mode;
       c.sessionId = opened.sessionId;
