@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AGENT_VERSION, DataSession, runBackup, runRestore } from "@cairn/agent";
+import { AGENT_VERSION, DataSession, RateLimiter, runBackup, runRestore } from "@cairn/agent";
 import { deriveArchiveKeys, encodeFrame, DATA_CHANNEL, chunkId, fileIdFor, sealBlock, sealFileMeta, sealManifest, sha256, systemClock } from "@cairn/protocol";
 import Database from "better-sqlite3";
 import pino from "pino";
@@ -223,6 +223,31 @@ describe("agent reliability against the real storage node", () => {
       await proxy.close();
     }
   }, 30_000);
+
+  it("progress at a bandwidth limit: the bytes sent keep counting in the upload phase after every file is read, then the commit", async () => {
+    const a = await tn.newArchive();
+    const src = join(work, "progress");
+    mkdirSync(src);
+    writeFileSync(join(src, "big.bin"), randomBytes(4 * 1024 * 1024));
+    const events: Array<{ phase: string; uploadedBytes: number }> = [];
+    const r = await runBackup({
+      dataDir: join(work, "progress-agent"),
+      archives: [a],
+      selection: { include: [src], exclude: [], excludePatterns: [] },
+      logger,
+      // 1 MB/s (one second of burst): the 4 MB go out for about three seconds after the file is read
+      limiter: new RateLimiter(1_000_000),
+      progress: (p) => events.push({ phase: p.phase, uploadedBytes: p.uploadedBytes }),
+    });
+    expect(r.errors).toBe(0);
+    const firstCommit = events.findIndex((e) => e.phase === "commit");
+    expect(firstCommit).toBeGreaterThan(0);
+    // nothing reported as "commit" before the last byte was acknowledged
+    expect(events.slice(firstCommit).every((e) => e.phase === "commit")).toBe(true);
+    expect(events[firstCommit]?.uploadedBytes).toBeGreaterThan(4 * 1024 * 1024);
+    const uploads = events.slice(0, firstCommit).filter((e) => e.phase === "upload");
+    expect(new Set(uploads.map((e) => e.uploadedBytes)).size).toBeGreaterThan(2);
+  }, 60_000);
 
   it("T20: a head older than (or forked from) the last committed version is refused", async () => {
     const a = await tn.newArchive();

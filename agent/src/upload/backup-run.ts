@@ -337,8 +337,15 @@ class Run {
     if (mode === "full" && this.unknownHead) await this.reconcileWithHead();
     this.stager.flush();
     await this.stager.drain();
+    // every file is read; what is still queued goes out now (at the bandwidth limit, this is
+    // most of a large backup): progress keeps counting the bytes sent until the commit
+    const sending = setInterval(() => this.report("upload"), 500);
+    try {
+      await this.session.flush();
+    } finally {
+      clearInterval(sending);
+    }
     this.report("commit");
-    await this.session.flush();
     this.check();
     const complete = this.errors.length === 0;
     const seq = (head?.seq ?? 0) + 1;
