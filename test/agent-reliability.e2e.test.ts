@@ -153,7 +153,8 @@ describe("agent reliability against the real storage node", () => {
     const fileId = fileIdFor(keys, ghost);
     const meta = sealFileMeta(keys, fileId, { path: ghost, type: "file", mode: 0o644, mtimeMs: Date.now(), size: 0, blockSizes: [] });
     await dead.call("stage-files", { sessionId: dead.sessionId as string, files: [{ fileId, deleted: false, size: 0, blocks: Buffer.alloc(0), meta }] });
-    dead.dropConnection();
+    // the process dies: its socket goes, and nothing of it reconnects
+    dead.abandon();
     const db = new Database(join(data, "agent.db"));
     db.prepare("UPDATE archives SET session_id = ? WHERE archive_guid = ?").run(dead.sessionId, a.endpoint.archiveGuid);
     db.close();

@@ -239,6 +239,12 @@ export class DataSession {
       this.fail(new CairnError("UNAUTHORIZED", reason || "the storage node closed the connection"));
       return;
     }
+    // another connection took this session over (a clone of this device resumed it): reconnecting
+    // would take it back and the two would cut each other in turn (T12: one writer)
+    if (code === 4409 && reason.includes("resumed by another connection")) {
+      this.fail(new CairnError("ARCHIVE_IN_USE", reason || "another connection holds this backup session"));
+      return;
+    }
     this.reconnects++;
     this.opts.logger.debug({ code, reason, connecting: this.connecting !== null }, "connection to the storage node closed; reconnecting");
     this.connect(true).catch((err: unknown) => this.fail(isCairnError(err) ? err : new CairnError("CONNECTION_LOST", "reconnect failed", { cause: err })));
@@ -493,5 +499,15 @@ export class DataSession {
   /** Drops the socket without ending the session (tests and shutdown). */
   dropConnection(): void {
     this.link?.ws.terminate();
+  }
+
+  /** Drops the socket and never reconnects, leaving the session open on the node: what a killed process leaves behind (tests). */
+  abandon(): void {
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
+    this.leaseTimer = null;
+    if (this.pumpTimer) clearTimeout(this.pumpTimer);
+    this.closedByUs = true;
+    this.link?.ws.terminate();
+    this.link = null;
   }
 }

@@ -124,7 +124,7 @@ function toConnectError(err: unknown, host: string): CairnError {
   if (code === "CERT_NOT_YET_VALID" || code === "CERT_HAS_EXPIRED")
     return new CairnError(
       "UNAVAILABLE",
-      `cannot connect to ${host}: its certificate is ${code === "CERT_NOT_YET_VALID" ? "not valid yet" : "expired"} by this device's clock (${new Date().toISOString()}); check the date and time of this device${code === "CERT_HAS_EXPIRED" ? " or renew the server's certificate" : ""} (${code})`,
+      `cannot connect to ${host}: its certificate is ${code === "CERT_NOT_YET_VALID" ? "not valid yet" : "expired"} by this device's clock; check the date and time of this device${code === "CERT_HAS_EXPIRED" ? " or renew the server's certificate" : ""} (${code})`,
       { cause: err },
     );
   return new CairnError("UNAVAILABLE", `cannot reach ${host}${code ? ` (${code})` : ""}`, { cause: err });

@@ -30,6 +30,8 @@ interface PolicyRow {
 
 const POLICY_SELECT = `SELECT p.*, co.path AS creator_org_path FROM legal_hold_policies p
   LEFT JOIN users cu ON cu.user_id = p.creator_user_id LEFT JOIN orgs co ON co.org_id = cu.org_id`;
+const POLICY_LIST_SQL = [POLICY_SELECT, "ORDER BY p.policy_id"].join("\n");
+const POLICY_ONE_SQL = [POLICY_SELECT, "WHERE p.policy_uid = ?"].join("\n");
 
 const toPolicy = (r: PolicyRow): LegalHoldPolicyRecord => ({
   policyId: r.policy_id,
@@ -191,11 +193,11 @@ export class SqliteLegalHoldQueries implements LegalHoldReads, LegalHoldWrites {
   constructor(private readonly q: SqlRunner) {}
 
   async listLegalHoldPolicies(): Promise<LegalHoldPolicyRecord[]> {
-    return this.q.all<PolicyRow>(`${POLICY_SELECT} ORDER BY p.policy_id`).map(toPolicy);
+    return this.q.all<PolicyRow>(POLICY_LIST_SQL).map(toPolicy);
   }
 
   async getLegalHoldPolicy(policyUid: string): Promise<LegalHoldPolicyRecord | undefined> {
-    const r = this.q.get<PolicyRow>(`${POLICY_SELECT} WHERE p.policy_uid = ?`, policyUid);
+    const r = this.q.get<PolicyRow>(POLICY_ONE_SQL, policyUid);
     return r && toPolicy(r);
   }
 
