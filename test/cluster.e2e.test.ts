@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import Database from "better-sqlite3";
 import { join } from "node:path";
-import { agentStatus, startAgent } from "@cairn/agent";
+import { agentStatus, changeSelection, startAgent } from "@cairn/agent";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CAIRN_BIN } from "./helpers/cairn-process.js";
 import { type Cluster, startCluster } from "./helpers/cluster.js";
@@ -152,6 +152,36 @@ describe("cluster: authority, storage node, agent", () => {
     const again = await cairn(["--to", join(c.dir, "thesis-out"), "--at", first.versionTime, lost]);
     expect(again.code, again.stderr).toBe(0);
     expect(readFileSync(join(c.dir, "thesis-out", "thesis.txt"), "utf8")).toBe("chapter one\n");
+  });
+
+  it("shows what the device's user selected on the device in its settings, and keeps it the device's own through a py42 round trip", async () => {
+    const a = await c.addAgent({ username: "selects@example.com" });
+    mkdirSync(join(a.home, "Documents"), { recursive: true });
+    writeFileSync(join(a.home, "Documents", "cv.txt"), "curriculum\n");
+    changeSelection({ dataDir: a.dataDir, op: "add", items: [join(a.home, "Documents")] });
+    changeSelection({ dataDir: a.dataDir, op: "exclude", items: ["\\.tmp$"] });
+    await a.backup(); // connects, syncs, and reports the selection
+    const py = c.authority.py42();
+    const url = `/api/Computer/${a.registration.guid}?idType=guid&incSettings=True`;
+    type Settings = { settings: { serviceBackupConfig: { backupConfig: { backupSets: Array<Record<string, any>> } } } };
+    const paths = (d: Settings) => {
+      const set = d.settings.serviceBackupConfig.backupConfig.backupSets[0] as Record<string, any>;
+      const ps = set.backupPaths.pathset;
+      const list = (Array.isArray(ps) ? ps[0]?.path : ps.paths?.path) ?? [];
+      return (Array.isArray(list) ? list : [list]).map((x: Record<string, string>) => x["@include"] ?? `-${x["@exclude"]}`);
+    };
+    const before = (await py.data("GET", url)) as Settings;
+    expect(paths(before)).toEqual([`${join(a.home, "Documents")}/`]);
+    expect(JSON.stringify(before.settings.serviceBackupConfig.backupConfig.backupSets[0]?.backupPaths.excludeUser)).toContain("\\\\.tmp$");
+    // py42 PUTs the whole object back: the device's paths do not become the organization's
+    const put = await py.call("PUT", `/api/Computer/${(before as unknown as { computerId: number }).computerId}`, before);
+    expect(put.status, JSON.stringify(put.json)).toBe(200);
+    const device = await c.authority.ctx.store.getDeviceByGuid(a.registration.guid);
+    expect(JSON.stringify(device?.overrides ?? null)).not.toContain("Documents");
+    // the user deselects it on the device: the settings follow
+    changeSelection({ dataDir: a.dataDir, op: "remove", items: [join(a.home, "Documents")] });
+    await a.backup().catch(() => undefined);
+    expect(paths((await py.data("GET", url)) as Settings)).toEqual([]);
   });
 
   it("T20: a storage node that serves an older head is refused by the device, and the authority shows the warning and audits it", async () => {

@@ -10,6 +10,7 @@
  * at register and keeps it), `custom` (the user key is a 256-bit key the user supplies; it never
  * leaves the device).
  */
+import { statSync } from "node:fs";
 import { hostname, release } from "node:os";
 import type { Logger } from "pino";
 import {
@@ -26,6 +27,7 @@ import {
 } from "@cairn/protocol";
 import { effectiveProxyOf } from "../config/org-proxy.js";
 import { openAgentDb, kvGet, kvSet } from "../state/agent-db.js";
+import { EMPTY_SELECTION, type SelectionSpec } from "../selection.js";
 import { ArchiveStore } from "../state/archive-store.js";
 import { type Credentials, ensureDataDir, readCredentials, requireCredentials, writeCredentials } from "../state/credentials.js";
 import { AGENT_VERSION } from "../version.js";
@@ -293,8 +295,35 @@ export async function syncConfig(dataDir: string, client: AuthorityClient, clock
       logger.warn({ err }, "token renewal failed; keeping the current tokens");
     }
     kvSet(db, "configSyncedAt", clock.now());
+    await reportLocalSelection(client, db, logger);
     return config;
   } finally {
     db.close();
   }
+}
+
+/** A selected path as the device's settings show it: a folder ends with "/" (API.md §5.4). */
+function shownPath(p: string): string {
+  if (p.endsWith("/")) return p;
+  try {
+    return statSync(p).isDirectory() ? `${p}/` : p;
+  } catch {
+    return p; // gone since it was selected: shown as it was typed
+  }
+}
+
+/**
+ * Tells the authority what the device's user selected here (`cairn agent select`): it shows it
+ * in the device's settings, and keeps it the device's own. An authority without the method (an
+ * older one) refuses it, which changes nothing here.
+ */
+export async function reportLocalSelection(client: AuthorityClient, db: ReturnType<typeof openAgentDb>, logger: Logger): Promise<void> {
+  const spec = kvGet<SelectionSpec>(db, "selection") ?? EMPTY_SELECTION;
+  await client
+    .call("report-selection", {
+      include: spec.include.slice(0, 1000).map(shownPath),
+      exclude: spec.exclude.slice(0, 1000).map(shownPath),
+      excludePatterns: spec.excludePatterns.slice(0, 1000),
+    })
+    .catch((err: unknown) => logger.debug({ err }, "the authority did not take the device's selection"));
 }

@@ -20,7 +20,7 @@ import { type AGENT_CHANNEL, CairnError, type Clock, DAY_MS, type ParamsOf, type
 import { bandwidthFor, type DirectArchive, exclusionsOf, localSelection, reportStatus, type RunBackupResult, runBackup } from "../agent-api.js";
 import type { AuthorityClient } from "../auth/authority-client.js";
 import { requiredKeyPolicy } from "../auth/key-policy.js";
-import { connectAuthority, syncConfig } from "../auth/registration.js";
+import { connectAuthority, reportLocalSelection, syncConfig } from "../auth/registration.js";
 import { acquireDaemonLock, acquireRunLock } from "../lock.js";
 import { type NetworkExclusions, NetworkPolicy } from "../net/network-policy.js";
 import { RateLimiter } from "../net/rate-limiter.js";
@@ -630,6 +630,16 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
           status: () => ({ backingUp: running !== null, restoring: restoring > 0, progress, pendingChanges: watcher.pending, lastResult }),
           reload: async () => {
             await apply();
+            // the selection may have changed (`cairn agent select`): the device's settings show it
+            const link = client;
+            if (link) {
+              const db = openAgentDb(o.dataDir);
+              try {
+                await reportLocalSelection(link, db, logger);
+              } finally {
+                db.close();
+              }
+            }
             return { ok: true };
           },
           backup: (body) => requestBackup(body.full === true),

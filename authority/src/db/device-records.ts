@@ -37,6 +37,8 @@ export interface Device {
   deactivatedByUserId: number | null;
   deactivatedByOrgId: number | null;
   overrides: DeviceOverrides | null;
+  /** The selection the device's user made on the device (its agent's `report-selection`); null until reported. */
+  localSelection: DeviceLocalSelection | null;
   configVersion: number;
   createdAt: number;
   modifiedAt: number;
@@ -278,4 +280,11 @@ export interface RevocationRecord {
   guid: string;
   before: number;
   scope: "all" | "restore";
+}
+
+/** A device's own file selection (`cairn agent select`), as its agent reports it. */
+export interface DeviceLocalSelection {
+  include: string[];
+  exclude: string[];
+  excludePatterns: string[];
 }

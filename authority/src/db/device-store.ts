@@ -10,6 +10,7 @@ import type {
   Destination,
   Device,
   DeviceFilter,
+  DeviceLocalSelection,
   DevicePatch,
   DeviceRegistrationPatch,
   EnrollKeyRecord,
@@ -75,6 +76,8 @@ export interface DeviceWrites {
   setDeviceDeauthorized(deviceId: number, deauthorized: boolean, at: number): Promise<void>;
   /** Records a live connection (or a report) of the agent. */
   touchDevice(deviceId: number, at: number, o: { remoteAddress?: string | null; agentVersion?: string }): Promise<void>;
+  /** Records the selection the device's user made on the device (display only: no config change). */
+  setDeviceLocalSelection(deviceId: number, selection: DeviceLocalSelection | null): Promise<void>;
   insertDeviceToken(tokenHash: string, deviceId: number, at: number): Promise<void>;
   revokeDeviceTokens(deviceId: number, at: number): Promise<void>;
   setOptIn(deviceId: number, destinationId: number, optIn: boolean, at: number): Promise<void>;

@@ -6,6 +6,7 @@
  * key's policy (raise-only), token renewal for every archive of the device, opt-ins, and the
  * agent's status reports.
  */
+import { isDeepStrictEqual } from "node:util";
 import {
   type AGENT_CHANNEL,
   type ArchivePlacement,
@@ -349,6 +350,14 @@ export class AgentService {
     const now = this.d.clock.now();
     await this.d.store.transaction((tx) => tx.setOptIn(a.device.deviceId, dest.destinationId, p.optIn, now));
     this.d.events.emit("devices-changed", { deviceIds: [a.device.deviceId] });
+  }
+
+  /** `report-selection`: what the device's user selected on the device, shown with its settings. */
+  async reportSelection(a: AgentDevice, p: Params<"report-selection">): Promise<void> {
+    const sel = { include: [...p.include], exclude: [...p.exclude], excludePatterns: [...p.excludePatterns] };
+    if (isDeepStrictEqual(sel, a.device.localSelection)) return;
+    // display only: nothing changes in the device's configuration, so no config-changed goes out
+    await this.d.store.transaction((tx) => tx.setDeviceLocalSelection(a.device.deviceId, sel));
   }
 
   /** `report-status`: the agent's figures per archive, and what it is doing. */

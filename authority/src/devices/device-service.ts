@@ -3,6 +3,7 @@
  * counts and `inc` parts, and the computer objects. A device's org is its user's; every check
  * goes through `authorize()` with a device target, so an invisible device is NOT_FOUND (T24).
  */
+import { withLocalSelection } from "../settings/local-selection.js";
 import { CairnError } from "@cairn/protocol";
 import { canSee, type Principal, scopeOf, type Target } from "../auth/access.js";
 import type { CoreDeps } from "../core.js";
@@ -200,7 +201,8 @@ export class DeviceService {
         .split("/")
         .filter(Boolean)
         .map((id) => chainOrgs.get(Number(id)));
-      const tree = toDeviceTree(r.values.device, {
+      // what the device's user selected on the device shows in its default set (API.md §5.4)
+      const tree = toDeviceTree(withLocalSelection(r.values.device, device.localSelection ?? null), {
         locked: lockedKeysOf(r),
         offered,
         configDateMs: configVersionOf(device, users.get(device.userId), chain),

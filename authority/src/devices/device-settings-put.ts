@@ -16,6 +16,7 @@ import type { DeviceOverrides, DevicePatch } from "../db/device-records.js";
 import { ancestorIds } from "../orgs/org-tree.js";
 import type { DeviceDefaults } from "../settings/device-defaults.js";
 import { displayedDefaults, fromDeviceTree } from "../settings/device-tree.js";
+import { withLocalSelection, withoutLocalSelection } from "../settings/local-selection.js";
 import { resolveSettings } from "../settings/resolve.js";
 import { SETTINGS_SCHEMA } from "../settings/schema.js";
 import { resolveDevice } from "./device-settings-service.js";
@@ -97,7 +98,9 @@ async function overridesFrom(d: CoreDeps, c: DeviceInContext, tree: unknown): Pr
   const orgLevel = resolveSettings(layers.map((l) => ({ id: l.orgId, groups: l.groups, packets: l.packets, locks: l.locks })));
   const current = await resolveDevice(d.store, c.device, c.org);
   const offered = current.values.destinations.offers.map((o) => o.destinationGuid);
-  const parsed = fromDeviceTree(tree, current.values.device, new Set(offered));
+  const fromTree = fromDeviceTree(tree, withLocalSelection(current.values.device, c.device.localSelection ?? null), new Set(offered));
+  // the paths the device's own selection put in the default set (GET shows them there) stay the device's
+  const parsed = { ...fromTree, values: withoutLocalSelection(fromTree.values, current.values.device, c.device.localSelection ?? null) };
   const orgLocked = new Set([...Object.keys(orgLevel.lockedBy), ...orgLevel.ownLocks]);
   const shownCurrent = displayedDefaults(current.values.device, offered) as unknown as Record<string, unknown>;
   const shownOrg = displayedDefaults(orgLevel.values.device, offered) as unknown as Record<string, unknown>;

@@ -87,6 +87,10 @@ function serveAgent(ctx: AuthorityContext, socket: WebSocket, device: Device, so
       await svc.optIn(await current(), p);
       return {};
     },
+    "report-selection": async (p) => {
+      await svc.reportSelection(await current(), p);
+      return {};
+    },
     "sign-out": async () => {
       const notify = await ctx.deviceLifecycle.signOut(await current());
       // after the answer has gone out: the notification closes this socket

@@ -166,6 +166,20 @@ export const agentAuthorityMethods = {
   ),
   "opt-in": method(obj({ destinationGuid: guid(), optIn: bool() }), empty()),
   /**
+   * The selection the device's user made on the device (`cairn agent select`): the authority
+   * shows it in the device's settings (its default set's paths, API.md §5.4) and never sends it
+   * back as the organization's. Sent after each change and when the link opens; an authority
+   * older than the method refuses it, which the agent ignores.
+   */
+  "report-selection": method(
+    obj({
+      include: arr(str({ max: 4096 }), { max: 1000 }),
+      exclude: arr(str({ max: 4096 }), { max: 1000 }),
+      excludePatterns: arr(str({ max: 1000 }), { max: 1000 }),
+    }),
+    empty(),
+  ),
+  /**
    * `cairn agent deauthorize`: the device signs itself out. The authority does what an
    * administrator's deauthorization does (the device token and the storage tokens die, the nodes
    * hear it at once); the data stays, and registering again resumes.

@@ -3,7 +3,7 @@
  * milliseconds: ids come from an index (`devices.org_id` and `last_completed_backup_at` are
  * kept by the triggers of migration 2), rows are read by id.
  */
-import type { Device, DeviceFilter, DeviceOverrides, DevicePatch, DeviceRegistrationPatch, NewDevice } from "../device-records.js";
+import type { Device, DeviceFilter, DeviceLocalSelection, DeviceOverrides, DevicePatch, DeviceRegistrationPatch, NewDevice } from "../device-records.js";
 import type { DeviceReads, DeviceWrites, StaleCounts, StaleCuts } from "../device-store.js";
 import type { User } from "../records.js";
 import type { Page, PageResult } from "../store.js";
@@ -32,6 +32,7 @@ interface DeviceRow {
   deactivated_by_user_id: number | null;
   deactivated_by_org_id: number | null;
   settings_json: string | null;
+  local_selection_json: string | null;
   config_version: number;
   created_at: number;
   modified_at: number;
@@ -64,6 +65,8 @@ function toDevice(r: DeviceRow): Device {
     deactivatedByUserId: r.deactivated_by_user_id,
     deactivatedByOrgId: r.deactivated_by_org_id,
     overrides: r.settings_json === null ? null : (JSON.parse(r.settings_json) as DeviceOverrides),
+    localSelection:
+      r.local_selection_json === null || r.local_selection_json === undefined ? null : (JSON.parse(r.local_selection_json) as DeviceLocalSelection),
     configVersion: r.config_version,
     createdAt: r.created_at,
     modifiedAt: r.modified_at,
@@ -299,6 +302,10 @@ export class SqliteDeviceQueries implements DeviceReads, DeviceWrites {
 
   async setDeviceDeauthorized(deviceId: number, deauthorized: boolean, at: number): Promise<void> {
     this.q.run("UPDATE devices SET deauthorized = ?, modified_at = ? WHERE device_id = ?", fromBool(deauthorized), at, deviceId);
+  }
+
+  async setDeviceLocalSelection(deviceId: number, selection: DeviceLocalSelection | null): Promise<void> {
+    this.q.run("UPDATE devices SET local_selection_json = ? WHERE device_id = ?", selection === null ? null : JSON.stringify(selection), deviceId);
   }
 
   async touchDevice(deviceId: number, at: number, o: { remoteAddress?: string | null; agentVersion?: string }): Promise<void> {
