@@ -2,7 +2,7 @@
  * The hidden legal-hold backup set of a custodian's devices (API.md §11 "Who is on hold"): one
  * set per active matter holding the device's user, selecting what the matter's policy names
  * (its `include` / `exclude` paths), or, when the policy names nothing, everything the device's
- * own backup sets select, and going to every destination offered to the device. The agent keeps
+ * own backup sets select and what its user selected on the device (`report-selection`), and going to every destination offered to the device. The agent keeps
  * such sets hidden from the user and never lets them be edited (`legalHold: true`).
  */
 import type { BackupSet } from "@cairn/protocol";
@@ -24,8 +24,10 @@ export async function legalHoldSetsOf(d: CoreDeps, device: Device): Promise<Back
   if (org === undefined) return [];
   const r = await resolveDevice(d.store, device, org);
   const own = r.values.device.backupSets;
-  const ownInclude = [...new Set(own.flatMap((s) => s.include))];
-  const ownExclude = [...new Set(own.flatMap((s) => s.exclude))];
+  // what the device backs up: its sets, and what its user selected on the device itself
+  const local = device.localSelection ?? { include: [], exclude: [], excludePatterns: [] };
+  const ownInclude = [...new Set([...own.flatMap((s) => s.include), ...local.include])].slice(0, 1000);
+  const ownExclude = [...new Set([...own.flatMap((s) => s.exclude), ...local.exclude])].slice(0, 1000);
   const destinations = r.values.destinations.offers.map((o) => o.destinationGuid).slice(0, 64);
   const out: BackupSet[] = [];
   for (const h of holds) {
