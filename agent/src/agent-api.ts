@@ -140,7 +140,14 @@ async function trySync(o: AgentCommonOptions, logger: Logger, clock: Clock): Pro
     await syncConfig(o.dataDir, client, clock, logger);
     return client;
   } catch (err) {
-    logger.warn({ err: (err as Error).message }, "the authority is not reachable; using the stored configuration and tokens");
+    // say what happened: an authority that answered and refused is not "unreachable"
+    const refused = isCairnError(err) && (err.code === "TOKEN_REVOKED" || err.code === "UNAUTHORIZED" || err.code === "TOKEN_EXPIRED" || err.code === "FORBIDDEN");
+    logger.warn(
+      { err: (err as Error).message, ...(isCairnError(err) ? { code: err.code } : {}) },
+      refused
+        ? "the authority refused this device's credentials; using the stored configuration and tokens"
+        : "the authority is not reachable; using the stored configuration and tokens",
+    );
     client?.close();
     return null;
   }
