@@ -141,7 +141,8 @@ async function trySync(o: AgentCommonOptions, logger: Logger, clock: Clock): Pro
     return client;
   } catch (err) {
     // say what happened: an authority that answered and refused is not "unreachable"
-    const refused = isCairnError(err) && (err.code === "TOKEN_REVOKED" || err.code === "UNAUTHORIZED" || err.code === "TOKEN_EXPIRED" || err.code === "FORBIDDEN");
+    const refused =
+      isCairnError(err) && (err.code === "TOKEN_REVOKED" || err.code === "UNAUTHORIZED" || err.code === "TOKEN_EXPIRED" || err.code === "FORBIDDEN");
     logger.warn(
       { err: (err as Error).message, ...(isCairnError(err) ? { code: err.code } : {}) },
       refused
