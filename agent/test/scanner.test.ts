@@ -140,4 +140,28 @@ describe("scanner and file cache", () => {
     expect(r.changed.map((e) => e.path)).toEqual([join(root, "a/b/c/three.txt")]);
     expect(r.stats.statted).toBe(1);
   });
+
+  it("a paths scan handles each path once: a new folder and the files in it, both named by the watcher, count once", () => {
+    const sel = new Selection({ include: [root], exclude: [], excludePatterns: [] });
+    commitAll(cache, new Scanner(cache, sel).full());
+    const big = join(root, "big");
+    mkdirSync(big);
+    for (const n of ["r1.bin", "r2.bin", "r3.bin"]) writeFileSync(join(big, n), Buffer.alloc(1000, 1));
+    const files = ["r1.bin", "r2.bin", "r3.bin"].map((n) => join(big, n));
+    // the watcher saw the folder appear and each file in it (in either order), some twice
+    for (const order of [
+      [big, ...files, files[0] as string],
+      [...files, big, big],
+    ]) {
+      const r = new Scanner(cache, sel).paths(order);
+      expect(r.changed.map((e) => e.path).sort()).toEqual([big, ...files].sort());
+      expect(r.stats.todoFiles).toBe(3);
+      expect(r.stats.todoBytes).toBe(3000);
+    }
+    // a deleted folder and its files, both named: each deletion once
+    commitAll(cache, new Scanner(cache, sel).paths([big]));
+    rmSync(big, { recursive: true });
+    const gone = new Scanner(cache, sel).paths([big, ...files]);
+    expect(gone.deleted.map((d) => d.path).sort()).toEqual([big, ...files].sort());
+  });
 });

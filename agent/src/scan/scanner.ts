@@ -124,6 +124,12 @@ function errorOf(path: string, err: unknown): ScanError {
  */
 export class Scanner {
   private cur: ScanBatch = { changed: [], deleted: [], errors: [] };
+  /**
+   * A paths-mode run: the paths already counted (or marked deleted) and the folders already
+   * listed. The watcher names a new folder and the files in it too; each is handled once, or the
+   * run would count (and stage) them twice.
+   */
+  private once: { done: Set<string>; listed: Set<string> } | null = null;
   private batchSize = SCAN_BATCH_ENTRIES;
   /** Counters of the running (or finished) scan. */
   stats: ScanStats = Scanner.emptyStats();
@@ -164,14 +170,17 @@ export class Scanner {
   /** Looks only at `paths` (from the watcher), in batches: each compared, changed dirs one level, new dirs whole. */
   *pathBatches(paths: Iterable<string>, batchSize = SCAN_BATCH_ENTRIES): Generator<ScanBatch, ScanStats> {
     this.reset(batchSize);
-    const seen = new Set<string>();
-    for (const p of paths) {
-      if (seen.has(p) || !this.selection.covers(p)) continue;
-      seen.add(p);
-      yield* this.visitPath(p, false);
+    this.once = { done: new Set(), listed: new Set() };
+    try {
+      for (const p of paths) {
+        if (!this.selection.covers(p)) continue;
+        yield* this.visitPath(p, false);
+      }
+      yield this.take();
+      return this.stats;
+    } finally {
+      this.once = null;
     }
-    yield this.take();
-    return this.stats;
   }
 
   /** The whole scan as one result (small trees and tests). */
@@ -210,6 +219,13 @@ export class Scanner {
   }
 
   private *visitPath(path: string, recursive: boolean): Generator<ScanBatch> {
+    if (this.once?.done.has(path) && !this.once.listed.has(path)) {
+      // counted already as a child of a folder listed before: only a folder still has to be listed
+      const st = this.lstat(path);
+      if (st && kindOf(st) === KIND.DIR) yield* this.visitDir(path, recursive);
+      return;
+    }
+    if (this.once?.done.has(path)) return;
     const st = this.lstat(path);
     if (st === null) return;
     const kind = st ? kindOf(st) : null;
@@ -224,6 +240,10 @@ export class Scanner {
   }
 
   private count(e: ScanEntry, row: CacheRow | undefined): void {
+    if (this.once) {
+      if (this.once.done.has(e.path)) return;
+      this.once.done.add(e.path);
+    }
     const s = this.stats;
     if (e.kind === KIND.FILE) {
       s.selectedFiles++;
@@ -239,8 +259,14 @@ export class Scanner {
   }
 
   private markDeleted(path: string, row: CacheRow): void {
-    this.cur.deleted.push({ path, kind: row.kind });
-    if (row.kind === KIND.DIR) for (const d of this.cache.descendants(path)) this.cur.deleted.push({ path: d.path, kind: d.row.kind });
+    const first = (p: string) => {
+      if (!this.once) return true;
+      if (this.once.done.has(p)) return false;
+      this.once.done.add(p);
+      return true;
+    };
+    if (first(path)) this.cur.deleted.push({ path, kind: row.kind });
+    if (row.kind === KIND.DIR) for (const d of this.cache.descendants(path)) if (first(d.path)) this.cur.deleted.push({ path: d.path, kind: d.row.kind });
   }
 
   /** Compares one directory's children with the cache; descends into child dirs when `recursive` (or new). */
@@ -248,6 +274,10 @@ export class Scanner {
     const stack: Array<[string, boolean]> = [[dir, recursive]];
     while (stack.length > 0) {
       const [d, rec] = stack.pop() as [string, boolean];
+      if (this.once) {
+        if (this.once.listed.has(d)) continue;
+        this.once.listed.add(d);
+      }
       this.stats.dirs++;
       let names: string[];
       try {
