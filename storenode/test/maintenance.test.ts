@@ -200,19 +200,28 @@ describe("maintenance: prune, collect, compact", () => {
   });
 });
 
+/**
+ * One pack holding a file's old version (four blocks) and its new one (two): after pruning by a
+ * daily retention, two thirds of the pack are dead and compaction must write the rest anew.
+ */
+async function partlyDeadPack(f: NodeFixture) {
+  const p = testPlacement({ retention: DAILY });
+  const { c, sessionId } = await backupClient(f, p);
+  const fileId = randomBytes(16);
+  const oldBlocks = randomBlocks(4, 4096);
+  const kept = randomBlocks(2, 4096);
+  await c.put([...oldBlocks, ...kept]);
+  await commitFiles(c, sessionId, [{ fileId, blocks: oldBlocks }]);
+  f.clock.advance(MINUTE_MS);
+  await commitFiles(c, sessionId, [{ fileId, blocks: kept }]);
+  await c.peer.call("end-session", { sessionId, abort: false });
+  return { p, c, kept };
+}
+
 describe("T05: maintenance on a store point that refuses new blocks", () => {
   it("compacts into the reserve: a store point with no room above it still gets its dead bytes back", async () => {
     fx = await startNode({ gcGraceMs: 0 });
-    const p = testPlacement({ retention: DAILY });
-    const { c, sessionId } = await backupClient(fx, p);
-    const fileId = randomBytes(16);
-    const oldBlocks = randomBlocks(4, 4096);
-    const kept = randomBlocks(2, 4096);
-    await c.put([...oldBlocks, ...kept]); // one pack, partly dead after pruning: compaction must write
-    await commitFiles(c, sessionId, [{ fileId, blocks: oldBlocks }]);
-    fx.clock.advance(MINUTE_MS);
-    await commitFiles(c, sessionId, [{ fileId, blocks: kept }]);
-    await c.peer.call("end-session", { sessionId, abort: false });
+    const { p, c, kept } = await partlyDeadPack(fx);
     await c.close();
     // a reserve larger than the free space: new blocks are refused, yet maintenance may use it
     const { freeBytes } = await diskSpace(fx.storePoint);
@@ -232,16 +241,7 @@ describe("T14: a full disk during compaction", () => {
     const { FaultyFs } = await import("../src/testing.js");
     const disk = new FaultyFs();
     fx = await startNode({ gcGraceMs: 0, fs: disk });
-    const p = testPlacement({ retention: DAILY });
-    const { c, sessionId } = await backupClient(fx, p);
-    const fileId = randomBytes(16);
-    const oldBlocks = randomBlocks(4, 4096);
-    const kept = randomBlocks(2, 4096);
-    await c.put([...oldBlocks, ...kept]); // one pack, partly dead after pruning: compaction must write
-    await commitFiles(c, sessionId, [{ fileId, blocks: oldBlocks }]);
-    fx.clock.advance(MINUTE_MS);
-    await commitFiles(c, sessionId, [{ fileId, blocks: kept }]);
-    await c.peer.call("end-session", { sessionId, abort: false });
+    const { p, c, kept } = await partlyDeadPack(fx);
     disk.failAlways("write", "ENOSPC");
     const err = await fx.tenant.peer.call("maintain", { archiveGuid: p.archiveGuid, verify: false }).catch((e: unknown) => e);
     expect(isCairnError(err, "DESTINATION_FULL")).toBe(true);
