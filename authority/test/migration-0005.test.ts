@@ -6,20 +6,13 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { migrate, schemaVersion } from "../src/db/migrate.js";
 import { openDatabase } from "../src/db/open.js";
-import { tempDir } from "./helpers.js";
+import { seedOrgAndUser, tempDir } from "./helpers.js";
 
 describe("migration 0005-device-local-selection", () => {
   it("adds the column to a version 4 database, empty for existing devices", () => {
     const db = openDatabase(join(tempDir(), "a.db"));
     migrate(db, { now: 1 }, 4);
-    db.prepare(
-      "INSERT INTO orgs (org_uid, org_guid, name, path, depth, registration_key, registration_key_hash, created_at, modified_at) VALUES ('100000000000000001', '900000000000000001', 'Top', '/1/', 0, 'K', 'h', 1, 1)",
-    ).run();
-    const u = db
-      .prepare(
-        "INSERT INTO users (user_uid, org_id, username, username_key, created_at, modified_at) VALUES ('200000000000000001', 1, 'u@example.com', 'u@example.com', 1, 1)",
-      )
-      .run().lastInsertRowid;
+    const u = seedOrgAndUser(db);
     db.prepare("INSERT INTO devices (device_guid, user_id, name, created_at, modified_at) VALUES ('800000000000000001', ?, 'laptop', 1, 1)").run(u);
     migrate(db, { now: 2 }, 5);
     expect(schemaVersion(db)).toBe(5);
