@@ -208,6 +208,47 @@ describe("T25: role escalation and mass assignment", () => {
     expect((await du.send("PUT", `/api/User/${me.userUid}?idType=uid`, { ...me, firstName: "Me" })).status).toBe(200);
   });
 
+  it("nobody administers an account that holds roles they do not hold: no takeover through a password, a block or a 2FA reset", async () => {
+    const xoa = principals["Cross Org Admin (A)"] as Caller;
+    const oa = principals["Org Admin (A)"] as Caller;
+    const om = principals["Org Manager (A)"] as Caller;
+    const sysadmin = dataOf<{ userId: number; userUid: string }>(await admin.get("/api/User/my"));
+    for (const [label, by, victim] of [
+      ["Org Admin on Cross Org Admin", oa, { userId: xoa.userId, userUid: xoa.userUid }],
+      ["Org Manager on Org Admin", om, { userId: oa.userId, userUid: oa.userUid }],
+      ["Cross Org Admin on SYSADMIN", xoa, sysadmin],
+    ] as const) {
+      const tries: [string, string, unknown?][] = [
+        ["PUT", `/api/User/${victim.userUid}?idType=uid`, { password: "taken-over-1234" }],
+        ["PUT", `/api/User/${victim.userUid}?idType=uid`, { email: "evil@example.com" }],
+        ["PUT", `/api/UserBlock/${victim.userId}`],
+        ["PUT", `/api/UserDeactivation/${victim.userId}`],
+        ["DELETE", `/api/v1/users/${victim.userId}/totp`],
+        ["POST", "/api/UserMoveProcess", { userId: victim.userId, parentOrgId: A1.orgId }],
+        ["POST", "/api/UserRole", { userId: victim.userId, roleName: "Desktop User" }],
+      ];
+      for (const [method, path, body] of tries) {
+        const r = await by.send(method, path, body);
+        expect(r.status, `${label}: ${method} ${path} ${JSON.stringify(body ?? "")}`).toBe(403);
+      }
+    }
+    // nothing changed: the victims still sign in with their own passwords, where they were
+    expect((await caller(a, xoa.username, "password123")).userId).toBe(xoa.userId);
+    expect((await caller(a, oa.username, "password123")).userId).toBe(oa.userId);
+    expect((await caller(a, a.adminUsername, a.adminPassword)).userId).toBe(sysadmin.userId);
+    for (const u of [xoa, oa, sysadmin]) expect(dataOf(await admin.get(`/api/User/${u.userId}`)).email).not.toBe("evil@example.com");
+    expect(dataOf(await admin.get(`/api/User/${oa.userId}`)).orgId).toBe(A.orgId);
+    // what each still administers: users who hold nothing it lacks
+    expect((await om.send("PUT", `/api/User/${A.userUid}?idType=uid`, { firstName: "Managed" })).status).toBe(200);
+    expect((await om.send("PUT", `/api/UserBlock/${A.userId}`)).status).toBe(204);
+    expect((await om.send("DELETE", `/api/UserBlock/${A.userId}`)).status).toBe(204);
+    const a1Admin = principals["Org Admin (A1)"] as Caller;
+    expect((await oa.send("PUT", `/api/User/${a1Admin.userUid}?idType=uid`, { firstName: "Peer" })).status).toBe(200);
+    expect((await xoa.send("PUT", `/api/User/${oa.userUid}?idType=uid`, { firstName: "Below" })).status).toBe(200);
+    // and one's own account stays one's own
+    expect((await om.send("PUT", `/api/User/${om.userUid}?idType=uid`, { firstName: "Self" })).status).toBe(200);
+  });
+
   it("an Org Admin cannot edit a user of sibling org B or move a user into B", async () => {
     const oa = principals["Org Admin (A)"] as Caller;
     expect((await oa.send("PUT", `/api/User/${B.userUid}?idType=uid`, { firstName: "x" })).status).toBe(404);

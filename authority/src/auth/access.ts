@@ -126,13 +126,27 @@ export function scopeOf(p: Principal, perm: Permission): OrgScope {
  * hold (T25). SYSADMIN is granted only by a SYSADMIN.
  */
 export function canGrantRole(p: Principal, role: RoleSpec, target: Extract<Target, { kind: "user" }>): boolean {
-  if (!authorize(p, "user.roles", target)) return false;
+  return authorize(p, "user.roles", target) && holdsRole(p, role, target);
+}
+
+/** Does `p` hold every permission of `role` at least at the role's scope, over a user at `target`? */
+function holdsRole(p: Principal, role: RoleSpec, target: Extract<Target, { kind: "user" }>): boolean {
   if (p.kind === "system") return true;
   if (role.name === "SYSADMIN") return p.roles.includes("SYSADMIN");
-  return role.permissions.every((perm) => {
-    const scope = scopeOf(p, perm);
-    if (role.scope === "all") return scope.kind === "all";
-    return authorize(p, perm, target);
+  return role.permissions.every((perm) => (role.scope === "all" ? scopeOf(p, perm).kind === "all" : authorize(p, perm, target)));
+}
+
+/**
+ * May `p` administer the account of a user at `target` who holds `targetRoles` (change its
+ * password, email or name, block, deactivate or move it, reset its two-factor enrollment)? Only
+ * when `p` holds at least every role of that user, as for granting them: an Org Admin who could
+ * set a Cross Org Admin's password would sign in as one (T25). One's own account is always one's own.
+ */
+export function outranks(p: Principal, targetRoles: readonly string[], target: Extract<Target, { kind: "user" }>): boolean {
+  if (p.kind === "system" || (p.userId !== null && p.userId === target.userId)) return true;
+  return targetRoles.every((name) => {
+    const role = roleSpec(name);
+    return role === undefined || holdsRole(p, role, target);
   });
 }
 

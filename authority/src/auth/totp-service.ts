@@ -8,7 +8,7 @@ import { auditEntry } from "../audit/audit.js";
 import type { CoreDeps } from "../core.js";
 import type { User } from "../db/records.js";
 import type { UserService } from "../users/user-service.js";
-import { type Principal, requirePermission } from "./access.js";
+import type { Principal } from "./access.js";
 import { type AuthService, totpUseSource } from "./auth-service.js";
 import type { PasswordHasher } from "./passwords.js";
 import { enrollmentFor, matchTotp, newTotpSecret, type TotpEnrollment } from "./totp.js";
@@ -84,7 +84,7 @@ export class TotpService {
   /** An administrator removes a user's enrollment (lost authenticator). */
   async reset(p: Principal, userId: number): Promise<void> {
     const { user, org } = await this.users.byId(p, userId);
-    requirePermission(p, "user.lifecycle", { kind: "user", userId: user.userId, orgId: user.orgId, path: org.path }, "user");
+    await this.users.requireAdminister(p, "user.lifecycle", user, org);
     const now = this.d.clock.now();
     await this.d.store.transaction(async (tx) => {
       await tx.deleteTotp(user.userId);

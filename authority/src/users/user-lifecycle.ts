@@ -15,7 +15,7 @@ import type { CoreDeps } from "../core.js";
 import type { NewRevocation, User } from "../db/records.js";
 import { crashPoint } from "../faults.js";
 import { assertAcceptsMembers } from "../orgs/org-tree.js";
-import { type UserService, userTarget } from "./user-service.js";
+import type { UserService } from "./user-service.js";
 
 const SYSADMIN_ROLE_ID = 1;
 
@@ -36,7 +36,7 @@ export class UserLifecycle {
   /** PUT (block) / DELETE (unblock) /api/UserBlock/{id}. */
   async setBlocked(p: Principal, userId: number, blocked: boolean): Promise<void> {
     const { user, org } = await this.users.byId(p, userId);
-    requirePermission(p, "user.lifecycle", userTarget(user, org), "user");
+    await this.users.requireAdminister(p, "user.lifecycle", user, org);
     if (blocked && user.userId === p.userId) throw new CairnError("BAD_REQUEST", "You cannot block yourself");
     if (blocked) await this.guardLastSysadmin(user);
     if (user.blocked === blocked) return;
@@ -59,7 +59,7 @@ export class UserLifecycle {
   /** PUT /api/UserDeactivation/{id}: inactive, devices inactive, archives to cold storage. */
   async deactivate(p: Principal, userId: number, blockUser: boolean): Promise<void> {
     const { user, org } = await this.users.byId(p, userId);
-    requirePermission(p, "user.lifecycle", userTarget(user, org), "user");
+    await this.users.requireAdminister(p, "user.lifecycle", user, org);
     if (user.userId === p.userId) throw new CairnError("BAD_REQUEST", "You cannot deactivate yourself");
     if (!user.active) {
       if (blockUser && !user.blocked) await this.setBlocked(p, userId, true);
@@ -92,7 +92,7 @@ export class UserLifecycle {
   /** DELETE /api/UserDeactivation/{id}: undoes what the user's deactivation did. */
   async reactivate(p: Principal, userId: number, unblockUser: boolean): Promise<void> {
     const { user, org } = await this.users.byId(p, userId);
-    requirePermission(p, "user.lifecycle", userTarget(user, org), "user");
+    await this.users.requireAdminister(p, "user.lifecycle", user, org);
     if (user.active) {
       if (unblockUser && user.blocked) await this.setBlocked(p, userId, false);
       return;
@@ -124,7 +124,7 @@ export class UserLifecycle {
    */
   async move(p: Principal, userId: number, parentOrgId: number): Promise<{ overSeats: boolean }> {
     const { user, org: from } = await this.users.byId(p, userId);
-    requirePermission(p, "user.move", userTarget(user, from), "user");
+    await this.users.requireAdminister(p, "user.move", user, from);
     const to = await this.d.store.getOrg(parentOrgId);
     if (to === undefined) throw new CairnError("ORG_NOT_FOUND", "Organization was not found");
     requirePermission(p, "user.move", { kind: "org", orgId: to.orgId, path: to.path }, "organization");

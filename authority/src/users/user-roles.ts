@@ -5,7 +5,7 @@
  */
 import { CairnError } from "@cairn/protocol";
 import { auditEntry } from "../audit/audit.js";
-import { assignableRoles, canGrantRole, type Principal, requirePermission } from "../auth/access.js";
+import { assignableRoles, canGrantRole, type Principal } from "../auth/access.js";
 import { type RoleSpec, roleSpec } from "../auth/roles.js";
 import type { CoreDeps } from "../core.js";
 import type { RoleRecord } from "../db/records.js";
@@ -61,7 +61,7 @@ export class UserRoles {
     const rec = (await this.table()).find((r) => r.name === roleName);
     if (spec === undefined || rec === undefined) throw new CairnError("ROLE_NOT_FOUND", `ROLE_NOT_FOUND: no role is named ${roleName}`);
     const target = userTarget(user, org);
-    requirePermission(p, "user.roles", target, "user");
+    await this.users.requireAdminister(p, "user.roles", user, org);
     if (!canGrantRole(p, spec, target)) throw new CairnError("FORBIDDEN", `You may not grant or remove ${roleName}`);
     return { user, spec, rec };
   }

@@ -5,9 +5,9 @@
 import { isDeepStrictEqual } from "node:util";
 import { CairnError, generateKey, newGuid, wrapContext, wrapKey } from "@cairn/protocol";
 import { auditEntry } from "../audit/audit.js";
-import { authorizeByRole, canSee, type Principal, requirePermission, scopeOf, type Target } from "../auth/access.js";
+import { authorizeByRole, canSee, outranks, type Principal, requirePermission, scopeOf, type Target } from "../auth/access.js";
 import { MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, type PasswordHasher } from "../auth/passwords.js";
-import { roleSpec } from "../auth/roles.js";
+import { type Permission, roleSpec } from "../auth/roles.js";
 import type { CoreDeps } from "../core.js";
 import type { Org, User, UserPatch } from "../db/records.js";
 import type { Page, PageResult, SortOrder, StoreReader, StoreWriter } from "../db/store.js";
@@ -87,6 +87,18 @@ export class UserService {
   /** By numeric id. */
   async byId(p: Principal, userId: number): Promise<{ user: User; org: Org }> {
     return this.visible(p, await this.d.store.getUser(userId));
+  }
+
+  /**
+   * Throws unless `p` may exercise `perm` on the account of `user` (T25): the permission, and, for
+   * another's account, every role the user holds is one `p` holds too (FORBIDDEN otherwise).
+   */
+  async requireAdminister(p: Principal, perm: Permission, user: User, org: Org): Promise<void> {
+    const target = userTarget(user, org);
+    requirePermission(p, perm, target, "user");
+    const roles = (await this.d.store.rolesOf([user.userId])).get(user.userId) ?? [];
+    if (!outranks(p, roles, target))
+      throw new CairnError("FORBIDDEN", "You may not change a user who holds roles you do not hold", { details: { permission: perm } });
   }
 
   /** By uid. */
@@ -190,7 +202,7 @@ export class UserService {
   async update(p: Principal, userUid: string, body: Record<string, unknown>): Promise<User> {
     const { user, org } = await this.byUid(p, userUid);
     const target = userTarget(user, org);
-    requirePermission(p, "user.update", target, "user");
+    await this.requireAdminister(p, "user.update", user, org);
     if (body.roles !== undefined && body.roles !== null) {
       const have = ((await this.d.store.rolesOf([user.userId])).get(user.userId) ?? []).slice().sort();
       const sent = Array.isArray(body.roles) ? body.roles.map(String).sort() : null;
