@@ -31,7 +31,9 @@ export function timeStep(ms: number): number {
  */
 export function matchTotp(secret: Buffer, code: unknown, clock: Clock): number | null {
   if (typeof code !== "string" && typeof code !== "number") return null;
-  const c = String(code).trim();
+  // a code that starts with 0, sent as a number (py42 passes `totp` through str(); JSON numbers),
+  // arrives without its leading zeros
+  const c = String(code).trim().padStart(6, "0");
   if (!/^\d{6}$/.test(c)) return null;
   const now = clock.now();
   const delta = totpFor(secret).validate({ token: c, timestamp: now, window: 1 });
