@@ -262,6 +262,26 @@ describe("T24: restores, legal hold, cold storage, reports and API tokens are is
     await assertUntouched(t);
   });
 
+  it("another org's archive answers exactly as an archive that does not exist", async () => {
+    const oa = principals["Org Admin (A)"] as Caller;
+    const made = "123456789012345678";
+    const calls = (live: string, cold: string): [string, string, unknown?][] => [
+      ["GET", `/api/Archive/${live}`],
+      ["GET", `/api/Archive/${cold}`],
+      ["PUT", `/api/coldStorage/${cold}?idType=guid`, { archiveHoldExpireDate: "2099-01-01" }],
+      ["POST", "/api/v1/cold-storage/purge", { archiveGuids: [cold] }],
+    ];
+    const theirs = calls(B.device.archiveGuid as string, B.cold.archiveGuid);
+    const none = calls(made, made);
+    for (const [i, [method, path, body]] of theirs.entries()) {
+      const [, madePath, madeBody] = none[i] as [string, string, unknown?];
+      const [r, m] = [await oa.send(method, path, body), await oa.send(method, madePath, madeBody)];
+      expect(r.status, `${method} ${path}`).toBe(404);
+      expect({ status: r.status, body: r.text }, `${method} ${path}`).toEqual({ status: m.status, body: m.text });
+    }
+    await assertUntouched(B);
+  });
+
   it("a storage token (token t1-t2) reaches no more than the user's Bearer token", async () => {
     const oa = principals["Org Admin (A)"] as Caller;
     const login = dataOf<{ loginToken: string }>(

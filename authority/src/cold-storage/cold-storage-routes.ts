@@ -125,7 +125,7 @@ export function registerColdStorageRoutes(api: ApiRouter, svc: ColdStorageServic
     tags,
     handler: async ({ p, params, query, body }) => {
       const id = params.archiveId ?? "";
-      const notFound = () => new CairnError("NOT_FOUND", "The archive is not in cold storage");
+      const notFound = () => new CairnError("NOT_FOUND", "No such archive in cold storage");
       const t = idType(query);
       let ref: ColdArchiveRef;
       if (t === "guid") {

@@ -133,8 +133,9 @@ export class ColdStorageService {
   private async visibleRow(p: Principal, ref: string | ColdArchiveRef, perm: "coldstorage.read" | "coldstorage.write"): Promise<ColdStorageView> {
     const r: ColdArchiveRef = typeof ref === "string" ? { archiveGuid: ref } : ref;
     const row = "archiveId" in r ? await this.d.store.getColdStorageById(r.archiveId) : await this.d.store.getColdStorage(r.archiveGuid);
-    if (row === undefined) throw new CairnError("NOT_FOUND", "The archive is not in cold storage");
-    requirePermission(p, perm, orgTarget(row), "archive");
+    // an archive that is not in cold storage and another org's read alike (T24)
+    if (row === undefined) throw new CairnError("NOT_FOUND", "No such archive in cold storage");
+    requirePermission(p, perm, orgTarget(row), "archive in cold storage");
     return row;
   }
 

@@ -67,11 +67,11 @@ export class DeviceService {
   ) {}
 
   /** NOT_FOUND unless `p` may see the device. */
-  async visible(p: Principal, device: Device | undefined): Promise<DeviceInContext> {
+  async visible(p: Principal, device: Device | undefined, what = "device"): Promise<DeviceInContext> {
     const org = device === undefined ? undefined : await this.d.store.getOrg(device.orgId);
     const user = device === undefined ? undefined : await this.d.store.getUser(device.userId);
     if (device === undefined || org === undefined || user === undefined || !canSee(p, deviceTarget(device, org)))
-      throw new CairnError("NOT_FOUND", "No such device");
+      throw new CairnError("NOT_FOUND", `No such ${what}`);
     return { device, org, user };
   }
 

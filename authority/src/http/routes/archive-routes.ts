@@ -68,7 +68,8 @@ export function registerArchiveRoutes(api: ApiRouter, ctx: AuthorityContext): vo
       const a = await ctx.store.getArchiveByGuid(guidValue(params.guid, "archiveGuid"));
       if (a === undefined || a.purgedAt !== null) throw new CairnError("NOT_FOUND", "No such archive");
       const device = await ctx.store.getDevice(a.deviceId);
-      await ctx.devices.visible(p, device);
+      // another org's archive reads as one that does not exist (T24)
+      await ctx.devices.visible(p, device, "archive");
       return archiveJson(a);
     },
   });
