@@ -201,4 +201,31 @@ describe("restore history", () => {
     const server = lines.find((l) => col(l, "restoreType") === "SERVER") as string;
     expect([col(server, "restoreTo"), col(server, "status"), col(server, "durationMs")]).toEqual(["Server file system", "STARTED", ""]);
   });
+
+  it("lists a push into another org's device in that org's history and its owner's, not in a third org's", async () => {
+    await restore(
+      "crossPush",
+      {
+        restoreType: "PUSH",
+        sourceDeviceId: laptop.deviceId,
+        acceptingDeviceId: oscarBox.deviceId,
+        sourceUserId: ana.userId,
+        requestingUserId: admin.userId,
+        orgId: org.orgId,
+      },
+      { status: "COMPLETED", files: 1, bytes: 10, ms: 100 },
+    );
+    const push = jobs.crossPush?.jobId;
+    const list = async (who: Caller, q = "") => jobIds(dataOf<History>(await who.get(`/api/RestoreHistory?pgNum=1&pgSize=100${q}`)));
+    expect(await list(otherManager)).toEqual([push, jobs.oscarZip?.jobId]);
+    expect(await list(otherManager, `&orgId=${other.orgId}`)).toEqual([push, jobs.oscarZip?.jobId]);
+    expect(await list(otherManager, `&computerId=${oscarBox.deviceId}`)).toEqual([push, jobs.oscarZip?.jobId]);
+    const oscar = await caller(a, "oscar@example.com", "password123");
+    expect(await list(oscar)).toEqual([push, jobs.oscarZip?.jobId]);
+    expect(await list(anaCaller)).toContain(push);
+    // a manager of neither org sees nothing of it
+    const third = await createOrg(admin, "History third", a.orgUid);
+    await createUser(admin, third.orgUid, "thirdmgr@example.com", ["Org Manager"]);
+    expect(await list(await caller(a, "thirdmgr@example.com", "password123"))).toEqual([]);
+  });
 });

@@ -1,6 +1,8 @@
 /**
  * SQL of the restore history (API.md §7.3): one row when a restore job is created and one when
- * it ends; the list shows each job once, by its newest row, newest first.
+ * it ends; the list shows each job once, by its newest row, newest first. A restore is seen where
+ * its source device is and where its receiving device is (a push into another org's device shows
+ * in that org's history too, and in its owner's).
  */
 import type {
   NewRestoreEvent,
@@ -49,13 +51,16 @@ const SELECT = `SELECT e.restore_event_id, e.event_uid, e.job_id, e.restore_type
 
 const FROM = `FROM restore_events e LEFT JOIN orgs o ON o.org_id = e.org_id
   LEFT JOIN devices sd ON sd.device_id = e.source_device_id LEFT JOIN users su ON su.user_id = e.source_user_id
-  LEFT JOIN devices ad ON ad.device_id = e.accepting_device_id LEFT JOIN users ru ON ru.user_id = e.requesting_user_id`;
+  LEFT JOIN devices ad ON ad.device_id = e.accepting_device_id LEFT JOIN orgs ao ON ao.org_id = ad.org_id
+  LEFT JOIN users ru ON ru.user_id = e.requesting_user_id`;
 
 const WHERE = `WHERE e.restore_event_id = (SELECT max(x.restore_event_id) FROM restore_events x WHERE x.job_id = e.job_id)
   AND ((o.path >= @lo AND o.path < @hi AND (@scopeOrgId IS NULL OR o.org_id = @scopeOrgId))
-       OR (@self IS NOT NULL AND (e.requesting_user_id = @self OR e.source_user_id = @self)))
-  AND (@orgId IS NULL OR (@orgLo IS NULL AND e.org_id = @orgId) OR (@orgLo IS NOT NULL AND o.path >= @orgLo AND o.path < @orgHi))
-  AND (@userId IS NULL OR e.source_user_id = @userId OR e.requesting_user_id = @userId)
+       OR (ao.path >= @lo AND ao.path < @hi AND (@scopeOrgId IS NULL OR ao.org_id = @scopeOrgId))
+       OR (@self IS NOT NULL AND (e.requesting_user_id = @self OR e.source_user_id = @self OR ad.user_id = @self)))
+  AND (@orgId IS NULL OR (@orgLo IS NULL AND (e.org_id = @orgId OR ad.org_id = @orgId))
+       OR (@orgLo IS NOT NULL AND ((o.path >= @orgLo AND o.path < @orgHi) OR (ao.path >= @orgLo AND ao.path < @orgHi))))
+  AND (@userId IS NULL OR e.source_user_id = @userId OR e.requesting_user_id = @userId OR ad.user_id = @userId)
   AND (@computerId IS NULL OR e.source_device_id = @computerId OR e.accepting_device_id = @computerId)
   AND (@since IS NULL OR e.event_at >= @since)`;
 
