@@ -84,6 +84,25 @@ describe("organizations (API.md §4)", () => {
     expect((await admin.get("/api/Org/not-a-number")).status).toBe(400);
   });
 
+  it("routes on idType, not on the id's look: a uid sent as an id, or an id as a uid, names nothing (404)", async () => {
+    const org = await createOrg(admin, "Routing", a.orgUid);
+    const me = dataOf<{ userId: number; userUid: string }>(await admin.get("/api/User/my"));
+    for (const path of [
+      `/api/Org/${org.orgUid}`,
+      `/api/Org/${org.orgId}?idType=orgUid`,
+      `/api/User/${me.userUid}`,
+      `/api/User/${me.userId}?idType=uid`,
+      `/api/Computer/${org.orgUid}`,
+      `/api/Computer/7?idType=guid`,
+      "/api/Org/0",
+    ]) {
+      const r = await admin.get(path);
+      expect([r.status, errorName(r)], path).toEqual([404, "NOT_FOUND"]);
+    }
+    // what is not digits at all is a malformed request
+    for (const path of ["/api/Org/1e3", "/api/User/abc?idType=uid", "/api/Computer/-4"]) expect((await admin.get(path)).status, path).toBe(400);
+  });
+
   it("lists the caller's subtree in ascending orgId, own org first, with one page past the end", async () => {
     const r = (await py.data("GET", "/api/Org?pgNum=1&pgSize=500")) as { totalCount: number; orgs: { orgId: number }[] };
     expect(r.orgs[0]?.orgId).toBe(rootId);

@@ -36,6 +36,44 @@ export function numericId(v: unknown, name: string): number {
   return Number(s);
 }
 
+/** What a path's id names, for its 404 (the services' own wording for an unknown id). */
+const PATH_NOUNS: Record<string, string> = {
+  orgId: "organization",
+  orgUid: "organization",
+  userId: "user",
+  userUid: "user",
+  computerId: "device",
+  deviceGuid: "device",
+  archiveGuid: "archive",
+  destinationId: "destination",
+  destinationGuid: "destination",
+  storePointId: "store point",
+  tokenId: "API token",
+  legalHoldUid: "legal hold",
+};
+
+/** Digits that no id can be (too long, 0): the id names nothing, as an unknown one does. */
+function noSuch(name: string): CairnError {
+  return new CairnError("NOT_FOUND", `No such ${PATH_NOUNS[name] ?? "object"}`);
+}
+
+/**
+ * A numeric id in a URL path: 404 for digits that cannot be an id (a uid sent without its
+ * idType is all digits too, API.md §1.4: it names no such id), 400 for anything else.
+ */
+export function pathId(v: unknown, name: string): number {
+  const s = typeof v === "string" ? v.trim() : "";
+  if (/^[0-9]{1,40}$/.test(s) && (s.length > 15 || Number(s) < 1)) throw noSuch(name);
+  return numericId(v, name);
+}
+
+/** A uid/guid in a URL path: 404 for digits that cannot be one (a numeric id sent with idType=uid), 400 otherwise. */
+export function pathGuid(v: unknown, name: string): string {
+  const s = typeof v === "string" ? v.trim() : "";
+  if (/^[0-9]{1,40}$/.test(s) && !GUID_PATTERN.test(s)) throw noSuch(name);
+  return guidValue(v, name);
+}
+
 /** An optional numeric id parameter. */
 export function optionalId(q: Record<string, unknown>, name: string): number | undefined {
   const v = queryValue(q, name);

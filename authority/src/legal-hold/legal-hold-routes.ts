@@ -10,7 +10,7 @@ import type { LegalHoldEventRecord, LegalHoldMembershipRecord, LegalHoldPolicyRe
 import type { User } from "../db/records.js";
 import type { StoreReader } from "../db/store.js";
 import { type ApiRouter, NO_CONTENT } from "../http/api-router.js";
-import { bodyObject, guidValue, pageParams, queryValue, textParam } from "../http/params.js";
+import { bodyObject, guidValue, pageParams, pathGuid, queryValue, textParam } from "../http/params.js";
 import { userTarget } from "../users/user-service.js";
 import { LegalHoldService } from "./legal-hold-service.js";
 
@@ -279,7 +279,7 @@ export function registerLegalHoldRoutes(api: ApiRouter, ctx: AuthorityContext, s
     summary: "Reopens a matter",
     tags,
     handler: async ({ p, params }) => {
-      await svc.setMatterActive(p, guidValue(params.legalHoldUid, "legalHoldUid"), true);
+      await svc.setMatterActive(p, pathGuid(params.legalHoldUid, "legalHoldUid"), true);
       return NO_CONTENT;
     },
   });

@@ -6,7 +6,7 @@
  */
 import { CairnError } from "@cairn/protocol";
 import type { ApiRouter } from "../http/api-router.js";
-import { bodyObject, numericId } from "../http/params.js";
+import { bodyObject, pathId } from "../http/params.js";
 import type { ReportService } from "./report-service.js";
 
 /** Registers the report routes. */
@@ -17,7 +17,7 @@ export function registerReportRoutes(api: ApiRouter, svc: ReportService): void {
     auth: "user",
     summary: "Who receives the org's backup report: the first administrator, the org's admins and its Additional recipients (reporting.recipients)",
     tags: ["organizations"],
-    handler: async ({ p, params }) => svc.recipientsFor(p, numericId(params.orgId, "orgId")),
+    handler: async ({ p, params }) => svc.recipientsFor(p, pathId(params.orgId, "orgId")),
   });
   api.route({
     method: "POST",
@@ -27,7 +27,7 @@ export function registerReportRoutes(api: ApiRouter, svc: ReportService): void {
     tags: ["organizations"],
     handler: async ({ p, params, body }) => {
       const b = bodyObject(body);
-      const orgId = numericId(params.orgId, "orgId");
+      const orgId = pathId(params.orgId, "orgId");
       const days = b.days === undefined || b.days === null ? 7 : Number(b.days);
       if (!Number.isInteger(days) || days < 1 || days > 366) throw new CairnError("BAD_REQUEST", "days is 1 to 366", { details: { field: "days" } });
       let recipients: string[] | null = null;

@@ -13,7 +13,7 @@ import { deviceTarget } from "../../devices/device-service.js";
 import { archiveJson } from "../../devices/device-view.js";
 import { toDeviceSettings } from "../../settings/device-settings.js";
 import type { ApiRouter } from "../api-router.js";
-import { bodyObject, guidValue, pageParams, textParam } from "../params.js";
+import { bodyObject, guidValue, pageParams, pathGuid, textParam } from "../params.js";
 
 const TAGS = ["archives"];
 /** How long a data key token works (API.md §7.1: 5 minutes suggested). */
@@ -65,7 +65,7 @@ export function registerArchiveRoutes(api: ApiRouter, ctx: AuthorityContext): vo
     summary: "One archive by its GUID",
     tags: TAGS,
     handler: async ({ p, params }) => {
-      const a = await ctx.store.getArchiveByGuid(guidValue(params.guid, "archiveGuid"));
+      const a = await ctx.store.getArchiveByGuid(pathGuid(params.guid, "archiveGuid"));
       if (a === undefined || a.purgedAt !== null) throw new CairnError("NOT_FOUND", "No such archive");
       const device = await ctx.store.getDevice(a.deviceId);
       // another org's archive reads as one that does not exist (T24)
@@ -80,8 +80,8 @@ export function registerArchiveRoutes(api: ApiRouter, ctx: AuthorityContext): vo
     summary: "The device's backup sets that write to a destination (the legal-hold set included)",
     tags: TAGS,
     handler: async ({ p, params }) => {
-      const { device, org } = await ctx.devices.byGuid(p, guidValue(params.deviceGuid, "deviceGuid"));
-      const dest = await ctx.store.getDestinationByGuid(guidValue(params.destinationGuid, "destinationGuid"));
+      const { device, org } = await ctx.devices.byGuid(p, pathGuid(params.deviceGuid, "deviceGuid"));
+      const dest = await ctx.store.getDestinationByGuid(pathGuid(params.destinationGuid, "destinationGuid"));
       if (dest === undefined || !dest.active) throw new CairnError("NOT_FOUND", "No such destination");
       const r = await resolveDevice(ctx.store, device, org);
       const offers = r.values.destinations.offers.map((o) => ({ destinationGuid: o.destinationGuid, active: true }));

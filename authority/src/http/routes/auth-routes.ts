@@ -11,7 +11,7 @@ import { META } from "../../bootstrap.js";
 import type { AuthorityContext } from "../../context.js";
 import { userJson } from "../../users/user-view.js";
 import { type ApiCall, type ApiRouter, NO_CONTENT } from "../api-router.js";
-import { bodyObject, numericId, textParam } from "../params.js";
+import { bodyObject, pathId, textParam } from "../params.js";
 import { assertSameOrigin, basicAuth } from "../request-auth.js";
 
 const TAGS = ["authentication"];
@@ -169,7 +169,7 @@ export function registerAuthRoutes(api: ApiRouter, ctx: AuthorityContext): void 
     summary: "Reset a user's two-factor enrollment (lost authenticator)",
     tags: TAGS,
     handler: async ({ p, params }) => {
-      await ctx.totp.reset(p, numericId(params.userId, "userId"));
+      await ctx.totp.reset(p, pathId(params.userId, "userId"));
       return NO_CONTENT;
     },
   });
@@ -225,7 +225,7 @@ export function registerAuthRoutes(api: ApiRouter, ctx: AuthorityContext): void 
     summary: "Revoke one of the caller's API tokens",
     tags: TAGS,
     handler: async ({ p, params }) => {
-      const id = numericId(params.tokenId, "tokenId");
+      const id = pathId(params.tokenId, "tokenId");
       const mine = p.userId === null ? [] : await ctx.store.listApiTokens(p.userId);
       if (!mine.some((t) => t.tokenId === id)) throw new CairnError("NOT_FOUND", "No such API token");
       await ctx.store.transaction(async (tx) => {

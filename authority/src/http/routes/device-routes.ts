@@ -12,7 +12,7 @@ import { putComputer } from "../../devices/device-settings-put.js";
 import { auditEntry } from "../../audit/audit.js";
 import { requirePermission } from "../../auth/access.js";
 import { type ApiRouter, NO_CONTENT } from "../api-router.js";
-import { bodyObject, boolParam, guidValue, idType, numericId, pageParams, queryValue, sortParams, textParam } from "../params.js";
+import { bodyObject, boolParam, guidValue, idType, numericId, pageParams, pathGuid, pathId, queryValue, sortParams, textParam } from "../params.js";
 import { agentUpgradesOf, requestOrigin } from "../../ops/agent-upgrades.js";
 
 const TAGS = ["devices"];
@@ -23,8 +23,8 @@ function includes(q: Record<string, unknown>): DeviceIncludes {
 
 async function byPath(ctx: AuthorityContext, p: Principal, id: string, q: Record<string, unknown>): Promise<DeviceInContext> {
   const t = idType(q);
-  if (t === "guid") return ctx.devices.byGuid(p, guidValue(id, "guid"));
-  if (t === "id") return ctx.devices.byId(p, numericId(id, "computerId"));
+  if (t === "guid") return ctx.devices.byGuid(p, pathGuid(id, "deviceGuid"));
+  if (t === "id") return ctx.devices.byId(p, pathId(id, "computerId"));
   throw new CairnError("BAD_REQUEST", "idType is id or guid");
 }
 
@@ -94,7 +94,7 @@ export function registerDeviceRoutes(api: ApiRouter, ctx: AuthorityContext): voi
     summary: "Update a device: the whole incSettings=True object, edited (name, computerExtRef, notes, settings)",
     tags: TAGS,
     handler: async ({ p, params, body }) => {
-      const id = await putComputer(ctx, ctx.devices, p, numericId(params.id, "computerId"), body);
+      const id = await putComputer(ctx, ctx.devices, p, pathId(params.id, "computerId"), body);
       const { device } = await ctx.devices.byId(p, id);
       return ctx.devices.computerObject(device, { settings: true, backupUsage: true });
     },
@@ -110,7 +110,7 @@ export function registerDeviceRoutes(api: ApiRouter, ctx: AuthorityContext): voi
       summary: blocked ? "Block a device (its owner cannot restore on it; backups go on)" : "Unblock a device",
       tags: TAGS,
       handler: async ({ p, params }) => {
-        await ctx.deviceLifecycle.setBlocked(p, numericId(params.id, "computerId"), blocked);
+        await ctx.deviceLifecycle.setBlocked(p, pathId(params.id, "computerId"), blocked);
         return NO_CONTENT;
       },
     });
@@ -144,7 +144,7 @@ export function registerDeviceRoutes(api: ApiRouter, ctx: AuthorityContext): voi
     summary: "Deauthorize a device: its agent is signed out and its key removed; registering again resumes",
     tags: TAGS,
     handler: async ({ p, params }) => {
-      await ctx.deviceLifecycle.deauthorize(p, numericId(params.id, "computerId"));
+      await ctx.deviceLifecycle.deauthorize(p, pathId(params.id, "computerId"));
       return NO_CONTENT;
     },
   });
@@ -157,7 +157,7 @@ export function registerDeviceRoutes(api: ApiRouter, ctx: AuthorityContext): voi
       'Offers the newest imported agent package (or `{"version": V}`) to the connected agents of the org with `upgrade-available`; answers `deviceCount`, `offeredVersion` (null when no package is imported) and `notifiedDevices`.',
     tags: TAGS,
     handler: async ({ p, params, body, req }) => {
-      const org = await ctx.orgs.byId(p, numericId(params.id, "orgId"));
+      const org = await ctx.orgs.byId(p, pathId(params.id, "orgId"));
       requirePermission(p, "device.lifecycle", { kind: "org", orgId: org.orgId, path: org.path }, "organization");
       // everything that can fail is checked before anything is written (API.md §1.6)
       const version = upgradeVersionOf(body);

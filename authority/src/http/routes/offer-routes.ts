@@ -10,7 +10,7 @@ import type { Org } from "../../db/records.js";
 import { destinationJson } from "../../settings/api-settings.js";
 import type { DestinationOffer } from "../../settings/schema.js";
 import type { ApiRouter } from "../api-router.js";
-import { bodyObject, numericId } from "../params.js";
+import { bodyObject, numericId, pathId } from "../params.js";
 
 const TAGS = ["destinations"];
 
@@ -61,7 +61,7 @@ export function registerOfferRoutes(api: ApiRouter, ctx: AuthorityContext): void
     auth: "user",
     summary: "Every destination with whether this org offers it (effective) and auto-start",
     tags: TAGS,
-    handler: async ({ p, params }) => view(ctx, await ctx.orgs.byId(p, numericId(params.id, "orgId"))),
+    handler: async ({ p, params }) => view(ctx, await ctx.orgs.byId(p, pathId(params.id, "orgId"))),
   });
   api.route({
     method: "PUT",
@@ -69,7 +69,7 @@ export function registerOfferRoutes(api: ApiRouter, ctx: AuthorityContext): void
     auth: "user",
     summary: "Offer destinations to an org ({inherit:true} drops its override)",
     tags: TAGS,
-    handler: async ({ p, params, body }) => put(ctx, p, await ctx.orgs.byId(p, numericId(params.id, "orgId")), body),
+    handler: async ({ p, params, body }) => put(ctx, p, await ctx.orgs.byId(p, pathId(params.id, "orgId")), body),
   });
   api.route({
     method: "GET",

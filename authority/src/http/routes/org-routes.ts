@@ -12,7 +12,7 @@ import type { GroupName } from "../../settings/schema.js";
 import type { GroupChange, PacketChange } from "../../settings/settings-service.js";
 import { type ApiRouter, NO_CONTENT } from "../api-router.js";
 import { ORG_SORT_KEYS } from "../../db/store.js";
-import { bodyObject, boolParam, guidValue, idType, numericId, optionalId, pageParams, sortParams, textParam } from "../params.js";
+import { bodyObject, boolParam, guidValue, idType, numericId, optionalId, pageParams, pathGuid, pathId, sortParams, textParam } from "../params.js";
 
 const TAGS = ["organizations"];
 
@@ -28,8 +28,8 @@ function includes(query: Record<string, unknown>, viewer?: Principal): OrgInclud
 
 async function byPath(ctx: AuthorityContext, p: Principal, id: string, query: Record<string, unknown>): Promise<Org> {
   const t = idType(query);
-  if (t === "orguid") return ctx.orgs.byUid(p, guidValue(id, "orgUid"));
-  if (t === "id") return ctx.orgs.byId(p, numericId(id, "orgId"));
+  if (t === "orguid") return ctx.orgs.byUid(p, pathGuid(id, "orgUid"));
+  if (t === "id") return ctx.orgs.byId(p, pathId(id, "orgId"));
   throw new CairnError("BAD_REQUEST", "idType is id or orgUid");
 }
 
@@ -126,7 +126,7 @@ export function registerOrgRoutes(api: ApiRouter, ctx: AuthorityContext): void {
     auth: "user",
     summary: "Update an organization: the whole object from GET with incSettings, incDeviceDefaults, incInheritedOrgInfo, edited",
     tags: TAGS,
-    handler: async ({ p, params, body }) => ctx.orgSettings.putOrg(p, numericId(params.id, "orgId"), body),
+    handler: async ({ p, params, body }) => ctx.orgSettings.putOrg(p, pathId(params.id, "orgId"), body),
   });
 
   for (const [method, on] of [
@@ -140,7 +140,7 @@ export function registerOrgRoutes(api: ApiRouter, ctx: AuthorityContext): void {
       summary: on ? "Block an organization and its subtree (backups continue)" : "Unblock an organization",
       tags: TAGS,
       handler: async ({ p, params }) => {
-        await ctx.orgs.setBlocked(p, numericId(params.id, "orgId"), on);
+        await ctx.orgs.setBlocked(p, pathId(params.id, "orgId"), on);
         return NO_CONTENT;
       },
     });
@@ -151,8 +151,8 @@ export function registerOrgRoutes(api: ApiRouter, ctx: AuthorityContext): void {
       summary: on ? "Deactivate an organization, its subtree, users and devices" : "Reactivate an organization (backups do not restart by themselves)",
       tags: TAGS,
       handler: async ({ p, params }) => {
-        if (on) await ctx.orgs.deactivate(p, numericId(params.id, "orgId"));
-        else await ctx.orgs.reactivate(p, numericId(params.id, "orgId"));
+        if (on) await ctx.orgs.deactivate(p, pathId(params.id, "orgId"));
+        else await ctx.orgs.reactivate(p, pathId(params.id, "orgId"));
         return NO_CONTENT;
       },
     });
@@ -164,7 +164,7 @@ export function registerOrgRoutes(api: ApiRouter, ctx: AuthorityContext): void {
     auth: "user",
     summary: "The org's setting packets: value, supplying org, and whether an ancestor locked it",
     tags: TAGS,
-    handler: async ({ p, params }) => ctx.orgSettings.packets(p, numericId(params.id, "orgId")),
+    handler: async ({ p, params }) => ctx.orgSettings.packets(p, pathId(params.id, "orgId")),
   });
 
   api.route({
@@ -173,7 +173,7 @@ export function registerOrgRoutes(api: ApiRouter, ctx: AuthorityContext): void {
     auth: "user",
     summary: "Set packets at this org ({packets:[{key,value,locked}]}); a key locked above is SETTING_LOCKED",
     tags: TAGS,
-    handler: async ({ p, params, body }) => ctx.orgSettings.putPackets(p, numericId(params.id, "orgId"), body),
+    handler: async ({ p, params, body }) => ctx.orgSettings.putPackets(p, pathId(params.id, "orgId"), body),
   });
 
   api.route({
@@ -190,7 +190,7 @@ export function registerOrgRoutes(api: ApiRouter, ctx: AuthorityContext): void {
         if (parent === undefined) throw new CairnError("ORG_NOT_FOUND", "Organization was not found");
         parentId = parent.orgId;
       } else parentId = numericId(b.parentOrgId, "parentOrgId");
-      const org = await ctx.orgs.changeParent(p, numericId(params.id, "orgId"), parentId);
+      const org = await ctx.orgs.changeParent(p, pathId(params.id, "orgId"), parentId);
       return ctx.orgSettings.orgObject(org, ALL_PARTS);
     },
   });
@@ -201,7 +201,7 @@ export function registerOrgRoutes(api: ApiRouter, ctx: AuthorityContext): void {
     auth: "user",
     summary: "Issue a new registration key for an organization (the old one stops working)",
     tags: TAGS,
-    handler: async ({ p, params }) => ctx.orgSettings.orgObject(await ctx.orgs.rotateRegistrationKey(p, numericId(params.id, "orgId")), {}),
+    handler: async ({ p, params }) => ctx.orgSettings.orgObject(await ctx.orgs.rotateRegistrationKey(p, pathId(params.id, "orgId")), {}),
   });
 
   api.route({
@@ -210,7 +210,7 @@ export function registerOrgRoutes(api: ApiRouter, ctx: AuthorityContext): void {
     auth: "user",
     summary: "Effective settings with, per key, the supplying org and the ancestor whose lock holds it",
     tags: TAGS,
-    handler: async ({ p, params }) => ctx.orgSettings.effective(p, numericId(params.id, "orgId")),
+    handler: async ({ p, params }) => ctx.orgSettings.effective(p, pathId(params.id, "orgId")),
   });
 
   api.route({
@@ -219,6 +219,6 @@ export function registerOrgRoutes(api: ApiRouter, ctx: AuthorityContext): void {
     auth: "user",
     summary: 'Change settings: {groups:{quota:{inherit:true}|{values}}, packets:[{key,value,locked}], locks:{"quota.maxSeats":true}}',
     tags: TAGS,
-    handler: async ({ p, params, body }) => ctx.orgSettings.change(p, numericId(params.id, "orgId"), settingsChange(body)),
+    handler: async ({ p, params, body }) => ctx.orgSettings.change(p, pathId(params.id, "orgId"), settingsChange(body)),
   });
 }

@@ -4,7 +4,7 @@
  */
 import type { AuthorityContext } from "../../context.js";
 import { type ApiRouter, NO_CONTENT } from "../api-router.js";
-import { bodyObject, numericId, queryValue } from "../params.js";
+import { bodyObject, numericId, pathId, queryValue } from "../params.js";
 
 const TAGS = ["roles"];
 
@@ -25,7 +25,7 @@ export function registerRoleRoutes(api: ApiRouter, ctx: AuthorityContext): void 
     auth: "user",
     summary: "A user's roles",
     tags: TAGS,
-    handler: async ({ p, params }) => ctx.roles.of(p, numericId(params.userId, "userId")),
+    handler: async ({ p, params }) => ctx.roles.of(p, pathId(params.userId, "userId")),
   });
 
   api.route({

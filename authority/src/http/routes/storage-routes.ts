@@ -10,7 +10,7 @@ import type { AuthorityContext } from "../../context.js";
 import type { StorePointLoad } from "../../db/device-records.js";
 import type { DestinationView, ServerView } from "../../storage/storage-service.js";
 import { type ApiRouter, NO_CONTENT } from "../api-router.js";
-import { bodyObject, numericId, optionalId, pageParams } from "../params.js";
+import { bodyObject, numericId, optionalId, pageParams, pathId } from "../params.js";
 
 const TAGS = ["storage"];
 
@@ -111,7 +111,7 @@ export function registerStorageRoutes(api: ApiRouter, ctx: AuthorityContext): vo
     auth: "user",
     summary: "One destination",
     tags: TAGS,
-    handler: async ({ p, params }) => destinationViewJson(await ctx.storage.destination(p, numericId(params.id, "destinationId"))),
+    handler: async ({ p, params }) => destinationViewJson(await ctx.storage.destination(p, pathId(params.id, "destinationId"))),
   });
   api.route({
     method: "PUT",
@@ -119,8 +119,7 @@ export function registerStorageRoutes(api: ApiRouter, ctx: AuthorityContext): vo
     auth: "user",
     summary: "Rename a destination",
     tags: TAGS,
-    handler: async ({ p, params, body }) =>
-      destinationViewJson(await ctx.storage.renameDestination(p, numericId(params.id, "destinationId"), bodyObject(body))),
+    handler: async ({ p, params, body }) => destinationViewJson(await ctx.storage.renameDestination(p, pathId(params.id, "destinationId"), bodyObject(body))),
   });
   api.route({
     method: "DELETE",
@@ -129,7 +128,7 @@ export function registerStorageRoutes(api: ApiRouter, ctx: AuthorityContext): vo
     summary: "Remove a destination: its archives go to cold storage and it is offered nowhere any more",
     tags: TAGS,
     handler: async ({ p, params }) => {
-      await ctx.storage.removeDestination(p, numericId(params.id, "destinationId"));
+      await ctx.storage.removeDestination(p, pathId(params.id, "destinationId"));
       return NO_CONTENT;
     },
   });
@@ -168,7 +167,7 @@ export function registerStorageRoutes(api: ApiRouter, ctx: AuthorityContext): vo
     auth: "user",
     summary: "Set a store point's flags: accepting new archives, accepting data",
     tags: TAGS,
-    handler: async ({ p, params, body }) => storePointJson(await ctx.storage.setStorePointFlags(p, numericId(params.id, "storePointId"), bodyObject(body))),
+    handler: async ({ p, params, body }) => storePointJson(await ctx.storage.setStorePointFlags(p, pathId(params.id, "storePointId"), bodyObject(body))),
   });
   api.route({
     method: "POST",

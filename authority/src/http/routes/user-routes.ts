@@ -9,7 +9,7 @@ import type { Org, User } from "../../db/records.js";
 import { userJson } from "../../users/user-view.js";
 import { type ApiRouter, NO_CONTENT } from "../api-router.js";
 import { USER_SORT_KEYS } from "../../db/store.js";
-import { bodyObject, boolParam, guidValue, idType, numericId, optionalId, pageParams, queryValue, sortParams, textParam } from "../params.js";
+import { bodyObject, boolParam, guidValue, idType, numericId, optionalId, pageParams, pathGuid, pathId, queryValue, sortParams, textParam } from "../params.js";
 
 const TAGS = ["users"];
 
@@ -26,8 +26,8 @@ async function one(ctx: AuthorityContext, user: User, query: Record<string, unkn
 
 async function byPath(ctx: AuthorityContext, p: Principal, id: string, query: Record<string, unknown>): Promise<User> {
   const t = idType(query);
-  if (t === "uid") return (await ctx.users.byUid(p, guidValue(id, "userUid"))).user;
-  if (t === "id") return (await ctx.users.byId(p, numericId(id, "userId"))).user;
+  if (t === "uid") return (await ctx.users.byUid(p, pathGuid(id, "userUid"))).user;
+  if (t === "id") return (await ctx.users.byId(p, pathId(id, "userId"))).user;
   throw new CairnError("BAD_REQUEST", "idType is id or uid");
 }
 
@@ -145,7 +145,7 @@ export function registerUserRoutes(api: ApiRouter, ctx: AuthorityContext): void 
       summary: blocked ? "Block a user: no sign-in and no restores; backups continue" : "Unblock a user",
       tags: TAGS,
       handler: async ({ p, params }) => {
-        await ctx.userLifecycle.setBlocked(p, numericId(params.id, "userId"), blocked);
+        await ctx.userLifecycle.setBlocked(p, pathId(params.id, "userId"), blocked);
         return NO_CONTENT;
       },
     });
@@ -159,7 +159,7 @@ export function registerUserRoutes(api: ApiRouter, ctx: AuthorityContext): void 
     tags: TAGS,
     handler: async ({ p, params, body }) => {
       const b = bodyObject(body);
-      await ctx.userLifecycle.deactivate(p, numericId(params.id, "userId"), b.blockUser === true || b.blockUser === "true");
+      await ctx.userLifecycle.deactivate(p, pathId(params.id, "userId"), b.blockUser === true || b.blockUser === "true");
       return NO_CONTENT;
     },
   });
@@ -171,7 +171,7 @@ export function registerUserRoutes(api: ApiRouter, ctx: AuthorityContext): void 
     summary: "Reactivate a user and the devices their deactivation deactivated (unblockUser=True also unblocks)",
     tags: TAGS,
     handler: async ({ p, params, query }) => {
-      await ctx.userLifecycle.reactivate(p, numericId(params.id, "userId"), boolParam(query, "unblockUser") === true);
+      await ctx.userLifecycle.reactivate(p, pathId(params.id, "userId"), boolParam(query, "unblockUser") === true);
       return NO_CONTENT;
     },
   });
