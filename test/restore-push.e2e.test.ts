@@ -7,7 +7,7 @@
  * a bad combination is CREATE_FAILED too; the history shows the receiving device.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type AgentHandle, startAgent } from "@cairn/agent";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -50,18 +50,17 @@ afterAll(async () => {
 });
 
 describe("push restore (API.md §10)", () => {
-  it("restores into a folder of another device, renaming what is already there", async () => {
+  it("restores into a folder of another device, renaming what is already there (RENAME_ORIGINAL)", async () => {
     const target = join(dst.home, "restored");
     mkdirSync(join(target, "docs"), { recursive: true });
     writeFileSync(join(target, "docs", "note.txt"), "device 2's own note\n");
     const jobId = await admin.push(src.guid, dst.guid, [`${src.home}/docs`], { restorePath: target, existingFiles: "RENAME_ORIGINAL" });
     expect(await admin.waitPlatformJob(jobId)).toMatchObject({ done: true, status: "done", zipResult: false, restoreType: "PUSH" });
     expect(readFileSync(join(target, "docs", "report.bin")).equals(report)).toBe(true);
-    expect(readFileSync(join(target, "docs", "note.txt"), "utf8")).toBe("device 2's own note\n");
-    const names = readdirSync(join(target, "docs")).sort();
-    const copy = names.find((n) => n !== "note.txt" && n.startsWith("note"));
-    expect(copy, names.join(", ")).toBeDefined();
-    expect(readFileSync(join(target, "docs", copy as string), "utf8")).toBe("from device 1\n");
+    // the restored file takes the name; the file that was there is renamed, not overwritten
+    expect(readFileSync(join(target, "docs", "note.txt"), "utf8")).toBe("from device 1\n");
+    expect(readdirSync(join(target, "docs")).sort()).toEqual(["note (original).txt", "note.txt", "report.bin"]);
+    expect(readFileSync(join(target, "docs", "note (original).txt"), "utf8")).toBe("device 2's own note\n");
   });
 
   it("restores a selection of only a symbolic link as the link itself (a zip would skip it)", async () => {
@@ -107,6 +106,26 @@ describe("push restore (API.md §10)", () => {
     }
   });
 
+  it("restores deleted files with showDeleted, each as its last version, and leaves them out without", async () => {
+    const a1 = c.agents[0] as NonNullable<(typeof c.agents)[0]>;
+    writeFileSync(join(src.home, "docs", "gone.txt"), "deleted the day after\n");
+    expect((await a1.backup()).errors).toBe(0);
+    rmSync(join(src.home, "docs", "gone.txt"));
+    expect((await a1.backup()).errors).toBe(0);
+    const one = join(dst.home, "deleted-one");
+    const file = await admin.push(src.guid, dst.guid, [`${src.home}/docs/gone.txt`], { restorePath: one }, { showDeleted: true });
+    expect(await admin.waitPlatformJob(file)).toMatchObject({ done: true, status: "done" });
+    expect(readFileSync(join(one, "gone.txt"), "utf8")).toBe("deleted the day after\n");
+    const withDeleted = join(dst.home, "deleted-folder");
+    const folder = await admin.push(src.guid, dst.guid, [`${src.home}/docs`], { restorePath: withDeleted }, { showDeleted: true });
+    expect(await admin.waitPlatformJob(folder)).toMatchObject({ done: true, status: "done" });
+    expect(readdirSync(join(withDeleted, "docs")).sort()).toEqual(["gone.txt", "note.txt", "report.bin"]);
+    const without = join(dst.home, "live-folder");
+    const live = await admin.push(src.guid, dst.guid, [`${src.home}/docs`], { restorePath: without });
+    expect(await admin.waitPlatformJob(live)).toMatchObject({ done: true, status: "done" });
+    expect(readdirSync(join(without, "docs")).sort()).toEqual(["note.txt", "report.bin"]);
+  }, 60_000);
+
   it("answers serverUrl null and CREATE_FAILED for an offline target", async () => {
     await daemon2?.close();
     daemon2 = null;
@@ -142,8 +161,9 @@ describe("push restore (API.md §10)", () => {
       acceptingComputerOsName: "linux",
       requestingUsername: c.authority.adminUsername,
     });
-    // the docs folder (two files) and the lone link, each as many files as it restored
+    // the docs folder (two files), the lone link, the deleted file, the folder with it (three) and
+    // without it (two): each as many files as it restored
     const pushes = h.restoreEvents.filter((e) => e.restoreType === "PUSH" && e.acceptingComputerGuid === dst.guid);
-    expect(pushes.map((e) => e.numFiles).sort()).toEqual([1, 2]);
+    expect(pushes.map((e) => e.numFiles).sort()).toEqual([1, 1, 2, 2, 3]);
   });
 });

@@ -503,7 +503,11 @@ export function createCommand(ctx: CommandContext): Command {
     .addOption(data())
     .option("--at <time>", "restore the newest version at or before this ISO-8601 time")
     .option("--to <dir>", "restore into this folder (default: the original place)")
-    .addOption(new Option("--existing <policy>", "what to do with existing files").choices(["overwrite", "rename"]).default("overwrite"))
+    .addOption(
+      new Option("--existing <policy>", 'a file already there: overwrite it, or rename it to "name (original).ext" first')
+        .choices(["overwrite", "rename"])
+        .default("overwrite"),
+    )
     .option("--full-path", "with --to: keep each file's full original path below the folder")
     .option("--archive <guid>", "restore from this archive (`status` lists them; default: the first with versions)")
     .action(async (paths: string[], o: DataOpt & { at?: string; to?: string; existing: "overwrite" | "rename"; fullPath?: boolean; archive?: string }) => {

@@ -1,7 +1,7 @@
 import { mkdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { archivePathComponents, RestoreMapper, restoredName } from "../src/restore/safe-path.js";
+import { archivePathComponents, originalName, RestoreMapper } from "../src/restore/safe-path.js";
 import { tempDir } from "./helpers.js";
 
 describe("restore path safety", () => {
@@ -28,9 +28,9 @@ describe("restore path safety", () => {
     t.cleanup();
   });
 
-  it("picks a free name for rename-existing restores", () => {
-    const taken = new Set(["/d/a (restored).txt"]);
-    expect(restoredName("/d/a.txt", (p) => taken.has(p))).toBe("/d/a (restored 2).txt");
-    expect(restoredName("/d/noext", () => false)).toBe("/d/noext (restored)");
+  it("picks a free name for the file a rename restore moves aside", () => {
+    const taken = new Set(["/d/a (original).txt"]);
+    expect(originalName("/d/a.txt", (p) => taken.has(p))).toBe("/d/a (original 2).txt");
+    expect(originalName("/d/noext", () => false)).toBe("/d/noext (original)");
   });
 });

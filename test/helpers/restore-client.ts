@@ -274,7 +274,7 @@ export class Py42Restore {
       restoreGroups: [{ backupSetId: set, files }],
       numFiles: files.length,
       numBytes,
-      showDeleted: null,
+      showDeleted: o.showDeleted ?? null,
       permitRestoreToDifferentOsVersion: target.fileLocation === "ORIGINAL_LOCATION",
       filePermissions: target.filePermissions ?? null,
       restoreFullPath: null,

@@ -497,6 +497,7 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
           target: p.targetPath,
           existing: p.existing,
           fullPath: p.restoreFullPath,
+          showDeleted: p.showDeleted,
           ...(own ? { known: { seq: own.lastSeq, manifestHash: own.lastManifestHash } } : {}),
         });
         // a link is a file to the authority (its catalog counts every non-directory as one)

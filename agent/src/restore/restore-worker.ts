@@ -4,15 +4,16 @@
  * block the main thread forwards is opened here (AES-GCM, zstd into a reused buffer, keyed-id
  * check), size-checked and written at its offsets (all-zero blocks are skipped, so sparse files
  * stay sparse). When the batch ends, a file whose every block arrived and verified gets its size,
- * mode and times and is renamed into place (overwriting, or under a free `name (restored N)`
- * name); any other file's temp name is removed, so nothing of a damaged file remains.
+ * mode and times and is renamed into place (overwriting, or after moving the file already there
+ * to a free `name (original N)` name); any other file's temp name is removed, so nothing of a
+ * damaged file remains.
  */
-import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, futimesSync, lstatSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, futimesSync, openSync, unlinkSync, writeSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { BlockOpener, CairnError, deriveArchiveKeys, fromWire, isCairnError, type WireError } from "@cairn/protocol";
 import { ExternalGarbage } from "../gc.js";
 import type { FromRestoreWorker, RestoreFileJob, RestoreFileResult, RestoreWorkerInit, ToRestoreWorker } from "./restore-protocol.js";
-import { restoredName } from "./safe-path.js";
+import { placeRestored } from "./safe-path.js";
 import { targetErrorCode } from "./target-errors.js";
 
 const init = workerData as RestoreWorkerInit;
@@ -152,18 +153,6 @@ function onBlock(batch: number, id: Uint8Array, data: Uint8Array | null, error: 
   }
 }
 
-/** Moves a finished temp file into place according to the existing-file policy. */
-function place(temp: string, dest: string): string {
-  let final = dest;
-  const st = lstatSync(dest, { throwIfNoEntry: false });
-  if (st) {
-    if (st.isDirectory()) throw new CairnError("CONFLICT", `a directory is in the way of ${dest}`);
-    if (init.existing === "rename") final = restoredName(dest, (p) => lstatSync(p, { throwIfNoEntry: false }) !== undefined);
-  }
-  renameSync(temp, final);
-  return final;
-}
-
 function finish(t: Target, batchError: CairnError | null): RestoreFileResult {
   const j = t.job;
   try {
@@ -176,7 +165,7 @@ function finish(t: Target, batchError: CairnError | null): RestoreFileResult {
     futimesSync(t.fd, s, s);
     closeSync(t.fd);
     t.fd = -1;
-    return { i: j.i, ok: true, final: place(j.temp, j.dest) };
+    return { i: j.i, ok: true, final: placeRestored(j.temp, j.dest, init.existing) };
   } catch (err) {
     if (t.fd >= 0) closeSync(t.fd);
     try {

@@ -16,7 +16,7 @@
  * block, write, and rename, so decryption, decompression and file writes use every core. A block
  * the socket delivered in a buffer of its own is moved to its worker, not copied.
  */
-import { closeSync, constants, fchmodSync, futimesSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync } from "node:fs";
+import { closeSync, constants, fchmodSync, futimesSync, lstatSync, mkdirSync, openSync, rmSync, symlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { type ArchiveKeys, type BlockFrame, CairnError, type FileMeta, isCairnError, isErrorCode, type WireError } from "@cairn/protocol";
@@ -25,7 +25,7 @@ import { ExternalGarbage } from "../gc.js";
 import { noProgress, type ProgressSink } from "../progress.js";
 import { RestorePool } from "./restore-pool.js";
 import type { RestoreFileJob } from "./restore-protocol.js";
-import { type RestoreMapper, restoredName, utf8Prefix } from "./safe-path.js";
+import { placeRestored, type RestoreMapper, utf8Prefix } from "./safe-path.js";
 import { targetErrorCode } from "./target-errors.js";
 
 /**
@@ -214,7 +214,7 @@ export class Restorer {
       const temp = this.tempName(dest);
       symlinkSync(e.meta.target ?? "", temp);
       try {
-        this.place(temp, dest);
+        placeRestored(temp, dest, this.o.existing);
       } catch (err) {
         rmSync(temp, { force: true });
         throw err;
@@ -223,18 +223,6 @@ export class Restorer {
     } catch (err) {
       this.error(e.meta.path, err);
     }
-  }
-
-  /** Moves a finished temp file into place according to the existing-file policy. */
-  private place(temp: string, dest: string): string {
-    let final = dest;
-    const st = lstatSync(dest, { throwIfNoEntry: false });
-    if (st) {
-      if (st.isDirectory()) throw new CairnError("CONFLICT", `a directory is in the way of ${dest}`);
-      if (this.o.existing === "rename") final = restoredName(dest, (p) => lstatSync(p, { throwIfNoEntry: false }) !== undefined);
-    }
-    renameSync(temp, final);
-    return final;
   }
 
   private async restoreFiles(files: RestoreEntry[]): Promise<void> {

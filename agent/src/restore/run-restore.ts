@@ -41,7 +41,15 @@ export interface ArchiveRestoreOptions {
    * runs: what the node holds may be all a person has left.
    */
   known?: { seq: number; manifestHash: Buffer | null };
+  /**
+   * Also files deleted by `at` (the newest version): each as its last version before it was
+   * deleted, as the web restore's "show deleted" offers them.
+   */
+  showDeleted?: boolean;
 }
+
+/** Deleted files whose last version is looked up at most in one restore (each costs one node call). */
+export const MAX_DELETED_LOOKUPS = 10_000;
 
 /** A problem with the archive as a whole that did not stop the restore. */
 export interface RestoreWarning {
@@ -113,22 +121,30 @@ export async function runArchiveRestore(o: ArchiveRestoreOptions): Promise<Archi
     const versionTime = Math.max(...versions.map((v) => v.time));
     const entries: RestoreEntry[] = [];
     const bad: RestoreError[] = [];
+    const showDeleted = o.showDeleted === true;
+    let lookups = 0;
+    /** A deleted file's newest version that still held it (at or before `at`), or null. */
+    const lastLive = async (fileId: Buffer): Promise<ListedFile | null> => {
+      if (++lookups > MAX_DELETED_LOOKUPS) return null;
+      const { versions: history } = await session.call("file-history", { fileId });
+      let best: ListedFile | null = null;
+      for (const v of history) if (!v.deleted && v.meta && (at === null || v.time <= at) && (best === null || v.seq > best.seq)) best = v;
+      return best;
+    };
     let cursor: string | null = null;
     do {
-      const page: { files: Array<{ fileId: Buffer; deleted: boolean; blocks: Buffer; meta: Buffer | null }>; cursor: string | null } = await session.call(
-        "list-files",
-        {
-          at,
-          cursor,
-          limit: 5000,
-          includeDeleted: false,
-        },
-      );
+      const page: { files: ListedFile[]; cursor: string | null } = await session.call("list-files", {
+        at,
+        cursor,
+        limit: 5000,
+        includeDeleted: showDeleted,
+      });
       // The kept entries' block ids are copied into one buffer per page: a view of the page
       // itself would keep every page (sealed metadata included) alive for the whole restore.
       const kept: RestoreEntry[] = [];
-      for (const f of page.files) {
-        if (f.deleted || !f.meta) continue;
+      for (const listed of page.files) {
+        const f = listed.deleted || !listed.meta ? (showDeleted ? await lastLive(listed.fileId) : null) : listed;
+        if (f === null || !f.meta) continue;
         let meta: ReturnType<typeof openFileVersion>;
         try {
           meta = openFileVersion(keys, f.fileId, f.meta, f.blocks);
@@ -165,6 +181,11 @@ export async function runArchiveRestore(o: ArchiveRestoreOptions): Promise<Archi
       }
       cursor = page.cursor;
     } while (cursor);
+    if (lookups > MAX_DELETED_LOOKUPS)
+      warnings.push({
+        code: "PARTIAL",
+        message: `more than ${MAX_DELETED_LOOKUPS} deleted files: only the first ${MAX_DELETED_LOOKUPS} were looked up and restored`,
+      });
     if (!o.target) markTrust(entries);
     const restorer = new Restorer({
       keys,
@@ -183,6 +204,15 @@ export async function runArchiveRestore(o: ArchiveRestoreOptions): Promise<Archi
   } finally {
     await session.close(false);
   }
+}
+
+/** One file version as `list-files` and `file-history` answer it. */
+interface ListedFile {
+  fileId: Buffer;
+  seq: number;
+  deleted: boolean;
+  blocks: Buffer;
+  meta: Buffer | null;
 }
 
 /** The requested path an archive path falls under ("/" when everything is requested), or undefined. */

@@ -10,7 +10,7 @@
  * device's own layout and are followed as the system resolves them; everything the archive
  * itself describes is checked as above.
  */
-import { lstatSync, mkdirSync } from "node:fs";
+import { lstatSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { CairnError } from "@cairn/protocol";
 
@@ -106,10 +106,30 @@ export function utf8Prefix(s: string, max: number): string {
 }
 
 /**
- * A free name next to `path` for "rename existing" restores: `name (restored).ext`,
- * `name (restored 2).ext`… The stem is shortened when the name would pass 255 bytes.
+ * Moves a finished temp file (or link) to `dest` by the existing-file policy, and returns `dest`.
+ * "overwrite" replaces a file or link there; "rename" first moves it aside to a free
+ * `name (original).ext` (RENAME_ORIGINAL, API.md §10: the existing file is renamed and never
+ * overwritten; the restored one takes its name). A directory in the way is a CONFLICT.
  */
-export function restoredName(path: string, exists: (p: string) => boolean): string {
+export function placeRestored(temp: string, dest: string, existing: "overwrite" | "rename"): string {
+  const st = lstatSync(dest, { throwIfNoEntry: false });
+  if (st) {
+    if (st.isDirectory()) throw new CairnError("CONFLICT", `a directory is in the way of ${dest}`);
+    if (existing === "rename")
+      renameSync(
+        dest,
+        originalName(dest, (p) => lstatSync(p, { throwIfNoEntry: false }) !== undefined),
+      );
+  }
+  renameSync(temp, dest);
+  return dest;
+}
+
+/**
+ * A free name next to `path` for the file a "rename" restore moves aside: `name (original).ext`,
+ * `name (original 2).ext`… The stem is shortened when the name would pass 255 bytes.
+ */
+export function originalName(path: string, exists: (p: string) => boolean): string {
   const slash = path.lastIndexOf("/");
   const dir = path.slice(0, slash + 1);
   const base = path.slice(slash + 1);
@@ -117,7 +137,7 @@ export function restoredName(path: string, exists: (p: string) => boolean): stri
   const ext = dot > 0 && Buffer.byteLength(base.slice(dot)) <= 32 ? base.slice(dot) : "";
   const stem = ext ? base.slice(0, dot) : base;
   for (let n = 1; n < 10_000; n++) {
-    const tag = ` (restored${n === 1 ? "" : ` ${n}`})`;
+    const tag = ` (original${n === 1 ? "" : ` ${n}`})`;
     const cand = `${dir}${utf8Prefix(stem, NAME_MAX - Buffer.byteLength(tag + ext))}${tag}${ext}`;
     if (!exists(cand)) return cand;
   }
