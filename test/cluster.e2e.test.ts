@@ -135,9 +135,11 @@ describe("cluster: authority, storage node, agent", () => {
     const a = await c.addAgent({ username: "deleter@example.com" });
     writeFileSync(join(a.home, "thesis.txt"), "chapter one\n");
     writeFileSync(join(a.home, "kept.txt"), "kept\n");
+    writeFileSync(join(a.home, "old notes.txt"), "notes\n");
     a.select();
     const first = await a.backup();
     rmSync(join(a.home, "thesis.txt"));
+    rmSync(join(a.home, "old notes.txt"));
     await a.backup();
     const lost = join(a.home, "thesis.txt");
     const cairn = (args: string[]) =>
@@ -152,6 +154,14 @@ describe("cluster: authority, storage node, agent", () => {
     const again = await cairn(["--to", join(c.dir, "thesis-out"), "--at", first.versionTime, lost]);
     expect(again.code, again.stderr).toBe(0);
     expect(readFileSync(join(c.dir, "thesis-out", "thesis.txt"), "utf8")).toBe("chapter one\n");
+    // a list with lost files in it: the rest is restored, each lost one is named with the command
+    // that brings it back (quoted for the shell), and the exit is 10, not a silent 0
+    const mixed = await cairn(["--to", join(c.dir, "mixed-out"), join(a.home, "kept.txt"), lost, join(a.home, "old notes.txt")]);
+    expect(mixed.code, mixed.stderr).toBe(10);
+    expect(readFileSync(join(c.dir, "mixed-out", "kept.txt"), "utf8")).toBe("kept\n");
+    expect(mixed.stderr).toContain(hint);
+    expect(mixed.stderr).toContain(`cairn agent restore --at ${first.versionTime} '${join(a.home, "old notes.txt")}'`);
+    expect(mixed.stdout).toContain(`warning: NOT_FOUND: ${lost} is not in the version`);
   });
 
   it("shows what the device's user selected on the device in its settings, and keeps it the device's own through a py42 round trip", async () => {

@@ -62,9 +62,15 @@ async function deletedHints(dir: string, paths: string[], archiveGuid: string | 
     const v = await listVersions({ dataDir: dir, path, logger, proxy, ...(archiveGuid ? { archiveGuid } : {}) }).catch(() => []);
     const last = v.filter((x) => !x.deleted).at(-1);
     const gone = v.at(-1)?.deleted === true;
-    if (last && gone) hints.push(`${path} was deleted after its version of ${last.versionTime}: cairn agent restore --at ${last.versionTime} ${path}`);
+    if (last && gone)
+      hints.push(`${path} was deleted after its version of ${last.versionTime}: cairn agent restore --at ${last.versionTime} ${shellQuote(path)}`);
   }
   return hints;
+}
+
+/** A path as a shell word (the hints are commands to paste). */
+function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_/.,:@%+=-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
 }
 
 function parseTime(s: string | undefined): number | null {
@@ -546,12 +552,15 @@ export function createCommand(ctx: CommandContext): Command {
           const first = r.errorList[0];
           jsonFailure(ctx, "RESTORE_FAILED", `${r.errors} item(s) failed${first ? ` (first: ${first.path}: ${first.code}: ${first.message})` : ""}`);
         }
-        // a person asking for a lost file must not read "restored 0 files" as success
-        if (paths.length > 0 && r.files + r.dirs + r.symlinks === 0 && r.errors === 0) {
-          const hints = await deletedHints(dataDir(ctx, o), paths.map((x) => resolve(x)).slice(0, 10), o.archive, cliLogger(ctx), proxyOf(ctx));
+        // a person asking for a lost file must not read "restored 0 files" as success, nor a
+        // list of files with one left out as all of them
+        if (paths.length > 0 && r.errors === 0 && (r.files + r.dirs + r.symlinks === 0 || r.missing.length > 0)) {
+          const none = r.files + r.dirs + r.symlinks === 0;
+          const asked = none ? paths.map((x) => resolve(x)) : r.missing;
+          const hints = await deletedHints(dataDir(ctx, o), asked.slice(0, 10), o.archive, cliLogger(ctx), proxyOf(ctx));
           throw new CairnError(
             "NOT_FOUND",
-            `nothing in the version of ${versionTime ?? "?"} matches ${paths.map((x) => resolve(x)).join(", ")}${hints.map((h) => `\n  ${h}`).join("")}`,
+            `${none ? "nothing" : "the rest was restored; nothing"} in the version of ${versionTime ?? "?"} matches ${asked.join(", ")}${hints.map((h) => `\n  ${h}`).join("")}`,
           );
         }
       } finally {

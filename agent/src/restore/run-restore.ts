@@ -61,6 +61,8 @@ export interface RestoreWarning {
 export interface ArchiveRestoreResult extends RestoreResult {
   versionTime: number | null;
   warnings: RestoreWarning[];
+  /** Requested paths the version holds nothing at or below (deleted, or never backed up). */
+  missing: string[];
 }
 
 function depthOf(p: string): number {
@@ -122,6 +124,7 @@ export async function runArchiveRestore(o: ArchiveRestoreOptions): Promise<Archi
     const entries: RestoreEntry[] = [];
     const bad: RestoreError[] = [];
     const showDeleted = o.showDeleted === true;
+    const matched = new Set<string>();
     let lookups = 0;
     /** A deleted file's newest version that still held it (at or before `at`), or null. */
     const lastLive = async (fileId: Buffer): Promise<ListedFile | null> => {
@@ -161,6 +164,7 @@ export async function runArchiveRestore(o: ArchiveRestoreOptions): Promise<Archi
         }
         const base = pickBase(meta.path, requested);
         if (base === undefined) continue;
+        matched.add(base);
         let parts: string[];
         try {
           parts = archivePathComponents(meta.path);
@@ -200,7 +204,14 @@ export async function runArchiveRestore(o: ArchiveRestoreOptions): Promise<Archi
     const res = await restorer.run(usable);
     res.errors += bad.length;
     res.errorList.unshift(...bad.slice(0, 100));
-    return { ...res, versionTime, warnings };
+    // a path asked for and not there is said, never dropped without a word
+    const missing = [...new Set(requested)].filter((r) => !matched.has(r) && !bad.some((b) => b.path === r || b.path.startsWith(`${r}/`)));
+    for (const m of missing.slice(0, 100))
+      warnings.push({
+        code: "NOT_FOUND",
+        message: `${m} is not in the version of ${new Date(versionTime).toISOString()}${showDeleted ? "" : " (deleted, or never backed up)"}`,
+      });
+    return { ...res, versionTime, warnings, missing };
   } finally {
     await session.close(false);
   }
