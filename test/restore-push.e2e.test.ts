@@ -78,6 +78,9 @@ describe("push restore (API.md §10)", () => {
       [note, { restorePath: "C:\\restore" }],
       [[], { restorePath: join(dst.home, "nothing") }],
       [note, { restorePath: join(dst.home, "perm"), filePermissions: "WEIRD" }],
+      // a folder the device could not name as given: NUL, or ".." that would create a stray folder
+      [note, { restorePath: `${dst.home}/nul\u0000x` }],
+      [note, { restorePath: `${dst.home}/stray/../elsewhere` }],
     ] as const) {
       const e = await admin.push(src.guid, dst.guid, [...paths], target).then(
         () => undefined,
@@ -86,6 +89,7 @@ describe("push restore (API.md §10)", () => {
       expect(e?.answer.status, JSON.stringify(target)).toBe(400);
       expect(e?.errorName).toBe("CREATE_FAILED");
     }
+    expect(readdirSync(dst.home)).not.toContain("stray");
   });
 
   it("restores to the original location, overwriting", async () => {

@@ -459,6 +459,8 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
     // a target folder is absolute on this device (a relative one would land below the daemon's cwd)
     if (p.targetPath !== null && !isAbsolute(p.targetPath))
       throw new CairnError("BAD_REQUEST", `the restore folder must be an absolute path on this device, not ${JSON.stringify(p.targetPath.slice(0, 200))}`);
+    if (p.targetPath !== null && (p.targetPath.includes("\0") || p.targetPath.split(/[\\/]/).includes("..")))
+      throw new CairnError("BAD_REQUEST", `the restore folder must name a folder without ".." or NUL, not ${JSON.stringify(p.targetPath.slice(0, 200))}`);
     restoring++;
     metrics.restoresRunning.inc();
     const report = (state: "running" | "done" | "failed", r?: { files: number; bytes: number; errors: number }, message?: string) =>

@@ -432,6 +432,12 @@ export class RestoreJobs {
     const windows = /^win/i.test(target.device.osName ?? "");
     if (!original && !(windows ? /^(\/|[A-Za-z]:[\\/])/ : /^\//).test(restorePath))
       throw fail(`restorePath must be an absolute folder on the receiving device (${windows ? "C:\\… or /…" : "/…"})`);
+    // a folder the device can name as it is: no control characters, no ".." to climb out of it
+    // (the device would create the folders before it), and within the device's path limit
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
+    if (/[\u0000-\u001f]/.test(restorePath)) throw fail("restorePath holds a control character");
+    if (restorePath.split(/[\\/]/).includes("..")) throw fail('restorePath must not contain ".."');
+    if (restorePath.length > 4096) throw fail("restorePath is longer than 4096 characters");
     const existing = body.existingFiles ?? "RENAME_ORIGINAL";
     if (existing !== "RENAME_ORIGINAL" && existing !== "OVERWRITE_ORIGINAL") throw fail("existingFiles is RENAME_ORIGINAL or OVERWRITE_ORIGINAL");
     if (!this.svc.platform.agents.isConnected(target.device.deviceId)) throw fail("the receiving device is not connected");
