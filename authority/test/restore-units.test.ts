@@ -206,6 +206,25 @@ describe("restore plans", () => {
     expect(push.warnings).toEqual([]);
     expect(() => planRestore(cat, link, { showDeleted: false, fullPath: false })).toThrow(expect.objectContaining({ code: "BAD_REQUEST" }));
   });
+
+  it("lists a selected file renamed beside another of the same name; a push counts names only a zip refuses", () => {
+    const two = catalog([
+      ["/home/ana/notes.txt", "file", 3],
+      ["/srv/notes.txt", "file", 4],
+      ["/srv/back\\slash.txt", "file", 5],
+    ]);
+    const both = [
+      { path: "/home/ana/notes.txt", fileType: "FILE" as const },
+      { path: "/srv/notes.txt", fileType: "FILE" as const },
+    ];
+    const zip = planRestore(two, both, { showDeleted: false, fullPath: false });
+    expect(zip.entries.map((e) => e.name)).toEqual(["notes.txt", "notes (2).txt"]);
+    expect(zip.warnings).toEqual(['renamed "/srv/notes.txt" to "notes (2).txt": another selected item has that name']);
+    const slash = [{ path: "/srv", fileType: "DIRECTORY" as const }];
+    expect(planRestore(two, slash, { showDeleted: false, fullPath: false }).warnings).toEqual([expect.stringContaining("backslash")]);
+    const push = planPushRestore(two, slash, { showDeleted: false, fullPath: false });
+    expect([push.files, push.bytes, push.warnings]).toEqual([2, 9, []]);
+  });
 });
 
 describe("storage-hop tokens (API.md §9)", () => {

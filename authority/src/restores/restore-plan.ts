@@ -42,6 +42,11 @@ export interface PlanOptions {
    * or a server-disk restore skips them with a warning.
    */
   links?: boolean;
+  /**
+   * A push: the receiving agent writes the files and checks every path itself (its own safe-path
+   * rules), so the zip's name rules (no backslash, no control character…) skip nothing.
+   */
+  deviceNames?: boolean;
 }
 
 /** Resolves `selected` in `cat`; BAD_REQUEST when nothing restorable is selected. */
@@ -65,13 +70,15 @@ export function planRestore(cat: Catalog, selected: readonly SelectedPath[], o: 
   for (const top of tops.filter((t) => !covered(t))) {
     plan.paths.push(top.path);
     const topName = o.fullPath || top.path === "/" || /^[A-Za-z]:\/$/.test(top.path) ? "" : names.reserve(baseName(top.path));
+    if (topName !== "" && topName !== baseName(top.path))
+      plan.warnings.push(`renamed ${JSON.stringify(top.path)} to ${JSON.stringify(topName)}: another selected item has that name`);
     for (const e of cat.subtree(top, o.showDeleted)) {
       if (seen.has(e.path)) continue;
       seen.add(e.path);
       let name = relativeName(e.path, top.path, o.fullPath);
       if (topName !== "" && !o.fullPath) name = e === top ? topName : `${topName}${name.slice(baseName(top.path).length)}`;
       if (name === "") continue;
-      const why = unsafeReason(name);
+      const why = o.deviceNames === true ? null : unsafeReason(name);
       if (why !== null) {
         plan.warnings.push(`skipped ${JSON.stringify(e.path)}: ${why}`);
         continue;
@@ -103,7 +110,7 @@ export function planRestore(cat: Catalog, selected: readonly SelectedPath[], o: 
  * py42 turns into Py42BadRestoreRequestError (§1.6); a zip or server restore keeps §8's plain 400.
  */
 export function planPushRestore(cat: Catalog, selected: readonly SelectedPath[], o: PlanOptions): RestorePlan {
-  return asPushRefusal(() => planRestore(cat, selected, { ...o, links: true }));
+  return asPushRefusal(() => planRestore(cat, selected, { ...o, links: true, deviceNames: true }));
 }
 
 /** Runs `fn`, turning a refused selection (BAD_REQUEST on restoreGroups) into §10's CREATE_FAILED. */
