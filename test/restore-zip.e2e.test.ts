@@ -103,6 +103,8 @@ describe("zip restore (API.md §8)", () => {
     const viaJwt = await admin.result(jobId, `Bearer ${admin.py.token}`);
     expect(viaJwt.status).toBe(200);
     expect((await zipEntries(viaJwt.body)).get("a.txt")?.toString()).toBe("hello cairn\n");
+    // downloaded again at once, as often as the user likes until it expires (API.md §8)
+    for (let i = 0; i < 5; i++) expect((await admin.result(jobId)).status, `download ${i + 2}`).toBe(200);
   });
 
   it("cancels a job: it ends done:true, status canceled, and its result is gone", async () => {

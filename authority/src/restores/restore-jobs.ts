@@ -348,6 +348,9 @@ export class RestoreJobs {
   /** What `GET /api/WebRestoreJobResult` streams (the caller writes it). */
   async download(p: Principal, jobId: string): Promise<{ job: RestoreJob; items: ZipItem[]; length: number }> {
     const j = this.get(p, jobId);
+    // a client that asks again the moment it has the last byte of a download meets that stream
+    // still ending (its socket flushing, the job being recorded): it waits a moment for it
+    for (let i = 0; i < 40 && j.streaming; i++) await new Promise((r) => setTimeout(r, 50));
     const check = () => {
       if (j.kind !== "WEB") throw new CairnError("NOT_FOUND", "This job has no zip");
       if (j.state === "failed") throw new CairnError("RESTORE_FAILED", `RESTORE_FAILED: ${j.message ?? "the restore failed"}`);
