@@ -338,11 +338,11 @@ describe("console: organization settings", () => {
     await page.getByRole("button", { name: "Sign out" }).click();
     await env.signIn("cy@example.com", "cy-password-1");
     // The console offers Cy only the pages an Org Admin can use: no Storage pages, no system-wide
-    // Settings › Organization (their calls would answer 403), the audit log of Cy's subtree.
+    // Settings › Organization, no Legal hold (their calls would answer 403), the audit log of Cy's subtree.
     const nav = page.getByRole("navigation", { name: "Main" });
     await expect
       .poll(() => nav.getByRole("link").allTextContents())
-      .toEqual(["Organizations", "Users", "Devices", "Restore files", "Restore history", "Cold storage", "Legal hold", "Audit log"]);
+      .toEqual(["Organizations", "Users", "Devices", "Restore files", "Restore history", "Cold storage", "Audit log"]);
     // Acme West is the top of what Cy sees: like the top-level org, it cannot be moved or
     // deactivated from here (seed 001 f)
     await env.goto(`#/orgs/${parent.orgId}`);
@@ -377,6 +377,32 @@ describe("console: organization settings", () => {
     ).toMatchObject({
       orgName: "Acme Corp",
     });
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await env.signIn();
+  });
+
+  it("a user without an administrator role is offered their own restores only, and lands on them", async () => {
+    const { page } = env;
+    await env.api.post("/api/User", {
+      orgUid: parent.orgUid,
+      username: "dee@example.com",
+      email: "dee@example.com",
+      password: "dee-password-1",
+      firstName: "Dee",
+      lastName: null,
+      notes: null,
+    });
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await env.signIn("dee@example.com", "dee-password-1");
+    const nav = page.getByRole("navigation", { name: "Main" });
+    await expect.poll(() => nav.getByRole("link").allTextContents()).toEqual(["Restore files", "Restore history"]);
+    await env.goto("#/");
+    await expect.poll(() => page.locator("#restore-title").textContent()).toBe("Restore files");
+    // the org page, reached by its address, names the org but not the key that enrolls devices into it
+    await env.goto(`#/orgs/${parent.orgId}`);
+    await page.getByTestId("org-details").waitFor();
+    expect(await page.getByTestId("registration-key").textContent()).toBe("");
+    expect(await page.getByRole("button", { name: /new registration key/i }).count()).toBe(0);
     await page.getByRole("button", { name: "Sign out" }).click();
     await env.signIn();
   });

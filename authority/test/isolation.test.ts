@@ -249,6 +249,33 @@ describe("T25: role escalation and mass assignment", () => {
     expect((await om.send("PUT", `/api/User/${om.userUid}?idType=uid`, { firstName: "Self" })).status).toBe(200);
   });
 
+  it("a member without a role over its org reads its name, not its registration key, settings or offers", async () => {
+    const du = principals["Desktop User (A)"] as Caller;
+    for (const path of ["/api/Org/my?incSettings=True&incDeviceDefaults=True&incCounts=True", `/api/Org/${A.orgId}?incSettings=True`]) {
+      const org = dataOf<Record<string, unknown>>(await du.get(path));
+      expect(org, path).toMatchObject({ orgId: A.orgId, orgName: A.name, registrationKey: null });
+      expect(org.settings, path).toBeUndefined();
+      expect(org.deviceDefaults, path).toBeUndefined();
+    }
+    const offers = await admin.get("/api/v1/settings/destinations");
+    for (const [method, path, body] of [
+      ["GET", "/api/v1/settings/destinations"],
+      // unchanged offers too: the right is checked before anything is compared
+      ["PUT", "/api/v1/settings/destinations", { destinations: dataOf<{ destinations: unknown[] }>(offers).destinations }],
+      ["GET", `/api/v1/orgs/${A.orgId}/destinations`],
+      ["PUT", `/api/v1/orgs/${A.orgId}/destinations`, { inherit: true }],
+      ["GET", "/api/v1/destinations?pgNum=1&pgSize=10"],
+    ] as const) {
+      const r = await du.send(method, path, body);
+      expect([r.status, errorName(r)], `${method} ${path}`).toEqual([403, "FORBIDDEN"]);
+    }
+    // an administrator of the org still reads the key; a subtree admin is refused the system's storage, not told it is missing
+    const oa = principals["Org Admin (A)"] as Caller;
+    expect(dataOf<{ registrationKey: string | null }>(await oa.get(`/api/Org/${A.orgId}`)).registrationKey).toMatch(/\S/);
+    expect((await oa.get("/api/v1/destinations?pgNum=1&pgSize=10")).status).toBe(403);
+    expect((await oa.get("/api/v1/settings/destinations")).status).toBe(403);
+  });
+
   it("an Org Admin cannot edit a user of sibling org B or move a user into B", async () => {
     const oa = principals["Org Admin (A)"] as Caller;
     expect((await oa.send("PUT", `/api/User/${B.userUid}?idType=uid`, { firstName: "x" })).status).toBe(404);

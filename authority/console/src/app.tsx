@@ -4,7 +4,7 @@
  */
 import { useEffect } from "preact/hooks";
 import { errorMessage, sessionLost } from "./api/client.js";
-import { access, type ConsoleAccess, currentUser, enrollOnly, loadSession, signOut } from "./api/session.js";
+import { access, type ConsoleAccess, currentUser, enrollOnly, loadSession, offered, signOut } from "./api/session.js";
 import { routePage } from "./routes.js";
 import { cancelLeave, confirmLeave, location, pendingLeave } from "./router.js";
 import { Dialog } from "./ui/dialog.js";
@@ -17,9 +17,9 @@ const NAV: { section: string; items: NavItem[] }[] = [
   {
     section: "Environment",
     items: [
-      ["Organizations", "/orgs"],
-      ["Users", "/users"],
-      ["Devices", "/devices"],
+      ["Organizations", "/orgs", (a) => offered(a, "orgs")],
+      ["Users", "/users", (a) => offered(a, "users")],
+      ["Devices", "/devices", (a) => offered(a, "devices")],
     ],
   },
   {
@@ -35,8 +35,8 @@ const NAV: { section: string; items: NavItem[] }[] = [
     items: [
       ["Restore files", "/restore"],
       ["Restore history", "/restore-history"],
-      ["Cold storage", "/cold-storage"],
-      ["Legal hold", "/legal-holds"],
+      ["Cold storage", "/cold-storage", (a) => offered(a, "coldStorage")],
+      ["Legal hold", "/legal-holds", (a) => offered(a, "legalHold")],
     ],
   },
   {

@@ -18,12 +18,14 @@ import { DestinationsPage, ServersPage, StorePointsPage } from "./pages/storage.
 import { UserDetails } from "./pages/user-details.js";
 import { UsersList } from "./pages/users-list.js";
 import { ErrorState } from "./ui/status.js";
+import { access, offered } from "./api/session.js";
 
 type Page = (params: string[]) => VNode;
 const n = (s: string | undefined) => Number(s);
 
 const ROUTES: [RegExp, Page][] = [
-  [/^\/$/, () => <OrgsList />],
+  // the first page: the organizations, or for a user without a role over any, their restores
+  [/^\/$/, () => (offered(access.value, "orgs") ? <OrgsList /> : <RestorePage />)],
   [/^\/orgs$/, () => <OrgsList />],
   [/^\/orgs\/(\d+)$/, ([id]) => <OrgDetails key={id} orgId={n(id)} />],
   [/^\/orgs\/(\d+)\/info$/, ([id]) => <OrgInfo key={id} orgId={n(id)} />],

@@ -98,10 +98,11 @@ export function canSee(p: Principal, target: Target): boolean {
 
 /**
  * Throws unless `p` may exercise `perm` on `target`: NOT_FOUND when the target is invisible to
- * `p`, FORBIDDEN when it is visible but the permission is missing.
+ * `p`, FORBIDDEN when it is visible but the permission is missing. The system (storage, the
+ * deployment's own settings) is no tenant's secret: a caller without the right gets FORBIDDEN.
  */
 export function requirePermission(p: Principal, perm: Permission, target: Target, what = "object"): void {
-  if (!canSee(p, target)) throw new CairnError("NOT_FOUND", `No such ${what}`);
+  if (target.kind !== "system" && !canSee(p, target)) throw new CairnError("NOT_FOUND", `No such ${what}`);
   if (!authorize(p, perm, target)) throw new CairnError("FORBIDDEN", `Not allowed: ${perm}`, { details: { permission: perm } });
 }
 

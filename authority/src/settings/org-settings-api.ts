@@ -5,7 +5,7 @@
  */
 import { CairnError } from "@cairn/protocol";
 import { auditEntry } from "../audit/audit.js";
-import type { Principal } from "../auth/access.js";
+import { authorizeByRole, type Principal } from "../auth/access.js";
 import type { CoreDeps } from "../core.js";
 import type { DestinationSummary, Org } from "../db/records.js";
 import { loadOrgFigures } from "../orgs/org-figures.js";
@@ -56,9 +56,13 @@ export class OrgSettingsApi {
       const chain = ancestorIds(org.path).map((id) => related.get(id));
       const inheritedBlock = chain.slice(0, -1).some((o) => o?.blocked === true);
       const obj: Record<string, unknown> = orgJson(org, org.parentId === null ? undefined : related.get(org.parentId), inheritedBlock);
-      if (figures) Object.assign(obj, countsJson(figures.counts.get(org.orgId), figures.figures.get(org.orgId)));
+      // a member who sees the org only as their own (no role over it, GET /api/Org/my) gets its
+      // name and place: not the registration key that enrolls devices into it, nor its settings
+      const memberOnly = inc.viewer !== undefined && !authorizeByRole(inc.viewer, "org.read", { kind: "org", orgId: org.orgId, path: org.path });
+      if (memberOnly) obj.registrationKey = null;
+      if (figures && !memberOnly) Object.assign(obj, countsJson(figures.counts.get(org.orgId), figures.figures.get(org.orgId)));
       const r = resolved?.get(org.orgId);
-      if (r !== undefined) await this.addSettingsParts(obj, org, r, dests, inc, related);
+      if (r !== undefined && !memberOnly) await this.addSettingsParts(obj, org, r, dests, inc, related);
       out.push(obj);
     }
     return out;

@@ -17,6 +17,19 @@ export interface ConsoleAccess {
   systemSettings: boolean;
   /** Settings › Audit log. */
   audit: boolean;
+  /** Organizations, Users, Devices, Cold storage, Legal hold: a role that reads them somewhere. */
+  orgs?: boolean;
+  users?: boolean;
+  devices?: boolean;
+  coldStorage?: boolean;
+  legalHold?: boolean;
+  /** Organization edits: Create Organization, a new registration key, the reference. */
+  orgUpdate?: boolean;
+}
+
+/** Whether a page of `a` is offered (an authority that does not say offers it). */
+export function offered(a: ConsoleAccess, k: "orgs" | "users" | "devices" | "coldStorage" | "legalHold" | "orgUpdate"): boolean {
+  return a[k] !== false;
 }
 
 /** What the session routes return. */

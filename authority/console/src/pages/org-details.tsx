@@ -19,6 +19,7 @@ import { ErrorState, Loading, notify } from "../ui/status.js";
 import { retentionSummary } from "./device-backup-tab.js";
 import { OrgActions } from "./org-actions.js";
 import { StatusBadge } from "./orgs-list.js";
+import { access, offered } from "../api/session.js";
 
 /** Restore history counts back this many days ("all restores"). */
 export const ALL_DAYS = 36500;
@@ -121,13 +122,13 @@ export function OrgDetails({ orgId }: { orgId: number }) {
                 "Registration key",
                 <span key="k">
                   <code data-testid="registration-key">{o.registrationKey}</code>{" "}
-                  {o.active ? (
+                  {!o.active ? (
+                    <span class="muted">(no device registers in a deactivated organization)</span>
+                  ) : offered(access.value, "orgUpdate") ? (
                     <button type="button" class="btn btn-small" onClick={() => setRotating(true)} aria-label={`Issue a new registration key for ${o.orgName}`}>
                       New key
                     </button>
-                  ) : (
-                    <span class="muted">(no device registers in a deactivated organization)</span>
-                  )}
+                  ) : null}
                 </span>,
               ],
               ["Date created", date(o.creationDate)],
@@ -202,11 +203,13 @@ export function OrgDetails({ orgId }: { orgId: number }) {
               ["Notes", o.notes || <span class="muted">none</span>],
             ]}
           />
-          <p>
-            <button type="button" class="btn btn-small" onClick={() => setEditRef(true)}>
-              Edit reference
-            </button>
-          </p>
+          {offered(access.value, "orgUpdate") && (
+            <p>
+              <button type="button" class="btn btn-small" onClick={() => setEditRef(true)}>
+                Edit reference
+              </button>
+            </p>
+          )}
         </section>
       </div>
       {editRef && <ReferenceDialog org={o} onClose={() => setEditRef(false)} onDone={reload} />}

@@ -7,7 +7,7 @@
 import { useState } from "preact/hooks";
 import { errorMessage } from "../api/client.js";
 import { getOrg, listOrgs, myOrg } from "../api/orgs.js";
-import { currentUser } from "../api/session.js";
+import { access, currentUser, offered } from "../api/session.js";
 import type { Org, Page } from "../api/types.js";
 import { download } from "../download.js";
 import { count } from "../format.js";
@@ -182,9 +182,11 @@ export function OrgsList() {
     <section aria-labelledby="orgs-title">
       <h1 id="orgs-title">Organizations</h1>
       <Toolbar>
-        <button type="button" class="btn btn-primary" onClick={() => setCreating(true)} data-testid="create-org">
-          Create Organization
-        </button>
+        {offered(access.value, "orgUpdate") && (
+          <button type="button" class="btn btn-primary" onClick={() => setCreating(true)} data-testid="create-org">
+            Create Organization
+          </button>
+        )}
         <button
           type="button"
           class="btn"

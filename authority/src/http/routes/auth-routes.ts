@@ -7,6 +7,7 @@ import { CairnError } from "@cairn/protocol";
 import { appendAuditNow, auditEntry } from "../../audit/audit.js";
 import { SESSION_COOKIE } from "../../auth/auth-service.js";
 import { authorize, type Principal, scopeOf } from "../../auth/access.js";
+import type { Permission } from "../../auth/roles.js";
 import { META } from "../../bootstrap.js";
 import type { AuthorityContext } from "../../context.js";
 import { userJson } from "../../users/user-view.js";
@@ -19,12 +20,21 @@ const TAGS = ["authentication"];
 /**
  * What the console may offer the signed-in user (its navigation and menus; every call is still
  * checked): `allOrgs` a role over every organization, `storage` the storage pages, `systemSettings`
- * Settings › Organization (the top-level org's offers), `audit` the audit log.
+ * Settings › Organization (the top-level org's offers), `audit` the audit log; `orgs`, `users`,
+ * `devices`, `coldStorage`, `legalHold` the pages of those names (a role that reads them
+ * somewhere), `orgUpdate` the organization edits (create, new key, reference).
  */
 async function consoleAccess(ctx: AuthorityContext, p: Principal) {
   const top = await ctx.store.getTopLevelOrg();
+  const some = (perm: Permission) => scopeOf(p, perm).kind !== "none";
   return {
     allOrgs: scopeOf(p, "org.read").kind === "all",
+    orgs: some("org.read"),
+    orgUpdate: some("org.update"),
+    users: some("user.read"),
+    devices: some("device.read"),
+    coldStorage: some("coldstorage.read"),
+    legalHold: some("legalhold.read"),
     storage: authorize(p, "storage.read", { kind: "system" }),
     systemSettings: top !== undefined && authorize(p, "org.settings", { kind: "org", orgId: top.orgId, path: top.path }),
     audit: scopeOf(p, "audit.read").kind !== "none",

@@ -4,7 +4,8 @@
  * top-level org (system-wide), with auto-start per offered destination.
  */
 import { CairnError } from "@cairn/protocol";
-import type { Principal } from "../../auth/access.js";
+import { authorizeByRole, type Principal } from "../../auth/access.js";
+import type { Permission } from "../../auth/roles.js";
 import type { AuthorityContext } from "../../context.js";
 import type { Org } from "../../db/records.js";
 import { destinationJson } from "../../settings/api-settings.js";
@@ -53,6 +54,29 @@ async function put(ctx: AuthorityContext, p: Principal, org: Org, body: unknown)
   return view(ctx, org);
 }
 
+/**
+ * An org the caller holds `perm` over through a role: NOT_FOUND when it cannot see it, FORBIDDEN
+ * when it sees it only as its own org (a member) or lacks the permission. A PUT that would change
+ * nothing is refused alike: the check comes before the change.
+ */
+async function orgWith(ctx: AuthorityContext, p: Principal, orgId: number, perm: Permission): Promise<Org> {
+  const org = await ctx.orgs.byId(p, orgId);
+  if (!authorizeByRole(p, perm, { kind: "org", orgId: org.orgId, path: org.path }))
+    throw new CairnError("FORBIDDEN", `Not allowed: ${perm}`, { details: { permission: perm } });
+  return org;
+}
+
+/** The top-level org, for the system-wide offers: FORBIDDEN (not NOT_FOUND: it is no secret) without `org.settings` over it. */
+async function topWith(ctx: AuthorityContext, p: Principal): Promise<Org> {
+  const top = await ctx.store.getTopLevelOrg();
+  if (top === undefined) throw new CairnError("NOT_FOUND", "No organization yet");
+  if (!authorizeByRole(p, "org.settings", { kind: "org", orgId: top.orgId, path: top.path }))
+    throw new CairnError("FORBIDDEN", "Not allowed: org.settings (the system-wide offers are the top-level organization's)", {
+      details: { permission: "org.settings" },
+    });
+  return top;
+}
+
 /** Registers the offer routes. */
 export function registerOfferRoutes(api: ApiRouter, ctx: AuthorityContext): void {
   api.route({
@@ -61,7 +85,7 @@ export function registerOfferRoutes(api: ApiRouter, ctx: AuthorityContext): void
     auth: "user",
     summary: "Every destination with whether this org offers it (effective) and auto-start",
     tags: TAGS,
-    handler: async ({ p, params }) => view(ctx, await ctx.orgs.byId(p, pathId(params.id, "orgId"))),
+    handler: async ({ p, params }) => view(ctx, await orgWith(ctx, p, pathId(params.id, "orgId"), "org.read")),
   });
   api.route({
     method: "PUT",
@@ -69,7 +93,7 @@ export function registerOfferRoutes(api: ApiRouter, ctx: AuthorityContext): void
     auth: "user",
     summary: "Offer destinations to an org ({inherit:true} drops its override)",
     tags: TAGS,
-    handler: async ({ p, params, body }) => put(ctx, p, await ctx.orgs.byId(p, pathId(params.id, "orgId")), body),
+    handler: async ({ p, params, body }) => put(ctx, p, await orgWith(ctx, p, pathId(params.id, "orgId"), "org.settings"), body),
   });
   api.route({
     method: "GET",
@@ -77,11 +101,7 @@ export function registerOfferRoutes(api: ApiRouter, ctx: AuthorityContext): void
     auth: "user",
     summary: "The system-wide destination offers (the top-level org's)",
     tags: TAGS,
-    handler: async ({ p }) => {
-      const top = await ctx.store.getTopLevelOrg();
-      if (top === undefined) throw new CairnError("NOT_FOUND", "No organization yet");
-      return { destinations: (await view(ctx, await ctx.orgs.byId(p, top.orgId))).destinations };
-    },
+    handler: async ({ p }) => ({ destinations: (await view(ctx, await topWith(ctx, p))).destinations }),
   });
   api.route({
     method: "PUT",
@@ -89,11 +109,8 @@ export function registerOfferRoutes(api: ApiRouter, ctx: AuthorityContext): void
     auth: "user",
     summary: "Set the system-wide destination offers and auto-start",
     tags: TAGS,
-    handler: async ({ p, body }) => {
-      const top = await ctx.store.getTopLevelOrg();
-      if (top === undefined) throw new CairnError("NOT_FOUND", "No organization yet");
-      const org = await ctx.orgs.byId(p, top.orgId);
-      return { destinations: (await put(ctx, p, org, { destinations: bodyObject(body).destinations })).destinations };
-    },
+    handler: async ({ p, body }) => ({
+      destinations: (await put(ctx, p, await topWith(ctx, p), { destinations: bodyObject(body).destinations })).destinations,
+    }),
   });
 }

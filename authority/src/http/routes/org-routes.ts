@@ -103,7 +103,7 @@ export function registerOrgRoutes(api: ApiRouter, ctx: AuthorityContext): void {
         },
         pageParams(query),
       );
-      return { totalCount: page.total, orgs: await ctx.orgSettings.orgObjects(page.items, includes(query)) };
+      return { totalCount: page.total, orgs: await ctx.orgSettings.orgObjects(page.items, includes(query, p)) };
     },
   });
 
