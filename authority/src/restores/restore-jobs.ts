@@ -437,7 +437,6 @@ export class RestoreJobs {
       throw fail(`restorePath must be an absolute folder on the receiving device (${windows ? "C:\\… or /…" : "/…"})`);
     // a folder the device can name as it is: no control characters, no ".." to climb out of it
     // (the device would create the folders before it), and within the device's path limit
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
     if (/[\u0000-\u001f]/.test(restorePath)) throw fail("restorePath holds a control character");
     if (restorePath.split(/[\\/]/).includes("..")) throw fail('restorePath must not contain ".."');
     if (restorePath.length > 4096) throw fail("restorePath is longer than 4096 characters");
