@@ -9,6 +9,7 @@ import {
   readdirSync,
   readFileSync,
   readlinkSync,
+  renameSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -112,6 +113,27 @@ describe("agent backup and restore against the real storage node", () => {
     expect(r.uploadedBytes).toBe(0);
     expect(r.destinations[0]?.seq).toBe(3);
     expect(await nodeBytesReceived(tn.node)).toBe(before);
+  }, 60_000);
+
+  it("a selected folder that is missing (a drive not mounted) is reported, keeps its files and still lets the backup complete", async () => {
+    const drive = join(work, "drive");
+    const data3 = join(work, "agent-drive");
+    mkdirSync(join(drive, "photos"), { recursive: true });
+    mkdirSync(data3, { recursive: true });
+    writeFileSync(join(drive, "photos", "a.jpg"), "jpeg bytes");
+    const sel3 = { include: [drive], exclude: [], excludePatterns: [] };
+    const a3 = await tn.newArchive();
+    expect((await runBackup({ dataDir: data3, archives: [a3], selection: sel3, logger })).errors).toBe(0);
+    renameSync(drive, `${drive}.unmounted`);
+    const r = await runBackup({ dataDir: data3, archives: [a3], selection: sel3, logger });
+    expect(r.errors).toBe(1);
+    expect(r.destinations[0]).toMatchObject({ deletedFiles: 0, complete: true });
+    expect(r.destinations[0]?.errorList[0]).toMatchObject({ path: drive, code: "ENOENT", message: expect.stringContaining("missing") });
+    // the newest version still holds the folder as it was
+    const out = join(work, "restore-drive");
+    const rr = await runRestore({ dataDir: data3, archive: a3, target: out, paths: [drive], logger });
+    expect(rr.errors).toBe(0);
+    expect(readFileSync(join(out, "drive", "photos", "a.jpg"), "utf8")).toBe("jpeg bytes");
   }, 60_000);
 
   it("a device that lost its database records as deleted the files its last version holds and the disk does not", async () => {

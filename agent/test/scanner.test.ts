@@ -100,6 +100,22 @@ describe("scanner and file cache", () => {
     expect(second.stats.selectedFiles).toBe(4);
   });
 
+  it("a selected folder that is missing is an error, not a deletion of all it held; a selected file deleted is a deletion", () => {
+    const file = join(t.dir, "single.txt");
+    writeFileSync(file, "one file selected on its own");
+    const sel = new Selection({ include: [root, file], exclude: [], excludePatterns: [] });
+    commitAll(cache, new Scanner(cache, sel).full());
+    rmSync(root, { recursive: true });
+    rmSync(file);
+    for (const r of [new Scanner(cache, sel).full(), new Scanner(cache, sel).paths([root, file])]) {
+      expect(r.errors).toEqual([expect.objectContaining({ path: root, code: "ENOENT", message: expect.stringContaining("missing") })]);
+      expect(r.deleted.map((d) => d.path)).toEqual([file]);
+    }
+    // back again (the drive mounted): nothing changed, nothing to upload
+    mkdirSync(join(root, "a/b/c"), { recursive: true });
+    expect(new Scanner(cache, sel).full().errors).toEqual([]);
+  });
+
   it("finds edits, mode changes, additions and deletions (with descendants)", () => {
     const sel = new Selection({ include: [root], exclude: [], excludePatterns: [] });
     commitAll(cache, new Scanner(cache, sel).full());

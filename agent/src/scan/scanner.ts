@@ -230,6 +230,18 @@ export class Scanner {
     if (st === null) return;
     const kind = st ? kindOf(st) : null;
     const row = this.cache.get(path);
+    // A selected folder that is not there at all (a drive not mounted, a share not connected, a
+    // folder renamed) is not "everything in it deleted": that would start the deleted-file
+    // retention on all of it. It is an error the user sees (exit 3); what it held stays as backed up.
+    if (st === undefined && row?.kind === KIND.DIR && this.selection.roots().includes(path)) {
+      this.cur.errors.push({
+        path,
+        code: "ENOENT",
+        message:
+          "the selected folder is missing (a drive not mounted, or renamed?): what it held is kept as last backed up; remove it from the selection if it is gone for good",
+      });
+      return;
+    }
     if (!st || kind === null || !this.selection.includes(path, kind === KIND.DIR)) {
       if (row) this.markDeleted(path, row);
       return;

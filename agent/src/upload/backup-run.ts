@@ -347,7 +347,12 @@ class Run {
     }
     this.report("commit");
     this.check();
-    const complete = this.errors.length === 0;
+    // complete: nothing selected is left to do. A file that could not be read is left to do (the
+    // next run reads it again; percentComplete stays below 100); an error that leaves nothing to
+    // do (a name no archive can hold, a selected folder that is missing) is listed (exit 3) but
+    // does not stop the last completed backup from moving, or one such name would send every
+    // device to critical (ARCHITECTURE.md, Flows 5)
+    const complete = this.todoFiles === 0;
     const seq = (head?.seq ?? 0) + 1;
     const now = o.clock.now();
     const totals = mode === "full" ? { files: stats.selectedFiles, bytes: stats.selectedBytes } : this.pathTotals();
