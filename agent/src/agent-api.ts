@@ -379,8 +379,14 @@ function pickArchive(o: AgentCommonOptions & { archive?: DirectArchive; archiveG
   const creds = requireCredentials(o.dataDir);
   const rows = new ArchiveStore(db).list();
   if (o.archiveGuid !== undefined && !GUID_PATTERN.test(o.archiveGuid))
-    throw new CairnError("USAGE", `--archive takes an archive guid (decimal digits), not ${JSON.stringify(o.archiveGuid.slice(0, 100))}`);
-  const row = o.archiveGuid ? rows.find((r) => r.archiveGuid === o.archiveGuid) : (rows.find((r) => r.lastSeq > 0) ?? rows[0]);
+    throw new CairnError(
+      "USAGE",
+      `--archive takes an archive guid (6 to 20 decimal digits, as \`cairn agent status\` lists them), not ${JSON.stringify(o.archiveGuid.slice(0, 100))}`,
+    );
+  // without --archive: the archive this device backed up to last (one still backed up), not the
+  // first by name, which may be a destination left behind (in cold storage after a move)
+  const newest = rows.filter((r) => r.lastSeq > 0).sort((a, b) => (b.lastBackup ?? 0) - (a.lastBackup ?? 0))[0];
+  const row = o.archiveGuid ? rows.find((r) => r.archiveGuid === o.archiveGuid) : (newest ?? rows[0]);
   if (!row) {
     if (o.archiveGuid && rows.length > 0)
       throw new CairnError(
@@ -532,7 +538,8 @@ export function agentStatus(o: AgentCommonOptions): AgentStatus {
       registered: creds !== undefined,
       guid: creds?.deviceGuid ?? null,
       userUid: creds?.userUid ?? null,
-      orgUid: creds?.orgUid ?? null,
+      // the org the authority last said (a user moved to another org), else the registration's
+      orgUid: config?.org?.uid ?? creds?.orgUid ?? null,
       deviceName: creds?.deviceName ?? null,
       username: creds?.username ?? null,
       keyPolicy: creds?.keyPolicy ?? null,

@@ -496,9 +496,16 @@ export function createCommand(ctx: CommandContext): Command {
     .description("every backed-up version of one file")
     .argument("<path>")
     .addOption(data())
-    .action(async (path: string, o: DataOpt) => {
+    .option("--archive <guid>", "the archive to look in (`status` lists them; default: the one backed up to last)")
+    .action(async (path: string, o: DataOpt & { archive?: string }) => {
       const { listVersions } = await import("./agent-api.js");
-      const v = await listVersions({ dataDir: dataDir(ctx, o), path: resolve(path), logger: cliLogger(ctx), proxy: proxyOf(ctx) });
+      const v = await listVersions({
+        dataDir: dataDir(ctx, o),
+        path: resolve(path),
+        logger: cliLogger(ctx),
+        proxy: proxyOf(ctx),
+        ...(o.archive !== undefined ? { archiveGuid: o.archive } : {}),
+      });
       ctx.print(v, v.map((x) => `${x.versionTime}  ${x.deleted ? "deleted" : `${x.size} bytes`}`).join("\n") || "no versions");
     });
 
@@ -515,7 +522,7 @@ export function createCommand(ctx: CommandContext): Command {
         .default("overwrite"),
     )
     .option("--full-path", "with --to: keep each file's full original path below the folder")
-    .option("--archive <guid>", "restore from this archive (`status` lists them; default: the first with versions)")
+    .option("--archive <guid>", "restore from this archive (`status` lists them; default: the one backed up to last)")
     .action(async (paths: string[], o: DataOpt & { at?: string; to?: string; existing: "overwrite" | "rename"; fullPath?: boolean; archive?: string }) => {
       if (o.archive !== undefined && !GUID_PATTERN.test(o.archive))
         throw new CairnError("USAGE", `--archive takes an archive guid (decimal digits), not ${JSON.stringify(o.archive.slice(0, 100))}`);
