@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import Database from "better-sqlite3";
 import { join } from "node:path";
-import { agentStatus, changeSelection, startAgent } from "@cairn/agent";
+import { agentStatus, changeSelection, registerAgent, startAgent } from "@cairn/agent";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CAIRN_BIN } from "./helpers/cairn-process.js";
 import { type Cluster, startCluster } from "./helpers/cluster.js";
@@ -292,6 +292,9 @@ describe("cluster: authority, storage node, agent", () => {
 
   it("cairn agent deauthorize signs the device out at the authority, then wipes the credential; unreachable, it still wipes and says so", async () => {
     const a = await c.addAgent({ username: "leaver@example.com" });
+    writeFileSync(join(a.home, "thesis.txt"), "chapter one\n");
+    a.select();
+    expect((await a.backup()).uploadedBytes).toBeGreaterThan(0);
     // (asynchronously: the authority runs in this process)
     const deauthorize = (dataDir: string) =>
       promisify(execFile)(process.execPath, [CAIRN_BIN, "--json", "agent", "deauthorize", "--data", dataDir], { encoding: "utf8", timeout: 30_000 });
@@ -300,6 +303,23 @@ describe("cluster: authority, storage node, agent", () => {
     expect(existsSync(join(a.dataDir, "credentials.json"))).toBe(false);
     const py = c.authority.py42();
     expect(await py.data("GET", `/api/Computer/${a.registration.guid}?idType=guid`)).toMatchObject({ status: "Active, Deauthorized" });
+    // signing in again on the same machine resumes the same device and archive: nothing re-uploaded (API.md §6).
+    // (A storage token counts its issue time in whole seconds: one issued in the second of the
+    // deauthorization is refused with the ones before it, so a person signs in again a moment later.)
+    await new Promise((r) => setTimeout(r, 1100));
+    const again = await registerAgent({
+      dataDir: a.dataDir,
+      authorityUrl: c.authority.url,
+      authorityFingerprint: c.authority.fingerprint,
+      registrationKey: c.authority.registrationKey,
+      username: a.username,
+      password: a.password,
+      logger: c.logger,
+      clock: c.clock,
+    });
+    expect(again.guid).toBe(a.registration.guid);
+    const resumed = await a.backup();
+    expect([resumed.errors, resumed.uploadedBytes, resumed.destinations.length]).toEqual([0, 0, 1]);
 
     // an authority that cannot be reached: signed out locally all the same, and told so
     const b = await c.addAgent({ username: "offline-leaver@example.com" });

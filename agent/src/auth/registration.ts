@@ -26,7 +26,7 @@ import {
   wrapKeyWithPassword,
 } from "@cairn/protocol";
 import { effectiveProxyOf } from "../config/org-proxy.js";
-import { openAgentDb, kvGet, kvSet } from "../state/agent-db.js";
+import { openAgentDb, kvGet, kvSet, SIGNED_OUT_GUID_KEY } from "../state/agent-db.js";
 import { EMPTY_SELECTION, type SelectionSpec } from "../selection.js";
 import { ArchiveStore } from "../state/archive-store.js";
 import { type Credentials, ensureDataDir, readCredentials, requireCredentials, writeCredentials } from "../state/credentials.js";
@@ -64,10 +64,21 @@ export interface RegisterResult {
   deviceName: string;
 }
 
+function signedOutGuid(dataDir: string): string | undefined {
+  const db = openAgentDb(dataDir);
+  try {
+    return kvGet<string>(db, SIGNED_OUT_GUID_KEY);
+  } finally {
+    db.close();
+  }
+}
+
 /** Registers this device and stores its credentials (0600) and configuration. */
 export async function registerAgent(o: RegisterOptions): Promise<RegisterResult> {
   ensureDataDir(o.dataDir);
   const previous = readCredentials(o.dataDir);
+  // a device signed out here (`deauthorize`) signs in again as itself: same guid, same archives
+  const signedOut = previous ? undefined : signedOutGuid(o.dataDir);
   const deviceName = o.deviceName ?? hostname();
   const anon = await AuthorityClient.connect({ url: o.authorityUrl, fingerprint: o.authorityFingerprint, token: null, proxy: o.proxy ?? null }).catch(
     (err: unknown) => {
@@ -94,7 +105,7 @@ export async function registerAgent(o: RegisterOptions): Promise<RegisterResult>
       osArch: process.arch.slice(0, 32),
       agentVersion: AGENT_VERSION,
       timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone.slice(0, 64),
-      existingDeviceGuid: previous?.deviceGuid ?? null,
+      existingDeviceGuid: previous?.deviceGuid ?? signedOut ?? null,
     })) as never;
   } finally {
     anon.close();

@@ -6,7 +6,7 @@
  */
 import { isCairnError } from "@cairn/protocol";
 import { connectAuthority } from "../auth/registration.js";
-import { openAgentDb } from "../state/agent-db.js";
+import { kvSet, openAgentDb, SIGNED_OUT_GUID_KEY } from "../state/agent-db.js";
 import { readCredentials, wipeCredentials } from "../state/credentials.js";
 
 /** What {@link deauthorize} did. */
@@ -45,9 +45,13 @@ export async function deauthorize(dataDir: string, o: { proxy?: string | null; t
 
 /** Wipes the device credential, keys and storage tokens of a data directory. */
 export function deauthorizeLocal(dataDir: string): void {
+  // the device's guid is no secret: kept, so that signing in again resumes this device and its
+  // archives instead of making a new one that uploads everything again (API.md §6)
+  const guid = readCredentials(dataDir)?.deviceGuid;
   wipeCredentials(dataDir);
   const db = openAgentDb(dataDir);
   try {
+    if (guid) kvSet(db, SIGNED_OUT_GUID_KEY, guid);
     db.prepare("UPDATE archives SET token = '', token_expires_at = 0, session_id = NULL").run();
   } finally {
     db.close();

@@ -102,6 +102,9 @@ export function openAgentDb(dataDir: string): Db {
   return db;
 }
 
+/** The kv key of the guid a device had before it was signed out (deauthorized here). */
+export const SIGNED_OUT_GUID_KEY = "signedOutDeviceGuid";
+
 /** Reads a JSON value from the key-value table. */
 export function kvGet<T>(db: Db, key: string): T | undefined {
   const row = db.prepare("SELECT value FROM kv WHERE key = ?").get(key) as { value: string } | undefined;
