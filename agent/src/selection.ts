@@ -5,7 +5,7 @@
  * locked) combine into one {@link Selection} per destination.
  */
 import { isAbsolute, normalize } from "node:path";
-import { type BackupSet, CairnError, type DeviceSettings } from "@cairn/protocol";
+import { type BackupSet, CairnError, type DeviceSettings, regexHazard } from "@cairn/protocol";
 
 /** A selection as stored and exchanged. */
 export interface SelectionSpec {
@@ -43,11 +43,16 @@ export class Selection {
     this.include = include.filter((p) => !include.some((q) => q !== p && under(p, q)));
     this.exclude = [...new Set(spec.exclude.map(normalizeSelectionPath))];
     this.patterns = spec.excludePatterns.map((src) => {
+      let re: RegExp;
       try {
-        return new RegExp(src);
+        re = new RegExp(src);
       } catch (cause) {
         throw new CairnError("CONFIG_INVALID", `invalid exclusion pattern ${JSON.stringify(src)}`, { cause });
       }
+      // one such pattern would hang the scan (and the daemon with it) on a long enough name
+      const hazard = regexHazard(src);
+      if (hazard !== null) throw new CairnError("CONFIG_INVALID", `exclusion pattern ${JSON.stringify(src)} could take for ever to match (${hazard})`);
+      return re;
     });
     this.spec = { include: [...this.include], exclude: [...this.exclude], excludePatterns: [...spec.excludePatterns] };
   }

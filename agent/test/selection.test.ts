@@ -15,6 +15,11 @@ describe("selection", () => {
     expect(s.includes("/etc/passwd")).toBe(false);
   });
 
+  it("refuses a pattern that could hang the scan, as one that does not compile", () => {
+    for (const bad of ["(a+)+$", "(unclosed"])
+      expect(() => new Selection({ include: ["/home/u/"], exclude: [], excludePatterns: [bad] })).toThrow(expect.objectContaining({ code: "CONFIG_INVALID" }));
+  });
+
   it("add, remove and exclude edit the local selection", () => {
     let spec = addToSelection({ include: [], exclude: [], excludePatterns: [] }, ["/data"]);
     spec = removeFromSelection(spec, ["/data/big"]);

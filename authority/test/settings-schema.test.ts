@@ -35,6 +35,13 @@ describe("settings schema completeness", () => {
     for (const n of named) expect(known.has(n), n).toBe(true);
   });
 
+  it("refuses an exclusion pattern that would hang every device's scan, with a reason", () => {
+    const spec = (SETTINGS_SCHEMA.device.fields as Record<string, FieldSpec<unknown>>).excludePatterns as FieldSpec<unknown>;
+    expect(spec.parse(["\\.tmp$", "/cache/$"], "device.excludePatterns")).toEqual(["\\.tmp$", "/cache/$"]);
+    expect(() => spec.parse(["(a+)+$"], "device.excludePatterns")).toThrow(/take for ever.*nested/);
+    expect(() => spec.parse(["(unclosed"], "device.excludePatterns")).toThrow(/not a valid regular expression/);
+  });
+
   it("every group with a platform flag is inherited as a whole", () => {
     for (const g of GROUP_NAMES) if (SETTINGS_SCHEMA[g].apiFlag !== undefined) expect(SETTINGS_SCHEMA[g].inheritance).toBe("group");
   });

@@ -38,6 +38,7 @@ export * from "./sealer.js";
 export * from "./objects.js";
 export * from "./token.js";
 export * from "./secrets.js";
+export * from "./regex-safety.js";
 export * from "./provider-key.js";
 export * from "./retention.js";
 export * from "./command.js";

@@ -3,7 +3,7 @@
  * backup, reporting and network tabs), as the authority keeps them. `device-settings.ts` turns
  * them into protocol `DeviceSettings` for agents; `device-tree.ts` into the API.md §5.4 tree.
  */
-import { type CompressionMode, DAY_MS, DEFAULT_RETENTION, MINUTE_MS, type RetentionPolicy, retentionPolicy } from "@cairn/protocol";
+import { type CompressionMode, DAY_MS, DEFAULT_RETENTION, MINUTE_MS, type RetentionPolicy, regexHazard, retentionPolicy } from "@cairn/protocol";
 import { boolean, intIn, invalid, listOf, type Parser, text } from "./parse.js";
 
 /** A destination of a backup set; `locked`: the device's user may not remove it. */
@@ -106,7 +106,7 @@ export const DEVICE_DEFAULTS: DeviceDefaults = {
 const GUID = /^[1-9][0-9]{5,19}$/;
 const path = text({ min: 1, max: 4096, pattern: /^[^\0]+$/ });
 
-/** A regular expression that compiles. */
+/** A regular expression that compiles, and cannot backtrack without bound on a device's paths. */
 export const regex: Parser<string> = (v, key) => {
   const s = text({ min: 1, max: 1000 })(v, key);
   try {
@@ -114,6 +114,8 @@ export const regex: Parser<string> = (v, key) => {
   } catch {
     invalid(key, "is not a valid regular expression");
   }
+  const hazard = regexHazard(s);
+  if (hazard !== null) invalid(key, `could take for ever to match on some paths (${hazard}): write it without the nested repeat`);
   return s;
 };
 
