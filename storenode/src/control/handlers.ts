@@ -12,9 +12,19 @@ import { streamBlocks } from "../server/data-handlers.js";
 import { diskSpace, storePointInfo } from "../space.js";
 import { NODE_VERSION } from "../version.js";
 
-/** Store points as a namespace sees them. */
-export function storePointsFor(ctx: NodeContext, ns: string): Promise<StorePointInfo[]> {
-  return Promise.all(ctx.registry.storePoints.map((sp) => storePointInfo(sp, (s) => ctx.registry.storePointIdFor(ns, s.id), ctx.opts.reserveBytes)));
+/**
+ * Store points as a namespace sees them. A tenant with a quota sees its quota as the size and what
+ * is left of it (never more than the disk has free), not the host's disk: nothing outside its
+ * namespace is its business (DECISIONS.md, storage and providers).
+ */
+export async function storePointsFor(ctx: NodeContext, ns: string): Promise<StorePointInfo[]> {
+  const infos = await Promise.all(
+    ctx.registry.storePoints.map((sp) => storePointInfo(sp, (s) => ctx.registry.storePointIdFor(ns, s.id), ctx.opts.reserveBytes)),
+  );
+  const quota = ns === OWN_NS ? -1 : (ctx.db.tenant(ns)?.quotaBytes ?? -1);
+  if (quota < 0) return infos;
+  const left = Math.max(0, quota - ctx.registry.namespaceBytes(ns));
+  return infos.map((i) => ({ ...i, totalBytes: Math.min(i.totalBytes, quota), freeBytes: Math.min(i.freeBytes, left) }));
 }
 
 /** Figures of every archive of a namespace (live for open archives, recorded for the rest). */
