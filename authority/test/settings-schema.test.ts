@@ -42,6 +42,13 @@ describe("settings schema completeness", () => {
     expect(() => spec.parse(["(unclosed"], "device.excludePatterns")).toThrow(/not a valid regular expression/);
   });
 
+  it("says a critical threshold below the warning in the unit the console's form uses", () => {
+    const problem = SETTINGS_SCHEMA.device.check?.({ minutesUntilWarning: 14_400, minutesUntilSevere: 7200 });
+    expect(problem?.message).toBe("minutesUntilSevere (5 days) must be greater than minutesUntilWarning (10 days): a device is warned before it is critical");
+    expect(SETTINGS_SCHEMA.device.check?.({ minutesUntilWarning: 90, minutesUntilSevere: 60 })?.message).toContain("(1 hour)");
+    expect(SETTINGS_SCHEMA.device.check?.({ minutesUntilWarning: 60, minutesUntilSevere: 7200 })).toBeNull();
+  });
+
   it("every group with a platform flag is inherited as a whole", () => {
     for (const g of GROUP_NAMES) if (SETTINGS_SCHEMA[g].apiFlag !== undefined) expect(SETTINGS_SCHEMA[g].inheritance).toBe("group");
   });

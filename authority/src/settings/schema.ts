@@ -121,8 +121,16 @@ const criticalAfterWarning =
     const w = v[warning];
     const c = v[critical];
     if (typeof w !== "number" || typeof c !== "number" || c > w) return null;
-    return { field: critical, message: `${critical} (${c} ${unit}) must be greater than ${warning} (${w} ${unit}): a device is warned before it is critical` };
+    // in the unit a person set them in: the console's form asks for days
+    const show = (n: number) =>
+      unit !== "minutes" ? `${n} ${unit}` : n % 1440 === 0 ? plural(n / 1440, "day") : n % 60 === 0 ? plural(n / 60, "hour") : plural(n, "minute");
+    return {
+      field: critical,
+      message: `${critical} (${show(c)}) must be greater than ${warning} (${show(w)}): a device is warned before it is critical`,
+    };
   };
+
+const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
 
 const f = <T>(spec: Omit<FieldSpec<T>, "rule" | "lockable"> & Partial<Pick<FieldSpec<T>, "rule" | "lockable">>): FieldSpec<T> => ({
   rule: "override",
