@@ -202,6 +202,20 @@ describe("console: restores and cold storage", () => {
     }
   });
 
+  it("says it is the caller's web restore limit of 0 MB, not the organization, that turns zips off", async () => {
+    const { page } = env;
+    const limit = (mb: number) => env.api.put(`/api/v1/orgs/${topOrgId}/settings`, { groups: { quota: { values: { webRestoreAdminLimitMb: mb } } } });
+    await limit(0);
+    try {
+      await selectForRestore(["todo.txt"]);
+      await expect.poll(() => page.getByTestId("web-restore-off").textContent()).toContain("Your web restore limit is 0 MB");
+      await expect(page.getByRole("radio", { name: "Download a zip file" }).count()).resolves.toBe(0);
+      await expect(page.getByTestId("restore-server").count()).resolves.toBe(1);
+    } finally {
+      await limit(250);
+    }
+  });
+
   it("pushes a restore to the device", async () => {
     const { page } = env;
     agent = await startAgent({ dataDir: agentDir, logger, tickMs: 0, watch: false, localApi: false });

@@ -111,8 +111,15 @@ export function registerRestoreRoutes(api: ApiRouter, ctx: AuthorityContext, svc
       // Cairn's additions, so a console offers only the restores that will be accepted: a zip
       // needs the org's switch and a web restore limit other than 0 for this caller (the job
       // checks both again when it is created).
-      const zipRestoreAllowed = s.contentAllowed && (await jobs.limitMbFor(p, s)) !== 0;
-      return { webRestoreSessionId: s.id, zipRestoreAllowed, serverRestoreAllowed: s.contentAllowed && svc.o.serverRestoreDir !== undefined };
+      const limitZero = (await jobs.limitMbFor(p, s)) === 0;
+      const zipRestoreAllowed = s.contentAllowed && !limitZero;
+      return {
+        webRestoreSessionId: s.id,
+        zipRestoreAllowed,
+        // why not: the organization turned web restores off, or this caller's limit is 0 MB
+        zipRestoreOff: zipRestoreAllowed ? null : !s.contentAllowed ? "organization" : "limit",
+        serverRestoreAllowed: s.contentAllowed && svc.o.serverRestoreDir !== undefined,
+      };
     },
   });
   storageRoute({

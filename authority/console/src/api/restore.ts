@@ -38,6 +38,8 @@ export interface RestoreSession {
   dataKeyToken: string;
   /** The device's organization allows zip (web) restores (Cairn's session field). */
   zipAllowed: boolean;
+  /** Why not: the organization turned web restores off, or the caller's web restore limit is 0 MB. */
+  zipOff: "organization" | "limit" | null;
   /** A restore to the authority's file system is possible: allowed, and the authority has a restore folder. */
   serverAllowed: boolean;
   /** The archive password or custom key the session was opened with (memory only; a push opens its own session with it). */
@@ -63,7 +65,7 @@ export async function openSession(deviceGuid: string, destinationGuid: string, s
   const token = pair.join("-");
   const { dataKeyToken } = await post<{ dataKeyToken: string }>("/api/DataKeyToken", { computerGuid: deviceGuid });
   const base = { serverUrl: login.serverUrl, token };
-  const ses = await post<{ webRestoreSessionId: string; zipRestoreAllowed?: boolean; serverRestoreAllowed?: boolean }>(
+  const ses = await post<{ webRestoreSessionId: string; zipRestoreAllowed?: boolean; zipRestoreOff?: string | null; serverRestoreAllowed?: boolean }>(
     "/api/WebRestoreSession",
     { computerGuid: deviceGuid, dataKeyToken, privatePassword: secret.privatePassword, encryptionKey: secret.encryptionKey },
     onStorage(base),
@@ -76,6 +78,7 @@ export async function openSession(deviceGuid: string, destinationGuid: string, s
     sessionId: ses.webRestoreSessionId,
     dataKeyToken,
     zipAllowed: ses.zipRestoreAllowed !== false,
+    zipOff: ses.zipRestoreOff === "limit" ? "limit" : ses.zipRestoreAllowed === false ? "organization" : null,
     serverAllowed: ses.serverRestoreAllowed === true,
     secret,
   };

@@ -123,7 +123,9 @@ export function RestoreTarget(p: {
         </label>
         {!p.session.zipAllowed && (
           <p class="hint" data-testid="web-restore-off">
-            Zip and server file-system restores are turned off for this device's organization; push the files to a device instead.
+            {p.session.zipOff === "limit"
+              ? `Your web restore limit is 0 MB, so zip downloads are off for you; ${p.session.serverAllowed ? "restore to the authority's file system or push" : "push"} the files to a device instead.`
+              : "Zip and server file-system restores are turned off for this device's organization; push the files to a device instead."}
           </p>
         )}
       </fieldset>
