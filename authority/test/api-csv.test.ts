@@ -88,7 +88,19 @@ describe("organizations CSV (seed 001 'CSV export')", () => {
       archiveBytes: 700,
       lastCompleted: now - 4 * DAY_MS,
     });
+    // a device deactivated since: its archive (in cold storage) still takes space, but nothing of
+    // it is selected for backup any more
+    const d4 = rows.device(u2.userId, "d4", now - 60 * DAY_MS);
+    rows.archive(d4.deviceId, u2.userId, primary.destinationId, {
+      selectedFiles: 100,
+      selectedBytes: 10_000,
+      todoFiles: 7,
+      todoBytes: 70,
+      archiveBytes: 300,
+      lastCompleted: now - 50 * DAY_MS,
+    });
     rows.close();
+    expect((await admin.send("POST", "/api/v4/computer-deactivation/update", { id: d4.deviceId })).status).toBe(204);
 
     const r = await admin.get("/api/v1/orgs/export");
     expect(r.status).toBe(200);
@@ -176,7 +188,7 @@ describe("organizations CSV (seed 001 'CSV export')", () => {
       selectedBytes: "1500",
       todoBytes: "250",
       todoFiles: "3",
-      archiveBytes: "2200",
+      archiveBytes: "2500",
       orgGuid: await guidOf(deptA.orgId),
       parentOrgGuid: top.orgGuid,
       orgUid: deptA.orgUid,

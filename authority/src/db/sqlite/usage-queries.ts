@@ -47,8 +47,13 @@ export class SqliteUsageQueries implements UsageReads, UsageWrites {
     const out = new Map<number, OrgUsage>();
     for (const id of orgIds) out.set(id, { orgId: id, selectedFiles: 0, selectedBytes: 0, todoFiles: 0, todoBytes: 0, archiveBytes: 0, destinationGuids: [] });
     const sums = this.q.all<{ org_id: number; sf: number; sb: number; tf: number; tb: number; ab: number }>(
-      `SELECT u.org_id, sum(a.selected_files) AS sf, sum(a.selected_bytes) AS sb, sum(a.todo_files) AS tf, sum(a.todo_bytes) AS tb, sum(a.archive_bytes) AS ab
-       FROM archives a JOIN devices d ON d.device_id = a.device_id JOIN users u ON u.user_id = d.user_id
+      // what is selected (and still to do) is that of archives still backed up: an active
+      // device's, not in cold storage; what is stored counts every archive not purged
+      `SELECT u.org_id, sum(CASE WHEN live THEN a.selected_files ELSE 0 END) AS sf, sum(CASE WHEN live THEN a.selected_bytes ELSE 0 END) AS sb,
+         sum(CASE WHEN live THEN a.todo_files ELSE 0 END) AS tf, sum(CASE WHEN live THEN a.todo_bytes ELSE 0 END) AS tb, sum(a.archive_bytes) AS ab
+       FROM (SELECT a.*, (d.active = 1 AND NOT EXISTS (SELECT 1 FROM cold_storage c WHERE c.archive_id = a.archive_id)) AS live, d.user_id AS owner
+             FROM archives a JOIN devices d ON d.device_id = a.device_id) a
+       JOIN users u ON u.user_id = a.owner
        WHERE a.purged_at IS NULL AND u.org_id IN (SELECT value FROM json_each(?)) GROUP BY u.org_id`,
       idList(orgIds),
     );
