@@ -110,6 +110,23 @@ describe("bad values on the command line", () => {
       ],
       "--custom-key takes 64 hexadecimal digits",
     ],
+    [
+      [
+        "agent",
+        "register",
+        "--authority",
+        "https://127.0.0.1:1",
+        "--authority-fingerprint",
+        "00:11:22",
+        "--registration-key",
+        "K",
+        "--username",
+        "u",
+        "--password",
+        "p",
+      ],
+      "--authority-fingerprint takes the certificate's SHA-256 fingerprint",
+    ],
   ])("%j is bad usage (exit 2) naming the value", async (args, says) => {
     const data = args[0] === "storenode" ? node : join(dir, "agent-usage");
     const r = await runCairn(["--json", ...args, "--data", data]);

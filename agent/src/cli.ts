@@ -164,6 +164,9 @@ export function createCommand(ctx: CommandContext): Command {
     )
     .action(async (o: DataOpt & Record<string, string | undefined>) => {
       if (o.customKey !== undefined && !/^[0-9a-fA-F]{64}$/.test(o.customKey)) throw new CairnError("USAGE", "--custom-key takes 64 hexadecimal digits");
+      // a value that is no SHA-256 fingerprint at all is a bad flag (2), not a mismatch (12)
+      if ((o.authorityFingerprint ?? "").replace(/^sha256:/i, "").replace(/[^0-9a-fA-F]/g, "").length !== 64)
+        throw new CairnError("USAGE", "--authority-fingerprint takes the certificate's SHA-256 fingerprint: 64 hexadecimal digits (colons allowed)");
       const { registerAgent } = await import("./auth/registration.js");
       const { systemClock } = await import("@cairn/protocol");
       const r = await registerAgent({
