@@ -39,7 +39,7 @@ import { ArchiveStore } from "./state/archive-store.js";
 import { archiveKeyOf, ensureDataDir, readCredentials, requireCredentials } from "./state/credentials.js";
 import { type BackupSummary, runArchiveBackup } from "./upload/backup-run.js";
 import { AGENT_VERSION } from "./version.js";
-import { inRunWindow } from "./daemon/run-window.js";
+import { inRunWindow, nextRunWindowOpen } from "./daemon/run-window.js";
 
 /** Common options. */
 export interface AgentCommonOptions {
@@ -504,6 +504,23 @@ export function deviceVisibility(dataDir: string): "visible" | "hidden" {
   const db = openAgentDb(dataDir);
   try {
     return kvGet<DeviceConfig>(db, "config")?.settings.visibility ?? "visible";
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * When this device's run window (the organization's setting, as last synced) is closed now:
+ * the local time it opens next ("never this week" when it does not), else null.
+ */
+export function runWindowWait(dataDir: string, now = systemClock.now()): string | null {
+  if (!existsSync(dataDir)) return null;
+  const db = openAgentDb(dataDir);
+  try {
+    const w = kvGet<DeviceConfig>(db, "config")?.settings.runWindow ?? null;
+    if (inRunWindow(w, now)) return null;
+    const at = nextRunWindowOpen(w, now);
+    return at === null ? "not in the next week" : `at ${new Date(at).toLocaleString()}`;
   } finally {
     db.close();
   }

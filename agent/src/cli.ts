@@ -328,6 +328,14 @@ export function createCommand(ctx: CommandContext): Command {
     .action(async (o: DataOpt & { full?: boolean }) => {
       const dir = dataDir(ctx, o);
       const silent = await silentOn(ctx, dir);
+      // outside the organization's run window nothing is sent until it opens: say so, or the
+      // wait looks like a hang
+      if (!ctx.json && !silent) {
+        const { runWindowWait } = await import("./agent-api.js");
+        const opens = runWindowWait(dir);
+        if (opens !== null)
+          ctx.stderr.write(`outside this device's backup run window: the backup sends nothing until it opens (${opens}); it goes on by itself then\n`);
+      }
       const p = await progressSink(ctx, "backup", silent);
       try {
         // A daemon serving this data directory backs up what its watcher saw change (and holds

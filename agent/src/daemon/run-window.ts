@@ -28,3 +28,11 @@ export function inRunWindow(w: RunWindow | null, now: number): boolean {
   if (minute >= w.startMinute) return dayOn(w.days, day);
   return minute < w.endMinute && dayOn(w.days, (day + 6) % 7);
 }
+
+/** The next time at or after `now` (epoch ms, to the minute) the window is open; null when it never opens within a week. */
+export function nextRunWindowOpen(w: RunWindow | null, now: number): number | null {
+  if (inRunWindow(w, now)) return now;
+  const start = Math.ceil(now / 60_000) * 60_000;
+  for (let t = start; t < start + 8 * 24 * 60 * 60_000; t += 60_000) if (inRunWindow(w, t)) return t;
+  return null;
+}
