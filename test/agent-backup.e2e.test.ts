@@ -35,7 +35,7 @@ function treeOf(dir: string): Map<string, string> {
       const p = join(d, n);
       const r = `${rel}/${n}`;
       const st = lstatSync(p);
-      if (st.isSymbolicLink()) out.set(r, `link ${readlinkSync(p)}`);
+      if (st.isSymbolicLink()) out.set(r, `link ${readlinkSync(p)} ${Math.floor(st.mtimeMs)}`);
       else if (st.isDirectory()) {
         out.set(r, `dir ${(st.mode & 0o7777).toString(8)} ${Math.floor(st.mtimeMs)}`);
         walk(p, r);

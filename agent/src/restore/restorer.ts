@@ -16,7 +16,7 @@
  * block, write, and rename, so decryption, decompression and file writes use every core. A block
  * the socket delivered in a buffer of its own is moved to its worker, not copied.
  */
-import { closeSync, constants, fchmodSync, futimesSync, lstatSync, mkdirSync, openSync, rmSync, symlinkSync } from "node:fs";
+import { closeSync, constants, fchmodSync, futimesSync, lstatSync, lutimesSync, mkdirSync, openSync, rmSync, symlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { type ArchiveKeys, type BlockFrame, CairnError, type FileMeta, isCairnError, isErrorCode, type WireError } from "@cairn/protocol";
@@ -214,6 +214,8 @@ export class Restorer {
       const temp = this.tempName(dest);
       symlinkSync(e.meta.target ?? "", temp);
       try {
+        // the link's own time (lutimes never follows it), kept by the rename
+        lutimesSync(temp, unixSeconds(e.meta.mtimeMs), unixSeconds(e.meta.mtimeMs));
         placeRestored(temp, dest, this.o.existing);
       } catch (err) {
         rmSync(temp, { force: true });
