@@ -36,4 +36,23 @@ describe("cairn agent backup with the storage node down", () => {
     const last = JSON.parse(p.lines.filter((l) => l.startsWith("{")).at(-1) ?? "{}") as { message_type?: string; error?: string };
     expect(last).toMatchObject({ message_type: "exit_error", error: "UNAVAILABLE" });
   }, 90_000);
+
+  it("finds a node that came back on another port in the same run, through the authority's new address", async () => {
+    const c2 = await startCluster({ agents: 1 });
+    try {
+      const a = c2.agents[0]!;
+      a.select();
+      writeFileSync(join(a.home, "b.txt"), "before the move\n");
+      expect((await a.backup()).errors).toBe(0);
+      const old = c2.nodes[0]?.handle.port;
+      await c2.nodes[0]?.restart({ newPort: true });
+      expect(c2.nodes[0]?.handle.port).not.toBe(old);
+      writeFileSync(join(a.home, "b.txt"), "after the move\n");
+      const r = await a.backup();
+      expect([r.errors, r.failed]).toEqual([0, []]);
+      expect(r.changedFiles).toBe(1);
+    } finally {
+      await c2.dispose();
+    }
+  }, 120_000);
 });

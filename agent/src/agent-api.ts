@@ -239,6 +239,7 @@ export async function runBackup(o: RunBackupOptions): Promise<RunBackupResult> {
       );
     const summaries: BackupSummary[] = [];
     const failed: Array<FailedDestination & { err: unknown }> = [];
+    const retried = new Set<string>();
     for (const j of jobs) {
       const s = j.settings;
       const limiter =
@@ -274,6 +275,18 @@ export async function runBackup(o: RunBackupOptions): Promise<RunBackupResult> {
         // down or full, its token refused, a rollback) does not keep the others from backing up
         const e = asLocalDiskFull(err, "backup");
         if (isCairnError(e, "CANCELLED") || isCairnError(e, "LOCAL_DISK_FULL") || isCairnError(e, "LOCKED")) throw e;
+        // a node that moved (a new address or port) is unreachable at the old one until the
+        // config sync, which runs beside this backup, brings the new one: once, it is tried there
+        if (isCairnError(e, "UNAVAILABLE") && !o.archives && !retried.has(guid)) {
+          retried.add(guid);
+          await sync;
+          const row = new ArchiveStore(db).get(guid);
+          if (row && row.url !== j.direct.endpoint.url) {
+            logger.info({ archiveGuid: guid, url: row.url }, "the storage node has a new address: trying it");
+            jobs.push({ ...j, direct: { ...j.direct, endpoint: { ...j.direct.endpoint, url: row.url, fingerprint: row.fingerprint, token: row.token } } });
+            continue;
+          }
+        }
         const code = isCairnError(e) ? e.code : "INTERNAL";
         const message = e instanceof Error ? e.message : String(e);
         kvSet(db, lastErrorKey(guid), { code, message: message.slice(0, 500), at: clock.now() } satisfies LastBackupError);

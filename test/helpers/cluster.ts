@@ -44,7 +44,8 @@ export interface ClusterNode {
   readonly handle: StorenodeHandle;
   /** The authority's server id of this node. */
   serverId: number;
-  restart(): Promise<void>;
+  /** Restarts the node on its port, or with `newPort` on another one (a node that moved). */
+  restart(o?: { newPort?: boolean }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -142,12 +143,12 @@ export async function startCluster(o: ClusterOptions = {}): Promise<Cluster> {
       get handle() {
         return handle;
       },
-      async restart() {
+      async restart(o: { newPort?: boolean } = {}) {
         const port = handle.port;
         const before = authority.ctx.nodes.get(server.serverId);
         await handle.close();
         // the same port: tenant authorities dial the URL they were given
-        handle = await start(port);
+        handle = await start(o.newPort ? 0 : port);
         await relinked(authority, server.serverId, before);
       },
       async stop() {
