@@ -536,7 +536,10 @@ export function createCommand(ctx: CommandContext): Command {
     .option("--archive <guid>", "restore from this archive (`status` lists them; default: the one backed up to last)")
     .action(async (paths: string[], o: DataOpt & { at?: string; to?: string; existing: "overwrite" | "rename"; fullPath?: boolean; archive?: string }) => {
       if (o.archive !== undefined && !GUID_PATTERN.test(o.archive))
-        throw new CairnError("USAGE", `--archive takes an archive guid (decimal digits), not ${JSON.stringify(o.archive.slice(0, 100))}`);
+        throw new CairnError(
+          "USAGE",
+          `--archive takes an archive guid (6 to 20 decimal digits, as \`cairn agent status\` lists them), not ${JSON.stringify(o.archive.slice(0, 100))}`,
+        );
       const { runRestore } = await import("./agent-api.js");
       const silent = await silentOn(ctx, dataDir(ctx, o));
       const p = await progressSink(ctx, "restore", silent);
@@ -614,7 +617,10 @@ export function createCommand(ctx: CommandContext): Command {
         ["--opt-out", o.optOut],
       ] as const)
         if (v !== undefined && !GUID_PATTERN.test(v))
-          throw new CairnError("USAGE", `${flag} takes a destination guid (decimal digits), not ${JSON.stringify(v.slice(0, 100))}`);
+          throw new CairnError(
+            "USAGE",
+            `${flag} takes a destination guid (6 to 20 decimal digits, as \`cairn agent destinations\` lists them), not ${JSON.stringify(v.slice(0, 100))}`,
+          );
       if (o.optIn || o.optOut) {
         const { connectAuthority, syncConfig } = await import("./auth/registration.js");
         const { systemClock } = await import("@cairn/protocol");

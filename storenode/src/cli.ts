@@ -288,7 +288,10 @@ export function createCommand(ctx: CommandContext): Command {
 
   const maintainAction = (verify: boolean) => async (o: { data?: string; archive?: string; verify?: boolean }) => {
     if (o.archive !== undefined && !GUID_PATTERN.test(o.archive))
-      throw new CairnError("USAGE", `--archive takes an archive guid (decimal digits), not ${JSON.stringify(o.archive.slice(0, 100))}`);
+      throw new CairnError(
+        "USAGE",
+        `--archive takes an archive guid (6 to 20 decimal digits, not starting with 0), not ${JSON.stringify(o.archive.slice(0, 100))}`,
+      );
     const r = await maintainNode({
       dataDir: dataOf(ctx, o.data),
       archiveGuid: o.archive ?? null,
