@@ -7,7 +7,7 @@
  * a bad combination is CREATE_FAILED too; the history shows the receiving device.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type AgentHandle, startAgent } from "@cairn/agent";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -130,6 +130,28 @@ describe("push restore (API.md §10)", () => {
     expect(readdirSync(join(without, "docs")).sort()).toEqual(["note.txt", "report.bin"]);
   }, 60_000);
 
+  it("keeps the original permissions, or gives this device's defaults with filePermissions CURRENT", async () => {
+    const a1 = c.agents[0] as NonNullable<(typeof c.agents)[0]>;
+    writeFileSync(join(src.home, "docs", "private.txt"), "only me\n");
+    chmodSync(join(src.home, "docs", "private.txt"), 0o600);
+    expect((await a1.backup()).errors).toBe(0);
+    const mode = (p: string) => statSync(p).mode & 0o777;
+    const umask = process.umask(0o022);
+    process.umask(umask);
+    for (const [filePermissions, want] of [
+      ["ORIGINAL", 0o600],
+      [null, 0o600],
+      ["CURRENT", 0o666 & ~umask],
+    ] as const) {
+      const target = join(dst.home, `perm-${filePermissions ?? "null"}`);
+      const job = await admin.push(src.guid, dst.guid, [`${src.home}/docs/private.txt`], { restorePath: target, filePermissions });
+      expect(await admin.waitPlatformJob(job)).toMatchObject({ status: "done" });
+      expect(mode(join(target, "private.txt")).toString(8), String(filePermissions)).toBe(want.toString(8));
+    }
+    rmSync(join(src.home, "docs", "private.txt"));
+    expect((await a1.backup()).errors).toBe(0);
+  }, 60_000);
+
   it("answers serverUrl null and CREATE_FAILED for an offline target", async () => {
     await daemon2?.close();
     daemon2 = null;
@@ -168,6 +190,6 @@ describe("push restore (API.md §10)", () => {
     // the docs folder (two files), the lone link, the deleted file, the folder with it (three) and
     // without it (two): each as many files as it restored
     const pushes = h.restoreEvents.filter((e) => e.restoreType === "PUSH" && e.acceptingComputerGuid === dst.guid);
-    expect(pushes.map((e) => e.numFiles).sort()).toEqual([1, 1, 2, 2, 3]);
+    expect(pushes.map((e) => e.numFiles).sort()).toEqual([1, 1, 1, 1, 1, 2, 2, 3]);
   });
 });

@@ -500,6 +500,7 @@ async function startLockedAgent(o: StartAgentOptions): Promise<AgentHandle> {
           existing: p.existing,
           fullPath: p.restoreFullPath,
           showDeleted: p.showDeleted,
+          ...(p.permissions ? { permissions: p.permissions } : {}),
           ...(own ? { known: { seq: own.lastSeq, manifestHash: own.lastManifestHash } } : {}),
         });
         // a link is a file to the authority (its catalog counts every non-directory as one)

@@ -46,6 +46,23 @@ export interface ArchiveRestoreOptions {
    * deleted, as the web restore's "show deleted" offers them.
    */
   showDeleted?: boolean;
+  /**
+   * "original" (the default): each file keeps its backed-up mode; "current": this device's
+   * defaults for new files and folders (its umask), execute bits kept for what had them.
+   */
+  permissions?: "original" | "current";
+}
+
+/** This process's umask: reading it sets it, so it is set straight back (nothing is created meanwhile). */
+export function readUmask(): number {
+  const m = process.umask(0o022);
+  process.umask(m);
+  return m;
+}
+
+/** A mode under this process's umask: 0o777 for folders and what was executable, 0o666 else. */
+function currentMode(meta: { type: string; mode: number }, umask: number): number {
+  return (meta.type === "dir" || (meta.mode & 0o111) !== 0 ? 0o777 : 0o666) & ~umask;
 }
 
 /** Deleted files whose last version is looked up at most in one restore (each costs one node call). */
@@ -125,6 +142,7 @@ export async function runArchiveRestore(o: ArchiveRestoreOptions): Promise<Archi
     const bad: RestoreError[] = [];
     const showDeleted = o.showDeleted === true;
     const matched = new Set<string>();
+    const umask = o.permissions === "current" ? readUmask() : null;
     let lookups = 0;
     /** A deleted file's newest version that still held it (at or before `at`), or null. */
     const lastLive = async (fileId: Buffer): Promise<ListedFile | null> => {
@@ -174,7 +192,9 @@ export async function runArchiveRestore(o: ArchiveRestoreOptions): Promise<Archi
         }
         const drop = o.target && !(o.fullPath ?? requested.length === 0) ? depthOf(base === "/" ? "/" : dirname(base)) : 0;
         // without a drop the components are the path after its "/" (a slice of the same string)
-        kept.push({ meta: leanMeta(meta), blocks: f.blocks, rel: drop === 0 ? meta.path.slice(1) : parts.slice(drop).join("/") });
+        const lean = leanMeta(meta);
+        if (umask !== null) lean.mode = currentMode(lean, umask);
+        kept.push({ meta: lean, blocks: f.blocks, rel: drop === 0 ? meta.path.slice(1) : parts.slice(drop).join("/") });
       }
       const ids = Buffer.allocUnsafeSlow(kept.reduce((a, k) => a + k.blocks.length, 0));
       let pos = 0;

@@ -468,6 +468,7 @@ export class RestoreJobs {
         existing: existing === "OVERWRITE_ORIGINAL" ? "overwrite" : "rename",
         restoreFullPath: body.restoreFullPath === true,
         showDeleted,
+        ...(permissions === "CURRENT" ? { permissions: "current" as const } : {}),
       });
       if (!r.accepted) throw fail("the receiving device refused the restore");
     } catch (err) {

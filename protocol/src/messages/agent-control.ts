@@ -256,6 +256,8 @@ export const agentDeviceMethods = {
       existing: oneOf(["overwrite", "rename"] as const),
       restoreFullPath: bool(),
       showDeleted: bool(),
+      /** `filePermissions` of API.md §10: the originals' modes (absent, "original"), or this device's defaults ("current"). */
+      permissions: opt(oneOf(["original", "current"] as const)),
     }),
     obj({ accepted: bool() }),
   ),
