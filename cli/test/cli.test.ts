@@ -111,7 +111,7 @@ describe("the cairn command", () => {
         "--authority",
         "https://bob:s3cret@127.0.0.1:1",
         "--authority-fingerprint",
-        "AA",
+        "AA".repeat(32),
         "--registration-key",
         "K",
         "--username",
