@@ -265,6 +265,10 @@ describe("T25: role escalation and mass assignment", () => {
       ["GET", `/api/v1/orgs/${A.orgId}/destinations`],
       ["PUT", `/api/v1/orgs/${A.orgId}/destinations`, { inherit: true }],
       ["GET", "/api/v1/destinations?pgNum=1&pgSize=10"],
+      // nor through the CSV export or the settings routes
+      ["GET", "/api/v1/orgs/export"],
+      ["GET", `/api/OrgSetting/${A.orgId}`],
+      ["GET", `/api/v1/orgs/${A.orgId}/settings`],
     ] as const) {
       const r = await du.send(method, path, body);
       expect([r.status, errorName(r)], `${method} ${path}`).toEqual([403, "FORBIDDEN"]);

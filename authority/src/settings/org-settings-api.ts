@@ -117,6 +117,17 @@ export class OrgSettingsApi {
     }
   }
 
+  /**
+   * An org whose settings `p` may read: through a role over it (FORBIDDEN for a member who sees
+   * it only as its own org), NOT_FOUND when invisible.
+   */
+  private async withRole(p: Principal, orgId: number): Promise<Org> {
+    const org = await this.orgs.byId(p, orgId);
+    if (!authorizeByRole(p, "org.read", { kind: "org", orgId: org.orgId, path: org.path }))
+      throw new CairnError("FORBIDDEN", "Not allowed: org.read (an organization's settings are its administrators')", { details: { permission: "org.read" } });
+    return org;
+  }
+
   /** One org object. */
   async orgObject(org: Org, inc: OrgIncludes): Promise<Record<string, unknown>> {
     return (await this.orgObjects([org], inc))[0] as Record<string, unknown>;
@@ -194,7 +205,7 @@ export class OrgSettingsApi {
 
   /** GET /api/OrgSetting/{id}: every packet with its value, supplier and lock. */
   async packets(p: Principal, orgId: number): Promise<Record<string, unknown>> {
-    const org = await this.orgs.byId(p, orgId);
+    const org = await this.withRole(p, orgId);
     return this.packetsOf(await this.d.settings.resolveOrg(org));
   }
 
@@ -242,7 +253,7 @@ export class OrgSettingsApi {
 
   /** Cairn's own settings view: effective values, sources and locks (GET /api/v1/orgs/{id}/settings). */
   async effective(p: Principal, orgId: number): Promise<Record<string, unknown>> {
-    const org = await this.orgs.byId(p, orgId);
+    const org = await this.withRole(p, orgId);
     const r = await this.d.settings.resolveOrg(org);
     return {
       orgId: org.orgId,

@@ -5,7 +5,9 @@
  * lists the destinations holding the org's archives, `;`-separated; `shareDeviceCount`
  * (deprecated) is 0.
  */
+import { CairnError } from "@cairn/protocol";
 import { stringify } from "csv-stringify/sync";
+import { scopeOf } from "../../auth/access.js";
 import type { AuthorityContext } from "../../context.js";
 import type { Org } from "../../db/records.js";
 import { loadOrgFigures } from "../../orgs/org-figures.js";
@@ -93,6 +95,9 @@ export function registerExportRoutes(api: ApiRouter, ctx: AuthorityContext): voi
     summary: "The organizations the caller may see as CSV (filters active, q), the source document's columns in order",
     tags: ["organizations"],
     handler: async ({ p, query, reply }) => {
+      // an administrator's export (registration keys, figures): a member who sees its org only as
+      // its own gets none of it
+      if (scopeOf(p, "org.read").kind === "none") throw new CairnError("FORBIDDEN", "Not allowed: org.read", { details: { permission: "org.read" } });
       const active = boolParam(query, "active");
       const q = textParam(query, "q");
       const orgs: Org[] = [];
