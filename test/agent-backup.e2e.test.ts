@@ -115,7 +115,7 @@ describe("agent backup and restore against the real storage node", () => {
     expect(await nodeBytesReceived(tn.node)).toBe(before);
   }, 60_000);
 
-  it("a selected folder that is missing (a drive not mounted) is reported, keeps its files and still lets the backup complete", async () => {
+  it("a selected folder that is missing (a drive not mounted) is reported, keeps its files, and the backup is not complete", async () => {
     const drive = join(work, "drive");
     const data3 = join(work, "agent-drive");
     mkdirSync(join(drive, "photos"), { recursive: true });
@@ -127,13 +127,26 @@ describe("agent backup and restore against the real storage node", () => {
     renameSync(drive, `${drive}.unmounted`);
     const r = await runBackup({ dataDir: data3, archives: [a3], selection: sel3, logger });
     expect(r.errors).toBe(1);
-    expect(r.destinations[0]).toMatchObject({ deletedFiles: 0, complete: true });
+    // incomplete: the last completed backup stays where it was, so the device's alerts tell of it
+    expect(r.destinations[0]).toMatchObject({ deletedFiles: 0, complete: false });
     expect(r.destinations[0]?.errorList[0]).toMatchObject({ path: drive, code: "ENOENT", message: expect.stringContaining("missing") });
     // the newest version still holds the folder as it was
     const out = join(work, "restore-drive");
     const rr = await runRestore({ dataDir: data3, archive: a3, target: out, paths: [drive], logger });
     expect(rr.errors).toBe(0);
     expect(readFileSync(join(out, "drive", "photos", "a.jpg"), "utf8")).toBe("jpeg bytes");
+  }, 60_000);
+
+  it("a file whose name is not UTF-8 is listed (exit 3) but does not keep the backup from completing", async () => {
+    const tree = join(work, "odd-names");
+    const data4 = join(work, "agent-odd");
+    mkdirSync(tree, { recursive: true });
+    mkdirSync(data4, { recursive: true });
+    writeFileSync(join(tree, "fine.txt"), "fine");
+    writeFileSync(Buffer.concat([Buffer.from(`${tree}/bad`), Buffer.from([0xff, 0xfe]), Buffer.from(".txt")]), "odd");
+    const r = await runBackup({ dataDir: data4, archives: [await tn.newArchive()], selection: { include: [tree], exclude: [], excludePatterns: [] }, logger });
+    expect(r.errors).toBe(1);
+    expect(r.destinations[0]).toMatchObject({ complete: true, errorList: [expect.objectContaining({ code: "EILSEQ" })] });
   }, 60_000);
 
   it("a device that lost its database records as deleted the files its last version holds and the disk does not", async () => {

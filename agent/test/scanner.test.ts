@@ -107,9 +107,15 @@ describe("scanner and file cache", () => {
     commitAll(cache, new Scanner(cache, sel).full());
     rmSync(root, { recursive: true });
     rmSync(file);
-    for (const r of [new Scanner(cache, sel).full(), new Scanner(cache, sel).paths([root, file])]) {
+    // the watcher names the folder's children too when it goes
+    const named = [join(root, "a/b/two.txt"), root, join(root, "a/b/c"), file];
+    for (const [r, deleted] of [
+      [new Scanner(cache, sel).full(), [file]],
+      [new Scanner(cache, sel).paths(named), [file]],
+      [new Scanner(cache, sel).paths([join(root, "a/one.txt")]), []],
+    ] as const) {
       expect(r.errors).toEqual([expect.objectContaining({ path: root, code: "ENOENT", message: expect.stringContaining("missing") })]);
-      expect(r.deleted.map((d) => d.path)).toEqual([file]);
+      expect(r.deleted.map((d) => d.path)).toEqual(deleted);
     }
     // back again (the drive mounted): nothing changed, nothing to upload
     mkdirSync(join(root, "a/b/c"), { recursive: true });

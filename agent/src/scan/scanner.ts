@@ -131,6 +131,8 @@ export class Scanner {
    */
   private once: { done: Set<string>; listed: Set<string> } | null = null;
   private batchSize = SCAN_BATCH_ENTRIES;
+  /** This scan's selected folders that are missing (looked at once), and whether each was reported. */
+  private gone: Map<string, boolean> | null = null;
   /** Counters of the running (or finished) scan. */
   stats: ScanStats = Scanner.emptyStats();
 
@@ -144,6 +146,7 @@ export class Scanner {
   }
 
   private reset(batchSize: number): void {
+    this.gone = null;
     this.cur = { changed: [], deleted: [], errors: [] };
     this.stats = Scanner.emptyStats();
     this.batchSize = Math.max(1, batchSize);
@@ -230,18 +233,7 @@ export class Scanner {
     if (st === null) return;
     const kind = st ? kindOf(st) : null;
     const row = this.cache.get(path);
-    // A selected folder that is not there at all (a drive not mounted, a share not connected, a
-    // folder renamed) is not "everything in it deleted": that would start the deleted-file
-    // retention on all of it. It is an error the user sees (exit 3); what it held stays as backed up.
-    if (st === undefined && row?.kind === KIND.DIR && this.selection.roots().includes(path)) {
-      this.cur.errors.push({
-        path,
-        code: "ENOENT",
-        message:
-          "the selected folder is missing (a drive not mounted, or renamed?): what it held is kept as last backed up; remove it from the selection if it is gone for good",
-      });
-      return;
-    }
+    if (st === undefined && this.underMissingRoot(path)) return;
     if (!st || kind === null || !this.selection.includes(path, kind === KIND.DIR)) {
       if (row) this.markDeleted(path, row);
       return;
@@ -249,6 +241,37 @@ export class Scanner {
     const e = entryOf(path, kind, st);
     this.count(e, row);
     if (kind === KIND.DIR) yield* this.visitDir(path, recursive || !row);
+  }
+
+  /**
+   * A selected folder that is not there at all (a drive not mounted, a share not connected, a
+   * folder renamed) is not "everything in it deleted": that would start the deleted-file
+   * retention on all of it. Whether `path` is such a folder or below one; the folder is reported
+   * once per scan (exit 3) and what it held stays as backed up. The watcher names the folder's
+   * children too when it goes: they are left alone the same way.
+   */
+  private underMissingRoot(path: string): boolean {
+    if (this.gone === null) {
+      this.gone = new Map();
+      for (const r of this.selection.roots()) {
+        if (this.cache.get(r)?.kind !== KIND.DIR) continue;
+        if (lstatSync(r, { throwIfNoEntry: false }) === undefined) this.gone.set(r, false);
+      }
+    }
+    for (const [root, reported] of this.gone) {
+      if (path !== root && !path.startsWith(`${root}/`)) continue;
+      if (!reported) {
+        this.gone.set(root, true);
+        this.cur.errors.push({
+          path: root,
+          code: "ENOENT",
+          message:
+            "the selected folder is missing (a drive not mounted, or renamed?): what it held is kept as last backed up; remove it from the selection if it is gone for good",
+        });
+      }
+      return true;
+    }
+    return false;
   }
 
   private count(e: ScanEntry, row: CacheRow | undefined): void {

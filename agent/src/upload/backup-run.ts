@@ -347,12 +347,12 @@ class Run {
     }
     this.report("commit");
     this.check();
-    // complete: nothing selected is left to do. A file that could not be read is left to do (the
-    // next run reads it again; percentComplete stays below 100); an error that leaves nothing to
-    // do (a name no archive can hold, a selected folder that is missing) is listed (exit 3) but
-    // does not stop the last completed backup from moving, or one such name would send every
-    // device to critical (ARCHITECTURE.md, Flows 5)
-    const complete = this.todoFiles === 0;
+    // complete: everything selected was seen and sent. A file that could not be read, a folder
+    // that could not be listed, a selected folder that is missing (a drive unplugged for months
+    // must show in the warning and critical counts) keep it incomplete. Only a name no archive
+    // can hold (not UTF-8: no retry will ever store it) is listed (exit 3) without holding the
+    // last completed backup back, or one such name would send the device to critical for ever.
+    const complete = this.todoFiles === 0 && this.errors.every((e) => e.code === "EILSEQ");
     const seq = (head?.seq ?? 0) + 1;
     const now = o.clock.now();
     const totals = mode === "full" ? { files: stats.selectedFiles, bytes: stats.selectedBytes } : this.pathTotals();
