@@ -30,6 +30,7 @@ describe("matchTotp", () => {
     expect(matchTotp(secret, -Number(code), at(ms))).toBeNull();
     expect(matchTotp(secret, "12a456", at(ms))).toBeNull();
     expect(matchTotp(secret, null, at(ms))).toBeNull();
+    for (const empty of ["", "   "]) expect(matchTotp(secret, empty, at(ms))).toBeNull();
     expect(matchTotp(secret, code, at(ms + 10 * 60_000))).toBeNull();
   });
 });

@@ -63,14 +63,14 @@ function noSuch(name: string): CairnError {
  */
 export function pathId(v: unknown, name: string): number {
   const s = typeof v === "string" ? v.trim() : "";
-  if (/^[0-9]{1,40}$/.test(s) && (s.length > 15 || Number(s) < 1)) throw noSuch(name);
+  if (/^[0-9]+$/.test(s) && (s.length > 15 || Number(s) < 1)) throw noSuch(name);
   return numericId(v, name);
 }
 
 /** A uid/guid in a URL path: 404 for digits that cannot be one (a numeric id sent with idType=uid), 400 otherwise. */
 export function pathGuid(v: unknown, name: string): string {
   const s = typeof v === "string" ? v.trim() : "";
-  if (/^[0-9]{1,40}$/.test(s) && !GUID_PATTERN.test(s)) throw noSuch(name);
+  if (/^[0-9]+$/.test(s) && !GUID_PATTERN.test(s)) throw noSuch(name);
   return guidValue(v, name);
 }
 
