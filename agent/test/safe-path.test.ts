@@ -1,7 +1,7 @@
-import { mkdirSync, symlinkSync } from "node:fs";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { archivePathComponents, originalName, RestoreMapper } from "../src/restore/safe-path.js";
+import { archivePathComponents, originalName, placeRestored, RestoreMapper } from "../src/restore/safe-path.js";
 import { tempDir } from "./helpers.js";
 
 describe("restore path safety", () => {
@@ -26,6 +26,22 @@ describe("restore path safety", () => {
     m.ensureParents(["ok", "deep", "file"], "/ok/deep/file");
     expect(m.local(["ok", "deep", "file"])).toBe(join(target, "ok/deep/file"));
     t.cleanup();
+  });
+
+  it("a rename restore moves the file there aside to a free name, never over another file", () => {
+    const t = tempDir();
+    try {
+      const dest = join(t.dir, "a.txt");
+      writeFileSync(dest, "the user's own");
+      writeFileSync(join(t.dir, "a (original).txt"), "restored a moment ago");
+      writeFileSync(join(t.dir, ".tmp-restore"), "from the backup");
+      expect(placeRestored(join(t.dir, ".tmp-restore"), dest, "rename")).toBe(dest);
+      expect(readFileSync(dest, "utf8")).toBe("from the backup");
+      expect(readFileSync(join(t.dir, "a (original).txt"), "utf8")).toBe("restored a moment ago");
+      expect(readFileSync(join(t.dir, "a (original 2).txt"), "utf8")).toBe("the user's own");
+    } finally {
+      t.cleanup();
+    }
   });
 
   it("picks a free name for the file a rename restore moves aside", () => {

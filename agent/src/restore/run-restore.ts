@@ -53,12 +53,15 @@ export interface ArchiveRestoreOptions {
   permissions?: "original" | "current";
 }
 
-/** This process's umask: reading it sets it, so it is set straight back (nothing is created meanwhile). */
-export function readUmask(): number {
+/**
+ * This process's umask, read once when the module loads (before any restore or backup worker
+ * runs): reading it sets it, so it is set straight back, and no file is being created then.
+ */
+const UMASK = ((): number => {
   const m = process.umask(0o022);
   process.umask(m);
   return m;
-}
+})();
 
 /** A mode under this process's umask: 0o777 for folders and what was executable, 0o666 else. */
 function currentMode(meta: { type: string; mode: number }, umask: number): number {
@@ -142,7 +145,7 @@ export async function runArchiveRestore(o: ArchiveRestoreOptions): Promise<Archi
     const bad: RestoreError[] = [];
     const showDeleted = o.showDeleted === true;
     const matched = new Set<string>();
-    const umask = o.permissions === "current" ? readUmask() : null;
+    const umask = o.permissions === "current" ? UMASK : null;
     let lookups = 0;
     /** A deleted file's newest version that still held it (at or before `at`), or null. */
     const lastLive = async (fileId: Buffer): Promise<ListedFile | null> => {

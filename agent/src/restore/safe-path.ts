@@ -10,7 +10,7 @@
  * device's own layout and are followed as the system resolves them; everything the archive
  * itself describes is checked as above.
  */
-import { lstatSync, mkdirSync, renameSync } from "node:fs";
+import { linkSync, lstatSync, mkdirSync, renameSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { CairnError } from "@cairn/protocol";
 
@@ -115,14 +115,37 @@ export function placeRestored(temp: string, dest: string, existing: "overwrite" 
   const st = lstatSync(dest, { throwIfNoEntry: false });
   if (st) {
     if (st.isDirectory()) throw new CairnError("CONFLICT", `a directory is in the way of ${dest}`);
-    if (existing === "rename")
-      renameSync(
-        dest,
-        originalName(dest, (p) => lstatSync(p, { throwIfNoEntry: false }) !== undefined),
-      );
+    if (existing === "rename") moveAside(dest);
   }
   renameSync(temp, dest);
   return dest;
+}
+
+/**
+ * Moves the file at `path` to a free `name (original N).ext`. A hard link to the free name first
+ * (it fails with EEXIST instead of replacing what another restore worker just put there), then
+ * the unlink; a file system without hard links gets a checked rename.
+ */
+function moveAside(path: string): void {
+  let taken = (p: string) => lstatSync(p, { throwIfNoEntry: false }) !== undefined;
+  for (;;) {
+    const cand = originalName(path, taken);
+    try {
+      linkSync(path, cand);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") {
+        const before = taken;
+        taken = (p) => p === cand || before(p);
+        continue;
+      }
+      if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "EMLINK") throw err;
+      renameSync(path, cand);
+      return;
+    }
+    unlinkSync(path);
+    return;
+  }
 }
 
 /**
