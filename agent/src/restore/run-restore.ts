@@ -148,8 +148,11 @@ export async function runArchiveRestore(o: ArchiveRestoreOptions): Promise<Archi
     const umask = o.permissions === "current" ? UMASK : null;
     let lookups = 0;
     /** A deleted file's newest version that still held it (at or before `at`), or null. */
+    // a deleted entry carries no path: a file asked for by its own path is known by its id and
+    // always looked up; the cap bounds the look-ups of the rest (the contents of folders asked for)
+    const askedIds = new Set(showDeleted ? requested.map((r) => fileIdFor(keys, r).toString("hex")) : []);
     const lastLive = async (fileId: Buffer): Promise<ListedFile | null> => {
-      if (++lookups > MAX_DELETED_LOOKUPS) return null;
+      if (!askedIds.has(fileId.toString("hex")) && ++lookups > MAX_DELETED_LOOKUPS) return null;
       const { versions: history } = await session.call("file-history", { fileId });
       let best: ListedFile | null = null;
       for (const v of history) if (!v.deleted && v.meta && (at === null || v.time <= at) && (best === null || v.seq > best.seq)) best = v;
