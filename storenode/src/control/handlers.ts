@@ -23,8 +23,20 @@ export async function storePointsFor(ctx: NodeContext, ns: string): Promise<Stor
   );
   const quota = ns === OWN_NS ? -1 : (ctx.db.tenant(ns)?.quotaBytes ?? -1);
   if (quota < 0) return infos;
+  // the quota is the tenant's once, not per store point (the authority adds them up): the first
+  // store point accepting data carries it, the others show none; a used-up quota takes nothing new
   const left = Math.max(0, quota - ctx.registry.namespaceBytes(ns));
-  return infos.map((i) => ({ ...i, totalBytes: Math.min(i.totalBytes, quota), freeBytes: Math.min(i.freeBytes, left) }));
+  const carrier = Math.max(
+    0,
+    infos.findIndex((i) => i.acceptingData),
+  );
+  return infos.map((i, k) => ({
+    ...i,
+    totalBytes: k === carrier ? Math.min(i.totalBytes, quota) : 0,
+    freeBytes: k === carrier ? Math.min(i.freeBytes, left) : 0,
+    acceptingNew: i.acceptingNew && left > 0,
+    acceptingData: i.acceptingData && left > 0,
+  }));
 }
 
 /** Figures of every archive of a namespace (live for open archives, recorded for the rest). */

@@ -19,12 +19,13 @@ export interface NodeFixture {
 }
 
 /** Starts a fresh node and registers one tenant. */
-export async function startNode(extra: Partial<StartStorenodeOptions> = {}): Promise<NodeFixture> {
+export async function startNode(extra: Partial<StartStorenodeOptions> = {}, o: { storePoints?: number } = {}): Promise<NodeFixture> {
   const dir = mkdtempSync(join(tmpdir(), "cairn-node-"));
   const dataDir = join(dir, "data");
   const storePoint = join(dir, "sp1");
   const clock = new ManualClock(Date.UTC(2026, 0, 10));
-  await initStorenode({ dataDir, storePoints: [storePoint], name: "test-node", clock });
+  const more = Array.from({ length: Math.max(0, (o.storePoints ?? 1) - 1) }, (_, i) => join(dir, `sp${i + 2}`));
+  await initStorenode({ dataDir, storePoints: [storePoint, ...more], name: "test-node", clock });
   const opts = (): StartStorenodeOptions => ({
     dataDir,
     host: "127.0.0.1",
