@@ -35,6 +35,8 @@ export class Selection {
   readonly include: readonly string[];
   readonly exclude: readonly string[];
   private readonly patterns: RegExp[];
+  /** Exclusion patterns left out because they could backtrack for ever, with the reason. */
+  readonly refusedPatterns: { pattern: string; reason: string }[] = [];
   readonly spec: SelectionSpec;
 
   constructor(spec: SelectionSpec) {
@@ -42,18 +44,21 @@ export class Selection {
     // Keep only the outermost roots.
     this.include = include.filter((p) => !include.some((q) => q !== p && under(p, q)));
     this.exclude = [...new Set(spec.exclude.map(normalizeSelectionPath))];
-    this.patterns = spec.excludePatterns.map((src) => {
+    this.patterns = [];
+    for (const src of spec.excludePatterns) {
       let re: RegExp;
       try {
         re = new RegExp(src);
       } catch (cause) {
         throw new CairnError("CONFIG_INVALID", `invalid exclusion pattern ${JSON.stringify(src)}`, { cause });
       }
-      // one such pattern would hang the scan (and the daemon with it) on a long enough name
+      // one such pattern would hang the scan (and the daemon with it) on a long enough name: it
+      // is left out (what it would exclude is backed up) and said, never run, and never a reason
+      // to back up nothing (a config saved before the authority refused such patterns)
       const hazard = regexHazard(src);
-      if (hazard !== null) throw new CairnError("CONFIG_INVALID", `exclusion pattern ${JSON.stringify(src)} could take for ever to match (${hazard})`);
-      return re;
-    });
+      if (hazard !== null) this.refusedPatterns.push({ pattern: src, reason: hazard });
+      else this.patterns.push(re);
+    }
     this.spec = { include: [...this.include], exclude: [...this.exclude], excludePatterns: [...spec.excludePatterns] };
   }
 
@@ -139,11 +144,18 @@ export function removeFromSelection(spec: SelectionSpec, paths: readonly string[
 export function addExcludePatterns(spec: SelectionSpec, patterns: readonly string[]): SelectionSpec {
   // a bad pattern the user just typed is a usage error (a stored one, later, is CONFIG_INVALID)
   for (const p of patterns) {
+    let s: Selection;
     try {
-      new Selection({ include: [], exclude: [], excludePatterns: [p] });
+      s = new Selection({ include: [], exclude: [], excludePatterns: [p] });
     } catch (err) {
       throw new CairnError("USAGE", (err as Error).message);
     }
+    const refused = s.refusedPatterns[0];
+    if (refused)
+      throw new CairnError(
+        "USAGE",
+        `exclusion pattern ${JSON.stringify(p)} could take for ever to match (${refused.reason}): write it without a repeat inside a repeat`,
+      );
   }
   return { ...spec, excludePatterns: [...new Set([...spec.excludePatterns, ...patterns])] };
 }

@@ -16,13 +16,16 @@ describe("regexHazard", () => {
       "x{2,5}",
       "\\((a+)\\)",
       "[(a+)+]",
+      "([0-9]+\\.){3}[0-9]+",
+      "/(\\d+\\.){2}\\d+/",
     ])
       expect(regexHazard(ok), ok).toBeNull();
   });
 
   it("refuses a repeated group that repeats inside, and huge counted repeats", () => {
-    for (const bad of ["(a+)+$", "(a*)*", "(\\w+\\s?)*$", "(?:x|y+){2,}", "((a+))+", "(.*a){20}", "^(([a-z])+.)+[A-Z]([a-z])+$"])
+    for (const bad of ["(a+)+$", "(a*)*", "(\\w+\\s?)*$", "(?:x|y+){2,}", "((a+))+", "(.*a){20}", "^(([a-z])+.)+[A-Z]([a-z])+$", "^(/[^/]+)*/node_modules/"])
       expect(regexHazard(bad), bad).toMatch(/nested/);
     expect(regexHazard(`a{1,${MAX_REPEAT + 1}}`)).toMatch(/repeat of more than/);
+    expect(regexHazard(`a{${MAX_REPEAT + 1},}`)).toMatch(/repeat of more than/);
   });
 });

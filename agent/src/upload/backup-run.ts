@@ -310,6 +310,16 @@ class Run {
     const o = this.o;
     this.progress({ phase: "scan", totalFiles: 0, totalBytes: 0, doneFiles: 0, doneBytes: 0, uploadedBytes: 0, errors: 0 });
     const scanner = new Scanner(this.cache, o.selection);
+    // an exclusion pattern left out (it could hang the scan) is the administrators' to fix: said
+    // in every backup's errors (exit 3), while what it would exclude is backed up
+    for (const r of o.selection.refusedPatterns) {
+      o.logger.error({ pattern: r.pattern, reason: r.reason }, "an exclusion pattern was left out: it could take for ever to match");
+      this.errors.push({
+        path: `(exclusion pattern ${JSON.stringify(r.pattern).slice(0, 200)})`,
+        code: "CONFIG_INVALID",
+        message: `left out, it could take for ever to match (${r.reason}); what it would exclude is backed up`,
+      });
+    }
     const mode = o.paths ? "paths" : "full";
     if (mode === "full") for (const d of this.deselectedRoots()) this.onDeleted(d, mode);
     const gen = o.paths ? scanner.pathBatches(o.paths) : scanner.fullBatches();
@@ -351,8 +361,9 @@ class Run {
     // that could not be listed, a selected folder that is missing (a drive unplugged for months
     // must show in the warning and critical counts) keep it incomplete. Only a name no archive
     // can hold (not UTF-8: no retry will ever store it) is listed (exit 3) without holding the
-    // last completed backup back, or one such name would send the device to critical for ever.
-    const complete = this.todoFiles === 0 && this.errors.every((e) => e.code === "EILSEQ");
+    // last completed backup back, or one such name would send the device to critical for ever;
+    // nor does an exclusion pattern left out (everything was backed up, more than asked).
+    const complete = this.todoFiles === 0 && this.errors.every((e) => e.code === "EILSEQ" || e.code === "CONFIG_INVALID");
     const seq = (head?.seq ?? 0) + 1;
     const now = o.clock.now();
     const totals = mode === "full" ? { files: stats.selectedFiles, bytes: stats.selectedBytes } : this.pathTotals();
