@@ -252,6 +252,26 @@ describe("settings PUT (API.md §6, §5.4)", () => {
     // a null notes clears them; the unchanged object changes nothing
     back.notes = null;
     expect(((await py.data("PUT", `/api/Computer/${ana.computerId}`, back)) as { notes: unknown }).notes).toBeNull();
+    // one destination as the bare item (API.md §5.4: a list of one may arrive so) is that destination
+    const set = back.settings.serviceBackupConfig.backupConfig.backupSets[0];
+    const dests = set.destinations as { "@id": string }[];
+    expect(dests).toHaveLength(1);
+    set.destinations = dests[0];
+    back.settings.configDateMs = String(clock.now());
+    await py.data("PUT", `/api/Computer/${ana.computerId}`, back);
+    const again = (await py.data("GET", `/api/Computer/${ana.computerId}?incSettings=True`)) as Record<string, any>;
+    expect(again.settings.serviceBackupConfig.backupConfig.backupSets[0].destinations).toEqual(dests);
+  });
+
+  it("refuses a warning after the critical threshold for a device, as for its org (400)", async () => {
+    const c = dataOf<Record<string, any>>(await f.admin.get(`/api/Computer/${ana.computerId}?incSettings=True`));
+    const svc = c.settings.serviceBackupConfig;
+    svc.minutesUntilWarning = "9000";
+    svc.minutesUntilSevere = "7000";
+    const r = await f.admin.send("PUT", `/api/Computer/${ana.computerId}`, c);
+    expect([r.status, r.text]).toEqual([400, expect.stringContaining("must be greater than")]);
+    const after = dataOf<Record<string, any>>(await f.admin.get(`/api/Computer/${ana.computerId}?incSettings=True`));
+    expect(after.settings.serviceBackupConfig.minutesUntilWarning).not.toBe("9000");
   });
 
   it("refuses a locked value and a destination not offered with 400, an identity change with 403, and changes nothing", async () => {

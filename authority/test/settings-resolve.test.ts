@@ -110,6 +110,17 @@ const cases: Case[] = [
     },
   },
   {
+    name: "raise-only: a parent's lock never lowers a key policy a child already raised",
+    chain: [
+      layer(ROOT, { groups: { security: { ...D.security, keyPolicy: "escrow" } }, locks: ["security.keyPolicy"] }),
+      layer(A, { groups: { security: { ...D.security, keyPolicy: "custom" } } }),
+    ],
+    want: (r) => {
+      expect(r.values.security.keyPolicy).toBe("custom");
+      expect(r.lockedBy["security.keyPolicy"]).toBe(ROOT);
+    },
+  },
+  {
     name: "raise-only: a child can raise it, and a parent's later raise reaches an overriding child",
     chain: [
       layer(ROOT, { groups: { security: { ...D.security, keyPolicy: "custom" } } }),

@@ -112,6 +112,9 @@ async function overridesFrom(d: CoreDeps, c: DeviceInContext, tree: unknown): Pr
       throw new CairnError("SETTING_LOCKED", `${key} is locked by the device's organization`, { details: { key } });
     if (!orgLocked.has(key) && !isDeepStrictEqual(values[field], shownOrg[field])) device[field] = values[field];
   }
+  // the rules across the group's fields hold for a device as for its org (warning before critical)
+  const problem = SETTINGS_SCHEMA.device.check?.(values);
+  if (problem) throw new CairnError("BAD_REQUEST", `device.${problem.message}`, { details: { field: `device.${problem.field}` } });
   const locks = Object.entries(parsed.locks)
     .filter(([field, locked]) => locked && !orgLocked.has(`device.${field}`))
     .map(([field]) => `device.${field}`)

@@ -105,7 +105,8 @@ export function computerJson(d: Device, user: User | undefined, org: Org | undef
     remoteAddress: d.remoteAddress,
     timeZone: d.timeZone,
     version: d.createdAt,
-    productVersion: d.agentVersion,
+    // the version number, as API.md §6 shows it ("0.1.0"): the agent reports "cairn-agent/0.1.0"
+    productVersion: d.agentVersion === null ? null : d.agentVersion.replace(/^[a-z-]+\//, ""),
     buildVersion: 1,
     creationDate: iso(d.createdAt),
     modificationDate: iso(d.modifiedAt),

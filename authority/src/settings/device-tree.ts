@@ -187,6 +187,9 @@ function parsePatterns(excludeUser: unknown): string[] {
 function parseDestinations(v: unknown, offered: ReadonlySet<string>, key: string): SetDestination[] {
   let items: unknown[];
   if (Array.isArray(v)) items = v;
+  // a list of one may arrive as the bare item (API.md §5.4); {"destination": …} is the legal-hold
+  // or locked container; {"@cleared":"true"} none
+  else if (typeof v === "object" && v !== null && "@id" in v) items = [v];
   else if (typeof v === "object" && v !== null) items = list((v as Tree).destination);
   else items = [];
   return items.map((d, i) => {

@@ -84,7 +84,9 @@ export function resolveSettings(chain: readonly SettingsLayer[]): ResolvedSettin
     for (let i = 0; i <= last; i++) {
       const layer = chain[i] as SettingsLayer;
       const own = layerValue(layer, group, field, key);
-      if (own !== undefined && locker === undefined) {
+      // a lock holds a value for the descendants, but a raise-only value (the key policy) is
+      // never lowered by one: a stronger policy a descendant already has stays (seed 001: never downgrade)
+      if (own !== undefined && (locker === undefined || spec?.rule === "raiseOnly")) {
         switch (spec?.rule ?? "override") {
           case "override":
             value = own;
