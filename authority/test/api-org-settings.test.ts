@@ -182,6 +182,21 @@ describe("update_settings (API.md §5.1, §5.5)", () => {
     expect(dataOf(await admin.get(`/api/Org/${child.orgId}`)).orgName).toBe("Seats child");
   });
 
+  it("a child's own quota shown cut down to its parent's survives an unchanged round trip, and shows again when the cap goes", async () => {
+    const parent = await createOrg(admin, "Cap parent", a.orgUid);
+    const child = await createOrg(admin, "Cap child", parent.orgUid);
+    const own = await getSettings(child.orgId);
+    settingsOf(own.org).isUsingQuotaDefaults = false;
+    settingsOf(own.org).archiveHoldDays = 30;
+    await py.data("PUT", `/api/Org/${child.orgId}`, own.org);
+    dataOf(await admin.send("PUT", `/api/v1/orgs/${parent.orgId}/settings`, { groups: { quota: { values: { maxSeats: 10 } } } }));
+    const shown = await getSettings(child.orgId);
+    expect(settingsOf(shown.org)).toMatchObject({ maxSeats: 10, archiveHoldDays: 30 });
+    expect((await admin.send("PUT", `/api/Org/${child.orgId}`, shown.org)).status).toBe(200);
+    dataOf(await admin.send("PUT", `/api/v1/orgs/${parent.orgId}/settings`, { groups: { quota: { values: { maxSeats: -1 } } } }));
+    expect(settingsOf((await getSettings(child.orgId)).org)).toMatchObject({ maxSeats: -1, archiveHoldDays: 30 });
+  });
+
   it.each([
     ["archiveHoldDays", 0],
     ["maxBytes", -2],

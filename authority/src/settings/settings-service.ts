@@ -141,8 +141,11 @@ export class SettingsService {
         const key = settingKey(g, f);
         const raw = ch.values[f];
         const v = raw === undefined ? cur[g]?.[f] : fs.parse(raw, key);
-        next[f] = v;
         const differs = !isDeepStrictEqual(v, cur[g]?.[f]);
+        // a value shown cut down to the parent's (capByParent) and sent back unchanged is not the
+        // org's new value: its own stays, and shows again once the parent's cap is lifted (§5.5)
+        const ownValue = own?.groups[g]?.[f];
+        next[f] = !differs && current.capped.includes(key) && !current.inherits[g] && ownValue !== undefined ? ownValue : v;
         if (differs && current.lockedBy[key] !== undefined)
           throw new CairnError("SETTING_LOCKED", `${key} is locked by an ancestor organization`, { details: { key } });
         if (fs.rule === "raiseOnly" && rank(fs, v) < rank(fs, cur[g]?.[f])) {
