@@ -212,6 +212,45 @@ describe("moves, purge now and the CSV", () => {
     expect(filesUnder(c.nodes[0]?.storePointDir as string).filter((f) => f.includes(dev2.archiveGuid))).toEqual([]);
   });
 
+  it("a user moved away and back gets the archive out of cold storage, and backs up again", async () => {
+    const a5 = await c.addAgent();
+    writeFileSync(join(a5.home, "z.txt"), "z\n");
+    a5.select();
+    await a5.backup();
+    const d5 = await deviceOf(a5);
+    const home = (await py.data("GET", `/api/User/${a5.registration.userUid}?idType=uid`)) as { userId: number; orgId: number };
+    const away = (await py.data("POST", "/api/Org/", { orgName: "Away org", orgExtRef: null, notes: null, parentOrgUid: c.authority.orgUid })) as {
+      orgId: number;
+    };
+    await py.data("PUT", `/api/v1/orgs/${away.orgId}/destinations`, { inherit: false, destinations: [] });
+    expect((await py.call("POST", "/api/UserMoveProcess", { userId: home.userId, parentOrgId: away.orgId })).status).toBe(204);
+    expect((await coldRows()).some((r) => r.archiveGuid === d5.archiveGuid)).toBe(true);
+    expect((await py.call("POST", "/api/UserMoveProcess", { userId: home.userId, parentOrgId: home.orgId })).status).toBe(204);
+    expect((await coldRows()).some((r) => r.archiveGuid === d5.archiveGuid)).toBe(false);
+    writeFileSync(join(a5.home, "z.txt"), "z again\n");
+    await expect.poll(async () => (await a5.backup().catch((e: Error) => ({ errors: -1, message: e.message }))).errors, { timeout: 20_000 }).toBe(0);
+  });
+
+  it("an offer turned off sends the org's archives on it to cold storage; turned on again, they come back", async () => {
+    const a6 = await c.addAgent();
+    writeFileSync(join(a6.home, "w.txt"), "w\n");
+    a6.select();
+    await a6.backup();
+    const d6 = await deviceOf(a6);
+    const org = (await py.data("POST", "/api/Org/", { orgName: "Offer org", orgExtRef: null, notes: null, parentOrgUid: c.authority.orgUid })) as {
+      orgId: number;
+    };
+    const user = (await py.data("GET", `/api/User/${a6.registration.userUid}?idType=uid`)) as { userId: number };
+    expect((await py.call("POST", "/api/UserMoveProcess", { userId: user.userId, parentOrgId: org.orgId })).status).toBe(204);
+    expect((await coldRows()).some((r) => r.archiveGuid === d6.archiveGuid)).toBe(false);
+    const offers = (await py.data("GET", `/api/v1/orgs/${org.orgId}/destinations`)) as { destinations: { destinationId: number }[] };
+    const off = offers.destinations.map((d) => ({ destinationId: d.destinationId, offered: false, autoStart: false }));
+    await py.data("PUT", `/api/v1/orgs/${org.orgId}/destinations`, { inherit: false, destinations: off });
+    expect((await coldRows()).find((r) => r.archiveGuid === d6.archiveGuid)).toMatchObject({ orgName: "Offer org" });
+    await py.data("PUT", `/api/v1/orgs/${org.orgId}/destinations`, { inherit: true });
+    expect((await coldRows()).some((r) => r.archiveGuid === d6.archiveGuid)).toBe(false);
+  });
+
   it("an archive purged while its node is offline stays listed, marked pending, until the node has deleted it", async () => {
     const a4 = await c.addAgent();
     writeFileSync(join(a4.home, "y.txt"), "y\n");

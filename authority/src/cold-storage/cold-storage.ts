@@ -68,3 +68,23 @@ export async function coldStoreUnoffered(
     now,
   );
 }
+
+/**
+ * Takes out of cold storage the archives that were there only because their destination was not
+ * offered (a move, an offer turned off) and whose org offers it again: a user moved back, an offer
+ * turned on. Active devices of active users only; returns how many.
+ */
+export async function releaseOffered(
+  tx: StoreWriter,
+  settings: SettingsService,
+  scope: { userIds?: readonly number[]; orgIds?: readonly number[] },
+): Promise<number> {
+  const cold = await tx.unofferedColdArchives(scope);
+  if (cold.length === 0) return 0;
+  const byOrg = await holdDays(
+    tx,
+    settings,
+    cold.map((a) => a.orgId),
+  );
+  return tx.releaseColdArchives(cold.filter((a) => byOrg.get(a.orgId)?.offered.has(a.destinationGuid)).map((a) => a.archiveId));
+}

@@ -258,6 +258,13 @@ export interface UsageWrites {
   putColdStorage(entries: readonly ColdStorageEntry[], at: number): Promise<void>;
   /** Takes archives out of cold storage that this cause put there (unless purged). */
   releaseColdStorage(cause: ColdStorageEntry["cause"], causeId: number): Promise<number>;
+  /**
+   * Archives in cold storage because their destination was not offered (cause `move`), of active
+   * devices of active users of these users or orgs: those an offer may bring back.
+   */
+  unofferedColdArchives(o: { userIds?: readonly number[]; orgIds?: readonly number[] }): Promise<LiveArchive[]>;
+  /** Takes these archives out of cold storage. */
+  releaseColdArchives(archiveIds: readonly number[]): Promise<number>;
   addRevocations(revocations: readonly NewRevocation[], at: number): Promise<void>;
   /** Lifts the standing restore revocations of a subject (an unblock); returns what was lifted. */
   liftRestoreRevocations(kind: NewRevocation["kind"], guid: string, at: number): Promise<NewRevocation[]>;

@@ -6,7 +6,7 @@
 import { CairnError, hashSecret, newGuid, newRegistrationKey, safeEqual } from "@cairn/protocol";
 import { auditEntry } from "../audit/audit.js";
 import { canSee, type Principal, requirePermission, scopeOf, type Target } from "../auth/access.js";
-import { coldStore, coldStoreUnoffered } from "../cold-storage/cold-storage.js";
+import { coldStore, coldStoreUnoffered, releaseOffered } from "../cold-storage/cold-storage.js";
 import type { CoreDeps } from "../core.js";
 import type { NewRevocation, Org } from "../db/records.js";
 import type { Page, PageResult, SortOrder, StoreReader, StoreWriter } from "../db/store.js";
@@ -309,13 +309,14 @@ export class OrgService {
           });
       }
       const cold = await coldStoreUnoffered(tx, this.d.settings, await tx.liveArchivesOfOrgs(subtree.map((o) => o.orgId)), org.orgId, now);
+      const released = await releaseOffered(tx, this.d.settings, { orgIds: subtree.map((o) => o.orgId) });
       await tx.appendAudit(
         auditEntry(
           p,
           now,
           "org.move",
           { type: "org", id: org.orgId, orgId: org.orgId },
-          { fromParentOrgId: org.parentId, toParentOrgId: parent.orgId, coldArchives: cold },
+          { fromParentOrgId: org.parentId, toParentOrgId: parent.orgId, coldArchives: cold, releasedArchives: released },
         ),
       );
     });

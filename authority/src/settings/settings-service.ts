@@ -12,6 +12,7 @@ import type { StoreReader, StoreWriter } from "../db/store.js";
 import { ancestorIds } from "../orgs/org-tree.js";
 import { type ResolvedSettings, resolveSettings, type SettingsLayer } from "./resolve.js";
 import { type FieldSpec, fieldSpec, type GroupName, openPacketValue, SETTINGS_SCHEMA, settingKey } from "./schema.js";
+import { coldStoreUnoffered, releaseOffered } from "../cold-storage/cold-storage.js";
 
 /** A change of one whole-group setting group. */
 export type GroupChange =
@@ -214,6 +215,14 @@ export class SettingsService {
 
     // everything was validated: now write
     for (const w of writes) await w();
+    // an offer turned off sends the archives on that destination to cold storage; one turned on
+    // (again) brings back those that were there for that reason only (API.md §7.2), in the org
+    // and every org below that inherits it
+    if (changed.some((k) => k === "destinations" || k.startsWith("destinations."))) {
+      const subtree = (await tx.listSubtree(org.path)).map((o) => o.orgId);
+      await coldStoreUnoffered(tx, this, await tx.liveArchivesOfOrgs(subtree), org.orgId, now);
+      await releaseOffered(tx, this, { orgIds: subtree });
+    }
     return changed;
   }
 }

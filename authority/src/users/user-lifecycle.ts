@@ -10,7 +10,7 @@
 import { CairnError } from "@cairn/protocol";
 import { auditEntry } from "../audit/audit.js";
 import { type Principal, requirePermission } from "../auth/access.js";
-import { coldStore, coldStoreUnoffered } from "../cold-storage/cold-storage.js";
+import { coldStore, coldStoreUnoffered, releaseOffered } from "../cold-storage/cold-storage.js";
 import type { CoreDeps } from "../core.js";
 import type { NewRevocation, User } from "../db/records.js";
 import { crashPoint } from "../faults.js";
@@ -135,6 +135,8 @@ export class UserLifecycle {
       await tx.moveUser(user.userId, to.orgId, now);
       const archives = await tx.liveArchivesOfUsers([user.userId]);
       const cold = await coldStoreUnoffered(tx, this.d.settings, archives, user.userId, now);
+      // and the archives a move away had sent to cold storage come back where the destination is offered
+      const released = await releaseOffered(tx, this.d.settings, { userIds: [user.userId] });
       const settings = await this.d.settings.resolveOrg(to, tx);
       const seats = settings.values.quota.maxSeats;
       const used = (await tx.orgCounts([to.orgId])).get(to.orgId)?.licensedUserCount ?? 0;
@@ -145,7 +147,7 @@ export class UserLifecycle {
           now,
           "user.move",
           { type: "user", id: user.userId, orgId: to.orgId },
-          { fromOrgId: from.orgId, toOrgId: to.orgId, coldArchives: cold, overSeats: over },
+          { fromOrgId: from.orgId, toOrgId: to.orgId, coldArchives: cold, releasedArchives: released, overSeats: over },
         ),
       );
       return over;
