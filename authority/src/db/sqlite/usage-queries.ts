@@ -94,9 +94,9 @@ export class SqliteUsageQueries implements UsageReads, UsageWrites {
       .map((r) => ({ destinationId: r.destination_id, destinationGuid: r.destination_guid, name: r.name, kind: r.kind, active: toBool(r.active) }));
   }
 
-  private liveArchives(sql: string, ids: readonly number[]): LiveArchive[] {
+  private liveArchives(sql: string, ...params: unknown[]): LiveArchive[] {
     return this.q
-      .all<{ archive_id: number; archive_guid: string; device_id: number; user_id: number; org_id: number; guid: string }>(sql, idList(ids))
+      .all<{ archive_id: number; archive_guid: string; device_id: number; user_id: number; org_id: number; guid: string }>(sql, ...params)
       .map((r) => ({
         archiveId: r.archive_id,
         archiveGuid: r.archive_guid,
@@ -113,7 +113,7 @@ export class SqliteUsageQueries implements UsageReads, UsageWrites {
        FROM archives a JOIN devices d ON d.device_id = a.device_id JOIN users u ON u.user_id = d.user_id JOIN destinations ds ON ds.destination_id = a.destination_id
        WHERE a.purged_at IS NULL AND NOT EXISTS (SELECT 1 FROM cold_storage c WHERE c.archive_id = a.archive_id)
          AND d.user_id IN (SELECT value FROM json_each(?)) ORDER BY a.archive_id`,
-      userIds,
+      idList(userIds),
     );
   }
 
@@ -123,7 +123,7 @@ export class SqliteUsageQueries implements UsageReads, UsageWrites {
        FROM archives a JOIN devices d ON d.device_id = a.device_id JOIN users u ON u.user_id = d.user_id JOIN destinations ds ON ds.destination_id = a.destination_id
        WHERE a.purged_at IS NULL AND NOT EXISTS (SELECT 1 FROM cold_storage c WHERE c.archive_id = a.archive_id)
          AND u.org_id IN (SELECT value FROM json_each(?)) ORDER BY a.archive_id`,
-      orgIds,
+      idList(orgIds),
     );
   }
 
@@ -163,24 +163,15 @@ export class SqliteUsageQueries implements UsageReads, UsageWrites {
   }
 
   async unofferedColdArchives(o: { userIds?: readonly number[]; orgIds?: readonly number[] }): Promise<LiveArchive[]> {
-    return this.q
-      .all<{ archive_id: number; archive_guid: string; device_id: number; user_id: number; org_id: number; guid: string }>(
-        `SELECT a.archive_id, a.archive_guid, a.device_id, d.user_id, u.org_id, ds.destination_guid AS guid
-         FROM cold_storage c JOIN archives a ON a.archive_id = c.archive_id JOIN devices d ON d.device_id = a.device_id
-           JOIN users u ON u.user_id = d.user_id JOIN destinations ds ON ds.destination_id = a.destination_id
-         WHERE c.cause = 'move' AND a.purged_at IS NULL AND d.active = 1 AND u.active = 1
-           AND (d.user_id IN (SELECT value FROM json_each(?)) OR u.org_id IN (SELECT value FROM json_each(?))) ORDER BY a.archive_id`,
-        idList(o.userIds ?? []),
-        idList(o.orgIds ?? []),
-      )
-      .map((r) => ({
-        archiveId: r.archive_id,
-        archiveGuid: r.archive_guid,
-        deviceId: r.device_id,
-        userId: r.user_id,
-        orgId: r.org_id,
-        destinationGuid: r.guid,
-      }));
+    return this.liveArchives(
+      `SELECT a.archive_id, a.archive_guid, a.device_id, d.user_id, u.org_id, ds.destination_guid AS guid
+       FROM cold_storage c JOIN archives a ON a.archive_id = c.archive_id JOIN devices d ON d.device_id = a.device_id
+         JOIN users u ON u.user_id = d.user_id JOIN destinations ds ON ds.destination_id = a.destination_id
+       WHERE c.cause = 'move' AND a.purged_at IS NULL AND d.active = 1 AND u.active = 1
+         AND (d.user_id IN (SELECT value FROM json_each(?)) OR u.org_id IN (SELECT value FROM json_each(?))) ORDER BY a.archive_id`,
+      idList(o.userIds ?? []),
+      idList(o.orgIds ?? []),
+    );
   }
 
   async releaseColdArchives(archiveIds: readonly number[]): Promise<number> {
